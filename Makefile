@@ -1,0 +1,49 @@
+# Two commands on a fresh machine: `make serve` and `make test`. Both build the virtual
+# environment they need; nothing else has to be installed by hand beyond Python 3.11+ and make.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: serve test lint format bench simulate migrate clean
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# The stamp files re-run an install when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(VENV)/.installed $@
+
+serve: $(VENV)/.installed
+	$(BIN)/multichat serve
+
+simulate: $(VENV)/.installed
+	$(BIN)/multichat simulate
+
+migrate: $(VENV)/.installed
+	$(BIN)/multichat migrate
+
+test: $(VENV)/.installed-test
+	$(BIN)/ruff check gateway providers storage tests
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed-test
+	$(BIN)/multichat bench $(BENCH_ARGS)
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check gateway providers storage tests
+	$(BIN)/ruff format --check gateway providers storage tests
+
+format: $(VENV)/.installed-test
+	$(BIN)/ruff format gateway providers storage tests
+	$(BIN)/ruff check --fix gateway providers storage tests
+
+clean:
+	rm -rf $(VENV) .data .pytest_cache

@@ -1,0 +1,99 @@
+"""The Starlette application and its lifespan: database, migrations, providers, turn engine.
+
+Run it with ``multichat serve``, or ``uvicorn gateway.app:app`` for people used to that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from gateway.errors import EXCEPTION_HANDLERS
+from gateway.openapi import build_routes, openapi_document
+from gateway.routes import API, ENDPOINTS, system
+from gateway.runtime import Provider, Runtime
+from gateway.settings import Settings, load_settings, provider_configs
+from providers.registry import make_adapter, make_client
+from storage.database import create_pool
+from storage.embedded import EmbeddedPostgres
+from storage.migrate import migrate
+
+log = logging.getLogger("multichat")
+VERSION = "0.1.0"
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or load_settings()
+    routes = [
+        *build_routes(ENDPOINTS),
+        Route(f"{API}/openapi.json", system.openapi_json, include_in_schema=False),
+        Route(f"{API}/docs", system.swagger_ui, include_in_schema=False),
+        Route(f"{API}/redoc", system.redoc, include_in_schema=False),
+    ]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            app.state.runtime = await start_runtime(settings, stack)
+            yield
+
+    app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.openapi = openapi_document(ENDPOINTS, title=system.TITLE, version=VERSION)
+    return app
+
+
+async def start_runtime(settings: Settings, stack: contextlib.AsyncExitStack) -> Runtime:
+    dsn = await open_database(settings, stack)
+    applied = await migrate(dsn)
+    if applied:
+        log.info("applied %d migration(s)", len(applied))
+    pool = await create_pool(
+        dsn,
+        min_size=settings.db_pool_min,
+        max_size=settings.db_pool_max,
+        command_timeout=settings.db_command_timeout,
+    )
+    stack.push_async_callback(pool.close)
+    providers = await open_providers(settings, stack)
+    return Runtime(settings=settings, pool=pool, providers=providers)
+
+
+async def open_database(settings: Settings, stack: contextlib.AsyncExitStack) -> str:
+    if settings.database_url:
+        return settings.database_url
+    embedded = EmbeddedPostgres(settings.data_dir)
+    dsn = await asyncio.to_thread(embedded.start)
+    stack.callback(embedded.stop)
+    log.info(
+        "using the embedded PostgreSQL in %s (set DATABASE_URL to use another)", embedded.data_dir
+    )
+    return dsn
+
+
+async def open_providers(
+    settings: Settings, stack: contextlib.AsyncExitStack
+) -> dict[str, Provider]:
+    simulator_root = settings.simulator_url or "http://127.0.0.1:9/unset"  # set by the next commit
+    providers: dict[str, Provider] = {}
+    for config in provider_configs(settings, simulator_root):
+        client = make_client()
+        stack.push_async_callback(client.aclose)
+        providers[config.name] = Provider(config=config, adapter=make_adapter(config, client))
+    simulated = [name for name, p in providers.items() if p.config.simulated]
+    if simulated:
+        log.info("simulated providers (no API key): %s", ", ".join(simulated))
+    return providers
+
+
+def __getattr__(name: str) -> Starlette:
+    # `uvicorn gateway.app:app` builds the app on first access, so importing this module
+    # (as tests do) reads no settings.
+    if name == "app":
+        return create_app()
+    raise AttributeError(name)

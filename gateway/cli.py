@@ -1,0 +1,100 @@
+"""``multichat``: serve, migrate, simulate (and, later, loadtest and bench)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from gateway.settings import SettingsError, load_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="multichat", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the gateway")
+    serve.add_argument("--host", help="overrides HOST")
+    serve.add_argument("--port", type=int, help="overrides PORT")
+    serve.add_argument("--workers", type=int, default=1)
+
+    commands.add_parser("migrate", help="apply pending database migrations and exit")
+
+    simulate = commands.add_parser("simulate", help="serve the five provider simulators")
+    simulate.add_argument("--host", default="127.0.0.1")
+    simulate.add_argument("--port", type=int, default=8100)
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return COMMANDS[args.command](args)
+    except SettingsError as error:
+        print(f"multichat: {error}", file=sys.stderr)
+        return 2
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    settings = load_settings(**overrides)
+    if args.workers > 1:
+        # Each worker is its own process and reads the same environment.
+        uvicorn.run(
+            "gateway.app:app",
+            host=settings.host,
+            port=settings.port,
+            workers=args.workers,
+            loop="uvloop",
+            http="httptools",
+            timeout_graceful_shutdown=10,
+            log_level=settings.log_level,
+        )
+        return 0
+    from gateway.app import create_app
+
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        timeout_graceful_shutdown=10,
+        log_level=settings.log_level,
+    )
+    return 0
+
+
+def run_migrate(args: argparse.Namespace) -> int:
+    from storage.embedded import EmbeddedPostgres
+    from storage.migrate import migrate
+
+    settings = load_settings()
+    embedded = None
+    dsn = settings.database_url
+    if not dsn:
+        embedded = EmbeddedPostgres(settings.data_dir)
+        dsn = embedded.start()
+    try:
+        applied = asyncio.run(migrate(dsn))
+    finally:
+        if embedded:
+            embedded.stop()
+    print(
+        f"applied {len(applied)} migration(s)"
+        + "".join(f"\n  {m.version:04d}_{m.name}" for m in applied)
+    )
+    return 0
+
+
+def run_simulate(args: argparse.Namespace) -> int:
+    from providers.simulators.app import run
+
+    run(args.host, args.port)
+    return 0
+
+
+COMMANDS = {"serve": run_serve, "migrate": run_migrate, "simulate": run_simulate}

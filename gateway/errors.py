@@ -1,0 +1,111 @@
+"""The one JSON error shape, ``{"error": {"type", "message"}}``, and the handlers that use it.
+
+Bad input never becomes a 500, and no response ever carries a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from storage.database import UNAVAILABLE_ERRORS
+
+log = logging.getLogger("multichat")
+
+_TYPE_FOR_STATUS = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid",
+    429: "too_many_requests",
+    503: "unavailable",
+}
+
+
+class ApiError(Exception):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str | None = None,
+        headers: dict[str, str] | None = None,
+        details: list | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.type = type or _TYPE_FOR_STATUS.get(status, "error")
+        self.message = message
+        self.headers = headers
+        self.details = details
+
+
+def error_response(
+    status: int,
+    type: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    details: list | None = None,
+) -> JSONResponse:
+    error: dict = {"type": type, "message": message}
+    if details:
+        error["details"] = details
+    return JSONResponse({"error": error}, status_code=status, headers=headers)
+
+
+def not_found(what: str) -> ApiError:
+    return ApiError(404, f"{what} not found")
+
+
+def validation_details(error: ValidationError) -> list[dict]:
+    return [
+        {"field": ".".join(str(part) for part in item["loc"]) or "body", "message": item["msg"]}
+        for item in error.errors(include_url=False, include_input=False)
+    ]
+
+
+def invalid(error: ValidationError) -> ApiError:
+    details = validation_details(error)
+    first = details[0]
+    return ApiError(422, f"{first['field']}: {first['message']}", details=details)
+
+
+async def _api_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, ApiError)
+    return error_response(error.status, error.type, error.message, error.headers, error.details)
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, HTTPException)
+    status = error.status_code
+    message = "no such endpoint" if status == 404 else str(error.detail)
+    return error_response(status, _TYPE_FOR_STATUS.get(status, "error"), message, error.headers)
+
+
+async def _database_unavailable(request: Request, error: Exception) -> Response:
+    log.warning("database unavailable: %s", type(error).__name__)
+    return error_response(
+        503,
+        "database_unavailable",
+        "the database is unavailable; try again shortly",
+        headers={"Retry-After": "2"},
+    )
+
+
+async def _unexpected(request: Request, error: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return error_response(500, "internal_error", "something went wrong on our side")
+
+
+EXCEPTION_HANDLERS = {
+    ApiError: _api_error,
+    HTTPException: _http_error,
+    **{kind: _database_unavailable for kind in UNAVAILABLE_ERRORS},
+    Exception: _unexpected,
+}

@@ -1,0 +1,127 @@
+"""Conversations CRUD, as in the original backend."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from gateway.body import read_json
+from gateway.errors import ApiError, not_found
+from gateway.models import (
+    Conversation,
+    ConversationCreate,
+    ConversationDetail,
+    ConversationRename,
+    ErrorInfo,
+    MessageOut,
+    UsageInfo,
+    dump,
+)
+from gateway.runtime import runtime
+from storage.sql import Q
+
+DEFAULT_TITLE = "New conversation"
+MAX_LIMIT = 100
+MAX_ID = 2**63 - 1
+
+
+def conversation_id(request: Request) -> int:
+    value = request.path_params["conversation_id"]
+    if not 1 <= value <= MAX_ID:
+        raise not_found("conversation")
+    return value
+
+
+def page_params(request: Request) -> tuple[int, int]:
+    try:
+        limit = int(request.query_params.get("limit", 20))
+        offset = int(request.query_params.get("offset", 0))
+    except ValueError:
+        raise ApiError(422, "limit and offset must be integers") from None
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ApiError(422, f"limit must be between 1 and {MAX_LIMIT}")
+    if not 0 <= offset <= MAX_ID:
+        raise ApiError(422, "offset must not be negative")
+    return limit, offset
+
+
+async def create_conversation(request: Request) -> Response:
+    gateway = runtime(request)
+    body = await read_json(request, ConversationCreate, gateway.settings.max_body_bytes)
+    title = (body.title or "").strip() or DEFAULT_TITLE
+    row = await Q.create_conversation.fetchrow(gateway.pool, title=title)
+    return JSONResponse(dump(Conversation(**row)), status_code=201)
+
+
+async def list_conversations(request: Request) -> Response:
+    gateway = runtime(request)
+    limit, offset = page_params(request)
+    rows = await Q.list_conversations.fetch(gateway.pool, limit=limit, offset=offset)
+    total = await Q.count_conversations.fetchval(gateway.pool)
+    return JSONResponse(
+        [dump(Conversation(**row)) for row in rows], headers={"X-Total-Count": str(total)}
+    )
+
+
+async def get_conversation(request: Request) -> Response:
+    gateway = runtime(request)
+    conversation = await load_conversation(gateway.pool, conversation_id(request))
+    return JSONResponse(dump(conversation))
+
+
+async def rename_conversation(request: Request) -> Response:
+    gateway = runtime(request)
+    id = conversation_id(request)
+    body = await read_json(request, ConversationRename, gateway.settings.max_body_bytes)
+    row = await Q.rename_conversation.fetchrow(gateway.pool, id=id, title=body.title)
+    if row is None:
+        raise not_found("conversation")
+    return JSONResponse(dump(Conversation(**row)))
+
+
+async def delete_conversation(request: Request) -> Response:
+    gateway = runtime(request)
+    id = conversation_id(request)
+    await gateway.before_delete(id)
+    if await Q.delete_conversation.fetchval(gateway.pool, id=id) is None:
+        raise not_found("conversation")
+    return Response(status_code=204)
+
+
+async def load_conversation(pool, id: int) -> ConversationDetail:
+    row = await Q.get_conversation.fetchrow(pool, id=id)
+    if row is None:
+        raise not_found("conversation")
+    messages = [
+        message_out(m) for m in await Q.conversation_messages.fetch(pool, conversation_id=id)
+    ]
+    return ConversationDetail(**row, message_count=len(messages), messages=messages)
+
+
+def message_out(row) -> MessageOut:
+    error = None
+    if row["error_type"]:
+        error = ErrorInfo(
+            type=row["error_type"],
+            message=row["error_message"] or "",
+            status_code=row["error_status_code"],
+        )
+    usage = None
+    if row["input_tokens"] is not None or row["output_tokens"] is not None:
+        usage = UsageInfo(input_tokens=row["input_tokens"], output_tokens=row["output_tokens"])
+    return MessageOut(
+        id=row["id"],
+        turn_id=row["turn_id"],
+        role=row["role"],
+        provider=row["provider"],
+        model=row["model"],
+        status=row["status"],
+        content=row["content"],
+        finish_reason=row["finish_reason"],
+        error=error,
+        ttft_ms=row["ttft_ms"],
+        latency_ms=row["latency_ms"],
+        usage=usage,
+        citations=row["citations"],
+        created_at=row["created_at"],
+    )

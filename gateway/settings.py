@@ -1,0 +1,149 @@
+"""Settings from the environment and an optional ``.env`` file.
+
+Top-level settings are flat (``DATABASE_URL``, ``PORT``); each provider reads its own prefix
+(``CLAUDE_MODEL``, ``GROK_BASE_URL``, ``GEMINI_IDLE_TIMEOUT`` ...). Keys use the providers' own
+variable names (``ANTHROPIC_API_KEY`` ...). Invalid settings stop start-up with one line that
+names the variable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from providers.base import ProviderConfig
+from providers.registry import PROVIDERS, SIMULATOR_KEY
+
+ENV_FILE = ".env"
+_COMMON = SettingsConfigDict(env_file=ENV_FILE, env_file_encoding="utf-8", extra="ignore")
+
+
+class SettingsError(Exception):
+    """One clear line about one bad setting."""
+
+
+class ProviderSettings(BaseSettings):
+    """Per-provider settings, read with the provider's prefix (``CLAUDE_`` ...)."""
+
+    model_config = _COMMON
+
+    base_url: str | None = None
+    model: str | None = None
+    system_prompt: str | None = None
+    max_tokens: int | None = Field(default=1024, ge=1)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    connect_timeout: float = Field(default=10.0, gt=0)
+    first_token_timeout: float = Field(default=60.0, gt=0)
+    idle_timeout: float = Field(default=30.0, gt=0)
+    max_attempts: int = Field(default=3, ge=1, le=10)
+    enabled: bool = True
+
+
+class Settings(BaseSettings):
+    model_config = _COMMON
+
+    database_url: str | None = None
+    data_dir: Path = Path(".data")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    log_level: str = "info"
+
+    anthropic_api_key: SecretStr | None = None
+    openai_api_key: SecretStr | None = None
+    google_api_key: SecretStr | None = None
+    xai_api_key: SecretStr | None = None
+    perplexity_api_key: SecretStr | None = None
+
+    # Where simulated providers are served: unset = by a simulator inside this process.
+    simulator_url: str | None = None
+
+    db_pool_min: int = Field(default=2, ge=1)
+    db_pool_max: int = Field(default=10, ge=1)
+    db_command_timeout: float = Field(default=10.0, gt=0)
+
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    max_prompt_chars: int = Field(default=100_000, ge=1)
+    max_title_chars: int = Field(default=200, ge=1)
+    max_concurrent_turns: int = Field(default=2_000, ge=1)
+    context_budget_chars: int = Field(default=60_000, ge=100)
+
+    disconnect_grace: float = Field(default=5.0, ge=0)
+    replay_retention: float = Field(default=300.0, ge=0)
+    ping_interval: float = Field(default=15.0, gt=0)
+    retry_ms: int = Field(default=2_000, ge=0)
+    send_timeout: float = Field(default=15.0, gt=0)
+    listener_buffer_bytes: int = Field(default=4_000_000, ge=1024)
+
+    writer_batch: int = Field(default=200, ge=1)
+    writer_queue: int = Field(default=10_000, ge=1)
+
+    # The .env file these settings came from, so provider settings read the same one.
+    _env_file: str | None = PrivateAttr(default=ENV_FILE)
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("postgres://", "postgresql://")):
+            raise ValueError("must start with postgresql://")
+        return value
+
+    def api_key(self, name: str) -> str | None:
+        secret: SecretStr | None = getattr(self, PROVIDERS[name].key_env.lower())
+        value = secret.get_secret_value().strip() if secret else ""
+        return value or None
+
+
+def load_settings(env_file: str | None = ENV_FILE, **overrides: object) -> Settings:
+    """Read settings, turning pydantic's report into one line naming the variable."""
+    try:
+        settings = Settings(_env_file=env_file, **overrides)
+    except ValidationError as error:
+        raise SettingsError(_one_line(error, prefix="")) from None
+    settings._env_file = env_file
+    return settings
+
+
+def provider_configs(settings: Settings, simulator_root: str) -> list[ProviderConfig]:
+    """One config per enabled provider; those without a key point at the simulator."""
+    configs = []
+    simulator_root = simulator_root.rstrip("/")
+    for name, spec in PROVIDERS.items():
+        prefix = f"{name.upper()}_"
+        try:
+            own = ProviderSettings(_env_prefix=prefix, _env_file=settings._env_file)
+        except ValidationError as error:
+            raise SettingsError(_one_line(error, prefix=prefix)) from None
+        if not own.enabled:
+            continue
+        key = settings.api_key(name)
+        simulated = key is None
+        configs.append(
+            ProviderConfig(
+                name=name,
+                base_url=(
+                    own.base_url
+                    or (simulator_root + spec.simulator_prefix if simulated else spec.base_url)
+                ).rstrip("/"),
+                model=own.model or spec.model,
+                api_key=key or SIMULATOR_KEY,
+                simulated=simulated,
+                system_prompt=own.system_prompt,
+                max_tokens=own.max_tokens,
+                temperature=own.temperature,
+                connect_timeout=own.connect_timeout,
+                first_token_timeout=own.first_token_timeout,
+                idle_timeout=own.idle_timeout,
+                max_attempts=own.max_attempts,
+            )
+        )
+    return configs
+
+
+def _one_line(error: ValidationError, prefix: str) -> str:
+    first = error.errors()[0]
+    field = "_".join(str(part) for part in first["loc"]) or "settings"
+    return f"invalid setting {prefix}{field.upper()}: {first['msg']}"

@@ -1,0 +1,334 @@
+"""The adapter interface and the normalised events every adapter yields.
+
+An adapter turns one provider's HTTP streaming API into a small vocabulary:
+
+* ``str``            a piece of answer text (the per-token hot path, so it is a bare string);
+* ``Started``        the upstream accepted the request (HTTP 200), once per stream;
+* ``Finish``         the provider said the answer is over, with a normalised and a raw reason;
+* ``Usage``          input and output tokens (the last one yielded wins);
+* ``Citations``      source URLs, where the provider sends them.
+
+Failures are raised as ``ProviderError``, never yielded, so that a stream that ends without
+an exception ended well. ``Adapter.stream`` owns what every wire format shares: timeouts,
+retries before the first token, closing the upstream response, and keeping keys out of errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import random
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal
+
+import httpx
+import orjson
+
+Role = Literal["user", "assistant"]
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    model: str
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    reason: str  # normalised: stop | length | content_filter | tool_calls | other
+    raw: str
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    input_tokens: int | None
+    output_tokens: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Citations:
+    urls: tuple[str, ...]
+
+
+Event = str | Started | Finish | Usage | Citations
+
+
+class ProviderError(Exception):
+    """A failed upstream call, already safe to show to a user (no keys, no stack)."""
+
+    def __init__(
+        self,
+        type: str,
+        message: str,
+        *,
+        status_code: int | None = None,
+        retryable: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.type = type
+        self.message = message
+        self.status_code = status_code
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+    def as_dict(self) -> dict:
+        return {
+            "type": self.type,
+            "message": self.message,
+            "status_code": self.status_code,
+            "retryable": self.retryable,
+        }
+
+    def __repr__(self) -> str:
+        return f"ProviderError({self.type!r}, {self.message!r}, status_code={self.status_code})"
+
+
+RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
+
+
+@dataclass(slots=True)
+class ProviderConfig:
+    """Everything one provider needs to make a call. Built from settings by the gateway."""
+
+    name: str  # the API name: claude, chatgpt, gemini, grok, perplexity
+    base_url: str
+    model: str
+    api_key: str | None = field(default=None, repr=False)
+    simulated: bool = False
+    system_prompt: str | None = None
+    max_tokens: int | None = 1024
+    temperature: float | None = None
+    connect_timeout: float = 10.0
+    first_token_timeout: float = 60.0
+    idle_timeout: float = 30.0
+    max_attempts: int = 3
+    backoff_base: float = 0.5
+    max_retry_wait: float = 20.0
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamRequest:
+    url: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class Adapter:
+    """One provider speaking one wire format. Subclasses implement the three format hooks."""
+
+    wire: ClassVar[str]
+
+    def __init__(self, config: ProviderConfig, client: httpx.AsyncClient) -> None:
+        self.config = config
+        self.client = client
+
+    # -- format hooks -------------------------------------------------------------------------
+
+    def build_request(self, thread: Sequence[Message], model: str) -> UpstreamRequest:
+        raise NotImplementedError
+
+    def parse_stream(self, response: httpx.Response) -> AsyncIterator[Event]:
+        """Yield events from a 200 response; raise ProviderError on an in-stream error or a
+        stream that ends without its terminator (type ``truncated``)."""
+        raise NotImplementedError
+
+    def parse_error(self, status_code: int, headers: httpx.Headers, body: bytes) -> ProviderError:
+        """Turn a non-2xx response into a ProviderError with a short human message."""
+        raise NotImplementedError
+
+    # -- shared machinery ---------------------------------------------------------------------
+
+    async def stream(
+        self, thread: Sequence[Message], model: str | None = None
+    ) -> AsyncIterator[Event]:
+        """Stream one answer: retries before the first text only, then relays until the end.
+
+        Raises ProviderError for every failure, including timeouts and dropped connections.
+        The upstream response is closed on every exit path (end, error, cancel, aclose).
+        """
+        model = model or self.config.model
+        request = self.build_request(thread, model)
+        attempt = 0
+        started = False
+        while True:
+            attempt += 1
+            sent_text = False
+            try:
+                async for event in self._attempt(request, model):
+                    if type(event) is str:
+                        sent_text = True
+                    elif type(event) is Started:
+                        if started:
+                            continue
+                        started = True
+                    yield event
+                return
+            except ProviderError as error:
+                if sent_text or not error.retryable or attempt >= self.config.max_attempts:
+                    raise
+                await asyncio.sleep(self._retry_delay(error, attempt))
+
+    def _retry_delay(self, error: ProviderError, attempt: int) -> float:
+        if error.retry_after is not None:
+            return min(error.retry_after, self.config.max_retry_wait)
+        backoff = self.config.backoff_base * (2 ** (attempt - 1))
+        return min(backoff * (0.5 + random.random() / 2), self.config.max_retry_wait)
+
+    async def _attempt(self, request: UpstreamRequest, model: str) -> AsyncIterator[Event]:
+        # Callers must not await between events: the watchdog cancels the task that iterates.
+        config = self.config
+        watchdog = Watchdog(config.first_token_timeout, config.idle_timeout)
+        try:
+            async with asyncio.timeout(None) as deadline:
+                watchdog.arm(deadline)
+                async with self.client.stream(
+                    "POST",
+                    request.url,
+                    headers=request.headers,
+                    content=request.body,
+                    timeout=httpx.Timeout(
+                        connect=config.connect_timeout,
+                        read=max(config.first_token_timeout, config.idle_timeout) + 1.0,
+                        write=config.connect_timeout,
+                        pool=config.connect_timeout,
+                    ),
+                ) as response:
+                    if response.status_code >= 300:
+                        body = await response.aread()
+                        raise self.scrub(
+                            self.parse_error(response.status_code, response.headers, body)
+                        )
+                    yield Started(model=model)
+                    async for event in self.parse_stream(response):
+                        if type(event) is str:
+                            watchdog.progress()
+                        yield event
+        except ProviderError as error:
+            raise self.scrub(error) from None
+        except TimeoutError:
+            phase = "first token" if not watchdog.saw_text else "next chunk"
+            limit = config.idle_timeout if watchdog.saw_text else config.first_token_timeout
+            raise ProviderError(
+                "timeout", f"no {phase} from {config.name} within {limit:g} s", retryable=True
+            ) from None
+        except httpx.ConnectTimeout:
+            raise ProviderError(
+                "connect_timeout",
+                f"could not connect to {config.name} within {config.connect_timeout:g} s",
+                retryable=True,
+            ) from None
+        except httpx.TimeoutException:
+            raise ProviderError(
+                "timeout", f"{config.name} stopped sending", retryable=True
+            ) from None
+        except httpx.ConnectError:
+            raise ProviderError(
+                "connect_error", f"could not connect to {config.name}", retryable=True
+            ) from None
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
+            raise ProviderError(
+                "truncated",
+                f"{config.name} closed the connection before the answer ended",
+                retryable=True,
+            ) from None
+        except httpx.HTTPError as error:
+            raise ProviderError(
+                "upstream_error", f"{config.name}: {type(error).__name__}", retryable=True
+            ) from None
+        finally:
+            watchdog.disarm()
+
+    def scrub(self, error: ProviderError) -> ProviderError:
+        """Remove the API key from a message, whatever an upstream body echoed back."""
+        key = self.config.api_key
+        if key and len(key) >= 4:
+            error.message = scrub_secret(error.message, key)
+        return error
+
+
+def scrub_secret(text: str, secret: str) -> str:
+    text = text.replace(secret, "***")
+    # Providers echo a key's head and tail ("sk-abc***xyz"); hide any 8+ char run of it too.
+    for size in (16, 12, 8):
+        for start in range(0, max(len(secret) - size + 1, 0), 4):
+            part = secret[start : start + size]
+            if part in text:
+                text = text.replace(part, "***")
+    return text
+
+
+class Watchdog:
+    """First-token and idle-gap timeouts at O(1) per chunk.
+
+    Rescheduling an asyncio timer on every token would allocate a TimerHandle per token; here a
+    chunk only stores a timestamp, and one timer per gap period checks whether it moved.
+    """
+
+    __slots__ = ("first_token", "idle", "last", "saw_text", "_deadline", "_handle", "_loop")
+
+    def __init__(self, first_token: float, idle: float) -> None:
+        self.first_token = first_token
+        self.idle = idle
+        self.saw_text = False
+        self.last = 0.0
+        self._deadline: asyncio.Timeout | None = None
+        self._handle: asyncio.TimerHandle | None = None
+        self._loop = asyncio.get_running_loop()
+
+    def arm(self, deadline: asyncio.Timeout) -> None:
+        self._deadline = deadline
+        self.last = self._loop.time()
+        self._handle = self._loop.call_at(self.last + self.first_token, self._check)
+
+    def progress(self) -> None:
+        if not self.saw_text:
+            self.saw_text = True
+        self.last = self._loop.time()
+
+    def _check(self) -> None:
+        limit = self.idle if self.saw_text else self.first_token
+        due = self.last + limit
+        now = self._loop.time()
+        if now < due:
+            self._handle = self._loop.call_at(due, self._check)
+        elif self._deadline is not None:
+            self._deadline.reschedule(now)
+
+    def disarm(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+
+def retry_after_seconds(headers: httpx.Headers) -> float | None:
+    """``retry-after-ms``, then ``retry-after`` as seconds or as an HTTP date."""
+    if value := headers.get("retry-after-ms"):
+        try:
+            return max(float(value) / 1000.0, 0.0)
+        except ValueError:
+            pass
+    if value := headers.get("retry-after"):
+        try:
+            return max(float(value), 0.0)
+        except ValueError:
+            try:
+                when = email.utils.parsedate_to_datetime(value)
+                return max(when.timestamp() - time.time(), 0.0)
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
+def loads_or_none(body: bytes) -> object | None:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None

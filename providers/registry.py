@@ -1,0 +1,115 @@
+"""The five providers: which wire format each speaks, where, and which key unlocks it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+
+from providers.base import Adapter, ProviderConfig
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSpec:
+    name: str  # the name in the API
+    wire: str  # anthropic | openai_chat | gemini
+    flavour: str  # the API within a wire format: openai, xai, perplexity, anthropic, gemini
+    key_env: str
+    base_url: str
+    model: str
+    simulator_prefix: str  # where the built-in simulator serves this API
+
+
+PROVIDERS: dict[str, ProviderSpec] = {
+    spec.name: spec
+    for spec in (
+        ProviderSpec(
+            "claude",
+            "anthropic",
+            "anthropic",
+            "ANTHROPIC_API_KEY",
+            "https://api.anthropic.com",
+            "claude-sonnet-5",
+            "/anthropic",
+        ),
+        ProviderSpec(
+            "chatgpt",
+            "openai_chat",
+            "openai",
+            "OPENAI_API_KEY",
+            "https://api.openai.com/v1",
+            "gpt-5.5",
+            "/openai/v1",
+        ),
+        ProviderSpec(
+            "gemini",
+            "gemini",
+            "gemini",
+            "GOOGLE_API_KEY",
+            "https://generativelanguage.googleapis.com",
+            "gemini-3.5-flash",
+            "/gemini",
+        ),
+        ProviderSpec(
+            "grok",
+            "openai_chat",
+            "xai",
+            "XAI_API_KEY",
+            "https://api.x.ai/v1",
+            "grok-4.3",
+            "/xai/v1",
+        ),
+        ProviderSpec(
+            "perplexity",
+            "openai_chat",
+            "perplexity",
+            "PERPLEXITY_API_KEY",
+            "https://api.perplexity.ai",
+            "sonar-pro",
+            "/perplexity",
+        ),
+    )
+}
+
+# The key the simulators accept; anything else gets that provider's real "bad key" error.
+SIMULATOR_KEY = "simulated-key"
+
+
+def adapter_class(wire: str) -> type[Adapter]:
+    # Imported here so that importing the registry stays cheap and free of cycles.
+    if wire == "anthropic":
+        from providers.anthropic import AnthropicAdapter
+
+        return AnthropicAdapter
+    if wire == "gemini":
+        from providers.gemini import GeminiAdapter
+
+        return GeminiAdapter
+    if wire == "openai_chat":
+        from providers.openai_chat import OpenAIChatAdapter
+
+        return OpenAIChatAdapter
+    raise ValueError(f"unknown wire format {wire!r}")
+
+
+def make_adapter(config: ProviderConfig, client: httpx.AsyncClient) -> Adapter:
+    spec = PROVIDERS[config.name]
+    return adapter_class(spec.wire)(config, client)
+
+
+def make_client(max_streams: int = 10_000) -> httpx.AsyncClient:
+    """One long-lived client per provider, sized for every stream the gateway may hold open.
+
+    Each open upstream stream holds one HTTP/1.1 connection for its whole life, so the pool
+    must be as large as the peak number of concurrent streams (httpx defaults to 100).
+    """
+    return httpx.AsyncClient(
+        limits=httpx.Limits(
+            max_connections=max_streams,
+            max_keepalive_connections=min(max_streams, 1_000),
+            keepalive_expiry=30.0,
+        ),
+        timeout=httpx.Timeout(30.0),
+        follow_redirects=False,
+        trust_env=False,
+    )

@@ -1,0 +1,138 @@
+"""Fixtures: a real PostgreSQL for the session, a fresh database per test, real servers.
+
+With DATABASE_URL set, that server is used (the test databases are created and dropped on it);
+otherwise an embedded PostgreSQL is started under .data/test-postgres and reused across runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+
+from gateway.settings import Settings, load_settings
+from providers.registry import PROVIDERS
+from storage.embedded import EmbeddedPostgres
+from storage.migrate import migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = "multichat_test_template"
+
+# Tests must never reach a real provider, whatever the developer's shell exports.
+for _spec in PROVIDERS.values():
+    os.environ.pop(_spec.key_env, None)
+    for _key in [k for k in os.environ if k.startswith(f"{_spec.name.upper()}_")]:
+        os.environ.pop(_key)
+
+
+def with_database(dsn: str, name: str) -> str:
+    parts = urlsplit(dsn)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_dsn() -> Iterator[str]:
+    external = os.environ.get("DATABASE_URL")
+    if external:
+        yield with_database(external, "postgres")
+        return
+    embedded = EmbeddedPostgres(ROOT / ".data" / "test-postgres")
+    embedded.start()
+    yield embedded._server.get_uri("postgres")  # type: ignore[union-attr]
+    embedded.stop()
+
+
+@pytest.fixture(scope="session")
+def template_dsn(postgres_admin_dsn: str) -> str:
+    """A database migrated once per session; each test clones it (fast, fully isolated)."""
+
+    async def build() -> None:
+        admin = await asyncpg.connect(postgres_admin_dsn)
+        try:
+            await admin.execute(f"DROP DATABASE IF EXISTS {TEMPLATE} WITH (FORCE)")
+            await admin.execute(f"CREATE DATABASE {TEMPLATE}")
+        finally:
+            await admin.close()
+        await migrate(with_database(postgres_admin_dsn, TEMPLATE))
+
+    asyncio.run(build())
+    return with_database(postgres_admin_dsn, TEMPLATE)
+
+
+async def create_database(admin_dsn: str, template: str | None = None) -> str:
+    name = f"multichat_test_{secrets.token_hex(6)}"
+    admin = await asyncpg.connect(admin_dsn)
+    try:
+        suffix = f" TEMPLATE {template}" if template else ""
+        await admin.execute(f"CREATE DATABASE {name}{suffix}")
+    finally:
+        await admin.close()
+    return with_database(admin_dsn, name)
+
+
+async def drop_database(admin_dsn: str, dsn: str) -> None:
+    name = urlsplit(dsn).path.lstrip("/")
+    admin = await asyncpg.connect(admin_dsn)
+    try:
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def empty_database(postgres_admin_dsn: str):
+    """A database with nothing in it, not even the migrations."""
+    dsn = await create_database(postgres_admin_dsn)
+    yield dsn
+    await drop_database(postgres_admin_dsn, dsn)
+
+
+@pytest.fixture
+async def database_url(postgres_admin_dsn: str, template_dsn: str):
+    """A fresh, migrated database for one test."""
+    dsn = await create_database(postgres_admin_dsn, TEMPLATE)
+    yield dsn
+    await drop_database(postgres_admin_dsn, dsn)
+
+
+def make_settings(**overrides) -> Settings:
+    """Settings for a test: no .env, no keys from the environment, quiet logs."""
+    overrides.setdefault("log_level", "warning")
+    overrides.setdefault("data_dir", ROOT / ".data" / "unused")
+    return load_settings(env_file=None, **overrides)
+
+
+@pytest.fixture
+def artifacts_dir() -> Path:
+    path = ROOT / "test-artifacts"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def gateway(database_url: str):
+    """A real gateway on uvicorn, on a fresh database."""
+    from gateway.app import create_app
+    from tests.servers import ServerThread, free_port
+
+    port = free_port()
+    settings = make_settings(
+        database_url=database_url, port=port, simulator_url="http://127.0.0.1:9"
+    )
+    server = ServerThread(create_app(settings), port=port).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def client(gateway):
+    import httpx
+
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=10) as http:
+        yield http

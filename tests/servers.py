@@ -1,0 +1,80 @@
+"""Run an ASGI app in a real uvicorn server, on a free loopback port, in a background thread.
+
+Tests talk to it over real sockets, exactly as a browser or a load generator would. Each server
+has its own event loop, so nothing in a test can lean on the app's in-memory objects by accident.
+Stopping a server and starting a new app on the same database is how tests simulate a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import uvicorn
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ServerThread:
+    def __init__(self, app: Any, port: int | None = None, **config: Any) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config.setdefault("log_level", "warning")
+        config.setdefault("lifespan", "on")
+        config.setdefault("timeout_graceful_shutdown", 2)
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, **config)
+        )
+        # uvicorn installs signal handlers only on the main thread; a thread must not.
+        self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.error: BaseException | None = None
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        except BaseException as error:  # noqa: BLE001 - reported to the test thread
+            self.error = error
+
+    async def _serve(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        await self.server.serve()
+
+    def start(self, timeout: float = 30.0) -> ServerThread:
+        self.thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            if self.error is not None or not self.thread.is_alive():
+                raise RuntimeError(f"server failed to start: {self.error!r}")
+            if time.monotonic() > deadline:
+                raise TimeoutError("server did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self, timeout: float = 15.0) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout)
+
+    def call(self, fn: Callable[[], Any], timeout: float = 10.0) -> Any:
+        """Run a coroutine function on the server's loop (for test-only introspection)."""
+        assert self.loop is not None
+        return asyncio.run_coroutine_threadsafe(fn(), self.loop).result(timeout)
+
+
+@contextlib.contextmanager
+def serve(app: Any, **config: Any) -> Iterator[ServerThread]:
+    server = ServerThread(app, **config).start()
+    try:
+        yield server
+    finally:
+        server.stop()
