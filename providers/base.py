@@ -16,6 +16,7 @@ retries before the first token, closing the upstream response, and keeping keys 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import random
 import time
@@ -162,18 +163,22 @@ class Adapter:
             attempt += 1
             sent_text = False
             try:
-                async for event in self._attempt(request, model):
-                    if type(event) is str:
-                        sent_text = True
-                    elif type(event) is Started:
-                        if started:
-                            continue
-                        started = True
-                    yield event
+                # aclosing: an early aclose() must close the upstream now, not at GC time.
+                async with contextlib.aclosing(self._attempt(request, model)) as events:
+                    async for event in events:
+                        if type(event) is str:
+                            sent_text = True
+                        elif type(event) is Started:
+                            if started:
+                                continue
+                            started = True
+                        yield event
                 return
             except ProviderError as error:
                 if sent_text or not error.retryable or attempt >= self.config.max_attempts:
                     raise
+                if error.retry_after is not None and error.retry_after > self.config.max_retry_wait:
+                    raise  # asked to wait longer than we will: the retry would fail again
                 await asyncio.sleep(self._retry_delay(error, attempt))
 
     def _retry_delay(self, error: ProviderError, attempt: int) -> float:
@@ -289,9 +294,14 @@ class Watchdog:
         self._handle = self._loop.call_at(self.last + self.first_token, self._check)
 
     def progress(self) -> None:
-        if not self.saw_text:
-            self.saw_text = True
         self.last = self._loop.time()
+        if not self.saw_text:
+            # The pending check is still the first-token one, which may be due long after an
+            # idle gap should end: re-arm it for the idle limit, once per stream.
+            self.saw_text = True
+            if self._handle is not None:
+                self._handle.cancel()
+                self._handle = self._loop.call_at(self.last + self.idle, self._check)
 
     def _check(self) -> None:
         limit = self.idle if self.saw_text else self.first_token
