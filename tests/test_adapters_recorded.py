@@ -1130,18 +1130,34 @@ async def test_retry_honours_gemini_retry_info(
     assert sleeps == [23.0]
 
 
-async def test_retry_after_is_capped_by_max_retry_wait(
+async def test_no_retry_when_asked_to_wait_longer_than_max_retry_wait(
     router: respx.MockRouter, client: httpx.AsyncClient, sleeps: list[float]
 ) -> None:
+    # Retrying sooner than the provider asked would only fail again: report it at once.
     overloaded = json_error(
         529,
         {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}},
         {"retry-after": "120"},
     )
+    route = router.post(endpoint("claude")).mock(side_effect=[overloaded, sse(ANTHROPIC_BASIC)])
+    error = await failure(make("claude", client, max_attempts=2, max_retry_wait=0.25))
+    assert error.type == "overloaded" and error.retry_after == 120.0
+    assert route.call_count == 1
+    assert sleeps == []
+
+
+async def test_retry_after_within_max_retry_wait_is_honoured(
+    router: respx.MockRouter, client: httpx.AsyncClient, sleeps: list[float]
+) -> None:
+    overloaded = json_error(
+        529,
+        {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}},
+        {"retry-after": "0.2"},
+    )
     router.post(endpoint("claude")).mock(side_effect=[overloaded, sse(ANTHROPIC_BASIC)])
     events = await collect(make("claude", client, max_attempts=2, max_retry_wait=0.25))
     assert events[1:3] == ["Hello", " there"]
-    assert sleeps == [0.25]
+    assert sleeps == [0.2]
 
 
 async def test_retries_are_bounded(
