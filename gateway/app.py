@@ -13,12 +13,13 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.routing import Route
 
+from gateway.engine import Engine
 from gateway.errors import EXCEPTION_HANDLERS
 from gateway.openapi import build_routes, openapi_document
 from gateway.routes import API, ENDPOINTS, system
 from gateway.runtime import Provider, Runtime
 from gateway.settings import Settings, load_settings, provider_configs
-from providers.registry import make_adapter, make_client
+from providers.registry import PROVIDERS, make_adapter, make_client
 from storage.database import create_pool
 from storage.embedded import EmbeddedPostgres
 from storage.migrate import migrate
@@ -61,7 +62,10 @@ async def start_runtime(settings: Settings, stack: contextlib.AsyncExitStack) ->
     )
     stack.push_async_callback(pool.close)
     providers = await open_providers(settings, stack)
-    return Runtime(settings=settings, pool=pool, providers=providers)
+    engine = Engine(settings, pool, providers)
+    await engine.start()
+    stack.push_async_callback(engine.stop)
+    return Runtime(settings=settings, pool=pool, providers=providers, engine=engine)
 
 
 async def open_database(settings: Settings, stack: contextlib.AsyncExitStack) -> str:
@@ -79,9 +83,11 @@ async def open_database(settings: Settings, stack: contextlib.AsyncExitStack) ->
 async def open_providers(
     settings: Settings, stack: contextlib.AsyncExitStack
 ) -> dict[str, Provider]:
-    simulator_root = settings.simulator_url or "http://127.0.0.1:9/unset"  # set by the next commit
+    simulator_root = settings.simulator_url
+    if simulator_root is None and any(settings.api_key(name) is None for name in PROVIDERS):
+        simulator_root = await start_simulator(stack)
     providers: dict[str, Provider] = {}
-    for config in provider_configs(settings, simulator_root):
+    for config in provider_configs(settings, simulator_root or ""):
         client = make_client()
         stack.push_async_callback(client.aclose)
         providers[config.name] = Provider(config=config, adapter=make_adapter(config, client))
@@ -89,6 +95,42 @@ async def open_providers(
     if simulated:
         log.info("simulated providers (no API key): %s", ", ".join(simulated))
     return providers
+
+
+async def start_simulator(stack: contextlib.AsyncExitStack) -> str:
+    """Serve the simulators from this process, on a free loopback port, for keyless providers."""
+    import socket
+
+    import uvicorn
+
+    from providers.simulators.app import create_app as create_simulator
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        create_simulator(),
+        lifespan="off",
+        access_log=False,
+        log_level="warning",
+        timeout_graceful_shutdown=1,
+    )
+    server = uvicorn.Server(config)
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # the gateway's own
+    task = asyncio.create_task(server.serve(sockets=[sock]), name="simulator")
+
+    async def stop() -> None:
+        server.should_exit = True
+        await asyncio.gather(task, return_exceptions=True)
+        sock.close()
+
+    stack.push_async_callback(stop)
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    log.info("provider simulators serving on http://127.0.0.1:%d", port)
+    return f"http://127.0.0.1:{port}"
 
 
 def __getattr__(name: str) -> Starlette:

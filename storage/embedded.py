@@ -7,6 +7,7 @@ The data directory is reused across runs; the server stops when the last process
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 log = logging.getLogger("multichat.embedded")
@@ -21,7 +22,11 @@ class EmbeddedPostgres:
 
     def start(self) -> str:
         """Start (or join) the server; return a DSN for the project's database."""
-        import pgserver  # imported lazily: only needed when no DATABASE_URL is set
+        with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
+            warnings.simplefilter("ignore")
+            import pgserver  # imported lazily: only needed when no DATABASE_URL is set
+
+        logging.getLogger("pgserver").setLevel(logging.WARNING)  # it logs each pg_ctl call at INFO
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._server = pgserver.get_server(self.data_dir, cleanup_mode="stop")

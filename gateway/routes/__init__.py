@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from gateway.models import (
+    CancelRequest,
+    ChatRequest,
+    ChatResponse,
     Conversation,
     ConversationCreate,
     ConversationDetail,
     ConversationRename,
     Health,
     ProviderInfo,
+    TurnCreated,
+    TurnState,
 )
 from gateway.openapi import Endpoint
+from gateway.routes import chat, system
 from gateway.routes import conversations as conv
-from gateway.routes import system
 
 API = "/api/v1"
 
@@ -80,6 +85,73 @@ ENDPOINTS: list[Endpoint] = [
         "Delete a conversation and its messages",
         "conversations",
         status=204,
+        errors=(404, 503),
+    ),
+    Endpoint(
+        "POST",
+        f"{API}/chat/",
+        chat.chat,
+        "Send a prompt to every (or the chosen) provider and wait for every answer",
+        "chat",
+        body=ChatRequest,
+        response=ChatResponse,
+        errors=(400, 404, 413, 422, 429, 503),
+    ),
+    Endpoint(
+        "POST",
+        f"{API}/chat/stream",
+        chat.chat_stream,
+        "Send a prompt; the response is the turn's event stream",
+        "chat",
+        body=ChatRequest,
+        stream=True,
+        errors=(400, 404, 413, 422, 429, 503),
+    ),
+    Endpoint(
+        "POST",
+        f"{API}/turns",
+        chat.create_turn,
+        "Start a turn (EventSource step 1); stream it from events_url",
+        "turns",
+        body=ChatRequest,
+        response=TurnCreated,
+        status=201,
+        errors=(400, 404, 413, 422, 429, 503),
+    ),
+    Endpoint(
+        "GET",
+        f"{API}/turns/{{turn_id}}/events",
+        chat.turn_events,
+        "A turn's event stream (EventSource step 2); honours Last-Event-ID and ?last_event_id=",
+        "turns",
+        stream=True,
+        errors=(404, 422),
+        query=(
+            {
+                "name": "last_event_id",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "integer", "minimum": 0},
+            },
+        ),
+    ),
+    Endpoint(
+        "POST",
+        f"{API}/turns/{{turn_id}}/cancel",
+        chat.cancel_turn,
+        "Cancel a turn now, or only the named providers",
+        "turns",
+        body=CancelRequest,
+        response=TurnState,
+        errors=(400, 404, 422),
+    ),
+    Endpoint(
+        "GET",
+        f"{API}/turns/{{turn_id}}",
+        chat.get_turn,
+        "A turn's state",
+        "turns",
+        response=TurnState,
         errors=(404, 503),
     ),
     Endpoint(

@@ -1,0 +1,161 @@
+"""A turn's event log and its listeners.
+
+Every event is encoded once and appended to the log; its id is its position (1, 2, 3 ...).
+``publish`` is synchronous, and so is ``subscribe``: a listener that joins copies the log after
+its last seen id and receives everything published after that, with no await in between, so
+there is no gap and no duplicate, however a reconnect races with the providers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+from gateway.sse import delta_bytes, delta_prefix, event_bytes
+
+
+@dataclass(slots=True)
+class LegInfo:
+    provider: str
+    model: str
+    simulated: bool
+    status: str = "pending"  # pending | streaming | complete | failed | cancelled
+    message_id: int | None = None
+    done_event_id: int | None = None
+    done: dict | None = None  # the done event's data, once sent
+    prefix: bytes = b""
+
+    def __post_init__(self) -> None:
+        self.prefix = delta_prefix(self.provider)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("complete", "failed", "cancelled")
+
+
+class Listener:
+    """One connected client: a bounded buffer of encoded events and a way to wake it."""
+
+    __slots__ = ("pending", "size", "limit", "waiter", "closed", "overflowed")
+
+    def __init__(self, limit: int) -> None:
+        self.pending: list[bytes] = []
+        self.size = 0
+        self.limit = limit
+        self.waiter: asyncio.Future | None = None
+        self.closed = False
+        self.overflowed = False
+
+    def push(self, chunk: bytes) -> None:
+        if self.closed:
+            return
+        self.pending.append(chunk)
+        self.size += len(chunk)
+        if self.size > self.limit:
+            # A client that stopped reading: let it go rather than grow without bound.
+            # It may reconnect with Last-Event-ID and resume exactly where it stopped.
+            self.overflowed = True
+            self.pending.clear()
+            self.close()
+        elif self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+    def close(self) -> None:
+        self.closed = True
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+    def take(self) -> bytes:
+        """Everything ready, as one write: events that arrive together leave together."""
+        chunk = self.pending[0] if len(self.pending) == 1 else b"".join(self.pending)
+        self.pending.clear()
+        self.size = 0
+        return chunk
+
+    async def wait(self) -> None:
+        self.waiter = asyncio.get_running_loop().create_future()
+        try:
+            await self.waiter
+        finally:
+            self.waiter = None
+
+
+@dataclass(eq=False)
+class Turn:
+    id: str
+    conversation_id: int
+    user_message_id: int
+    legs: dict[str, LegInfo]
+    listener_limit: int = 4_000_000
+    log: list[bytes] = field(default_factory=list)
+    listeners: set[Listener] = field(default_factory=set)
+    ended: bool = False
+    # Called with the turn when its listener count drops to zero before it ended.
+    on_abandoned: Callable[[Turn], None] | None = None
+    on_listener: Callable[[Turn], None] | None = None
+
+    @property
+    def last_id(self) -> int:
+        return len(self.log)
+
+    # -- publishing (synchronous, so ordering is the order of calls) ----------------------------
+
+    def publish(self, name: str, data: dict) -> int:
+        id = len(self.log) + 1
+        self._append(event_bytes(id, name, data))
+        return id
+
+    def publish_delta(self, leg: LegInfo, text: str) -> None:
+        self._append(delta_bytes(len(self.log) + 1, leg.prefix, text))
+
+    def _append(self, chunk: bytes) -> None:
+        self.log.append(chunk)
+        for listener in self.listeners:
+            listener.push(chunk)
+
+    def end(self, statuses: dict[str, str]) -> int:
+        id = self.publish("end", {"turn_id": self.id, "statuses": statuses})
+        self.ended = True
+        for listener in self.listeners:
+            listener.close()
+        return id
+
+    # -- listening ----------------------------------------------------------------------------
+
+    def subscribe(self, after: int = 0) -> Listener:
+        listener = Listener(self.listener_limit)
+        backlog = self.log[after:]
+        if backlog:
+            listener.pending.append(b"".join(backlog))
+            listener.size = len(listener.pending[0])
+        if self.ended:
+            listener.closed = True
+        else:
+            self.listeners.add(listener)
+            if self.on_listener is not None:
+                self.on_listener(self)
+        return listener
+
+    def unsubscribe(self, listener: Listener) -> None:
+        self.listeners.discard(listener)
+        if not self.listeners and not self.ended and self.on_abandoned is not None:
+            self.on_abandoned(self)
+
+    async def stream(self, after: int, first: bytes = b"") -> AsyncIterator[bytes]:
+        """The bytes one client receives: the log after ``after``, then live events, until end."""
+        listener = self.subscribe(after)
+        try:
+            if first:
+                listener.pending.insert(0, first)
+            while True:
+                if listener.overflowed:
+                    return
+                if listener.pending:
+                    yield listener.take()
+                elif listener.closed:
+                    return
+                else:
+                    await listener.wait()
+        finally:
+            self.unsubscribe(listener)

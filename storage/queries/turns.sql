@@ -1,0 +1,99 @@
+-- name: conversation_exists
+SELECT EXISTS (SELECT 1 FROM conversations WHERE id = :id);
+
+-- name: lock_conversation
+-- Serialises turns of one conversation with its deletion.
+SELECT id FROM conversations WHERE id = :id FOR UPDATE;
+
+-- name: insert_user_message
+INSERT INTO messages (conversation_id, role, content)
+VALUES (:conversation_id, 'user', :content)
+RETURNING id;
+
+-- name: insert_turn
+INSERT INTO turns (id, conversation_id, user_message_id, providers, lease_until)
+VALUES (:id, :conversation_id, :user_message_id, :providers, now() + make_interval(secs => :lease_seconds));
+
+-- name: link_user_message
+UPDATE messages SET turn_id = :turn_id WHERE id = :id;
+
+-- name: thread_rows
+-- Everything a turn's providers may see: the user's prompts and their own answers.
+SELECT m.turn_id, m.role, m.provider, m.status, m.content
+FROM messages m
+WHERE m.conversation_id = :conversation_id
+  AND (m.role = 'user' OR m.provider = ANY(:providers::text[]))
+ORDER BY m.id;
+
+-- name: insert_answers
+-- One statement for a whole batch; re-running it after an ambiguous failure returns the rows
+-- already stored instead of adding a second copy.
+INSERT INTO messages (
+    conversation_id, turn_id, role, provider, model, status, content, finish_reason,
+    error_type, error_message, error_status_code, ttft_ms, latency_ms,
+    input_tokens, output_tokens, citations)
+SELECT conversation_id, turn_id, 'assistant', provider, model, status, content, finish_reason,
+       error_type, error_message, error_status_code, ttft_ms, latency_ms,
+       input_tokens, output_tokens, citations
+FROM unnest(:conversation_ids::bigint[], :turn_ids::text[], :providers::text[], :models::text[],
+            :statuses::text[], :contents::text[], :finish_reasons::text[], :error_types::text[],
+            :error_messages::text[], :error_status_codes::int[], :ttfts::float8[],
+            :latencies::float8[], :input_tokens::int[], :output_tokens::int[], :citations::jsonb[])
+     AS batch(conversation_id, turn_id, provider, model, status, content, finish_reason,
+              error_type, error_message, error_status_code, ttft_ms, latency_ms,
+              input_tokens, output_tokens, citations)
+WHERE EXISTS (SELECT 1 FROM turns t WHERE t.id = batch.turn_id)
+ON CONFLICT (turn_id, provider) WHERE role = 'assistant'
+DO UPDATE SET turn_id = EXCLUDED.turn_id
+RETURNING id, turn_id, provider;
+
+-- name: finish_turns
+UPDATE turns AS t
+SET status = 'finished', finished_at = now(), lease_until = NULL,
+    done_event_ids = f.done_event_ids, end_event_id = f.end_event_id
+FROM unnest(:turn_ids::text[], :done_event_ids::jsonb[], :end_event_ids::int[])
+     AS f(turn_id, done_event_ids, end_event_id)
+WHERE t.id = f.turn_id;
+
+-- name: touch_conversations
+UPDATE conversations SET updated_at = now() WHERE id = ANY(:ids::bigint[]);
+
+-- name: renew_leases
+UPDATE turns SET lease_until = now() + make_interval(secs => :lease_seconds)
+WHERE id = ANY(:ids::text[]) AND status = 'running';
+
+-- name: interrupt_expired_turns
+-- A turn whose owner stopped renewing its lease (a crash, a kill) is over: every provider
+-- without a stored answer gets a failed one, so a replay still has one done per provider.
+WITH expired AS (
+    UPDATE turns SET status = 'interrupted', finished_at = now(), lease_until = NULL
+    WHERE status = 'running' AND lease_until < now()
+    RETURNING id, conversation_id, providers
+), missing AS (
+    SELECT e.id AS turn_id, e.conversation_id, p ->> 'provider' AS provider, p ->> 'model' AS model
+    FROM expired e, jsonb_array_elements(e.providers) AS p
+    WHERE NOT EXISTS (SELECT 1 FROM messages m
+                      WHERE m.turn_id = e.id AND m.provider = p ->> 'provider')
+), stored AS (
+    INSERT INTO messages (conversation_id, turn_id, role, provider, model, status,
+                          error_type, error_message)
+    SELECT conversation_id, turn_id, 'assistant', provider, model, 'failed', 'interrupted',
+           'the gateway stopped before this answer finished'
+    FROM missing
+    ON CONFLICT (turn_id, provider) WHERE role = 'assistant' DO NOTHING
+)
+SELECT count(*) FROM expired;
+
+-- name: get_turn
+SELECT id, conversation_id, user_message_id, providers, status, done_event_ids, end_event_id
+FROM turns WHERE id = :id;
+
+-- name: turn_answers
+SELECT id, provider, model, status, content, finish_reason, error_type, error_message,
+       error_status_code, ttft_ms, latency_ms, input_tokens, output_tokens, citations
+FROM messages
+WHERE turn_id = :turn_id AND role = 'assistant'
+ORDER BY id;
+
+-- name: running_turns_of_conversation
+SELECT id FROM turns WHERE conversation_id = :conversation_id AND status = 'running';
