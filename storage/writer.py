@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+import orjson
 
 from storage.database import is_unavailable
 from storage.sql import Q
@@ -131,7 +132,7 @@ class Writer:
                 await Q.finish_turns.execute(
                     connection,
                     turn_ids=[e.turn_id for e in ends],
-                    done_event_ids=[e.done_event_ids for e in ends],
+                    done_event_ids=[json_text(e.done_event_ids) for e in ends],
                     end_event_ids=[e.end_event_id for e in ends],
                 )
             conversations = sorted({i.conversation_id for i, _ in batch})
@@ -141,6 +142,11 @@ class Writer:
             ids.get((item.turn_id, item.provider)) if isinstance(item, Answer) else None
             for item, _ in batch
         ]
+
+
+def json_text(value: object) -> str | None:
+    # jsonb arrays go in as text[]: asyncpg's array encoder would take a list value for a sub-array.
+    return None if value is None else orjson.dumps(value).decode()
 
 
 async def _insert_answers(
@@ -162,6 +168,6 @@ async def _insert_answers(
         latencies=[a.latency_ms for a in answers],
         input_tokens=[a.input_tokens for a in answers],
         output_tokens=[a.output_tokens for a in answers],
-        citations=[a.citations for a in answers],
+        citations=[json_text(a.citations) for a in answers],
     )
     return {(row["turn_id"], row["provider"]): row["id"] for row in rows}

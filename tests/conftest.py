@@ -136,3 +136,69 @@ async def client(gateway):
 
     async with httpx.AsyncClient(base_url=gateway.url, timeout=10) as http:
         yield http
+
+
+@pytest.fixture(scope="session")
+def simulator():
+    """The five provider simulators on a real uvicorn, fast by default; reset per test."""
+    from providers.simulators.app import create_app as create_simulator
+    from providers.simulators.knobs import Knobs, SimulatorConfig
+    from tests.servers import ServerThread
+
+    server = ServerThread(
+        create_simulator(SimulatorConfig(defaults=Knobs(tokens=12, ttft=20, gap=5)))
+    ).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sim(simulator):
+    """The session's simulator with its counters and request log zeroed."""
+    import httpx
+
+    httpx.post(f"{simulator.url}/_sim/reset").raise_for_status()
+    return SimulatorClient(simulator.url)
+
+
+class SimulatorClient:
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def stats(self) -> dict:
+        import httpx
+
+        return httpx.get(f"{self.url}/_sim/stats").json()
+
+    def requests(self, api: str) -> list[dict]:
+        import httpx
+
+        return httpx.get(f"{self.url}/_sim/requests", params={"api": api}).json()
+
+
+def start_gateway(database_url: str, simulator_url: str, **overrides):
+    from gateway.app import create_app
+    from tests.servers import ServerThread, free_port
+
+    port = free_port()
+    overrides.setdefault("disconnect_grace", 0.3)
+    settings = make_settings(
+        database_url=database_url, port=port, simulator_url=simulator_url, **overrides
+    )
+    return ServerThread(create_app(settings), port=port).start()
+
+
+@pytest.fixture
+def streaming_gateway(database_url, sim):
+    """A gateway whose five providers are all served by the simulator."""
+    server = start_gateway(database_url, sim.url)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def stream_client(streaming_gateway):
+    import httpx
+
+    async with httpx.AsyncClient(base_url=streaming_gateway.url, timeout=30) as http:
+        yield http

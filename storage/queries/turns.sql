@@ -34,11 +34,11 @@ INSERT INTO messages (
     input_tokens, output_tokens, citations)
 SELECT conversation_id, turn_id, 'assistant', provider, model, status, content, finish_reason,
        error_type, error_message, error_status_code, ttft_ms, latency_ms,
-       input_tokens, output_tokens, citations
+       input_tokens, output_tokens, citations::jsonb
 FROM unnest(:conversation_ids::bigint[], :turn_ids::text[], :providers::text[], :models::text[],
             :statuses::text[], :contents::text[], :finish_reasons::text[], :error_types::text[],
             :error_messages::text[], :error_status_codes::int[], :ttfts::float8[],
-            :latencies::float8[], :input_tokens::int[], :output_tokens::int[], :citations::jsonb[])
+            :latencies::float8[], :input_tokens::int[], :output_tokens::int[], :citations::text[])
      AS batch(conversation_id, turn_id, provider, model, status, content, finish_reason,
               error_type, error_message, error_status_code, ttft_ms, latency_ms,
               input_tokens, output_tokens, citations)
@@ -50,8 +50,8 @@ RETURNING id, turn_id, provider;
 -- name: finish_turns
 UPDATE turns AS t
 SET status = 'finished', finished_at = now(), lease_until = NULL,
-    done_event_ids = f.done_event_ids, end_event_id = f.end_event_id
-FROM unnest(:turn_ids::text[], :done_event_ids::jsonb[], :end_event_ids::int[])
+    done_event_ids = f.done_event_ids::jsonb, end_event_id = f.end_event_id
+FROM unnest(:turn_ids::text[], :done_event_ids::text[], :end_event_ids::int[])
      AS f(turn_id, done_event_ids, end_event_id)
 WHERE t.id = f.turn_id;
 
