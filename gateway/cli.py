@@ -24,6 +24,13 @@ def main(argv: list[str] | None = None) -> int:
     simulate = commands.add_parser("simulate", help="serve the five provider simulators")
     simulate.add_argument("--host", default="127.0.0.1")
     simulate.add_argument("--port", type=int, default=8100)
+    simulate.add_argument(
+        "--several-ports", action="store_true", help="each API on its own port, from --port upwards"
+    )
+    simulate.add_argument("--tokens", type=int, help="answer length in tokens")
+    simulate.add_argument("--ttft", type=float, help="ms before the first token")
+    simulate.add_argument("--gap", type=float, help="ms between chunks")
+    simulate.add_argument("--chunk", type=int, help="tokens per chunk")
 
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -91,9 +98,18 @@ def run_migrate(args: argparse.Namespace) -> int:
 
 
 def run_simulate(args: argparse.Namespace) -> int:
-    from providers.simulators.app import run
+    from dataclasses import replace
 
-    run(args.host, args.port)
+    from providers.simulators.app import run, run_many
+    from providers.simulators.knobs import Knobs, SimulatorConfig
+
+    chosen = {
+        k: getattr(args, k)
+        for k in ("tokens", "ttft", "gap", "chunk")
+        if getattr(args, k) is not None
+    }
+    config = SimulatorConfig(defaults=replace(Knobs(), **chosen))
+    (run_many if args.several_ports else run)(args.host, args.port, config)
     return 0
 
 
