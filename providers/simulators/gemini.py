@@ -1,0 +1,217 @@
+"""Gemini native API: ``POST {prefix}/v1beta/models/{model}:streamGenerateContent?alt=sse`` (or v1).
+
+Every event is a whole GenerateContentResponse with cumulative ``usageMetadata``, events end with
+CRLF CRLF, the last one carries ``finishReason`` and there is no terminator. Errors are Google RPC
+statuses, pretty-printed like Google's front end does, and a wrong key is a 400, not a 401.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import parse_qs
+
+import orjson
+
+from providers.simulators.knobs import split_model
+from providers.simulators.text import input_token_count
+from providers.simulators.wire import (
+    SSE,
+    ApiError,
+    ChatRequest,
+    EventStream,
+    Headers,
+    Reply,
+    SimulatedApi,
+    content_text,
+    int_or_none,
+    load_object,
+    phrase,
+    random_id,
+    seconds_text,
+)
+
+ERROR_CONTENT_TYPE = b"application/json; charset=UTF-8"
+ERRORS: dict[int, tuple[str, str]] = {  # status: (RPC status, message)
+    400: ("INVALID_ARGUMENT", "Request contains an invalid argument."),
+    401: ("UNAUTHENTICATED", "Request had invalid authentication credentials."),
+    403: ("PERMISSION_DENIED", "The caller does not have permission"),
+    404: (
+        "NOT_FOUND",
+        "models/{model} is not found for API version v1beta, or is not supported for generateContent. "
+        "Call ListModels to see the list of available models and their supported methods.",
+    ),
+    429: (
+        "RESOURCE_EXHAUSTED",
+        "You exceeded your current quota, please check your plan and billing details. For more "
+        "information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits. "
+        "Please retry in {retry_after}s.",
+    ),
+    500: (
+        "INTERNAL",
+        "An internal error has occurred. Please retry or report in "
+        "https://developers.generativeai.google/guide/troubleshooting",
+    ),
+    503: ("UNAVAILABLE", "The model is overloaded. Please try again later."),
+    504: ("DEADLINE_EXCEEDED", "Deadline expired before operation could complete."),
+}
+BAD_KEY = "API key not valid. Please pass a valid API key."
+FINISH_REASONS = {"stop": b"STOP", "length": b"MAX_TOKENS"}
+STREAM_METHOD = "streamGenerateContent"
+# python-genai calls v1beta or v1 depending on its version; both serve the same models.
+ROUTE = re.compile(r"(?:v1|v1beta)/models/(?P<model>[^/:]+):(?P<method>\w+)")
+
+
+class GeminiApi(SimulatedApi):
+    flavour = "gemini"
+    endpoint = "/"  # every path: parse() reads the API version, the model and the method
+
+    def check_key(self, headers: dict[bytes, bytes], query: bytes, key: str) -> Reply | None:
+        given = headers.get(b"x-goog-api-key")
+        token = given.decode("latin-1") if given is not None else query_value(query, "key")
+        if token == key:
+            return None
+        details = [
+            {
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": "API_KEY_INVALID",
+                "domain": "googleapis.com",
+                "metadata": {"service": "generativelanguage.googleapis.com"},
+            },
+            {
+                "@type": "type.googleapis.com/google.rpc.LocalizedMessage",
+                "locale": "en-US",
+                "message": BAD_KEY,
+            },
+        ]
+        return self.reply(400, "INVALID_ARGUMENT", BAD_KEY, details)
+
+    def parse(
+        self, body: bytes, headers: dict[bytes, bytes], query: bytes, rest: str
+    ) -> ChatRequest:
+        route = ROUTE.fullmatch(rest)
+        if route is None or route["method"] != STREAM_METHOD:
+            # generateContent and the rest exist upstream, but the simulator only streams.
+            message = (
+                f"The simulator serves only v1beta/models/<model>:{STREAM_METHOD}, not {rest}."
+            )
+            raise ApiError(self.error(404, message))
+        model, knobs = split_model(route["model"])
+        if query_value(query, "alt") != "sse":
+            raise self.invalid("The simulator streams server-sent events only: add ?alt=sse.")
+        data = load_object(self, body)
+        contents = data.get("contents")
+        if not isinstance(contents, list) or not contents:
+            raise self.invalid("* GenerateContentRequest.contents: contents is not specified\n")
+        turns = [turn for turn in contents if isinstance(turn, dict)]
+        prompt = next(
+            (parts_text(turn) for turn in reversed(turns) if turn.get("role", "user") == "user"), ""
+        )
+        system = data.get("systemInstruction") or data.get("system_instruction")
+        texts = [parts_text(turn) for turn in turns]
+        if isinstance(system, dict):
+            texts.append(parts_text(system))
+        config = data.get("generationConfig") or data.get("generation_config")
+        config = config if isinstance(config, dict) else {}
+        limit = int_or_none(config.get("maxOutputTokens", config.get("max_output_tokens")))
+        return ChatRequest(model, knobs, prompt, input_token_count(texts), limit, data)
+
+    def error(
+        self,
+        status: int,
+        message: str | None = None,
+        *,
+        model: str = "",
+        retry_after: float = 1.0,
+        quota: bool = False,
+    ) -> Reply:
+        rpc_status, stock = ERRORS.get(status) or (
+            "INTERNAL" if status >= 500 else "FAILED_PRECONDITION",
+            phrase(status),
+        )
+        delay = seconds_text(retry_after)
+        details: list[dict[str, Any]] = []
+        if status == 429:  # Gemini has no retry-after header: the delay is in RetryInfo
+            details = [
+                {
+                    "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+                    "violations": [
+                        {
+                            "quotaMetric": "generativelanguage.googleapis.com/generate_content_free_tier_requests",
+                            "quotaId": "GenerateRequestsPerMinutePerProjectPerModel-FreeTier",
+                            "quotaDimensions": {"location": "global", "model": model},
+                            "quotaValue": "10",
+                        }
+                    ],
+                },
+                {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{delay}s"},
+            ]
+        return self.reply(
+            status, rpc_status, message or stock.format(model=model, retry_after=delay), details
+        )
+
+    def reply(
+        self, status: int, rpc_status: str, message: str, details: list[dict[str, Any]]
+    ) -> Reply:
+        error: dict[str, Any] = {"code": status, "message": message, "status": rpc_status}
+        if details:
+            error["details"] = details
+        body = orjson.dumps({"error": error}, option=orjson.OPT_INDENT_2) + b"\n"
+        return Reply(status, body, ERROR_CONTENT_TYPE)
+
+    def stream_headers(self) -> Headers:
+        return [(b"content-type", SSE)]
+
+    def event_stream(self, request: ChatRequest) -> EventStream:
+        return GeminiStream(request)
+
+
+def query_value(query: bytes, name: str) -> str | None:
+    values = parse_qs(query.decode("latin-1")).get(name) if query else None
+    return values[-1] if values else None
+
+
+def parts_text(turn: dict[str, Any]) -> str:
+    return content_text(turn.get("parts"))
+
+
+class GeminiStream(EventStream):
+    __slots__ = ("tail", "input_tokens")
+
+    separator = b"\r\n\r\n"
+
+    def __init__(self, request: ChatRequest) -> None:
+        self.input_tokens = request.input_tokens
+        self.tail = b'"modelVersion": %b,"responseId": "%b"}\r\n\r\n' % (
+            orjson.dumps(request.model),
+            random_id(22).encode(),
+        )
+
+    def event(self, piece: bytes, finish: bytes, emitted: int) -> bytes:
+        prompt = self.input_tokens
+        return b"".join(
+            (
+                b'data: {"candidates": [{"content": {"parts": [{"text": ',
+                piece,
+                b'}],"role": "model"},',
+                finish,
+                b'"index": 0}],"usageMetadata": {"promptTokenCount": %d,"candidatesTokenCount": %d,'
+                b'"totalTokenCount": %d,"promptTokensDetails": [{"modality": "TEXT","tokenCount": %d}]},'
+                % (prompt, emitted, prompt + emitted, prompt),
+                self.tail,
+            )
+        )
+
+    def text(self, piece: bytes, emitted: int) -> bytes:
+        return self.event(piece, b"", emitted)
+
+    def ending(self, finish: str, emitted: int) -> bytes:
+        # Like gemini-3: a last event with empty text that carries the finish reason.
+        return self.event(b'""', b'"finishReason": "%b",' % FINISH_REASONS[finish], emitted)
+
+    def error(self) -> bytes:
+        # The python-genai client spots an in-stream error by the chunk starting with {"error":.
+        return (
+            b'data: {"error": {"code": 500, "message": "An internal error has occurred. Please retry or '
+            b'report in https://developers.generativeai.google/guide/troubleshooting", "status": "INTERNAL"}}\r\n\r\n'
+        )

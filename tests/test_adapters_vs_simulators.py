@@ -1,0 +1,233 @@
+"""Each adapter against its simulator over real HTTP, in every fault mode.
+
+What the recorded-chunk tests cannot show: real sockets, real timeouts, retries counted by the
+server, and every upstream connection closed afterwards (the simulator counts open streams).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+import pytest
+
+from providers.base import Finish, Message, ProviderConfig, ProviderError, Started, Usage
+from providers.registry import PROVIDERS, SIMULATOR_KEY, make_adapter, make_client
+from providers.simulators.text import expected_answer
+
+ALL = list(PROVIDERS)
+PROMPT = "Which river is longest?"
+
+
+def flavour(provider: str) -> str:
+    return PROVIDERS[provider].flavour
+
+
+@pytest.fixture
+async def http_client():
+    client = make_client(max_streams=50)
+    yield client
+    await client.aclose()
+
+
+def adapter_for(
+    provider: str, sim_url: str, client: httpx.AsyncClient, key: str = SIMULATOR_KEY, **config
+):
+    spec = PROVIDERS[provider]
+    config.setdefault("first_token_timeout", 2.0)
+    config.setdefault("idle_timeout", 2.0)
+    config.setdefault("backoff_base", 0.01)
+    return make_adapter(
+        ProviderConfig(
+            name=provider,
+            base_url=sim_url + spec.simulator_prefix,
+            model=spec.model,
+            api_key=key,
+            **config,
+        ),
+        client,
+    )
+
+
+async def run(adapter, knobs: str = "") -> tuple[list, ProviderError | None]:
+    events: list = []
+    model = adapter.config.model + (f"+{knobs}" if knobs else "")
+    try:
+        async for event in adapter.stream([Message("user", PROMPT)], model):
+            events.append(event)
+    except ProviderError as error:
+        return events, error
+    return events, None
+
+
+def text_of(events: list) -> str:
+    return "".join(e for e in events if isinstance(e, str))
+
+
+async def settled(sim, provider: str, within: float = 2.0) -> dict:
+    """The flavour's counters once no stream is open any more (the connection was closed)."""
+    deadline = time.monotonic() + within
+    while True:
+        stats = sim.stats()[flavour(provider)]
+        if stats["open"] == 0 or time.monotonic() > deadline:
+            return stats
+        await asyncio.sleep(0.02)
+
+
+@pytest.mark.parametrize("provider", ALL)
+async def test_complete_answer(provider, sim, http_client):
+    events, error = await run(adapter_for(provider, sim.url, http_client), "tokens=7,chunk=2")
+    assert error is None
+    assert isinstance(events[0], Started)
+    assert text_of(events) == expected_answer(flavour(provider), PROMPT, 7)
+    assert [e for e in events if isinstance(e, Finish)] == [Finish("stop", _raw_stop(provider))]
+    (usage,) = [e for e in events if isinstance(e, Usage)]
+    assert usage.output_tokens == 7 and usage.input_tokens and usage.input_tokens > 0
+    stats = await settled(sim, provider)
+    assert (stats["requests"], stats["completed"], stats["open"]) == (1, 1, 0)
+
+
+def _raw_stop(provider: str) -> str:
+    return {"claude": "end_turn", "gemini": "STOP"}.get(provider, "stop")
+
+
+@pytest.mark.parametrize("provider", ALL)
+async def test_length_finish(provider, sim, http_client):
+    events, error = await run(adapter_for(provider, sim.url, http_client), "tokens=3,finish=length")
+    assert error is None
+    assert [e.reason for e in events if isinstance(e, Finish)] == ["length"]
+
+
+@pytest.mark.parametrize("provider", ALL)
+async def test_bad_key_is_not_retried_and_never_echoed(provider, sim, http_client):
+    key = "sk-live-abcdefghijklmnopqrstuvwxyz123456"
+    events, error = await run(adapter_for(provider, sim.url, http_client, key=key))
+    assert error is not None and not error.retryable
+    assert error.status_code in (400, 401)
+    assert key not in error.message and key[:12] not in error.message
+    assert "key" in error.message.lower()
+    assert sim.stats()[flavour(provider)]["requests"] == 1
+    assert text_of(events) == ""
+
+
+@pytest.mark.parametrize("provider", ALL)
+async def test_rate_limit_is_retried_then_succeeds(provider, sim, http_client):
+    adapter = adapter_for(provider, sim.url, http_client, max_attempts=3)
+    events, error = await run(
+        adapter, "tokens=4,fault=status,status=429,retry_after=0.05,fail_times=1"
+    )
+    assert error is None
+    assert text_of(events) == expected_answer(flavour(provider), PROMPT, 4)
+    assert len([e for e in events if isinstance(e, Started)]) == 1, (
+        "start is reported once, not per attempt"
+    )
+    stats = await settled(sim, provider)
+    assert stats["requests"] == 2 and stats["open"] == 0
+
+
+@pytest.mark.parametrize("provider", ALL)
+@pytest.mark.parametrize("status", [500, 503])
+async def test_server_errors_retry_a_bounded_number_of_times(provider, status, sim, http_client):
+    adapter = adapter_for(provider, sim.url, http_client, max_attempts=3)
+    events, error = await run(adapter, f"fault=status,status={status}")
+    assert error is not None and error.retryable and error.status_code == status
+    assert sim.stats()[flavour(provider)]["requests"] == 3
+
+
+async def test_anthropic_overload_529(sim, http_client):
+    events, error = await run(
+        adapter_for("claude", sim.url, http_client, max_attempts=1), "fault=status,status=529"
+    )
+    assert error is not None
+    assert (error.type, error.status_code, error.retryable) == ("overloaded", 529, True)
+
+
+async def test_openai_quota_is_not_retried(sim, http_client):
+    events, error = await run(
+        adapter_for("chatgpt", sim.url, http_client, max_attempts=3),
+        "fault=status,status=429,quota=1",
+    )
+    assert error is not None and not error.retryable
+    assert sim.stats()["openai"]["requests"] == 1
+
+
+@pytest.mark.parametrize("provider", ALL)
+@pytest.mark.parametrize("fault", ["midstream", "drop", "malformed"])
+async def test_faults_after_text_fail_without_retry_and_keep_the_text(
+    provider, fault, sim, http_client
+):
+    adapter = adapter_for(provider, sim.url, http_client, max_attempts=3)
+    events, error = await run(adapter, f"tokens=10,fault={fault},after=4")
+    assert error is not None
+    expected_type = {"drop": "truncated", "malformed": "malformed"}.get(fault)
+    if expected_type:
+        assert error.type == expected_type
+    assert text_of(events) == expected_answer(flavour(provider), PROMPT, 10)[: len(text_of(events))]
+    assert len([e for e in events if isinstance(e, str)]) == 4
+    stats = await settled(sim, provider)
+    assert stats["requests"] == 1, "text was already relayed: no retry"
+    assert stats["open"] == 0
+
+
+@pytest.mark.parametrize("provider", ALL)
+async def test_stall_hits_the_idle_timeout_and_closes_the_connection(provider, sim, http_client):
+    adapter = adapter_for(provider, sim.url, http_client, idle_timeout=0.3, max_attempts=3)
+    events, error = await run(adapter, "tokens=10,fault=stall,after=2")
+    assert error is not None and error.type == "timeout"
+    assert len([e for e in events if isinstance(e, str)]) == 2
+    stats = await settled(sim, provider)
+    assert (stats["requests"], stats["open"], stats["aborted"]) == (1, 0, 1)
+
+
+@pytest.mark.parametrize("provider", ALL)
+async def test_slow_first_token_times_out_and_is_retried(provider, sim, http_client):
+    adapter = adapter_for(provider, sim.url, http_client, first_token_timeout=0.2, max_attempts=2)
+    events, error = await run(adapter, "tokens=3,ttft=2000")
+    assert error is not None and error.type == "timeout"
+    stats = await settled(sim, provider)
+    assert (stats["requests"], stats["open"], stats["aborted"]) == (2, 0, 2)
+
+
+@pytest.mark.parametrize("provider", ALL)
+async def test_consumer_abandoning_the_stream_closes_the_upstream(provider, sim, http_client):
+    adapter = adapter_for(provider, sim.url, http_client)
+    stream = adapter.stream([Message("user", PROMPT)], adapter.config.model + "+tokens=50,gap=20")
+    seen = 0
+    async for event in stream:
+        if isinstance(event, str):
+            seen += 1
+            if seen == 3:
+                break
+    await stream.aclose()
+    stats = await settled(sim, provider, within=1.0)
+    assert (stats["open"], stats["aborted"]) == (0, 1)
+
+
+@pytest.mark.parametrize("provider", ALL)
+async def test_cancelling_the_task_closes_the_upstream(provider, sim, http_client):
+    adapter = adapter_for(provider, sim.url, http_client)
+    task = asyncio.create_task(run(adapter, "tokens=50,gap=20"))
+    await asyncio.sleep(0.2)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    stats = await settled(sim, provider, within=1.0)
+    assert (stats["open"], stats["aborted"]) == (0, 1)
+
+
+async def test_connect_error_is_a_retryable_failure(http_client):
+    spec = PROVIDERS["chatgpt"]
+    adapter = make_adapter(
+        ProviderConfig(
+            name="chatgpt",
+            base_url="http://127.0.0.1:9/v1",
+            model=spec.model,
+            api_key="k",
+            max_attempts=2,
+            backoff_base=0.01,
+        ),
+        http_client,
+    )
+    events, error = await run(adapter)
+    assert error is not None and error.type == "connect_error" and error.retryable
