@@ -30,6 +30,7 @@ from storage.writer import Answer, TurnEnd, Writer
 log = logging.getLogger("multichat.engine")
 
 LEASE_SECONDS = 30.0
+INTERRUPTED_IDS = 1_000_000_000  # a crashed turn's replay numbers its dones and end from here
 FIRST_LISTENER_WINDOW = 15.0  # how long a turn created by POST /turns waits for its EventSource
 MAX_TITLE = 60
 
@@ -59,15 +60,19 @@ class Engine:
         self.legs: dict[str, dict[str, LegTask]] = {}  # running legs by turn
         self._grace: dict[str, asyncio.TimerHandle] = {}
         self._maintenance: asyncio.Task | None = None
+        self._starting = 0  # turns past the limit check whose prompt is still being stored
 
     @property
     def running(self) -> int:
-        return len(self.legs)
+        return len(self.legs) + self._starting
 
     # -- life cycle -------------------------------------------------------------------------------
 
     async def start(self) -> None:
         self.writer.start()
+        # A turn left running by a crash is closed before the first request is served, so its
+        # replay is complete from the start instead of after the first maintenance period.
+        await self._maintain_once()
         self._maintenance = asyncio.create_task(self._maintain(), name="turn-leases")
 
     async def stop(self) -> None:
@@ -83,22 +88,25 @@ class Engine:
             handle.cancel()
 
     async def _maintain(self) -> None:
-        """Renew the leases of our running turns; close turns whose owner died."""
         while True:
-            try:
-                if self.legs:
-                    await Q.renew_leases.execute(
-                        self.pool, ids=list(self.legs), lease_seconds=LEASE_SECONDS
-                    )
-                interrupted = await Q.interrupt_expired_turns.fetchval(self.pool)
-                if interrupted:
-                    log.warning(
-                        "marked %d turn(s) left running by a stopped gateway as interrupted",
-                        interrupted,
-                    )
-            except Exception as error:  # the database may be away; try again next round
-                log.warning("turn maintenance failed: %s", type(error).__name__)
             await asyncio.sleep(LEASE_SECONDS / 3)
+            await self._maintain_once()
+
+    async def _maintain_once(self) -> None:
+        """Renew the leases of our running turns; close turns whose owner died."""
+        try:
+            if self.legs:
+                await Q.renew_leases.execute(
+                    self.pool, ids=list(self.legs), lease_seconds=LEASE_SECONDS
+                )
+            interrupted = await Q.interrupt_expired_turns.fetchval(self.pool)
+            if interrupted:
+                log.warning(
+                    "marked %d turn(s) left running by a stopped gateway as interrupted",
+                    interrupted,
+                )
+        except Exception as error:  # the database may be away; try again next round
+            log.warning("turn maintenance failed: %s", type(error).__name__)
 
     # -- creating a turn --------------------------------------------------------------------------
 
@@ -144,7 +152,15 @@ class Engine:
             p.config.name: LegInfo(p.config.name, model, p.config.simulated) for p, model in chosen
         }
         turn_id = secrets.token_urlsafe(16)  # 128 random bits
-        conversation_id, user_message_id, rows = await self._store_prompt(request, turn_id, legs)
+        # The slot is taken before the first await, or turns created at the same moment would
+        # all pass the check above; it becomes an entry of self.legs with no await in between.
+        self._starting += 1
+        try:
+            conversation_id, user_message_id, rows = await self._store_prompt(
+                request, turn_id, legs
+            )
+        finally:
+            self._starting -= 1
         threads = build_threads(rows, names, request.prompt, self.settings.context_budget_chars)
 
         turn = Turn(
@@ -379,16 +395,14 @@ class Engine:
         answers = {a["provider"]: a for a in await Q.turn_answers.fetch(self.pool, turn_id=turn_id)}
         done_ids = row["done_event_ids"] or {}
         events: list[tuple[int, bytes]] = [(1, turn_event)]
-        next_id = max(after, 1)
-        for entry in row["providers"]:
+        for index, entry in enumerate(row["providers"], start=1):
             answer = answers.get(entry["provider"])
             if answer is None:
                 continue
-            if entry["provider"] in done_ids:
-                id = done_ids[entry["provider"]]
-            else:  # interrupted: the original ids are unknown, number after the client's last
-                next_id += 1
-                id = next_id
+            # Interrupted: the ids the live stream had died with its gateway. Number the rest
+            # above any id a live stream reaches, and the same on every replay, so that a
+            # client that saw the end gets 204 next time instead of the dones all over again.
+            id = done_ids.get(entry["provider"], INTERRUPTED_IDS + index)
             events.append((id, event_bytes(id, "done", stored_done_payload(answer))))
         end_id = row["end_event_id"] or max(id for id, _ in events) + 1
         statuses = {

@@ -48,6 +48,7 @@ class Listener:
         self.overflowed = False
 
     def push(self, chunk: bytes) -> None:
+        """A delta: these count towards the limit."""
         if self.closed:
             return
         self.pending.append(chunk)
@@ -59,6 +60,16 @@ class Listener:
             self.pending.clear()
             self.close()
         elif self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+    def push_event(self, chunk: bytes) -> None:
+        """turn, start, done, end: a few per leg, so they never overflow a listener. A done
+        carries its whole answer, and dones stored in one batch are published back to back:
+        counting them would drop readers that keep up whenever the answers outgrow the limit."""
+        if self.closed:
+            return
+        self.pending.append(chunk)
+        if self.waiter is not None and not self.waiter.done():
             self.waiter.set_result(None)
 
     def close(self) -> None:
@@ -103,7 +114,10 @@ class Turn:
 
     def publish(self, name: str, data: dict) -> int:
         id = len(self.log) + 1
-        self._append(event_bytes(id, name, data))
+        chunk = event_bytes(id, name, data)
+        self.log.append(chunk)
+        for listener in self.listeners:
+            listener.push_event(chunk)
         return id
 
     def publish_delta(self, leg: LegInfo, text: str) -> None:

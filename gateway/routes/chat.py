@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.requests import Request
@@ -28,6 +28,7 @@ from gateway.sse import retry_bytes
 from gateway.turns import Turn
 from storage.sql import Q
 
+MAX_EVENT_ID_DIGITS = 18  # any id we send fits; more is garbage
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
@@ -85,13 +86,20 @@ async def cancel_turn(request: Request) -> Response:
         body = await read_json(request, CancelRequest, gateway.settings.max_body_bytes)
     turn = engine.turns.get(turn_id)
     if turn is None:
-        return JSONResponse(dump(await stored_state(gateway, turn_id)))
-    if body.providers is not None:
-        unknown = [p for p in body.providers if p not in turn.legs]
-        if unknown:
-            raise ApiError(422, f"providers: {', '.join(unknown)} not in this turn")
+        # Finished (or run by another process): nothing to stop here, but the same answer to
+        # a provider the turn never had as while it ran.
+        state = await stored_state(gateway, turn_id)
+        check_providers(body.providers, [p.provider for p in state.providers])
+        return JSONResponse(dump(state))
+    check_providers(body.providers, turn.legs)
     engine.cancel(turn_id, body.providers)
     return JSONResponse(dump(live_state(turn, engine)))
+
+
+def check_providers(named: list[str] | None, in_turn: Collection[str]) -> None:
+    unknown = [p for p in named or () if p not in in_turn]
+    if unknown:
+        raise ApiError(422, f"providers: {', '.join(unknown)} not in this turn")
 
 
 async def get_turn(request: Request) -> Response:
@@ -144,7 +152,10 @@ async def replay(chunks: list[bytes]) -> AsyncIterator[bytes]:
 
 def last_event_id(request: Request) -> int:
     raw = request.headers.get("last-event-id") or request.query_params.get("last_event_id") or "0"
-    if not raw.strip().isdigit():
+    raw = raw.strip()
+    # ASCII digits only: str.isdigit() also takes "²" and other digits that int() refuses (a
+    # 500), and a bounded length keeps int() away from its 4300-digit limit.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= MAX_EVENT_ID_DIGITS):
         raise ApiError(422, "Last-Event-ID must be a non-negative integer")
     return int(raw)
 
