@@ -17,6 +17,7 @@ from gateway.engine import Engine
 from gateway.errors import EXCEPTION_HANDLERS
 from gateway.openapi import build_routes, openapi_document
 from gateway.routes import API, ENDPOINTS, system
+from gateway.routes.page import page_routes
 from gateway.runtime import Provider, Runtime
 from gateway.settings import Settings, load_settings, provider_configs
 from providers.registry import PROVIDERS, make_adapter, make_client
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route(f"{API}/openapi.json", system.openapi_json, include_in_schema=False),
         Route(f"{API}/docs", system.swagger_ui, include_in_schema=False),
         Route(f"{API}/redoc", system.redoc, include_in_schema=False),
+        *page_routes(),
     ]
 
     @contextlib.asynccontextmanager

@@ -1,0 +1,65 @@
+// The gateway's public API (/api/v1), as any client would use it.
+
+export const API = "/api/v1";
+
+export class ApiError extends Error {
+  constructor(status, type, message) {
+    super(message);
+    this.status = status;
+    this.type = type;
+  }
+}
+
+async function request(method, path, body) {
+  const init = { method, headers: { accept: "application/json" } };
+  if (body !== undefined) {
+    init.headers["content-type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(API + path, init);
+  } catch {
+    throw new ApiError(0, "network", "Cannot reach the gateway. Is it still running?");
+  }
+  let data = null;
+  if (response.status !== 204) {
+    try {
+      data = await response.json();
+    } catch {
+      data = null;
+    }
+  }
+  if (!response.ok) {
+    const error = data && data.error;
+    const message = (error && error.message) || `The gateway answered ${response.status}.`;
+    throw new ApiError(response.status, (error && error.type) || "http", message);
+  }
+  return { data, response };
+}
+
+export async function api(method, path, body) {
+  return (await request(method, path, body)).data;
+}
+
+export const listProviders = () => api("GET", "/providers");
+
+export async function listConversations(limit, offset = 0) {
+  const { data, response } = await request(
+    "GET",
+    `/conversations/?limit=${limit}&offset=${offset}`,
+  );
+  const total = Number(response.headers.get("x-total-count"));
+  return { items: data, total: Number.isFinite(total) ? total : data.length };
+}
+
+export const getConversation = (id) => api("GET", `/conversations/${id}`);
+export const renameConversation = (id, title) => api("PATCH", `/conversations/${id}`, { title });
+export const deleteConversation = (id) => api("DELETE", `/conversations/${id}`);
+export const createTurn = (body) => api("POST", "/turns", body);
+export const getTurn = (turnId) => api("GET", `/turns/${encodeURIComponent(turnId)}`);
+export const eventsUrl = (turnId) => `${API}/turns/${encodeURIComponent(turnId)}/events`;
+
+export function cancelTurn(turnId, providers) {
+  return api("POST", `/turns/${encodeURIComponent(turnId)}/cancel`, providers ? { providers } : {});
+}
