@@ -34,7 +34,7 @@ test: $(VENV)/.installed-test
 	$(BIN)/ruff check gateway providers storage tests
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: $(VENV)/.installed-test
+bench: $(VENV)/.installed
 	$(BIN)/multichat bench $(BENCH_ARGS)
 
 lint: $(VENV)/.installed-test

@@ -1,4 +1,4 @@
-"""``multichat``: serve, migrate, simulate (and, later, loadtest and bench)."""
+"""``multichat``: serve, migrate, simulate, loadtest and bench."""
 
 from __future__ import annotations
 
@@ -31,6 +31,17 @@ def main(argv: list[str] | None = None) -> int:
     simulate.add_argument("--ttft", type=float, help="ms before the first token")
     simulate.add_argument("--gap", type=float, help="ms between chunks")
     simulate.add_argument("--chunk", type=int, help="tokens per chunk")
+
+    from gateway import bench, loadtest  # cheap to import: stdlib, orjson, the registry
+
+    loadtest.add_arguments(
+        commands.add_parser(
+            "loadtest", help="streaming clients against a gateway, every stream checked"
+        )
+    )
+    bench.add_arguments(
+        commands.add_parser("bench", help="the streaming benchmark: direct vs through the gateway")
+    )
 
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -113,4 +124,22 @@ def run_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"serve": run_serve, "migrate": run_migrate, "simulate": run_simulate}
+def run_loadtest(args: argparse.Namespace) -> int:
+    from gateway import loadtest
+
+    return loadtest.main(args)
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    from gateway import bench
+
+    return bench.main(args)
+
+
+COMMANDS = {
+    "serve": run_serve,
+    "migrate": run_migrate,
+    "simulate": run_simulate,
+    "loadtest": run_loadtest,
+    "bench": run_bench,
+}
