@@ -18,6 +18,8 @@ def build_threads(
     prompts: dict[str, str] = {}  # turn id -> the user's prompt, in conversation order
     answers: dict[tuple[str, str], str] = {}
     for row in rows:
+        if row["role"] is None:  # the conversation exists but has no messages yet
+            continue
         if row["role"] == "user":
             if row["turn_id"] is not None:
                 prompts[row["turn_id"]] = row["content"]

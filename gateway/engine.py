@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -153,80 +154,94 @@ class Engine:
         }
         turn_id = secrets.token_urlsafe(16)  # 128 random bits
         # The slot is taken before the first await, or turns created at the same moment would
-        # all pass the check above; it becomes an entry of self.legs with no await in between.
+        # all pass the check above.
         self._starting += 1
         try:
-            conversation_id, user_message_id, rows = await self._store_prompt(
-                request, turn_id, legs
+            rows = await self._thread_rows(request.conversation_id, names)
+            threads = build_threads(rows, names, request.prompt, self.settings.context_budget_chars)
+            turn = Turn(
+                turn_id,
+                request.conversation_id or 0,
+                0,
+                legs,
+                listener_limit=self.settings.listener_buffer_bytes,
+                on_abandoned=self._abandoned,
+                on_listener=self._listener_joined,
+                held=[],
             )
+            turn.stored = asyncio.get_running_loop().create_future()
+            # The providers are called now, while the prompt is stored: storing it is then off
+            # the time to first token. What they say before the turn is stored is held.
+            self.legs[turn_id] = {
+                name: LegTask(legs[name], provider, threads[name])
+                for name, (provider, _) in zip(names, chosen, strict=True)
+            }
         finally:
             self._starting -= 1
-        threads = build_threads(rows, names, request.prompt, self.settings.context_budget_chars)
-
-        turn = Turn(
-            turn_id,
-            conversation_id,
-            user_message_id,
-            legs,
-            listener_limit=self.settings.listener_buffer_bytes,
-            on_abandoned=self._abandoned,
-            on_listener=self._listener_joined,
-        )
-        turn.publish("turn", turn_payload(turn))
-        self.turns[turn_id] = turn
-        self.legs[turn_id] = {
-            name: LegTask(legs[name], provider, threads[name])
-            for name, (provider, _) in zip(names, chosen, strict=True)
-        }
         for leg in self.legs[turn_id].values():
             leg.task = asyncio.create_task(
                 self._run_leg(turn, leg), name=f"leg-{turn_id}-{leg.info.provider}"
             )
+        try:
+            turn.conversation_id, turn.user_message_id = await self._store_prompt(
+                request, turn_id, legs
+            )
+        except BaseException:
+            self._discard(turn)
+            raise
+        self.turns[turn_id] = turn
+        turn.release(turn_payload(turn))
+        turn.stored.set_result(True)
         if wait_for_listener:
             self._start_grace(turn, max(self.settings.disconnect_grace, FIRST_LISTENER_WINDOW))
         return turn
 
-    async def _store_prompt(self, request: ChatRequest, turn_id: str, legs: dict[str, LegInfo]):
-        async with self.pool.acquire() as connection, connection.transaction():
-            conversation_id = request.conversation_id
-            if conversation_id is None:
-                row = await Q.create_conversation.fetchrow(
-                    connection, title=title_from(request.prompt)
-                )
-                conversation_id = row["id"]
-            elif (
-                not 1 <= conversation_id < 2**63
-                or await Q.lock_conversation.fetchval(connection, id=conversation_id) is None
-            ):
-                raise not_found("conversation")
-            rows = await Q.thread_rows.fetch(
-                connection, conversation_id=conversation_id, providers=list(legs)
-            )
-            user_message_id = await Q.insert_user_message.fetchval(
-                connection, conversation_id=conversation_id, content=request.prompt
-            )
-            await Q.insert_turn.execute(
-                connection,
-                id=turn_id,
-                conversation_id=conversation_id,
-                user_message_id=user_message_id,
-                providers=[
-                    {"provider": leg.provider, "model": leg.model, "simulated": leg.simulated}
-                    for leg in legs.values()
-                ],
-                lease_seconds=LEASE_SECONDS,
-            )
-            await Q.link_user_message.execute(connection, turn_id=turn_id, id=user_message_id)
-            await Q.touch_conversation.execute(connection, id=conversation_id)
-        return conversation_id, user_message_id, rows
+    def _discard(self, turn: Turn) -> None:
+        """The prompt could not be stored: stop the legs; they store and send nothing."""
+        self.cancel(turn.id)
+        self.legs.pop(turn.id, None)
+        turn.stored.set_result(False)
+
+    async def _thread_rows(self, conversation_id: int | None, providers: list[str]) -> list:
+        if conversation_id is None:
+            return []
+        if not 1 <= conversation_id < 2**63:
+            raise not_found("conversation")
+        rows = await Q.thread_rows.fetch(
+            self.pool, conversation_id=conversation_id, providers=providers
+        )
+        if not rows:
+            raise not_found("conversation")  # before any provider is called
+        return rows
+
+    async def _store_prompt(
+        self, request: ChatRequest, turn_id: str, legs: dict[str, LegInfo]
+    ) -> tuple[int, int]:
+        """Store the prompt and the turn, in one statement; return the two ids."""
+        stored = await Q.start_turn.fetchrow(
+            self.pool,
+            conversation_id=request.conversation_id,
+            title=title_from(request.prompt),
+            turn_id=turn_id,
+            content=request.prompt,
+            providers=[
+                {"provider": leg.provider, "model": leg.model, "simulated": leg.simulated}
+                for leg in legs.values()
+            ],
+            lease_seconds=LEASE_SECONDS,
+        )
+        if stored is None:
+            raise not_found("conversation")  # deleted since its thread was read
+        return stored["conversation_id"], stored["user_message_id"]
 
     # -- one provider's leg: the per-token path -------------------------------------------------
 
     async def _run_leg(self, turn: Turn, leg: LegTask) -> None:
         leg.entered = True
         info, provider = leg.info, leg.provider
-        loop = asyncio.get_running_loop()
-        started = loop.time()
+        # perf_counter, not loop.time(): uvloop's clock ticks in whole milliseconds.
+        clock = time.perf_counter
+        started = clock()
         parts: list[str] = []
         append, publish_delta = parts.append, turn.publish_delta
         ttft_ms = None
@@ -240,7 +255,7 @@ class Engine:
                 async for event in provider.adapter.stream(leg.thread, info.model):
                     if type(event) is str:
                         if ttft_ms is None:
-                            ttft_ms = (loop.time() - started) * 1000.0
+                            ttft_ms = (clock() - started) * 1000.0
                             info.status = "streaming"
                         append(event)
                         publish_delta(info, event)
@@ -267,7 +282,9 @@ class Engine:
                 "internal_error", f"{info.provider}: the gateway failed to read the answer"
             )
 
-        leg.storing = True
+        leg.storing = True  # from here on a cancel cannot interrupt the leg
+        if not await turn.stored:
+            return  # the prompt was never stored: this leg is discarded
         answer = Answer(
             conversation_id=turn.conversation_id,
             turn_id=turn.id,
@@ -280,7 +297,7 @@ class Engine:
             error_message=error.message if error else None,
             error_status_code=error.status_code if error else None,
             ttft_ms=round(ttft_ms, 3) if ttft_ms is not None else None,
-            latency_ms=round((loop.time() - started) * 1000.0, 3),
+            latency_ms=round((clock() - started) * 1000.0, 3),
             input_tokens=usage.input_tokens if usage else None,
             output_tokens=usage.output_tokens if usage else None,
             citations=citations,

@@ -105,6 +105,11 @@ class Turn:
     # Called with the turn when its listener count drops to zero before it ended.
     on_abandoned: Callable[[Turn], None] | None = None
     on_listener: Callable[[Turn], None] | None = None
+    # Legs start before the turn is stored; what they publish until then waits here, in order,
+    # because the turn event must come first. None once released.
+    held: list[tuple[LegInfo | None, str, object]] | None = None
+    # Resolves True once the turn's rows exist (answers may be stored), False if they never will.
+    stored: asyncio.Future[bool] | None = None
 
     @property
     def last_id(self) -> int:
@@ -113,6 +118,9 @@ class Turn:
     # -- publishing (synchronous, so ordering is the order of calls) ----------------------------
 
     def publish(self, name: str, data: dict) -> int:
+        if self.held is not None:
+            self.held.append((None, name, data))
+            return 0
         id = len(self.log) + 1
         chunk = event_bytes(id, name, data)
         self.log.append(chunk)
@@ -121,7 +129,20 @@ class Turn:
         return id
 
     def publish_delta(self, leg: LegInfo, text: str) -> None:
+        if self.held is not None:
+            self.held.append((leg, "delta", text))
+            return
         self._append(delta_bytes(len(self.log) + 1, leg.prefix, text))
+
+    def release(self, turn_data: dict) -> None:
+        """Publish the turn event, then whatever the legs said while it was being stored."""
+        held, self.held = self.held or [], None
+        self.publish("turn", turn_data)
+        for leg, name, data in held:
+            if leg is None:
+                self.publish(name, data)  # type: ignore[arg-type]
+            else:
+                self.publish_delta(leg, data)  # type: ignore[arg-type]
 
     def _append(self, chunk: bytes) -> None:
         self.log.append(chunk)

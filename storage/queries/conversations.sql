@@ -23,9 +23,6 @@ RETURNING id, title, created_at, updated_at;
 -- name: delete_conversation
 DELETE FROM conversations WHERE id = :id RETURNING id;
 
--- name: touch_conversation
-UPDATE conversations SET updated_at = now() WHERE id = :id;
-
 -- name: conversation_messages
 SELECT id, turn_id, role, provider, model, status, content, finish_reason,
        error_type, error_message, error_status_code, ttft_ms, latency_ms,

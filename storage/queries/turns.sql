@@ -1,28 +1,41 @@
--- name: conversation_exists
-SELECT EXISTS (SELECT 1 FROM conversations WHERE id = :id);
-
--- name: lock_conversation
--- Serialises turns of one conversation with its deletion.
-SELECT id FROM conversations WHERE id = :id FOR UPDATE;
-
--- name: insert_user_message
-INSERT INTO messages (conversation_id, role, content)
-VALUES (:conversation_id, 'user', :content)
-RETURNING id;
-
--- name: insert_turn
-INSERT INTO turns (id, conversation_id, user_message_id, providers, lease_until)
-VALUES (:id, :conversation_id, :user_message_id, :providers, now() + make_interval(secs => :lease_seconds));
-
--- name: link_user_message
-UPDATE messages SET turn_id = :turn_id WHERE id = :id;
+-- name: start_turn
+-- The prompt, its turn, and a new conversation when none is given, in one round trip (the
+-- gateway's added time to first token is mostly round trips). Foreign keys are checked at the
+-- end of the statement, so the message and the turn can point at each other. The UPDATE of an
+-- existing conversation locks its row, which serialises the turn with a delete. No row back
+-- means no such conversation.
+WITH new_conversation AS (
+    INSERT INTO conversations (title)
+    SELECT :title WHERE :conversation_id::bigint IS NULL
+    RETURNING id
+), existing_conversation AS (
+    UPDATE conversations SET updated_at = now()
+    WHERE id = :conversation_id::bigint
+    RETURNING id
+), target AS (
+    SELECT id FROM new_conversation UNION ALL SELECT id FROM existing_conversation
+), prompt AS (
+    INSERT INTO messages (conversation_id, turn_id, role, content)
+    SELECT id, :turn_id, 'user', :content FROM target
+    RETURNING id, conversation_id
+), turn AS (
+    INSERT INTO turns (id, conversation_id, user_message_id, providers, lease_until)
+    SELECT :turn_id, conversation_id, id, :providers,
+           now() + make_interval(secs => :lease_seconds::float8)
+    FROM prompt
+    RETURNING conversation_id, user_message_id
+)
+SELECT conversation_id, user_message_id FROM turn;
 
 -- name: thread_rows
--- Everything a turn's providers may see: the user's prompts and their own answers.
+-- Everything a turn's providers may see: the user's prompts and their own answers. No row at
+-- all means no such conversation; one row of NULLs, a conversation without messages yet.
 SELECT m.turn_id, m.role, m.provider, m.status, m.content
-FROM messages m
-WHERE m.conversation_id = :conversation_id
-  AND (m.role = 'user' OR m.provider = ANY(:providers::text[]))
+FROM conversations c
+LEFT JOIN messages m
+       ON m.conversation_id = c.id
+      AND (m.role = 'user' OR m.provider = ANY(:providers::text[]))
+WHERE c.id = :conversation_id
 ORDER BY m.id;
 
 -- name: insert_answers
