@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import httpx
 
 from providers.base import Adapter, ProviderConfig
+from providers.transport import ShardedTransport
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,18 +98,20 @@ def make_adapter(config: ProviderConfig, client: httpx.AsyncClient) -> Adapter:
     return adapter_class(spec.wire)(config, client)
 
 
-def make_client(max_streams: int = 10_000) -> httpx.AsyncClient:
+def make_client(max_streams: int = 10_000, shards: int = 16) -> httpx.AsyncClient:
     """One long-lived client per provider, sized for every stream the gateway may hold open.
 
-    Each open upstream stream holds one HTTP/1.1 connection for its whole life, so the pool
-    must be as large as the peak number of concurrent streams (httpx defaults to 100).
+    Each open upstream stream holds one HTTP/1.1 connection for its whole life, so the pools
+    together must be as large as the peak number of concurrent streams (httpx defaults to 100),
+    and are split into shards so that pool bookkeeping does not grow with that number.
     """
+    limits = httpx.Limits(
+        max_connections=max_streams,
+        max_keepalive_connections=min(max_streams, 1_000),
+        keepalive_expiry=30.0,
+    )
     return httpx.AsyncClient(
-        limits=httpx.Limits(
-            max_connections=max_streams,
-            max_keepalive_connections=min(max_streams, 1_000),
-            keepalive_expiry=30.0,
-        ),
+        transport=ShardedTransport(shards, limits),
         timeout=httpx.Timeout(30.0),
         follow_redirects=False,
         trust_env=False,
