@@ -47,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # httpx logs every upstream request at INFO: one line per answer is noise, not news.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         return COMMANDS[args.command](args)
     except SettingsError as error:
