@@ -126,18 +126,30 @@ class Writer:
     async def _commit(self, batch: list[_Item]) -> list[Any]:
         answers = [item for item, _ in batch if isinstance(item, Answer)]
         ends = [item for item, _ in batch if isinstance(item, TurnEnd)]
-        async with self.pool.acquire() as connection, connection.transaction():
-            ids = await _insert_answers(connection, answers) if answers else {}
-            if ends:
-                await Q.finish_turns.execute(
-                    connection,
-                    turn_ids=[e.turn_id for e in ends],
-                    done_event_ids=[json_text(e.done_event_ids) for e in ends],
-                    end_event_ids=[e.end_event_id for e in ends],
-                )
-            conversations = sorted({i.conversation_id for i, _ in batch})
-            await Q.touch_conversations.execute(connection, ids=conversations)
+        rows = await Q.store_batch.fetch(
+            self.pool,
+            conversation_ids=[a.conversation_id for a in answers],
+            turn_ids=[a.turn_id for a in answers],
+            providers=[a.provider for a in answers],
+            models=[a.model for a in answers],
+            statuses=[a.status for a in answers],
+            contents=[a.content for a in answers],
+            finish_reasons=[a.finish_reason for a in answers],
+            error_types=[a.error_type for a in answers],
+            error_messages=[a.error_message for a in answers],
+            error_status_codes=[a.error_status_code for a in answers],
+            ttfts=[a.ttft_ms for a in answers],
+            latencies=[a.latency_ms for a in answers],
+            input_tokens=[a.input_tokens for a in answers],
+            output_tokens=[a.output_tokens for a in answers],
+            citations=[json_text(a.citations) for a in answers],
+            ended_turn_ids=[e.turn_id for e in ends],
+            done_event_ids=[json_text(e.done_event_ids) for e in ends],
+            end_event_ids=[e.end_event_id for e in ends],
+            touched_ids=sorted({item.conversation_id for item, _ in batch}),
+        )
         self.batches += 1
+        ids = {(row["turn_id"], row["provider"]): row["id"] for row in rows}
         return [
             ids.get((item.turn_id, item.provider)) if isinstance(item, Answer) else None
             for item, _ in batch
@@ -147,27 +159,3 @@ class Writer:
 def json_text(value: object) -> str | None:
     # jsonb arrays go in as text[]: asyncpg's array encoder would take a list value for a sub-array.
     return None if value is None else orjson.dumps(value).decode()
-
-
-async def _insert_answers(
-    connection: asyncpg.Connection, answers: list[Answer]
-) -> dict[tuple[str, str], int]:
-    rows = await Q.insert_answers.fetch(
-        connection,
-        conversation_ids=[a.conversation_id for a in answers],
-        turn_ids=[a.turn_id for a in answers],
-        providers=[a.provider for a in answers],
-        models=[a.model for a in answers],
-        statuses=[a.status for a in answers],
-        contents=[a.content for a in answers],
-        finish_reasons=[a.finish_reason for a in answers],
-        error_types=[a.error_type for a in answers],
-        error_messages=[a.error_message for a in answers],
-        error_status_codes=[a.error_status_code for a in answers],
-        ttfts=[a.ttft_ms for a in answers],
-        latencies=[a.latency_ms for a in answers],
-        input_tokens=[a.input_tokens for a in answers],
-        output_tokens=[a.output_tokens for a in answers],
-        citations=[json_text(a.citations) for a in answers],
-    )
-    return {(row["turn_id"], row["provider"]): row["id"] for row in rows}

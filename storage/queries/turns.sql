@@ -38,38 +38,40 @@ LEFT JOIN messages m
 WHERE c.id = :conversation_id
 ORDER BY m.id;
 
--- name: insert_answers
--- One statement for a whole batch; re-running it after an ambiguous failure returns the rows
--- already stored instead of adding a second copy.
-INSERT INTO messages (
-    conversation_id, turn_id, role, provider, model, status, content, finish_reason,
-    error_type, error_message, error_status_code, ttft_ms, latency_ms,
-    input_tokens, output_tokens, citations)
-SELECT conversation_id, turn_id, 'assistant', provider, model, status, content, finish_reason,
-       error_type, error_message, error_status_code, ttft_ms, latency_ms,
-       input_tokens, output_tokens, citations::jsonb
-FROM unnest(:conversation_ids::bigint[], :turn_ids::text[], :providers::text[], :models::text[],
-            :statuses::text[], :contents::text[], :finish_reasons::text[], :error_types::text[],
-            :error_messages::text[], :error_status_codes::int[], :ttfts::float8[],
-            :latencies::float8[], :input_tokens::int[], :output_tokens::int[], :citations::text[])
-     AS batch(conversation_id, turn_id, provider, model, status, content, finish_reason,
-              error_type, error_message, error_status_code, ttft_ms, latency_ms,
-              input_tokens, output_tokens, citations)
-WHERE EXISTS (SELECT 1 FROM turns t WHERE t.id = batch.turn_id)
-ON CONFLICT (turn_id, provider) WHERE role = 'assistant'
-DO UPDATE SET turn_id = EXCLUDED.turn_id
-RETURNING id, turn_id, provider;
-
--- name: finish_turns
-UPDATE turns AS t
-SET status = 'finished', finished_at = now(), lease_until = NULL,
-    done_event_ids = f.done_event_ids::jsonb, end_event_id = f.end_event_id
-FROM unnest(:turn_ids::text[], :done_event_ids::text[], :end_event_ids::int[])
-     AS f(turn_id, done_event_ids, end_event_id)
-WHERE t.id = f.turn_id;
-
--- name: touch_conversations
-UPDATE conversations SET updated_at = now() WHERE id = ANY(:ids::bigint[]);
+-- name: store_batch
+-- A whole batch of the writer in one statement (one round trip, atomic without BEGIN/COMMIT):
+-- the answers, the turns that ended, and the conversations' activity time. Re-running it after
+-- an ambiguous failure returns the answers already stored instead of adding a second copy.
+WITH answers AS (
+    INSERT INTO messages (
+        conversation_id, turn_id, role, provider, model, status, content, finish_reason,
+        error_type, error_message, error_status_code, ttft_ms, latency_ms,
+        input_tokens, output_tokens, citations)
+    SELECT conversation_id, turn_id, 'assistant', provider, model, status, content, finish_reason,
+           error_type, error_message, error_status_code, ttft_ms, latency_ms,
+           input_tokens, output_tokens, citations::jsonb
+    FROM unnest(:conversation_ids::bigint[], :turn_ids::text[], :providers::text[], :models::text[],
+                :statuses::text[], :contents::text[], :finish_reasons::text[], :error_types::text[],
+                :error_messages::text[], :error_status_codes::int[], :ttfts::float8[],
+                :latencies::float8[], :input_tokens::int[], :output_tokens::int[], :citations::text[])
+         AS batch(conversation_id, turn_id, provider, model, status, content, finish_reason,
+                  error_type, error_message, error_status_code, ttft_ms, latency_ms,
+                  input_tokens, output_tokens, citations)
+    WHERE EXISTS (SELECT 1 FROM turns t WHERE t.id = batch.turn_id)
+    ON CONFLICT (turn_id, provider) WHERE role = 'assistant'
+    DO UPDATE SET turn_id = EXCLUDED.turn_id
+    RETURNING id, turn_id, provider
+), ended AS (
+    UPDATE turns AS t
+    SET status = 'finished', finished_at = now(), lease_until = NULL,
+        done_event_ids = f.done_event_ids::jsonb, end_event_id = f.end_event_id
+    FROM unnest(:ended_turn_ids::text[], :done_event_ids::text[], :end_event_ids::int[])
+         AS f(turn_id, done_event_ids, end_event_id)
+    WHERE t.id = f.turn_id
+), touched AS (
+    UPDATE conversations SET updated_at = now() WHERE id = ANY(:touched_ids::bigint[])
+)
+SELECT id, turn_id, provider FROM answers;
 
 -- name: renew_leases
 UPDATE turns SET lease_until = now() + make_interval(secs => :lease_seconds)
