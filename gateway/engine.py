@@ -12,8 +12,8 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
 
 import asyncpg
 
@@ -308,7 +308,9 @@ class Engine:
             log.exception("could not store the %s answer of turn %s", info.provider, turn.id)
         info.status = status
         provider.record(status == "complete")
-        info.done = done_payload(answer, info.message_id, error)
+        info.done = done_payload(
+            asdict(answer), info.message_id, error.as_dict() if error else None
+        )
         info.done_event_id = turn.publish("done", info.done)
         await self._leg_finished(turn)
 
@@ -456,19 +458,20 @@ def usage_dict(input_tokens: int | None, output_tokens: int | None) -> dict | No
     return {"input_tokens": input_tokens, "output_tokens": output_tokens}
 
 
-def done_payload(answer: Answer, message_id: int | None, error: ProviderError | None) -> dict:
+def done_payload(answer: Mapping, message_id: int | None, error: dict | None) -> dict:
+    """A done event's data, from a finished leg's answer or from its stored row."""
     return {
-        "provider": answer.provider,
-        "status": answer.status,
+        "provider": answer["provider"],
+        "status": answer["status"],
         "message_id": message_id,
-        "model": answer.model,
-        "content": answer.content,
-        "finish_reason": answer.finish_reason,
-        "usage": usage_dict(answer.input_tokens, answer.output_tokens),
-        "ttft_ms": answer.ttft_ms,
-        "latency_ms": answer.latency_ms,
-        "error": error.as_dict() if error else None,
-        "citations": answer.citations,
+        "model": answer["model"],
+        "content": answer["content"],
+        "finish_reason": answer["finish_reason"],
+        "usage": usage_dict(answer["input_tokens"], answer["output_tokens"]),
+        "ttft_ms": answer["ttft_ms"],
+        "latency_ms": answer["latency_ms"],
+        "error": error,
+        "citations": answer["citations"],
     }
 
 
@@ -481,6 +484,7 @@ def stored_done_payload(row: asyncpg.Record) -> dict:
             "status_code": row["error_status_code"],
             "retryable": False,
         }
+    return done_payload(row, row["id"], error)
     return {
         "provider": row["provider"],
         "status": row["status"],

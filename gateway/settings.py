@@ -65,7 +65,6 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     max_prompt_chars: int = Field(default=100_000, ge=1)
-    max_title_chars: int = Field(default=200, ge=1)
     max_concurrent_turns: int = Field(default=2_000, ge=1)
     context_budget_chars: int = Field(default=60_000, ge=100)
 
