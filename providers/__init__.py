@@ -1,0 +1,48 @@
+"""Wire formats only: each provider's native streaming API, behind one small interface.
+
+What this package offers (import from here, not from the modules):
+
+* ``Adapter`` and the events it yields: ``str`` text, ``Started``, ``Finish``, ``Usage``,
+  ``Citations``; failures are raised as ``ProviderError``.
+* ``Message``, the thread an adapter is given; ``ProviderConfig``, everything one call needs.
+* ``PROVIDERS`` (the registry: wire format, flavour, key variable, default model of each),
+  ``make_adapter`` and ``make_client``; ``SIMULATOR_KEY``, the key the simulators accept.
+* ``SSEDecoder``, the one server-sent-events decoder (the gateway's tools and tests use it too).
+
+The simulators live in ``providers.simulators``. This package never imports ``gateway``.
+"""
+
+from providers.base import (
+    Adapter,
+    Citations,
+    Event,
+    Finish,
+    Message,
+    ProviderConfig,
+    ProviderError,
+    Started,
+    UpstreamRequest,
+    Usage,
+)
+from providers.registry import PROVIDERS, SIMULATOR_KEY, ProviderSpec, make_adapter, make_client
+from providers.sse import SSEDecoder, SSEEvent
+
+__all__ = [
+    "PROVIDERS",
+    "SIMULATOR_KEY",
+    "Adapter",
+    "Citations",
+    "Event",
+    "Finish",
+    "Message",
+    "ProviderConfig",
+    "ProviderError",
+    "ProviderSpec",
+    "SSEDecoder",
+    "SSEEvent",
+    "Started",
+    "UpstreamRequest",
+    "Usage",
+    "make_adapter",
+    "make_client",
+]
