@@ -7,7 +7,9 @@ What this package offers (import from here, not from the modules):
 * ``Message``, the thread an adapter is given; ``ProviderConfig``, everything one call needs.
 * ``PROVIDERS`` (the registry: wire format, flavour, key variable, default model of each),
   ``make_adapter`` and ``make_client``; ``SIMULATOR_KEY``, the key the simulators accept.
-* ``SSEDecoder``, the one server-sent-events decoder (the gateway's tools and tests use it too).
+* ``SSEDecoder``, the one server-sent-events decoder; ``SSEFieldDecoder``, the same decoder
+  also reporting ids, ``retry:`` and comments (the gateway's tools and tests read its streams
+  with it).
 
 The simulators live in ``providers.simulators``. This package never imports ``gateway``.
 """
@@ -25,7 +27,7 @@ from providers.base import (
     Usage,
 )
 from providers.registry import PROVIDERS, SIMULATOR_KEY, ProviderSpec, make_adapter, make_client
-from providers.sse import SSEDecoder, SSEEvent
+from providers.sse import SSEDecoder, SSEEvent, SSEFieldDecoder, SSEFields
 
 __all__ = [
     "PROVIDERS",
@@ -40,6 +42,8 @@ __all__ = [
     "ProviderSpec",
     "SSEDecoder",
     "SSEEvent",
+    "SSEFieldDecoder",
+    "SSEFields",
     "Started",
     "UpstreamRequest",
     "Usage",

@@ -1,4 +1,4 @@
-"""One server-sent-events decoder for every upstream.
+"""One server-sent-events decoder for every upstream, and for reading the gateway's own streams.
 
 It works on raw bytes and makes no per-line objects on the common path: a chunk is normalised
 to LF framing only when it holds a CR, cut after its last blank line, and the two event shapes
@@ -12,6 +12,13 @@ adapters compare names to byte literals and hand data straight to orjson.
 
 An event still open at EOF is dropped, as the SSE standard says: a stream cut in the middle of
 an event is truncated, and adapters report that from the missing terminator or finish reason.
+
+``SSEFieldDecoder`` is the same decoder (the same framing code, inherited) for the clients of
+the gateway's streams, the load generator and the tests: those need what the upstream path
+ignores, so its events are ``(id, name, data)`` with the event's own ``id:`` field (None when
+it has none), it keeps the last ``retry:`` value, and, when asked, the comment lines. The
+gateway's shape (``id:``, ``event:``, one ``data:`` line) is sliced out directly, like the
+upstream shapes are.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, AsyncIterator
 
 SSEEvent = tuple[bytes | None, bytes]
+SSEFields = tuple[bytes | None, bytes | None, bytes]  # (id, name, data)
 
 
 class SSEDecoder:
@@ -54,7 +62,18 @@ class SSEDecoder:
             return []
         if cut + 2 < len(chunk):
             pending.append(chunk[cut + 2 :])
-        return _decode(chunk[:cut])
+        return self._decode(chunk[:cut])
+
+    def _decode(self, complete: bytes) -> list[SSEEvent]:
+        """The events in the bytes before a blank line: usually one, sometimes several.
+        A method, not a function, so that ``SSEFieldDecoder`` reuses ``feed`` unchanged."""
+        if event := _simple_event(complete):
+            return [event]
+        return [
+            event
+            for block in complete.split(b"\n\n")
+            if (event := _simple_event(block) or _decode_block(block))
+        ]
 
     def _normalise(self, chunk: bytes) -> bytes:
         if self._after_cr and chunk[:1] == b"\n":
@@ -62,17 +81,6 @@ class SSEDecoder:
         self._after_cr = chunk[-1:] == b"\r"
         chunk = chunk.replace(b"\r\n", b"\n")
         return chunk.replace(b"\r", b"\n") if 13 in chunk else chunk
-
-
-def _decode(complete: bytes) -> list[SSEEvent]:
-    """The events in the bytes before a blank line: usually one, sometimes several."""
-    if event := _simple_event(complete):
-        return [event]
-    return [
-        event
-        for block in complete.split(b"\n\n")
-        if (event := _simple_event(block) or _decode_block(block))
-    ]
 
 
 def _simple_event(block: bytes) -> SSEEvent | None:
@@ -105,6 +113,67 @@ def _decode_block(block: bytes) -> SSEEvent | None:
     if not data_lines:
         return None  # an event without data is not dispatched
     return name, b"\n".join(data_lines)
+
+
+class SSEFieldDecoder(SSEDecoder):
+    """``SSEDecoder`` for clients of the gateway's streams: events are ``(id, name, data)``,
+    ``retry`` is the last ``retry:`` value seen, and with ``keep_comments`` the text of each
+    comment line is kept in ``comments`` (off by default: a long stream's pings add up)."""
+
+    __slots__ = ("retry", "comments")
+
+    def __init__(self, keep_comments: bool = False) -> None:
+        super().__init__()
+        self.retry: int | None = None
+        self.comments: list[bytes] | None = [] if keep_comments else None
+
+    def _decode(self, complete: bytes) -> list[SSEFields]:  # type: ignore[override]
+        if event := _gateway_event(complete):
+            return [event]
+        return [
+            event
+            for block in complete.split(b"\n\n")
+            if (event := _gateway_event(block) or self._decode_fields(block))
+        ]
+
+    def _decode_fields(self, block: bytes) -> SSEFields | None:
+        """Every field of one block, line by line: the general case of ``_decode_block``."""
+        ident = name = None
+        data_lines: list[bytes] = []
+        for line in block.split(b"\n"):
+            field, colon, value = line.partition(b":")
+            if value[:1] == b" ":
+                value = value[1:]
+            if field == b"data":
+                data_lines.append(value)
+            elif field == b"event":
+                name = value or None
+            elif field == b"id":
+                ident = value
+            elif field == b"retry":
+                if value.isdigit():  # the standard ignores anything but ASCII digits
+                    self.retry = int(value)
+            elif colon and not field and self.comments is not None:
+                self.comments.append(value)
+        if not data_lines:
+            return None
+        return ident, name, b"\n".join(data_lines)
+
+
+def _gateway_event(block: bytes) -> SSEFields | None:
+    """The gateway's one shape, ``id: N``, ``event: name``, one ``data:`` line, sliced out;
+    no LF after the data line proves ``block`` is a single event."""
+    if block[:4] != b"id: ":
+        return None
+    first = block.find(b"\n")
+    if block[first + 1 : first + 8] != b"event: ":
+        return None
+    second = block.find(b"\n", first + 8)
+    if second == -1 or block[second + 1 : second + 7] != b"data: ":
+        return None
+    if block.find(b"\n", second + 7) != -1:
+        return None
+    return block[4:first], block[first + 8 : second] or None, block[second + 7 :]
 
 
 async def iter_sse(chunks: AsyncIterable[bytes]) -> AsyncIterator[SSEEvent]:

@@ -1,4 +1,5 @@
-"""The upstream SSE decoder: framing, fields, and chunk boundaries anywhere."""
+"""The SSE decoder: framing, fields, and chunk boundaries anywhere; for upstreams
+(``SSEDecoder``) and for clients of the gateway's streams (``SSEFieldDecoder``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import AsyncIterator
 from hypothesis import given
 from hypothesis import strategies as st
 
-from providers.sse import SSEDecoder, iter_sse
+from providers.sse import SSEDecoder, SSEFieldDecoder, iter_sse
 
 
 def decode(*chunks: bytes) -> list[tuple[bytes | None, bytes]]:
@@ -140,3 +141,70 @@ def test_random_events_framing_and_chunk_boundaries(
     points = sorted({min(cut, len(stream)) for cut in cuts})
     chunks = [stream[a:b] for a, b in zip([0, *points], [*points, len(stream)], strict=True)]
     assert decode(*chunks) == expected_events(event_list)
+
+
+# -- the field decoder: ids, retry and comments too -------------------------------------------
+
+
+def decode_fields(*chunks: bytes, keep_comments: bool = True) -> tuple[list, SSEFieldDecoder]:
+    decoder = SSEFieldDecoder(keep_comments=keep_comments)
+    return [event for chunk in chunks for event in decoder.feed(chunk)], decoder
+
+
+def test_the_gateways_shape_gives_id_name_and_data() -> None:
+    stream = b'retry: 2000\n\nid: 1\nevent: turn\ndata: {"a":1}\n\nid: 2\nevent: delta\ndata: x\n\n'
+    events, decoder = decode_fields(stream)
+    assert events == [(b"1", b"turn", b'{"a":1}'), (b"2", b"delta", b"x")]
+    assert decoder.retry == 2000
+
+
+def test_fields_in_any_order_and_events_without_an_id() -> None:
+    stream = b"data: a\nid: 7\nevent: e\n\nevent: f\ndata: b\n\ndata: c\ndata: d\n\n"
+    events, _ = decode_fields(stream)
+    assert events == [(b"7", b"e", b"a"), (None, b"f", b"b"), (None, None, b"c\nd")]
+
+
+def test_comments_are_kept_only_when_asked() -> None:
+    stream = b": ping\n\n:note\nid: 1\nevent: e\ndata: x\n\n"
+    events, decoder = decode_fields(stream)
+    assert events == [(b"1", b"e", b"x")] and decoder.comments == [b"ping", b"note"]
+    _, quiet = decode_fields(stream, keep_comments=False)
+    assert quiet.comments is None
+
+
+def test_a_bad_retry_is_ignored_and_the_last_good_one_wins() -> None:
+    _, decoder = decode_fields(b"retry: 10\n\nretry: soon\n\nretry: 30\nretry: -1\n\n")
+    assert decoder.retry == 30
+
+
+@given(
+    event_list=events,
+    newline=st.sampled_from([b"\n", b"\r\n", b"\r"]),
+    cuts=st.lists(st.integers(min_value=0, max_value=400), max_size=12),
+    gateway_shape=st.booleans(),
+)
+def test_random_field_events_framing_and_chunk_boundaries(
+    event_list: list, newline: bytes, cuts: list[int], gateway_shape: bool
+) -> None:
+    """The same random streams as above, read by the field decoder: it agrees with
+    ``SSEDecoder`` on names and data and also returns each event's id."""
+    stream = b""
+    expected = []
+    for number, (name, data_lines, extras) in enumerate(event_list, 1):
+        if gateway_shape:  # the gateway's own shape: the fast path
+            name = name or b"message"
+            data_lines = data_lines[:1]
+        lines = [b": keep-alive"] if extras and not gateway_shape else []
+        lines += [b"id: %d" % number]
+        if name is not None:
+            lines.append(b"event: " + name)
+        lines += [b"data: " + line for line in data_lines]
+        stream += newline.join(lines) + newline + newline
+        expected.append((b"%d" % number, name or None, b"\n".join(data_lines)))
+    points = sorted({min(cut, len(stream)) for cut in cuts})
+    chunks = [stream[a:b] for a, b in zip([0, *points], [*points, len(stream)], strict=True)]
+    events_read, decoder = decode_fields(*chunks)
+    assert events_read == expected
+    assert decoder.comments == [b"keep-alive"] * sum(
+        1 for _, _, extras in event_list if extras and not gateway_shape
+    )
