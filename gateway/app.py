@@ -13,17 +13,16 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from gateway.engine import Engine
 from gateway.errors import EXCEPTION_HANDLERS
 from gateway.openapi import build_routes, openapi_document
 from gateway.routes import API, ENDPOINTS, system
 from gateway.routes.page import page_routes
-from gateway.runtime import Provider, Runtime
+from gateway.runtime import Runtime
 from gateway.settings import Settings, load_settings, provider_configs
-from providers.registry import PROVIDERS, make_adapter, make_client
-from storage.database import create_pool
-from storage.embedded import EmbeddedPostgres
-from storage.migrate import migrate
+from gateway.turns import TurnRegistry
+from providers import PROVIDERS, make_adapter, make_client
+from providers.base import Provider
+from storage import EmbeddedPostgres, create_pool, migrate
 
 log = logging.getLogger("multichat")
 VERSION = "0.1.0"
@@ -64,10 +63,10 @@ async def start_runtime(settings: Settings, stack: contextlib.AsyncExitStack) ->
     )
     stack.push_async_callback(pool.close)
     providers = await open_providers(settings, stack)
-    engine = Engine(settings, pool, providers)
-    await engine.start()
-    stack.push_async_callback(engine.stop)
-    return Runtime(settings=settings, pool=pool, providers=providers, engine=engine)
+    turns = TurnRegistry(settings, pool, providers)
+    await turns.start()
+    stack.push_async_callback(turns.stop)
+    return Runtime(settings=settings, pool=pool, providers=providers, turns=turns)
 
 
 async def open_database(settings: Settings, stack: contextlib.AsyncExitStack) -> str:

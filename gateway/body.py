@@ -8,7 +8,7 @@ import orjson
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
-from gateway.errors import ApiError, invalid
+from gateway.errors import HttpError, invalid
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -16,13 +16,13 @@ Model = TypeVar("Model", bound=BaseModel)
 async def read_json(request: Request, model: type[Model], max_bytes: int) -> Model:
     body = await _read_limited(request, max_bytes)
     if not body.strip():
-        raise ApiError(400, "the request body must be a JSON object", type="malformed_json")
+        raise HttpError(400, "the request body must be a JSON object", type="malformed_json")
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as error:
-        raise ApiError(400, f"malformed JSON: {error.args[0]}", type="malformed_json") from None
+        raise HttpError(400, f"malformed JSON: {error.args[0]}", type="malformed_json") from None
     if not isinstance(data, dict):
-        raise ApiError(422, "the request body must be a JSON object")
+        raise HttpError(422, "the request body must be a JSON object")
     try:
         return model.model_validate(data)
     except ValidationError as error:
@@ -32,12 +32,12 @@ async def read_json(request: Request, model: type[Model], max_bytes: int) -> Mod
 async def _read_limited(request: Request, max_bytes: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
-        raise ApiError(413, f"the request body is larger than {max_bytes} bytes")
+        raise HttpError(413, f"the request body is larger than {max_bytes} bytes")
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > max_bytes:
-            raise ApiError(413, f"the request body is larger than {max_bytes} bytes")
+            raise HttpError(413, f"the request body is larger than {max_bytes} bytes")
         chunks.append(chunk)
     return b"".join(chunks)

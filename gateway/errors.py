@@ -12,7 +12,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from storage.database import UNAVAILABLE_ERRORS
+from gateway.turns import InvalidChoice, NotFound, PromptTooLong, TooBusy, TurnError
+from storage import UNAVAILABLE_ERRORS
 
 log = logging.getLogger("multichat")
 
@@ -28,7 +29,7 @@ _TYPE_FOR_STATUS = {
 }
 
 
-class ApiError(Exception):
+class HttpError(Exception):
     def __init__(
         self,
         status: int,
@@ -59,8 +60,8 @@ def error_response(
     return JSONResponse({"error": error}, status_code=status, headers=headers)
 
 
-def not_found(what: str) -> ApiError:
-    return ApiError(404, f"{what} not found")
+def not_found(what: str) -> HttpError:
+    return HttpError(404, f"{what} not found")
 
 
 def validation_details(error: ValidationError) -> list[dict]:
@@ -70,14 +71,14 @@ def validation_details(error: ValidationError) -> list[dict]:
     ]
 
 
-def invalid(error: ValidationError) -> ApiError:
+def invalid(error: ValidationError) -> HttpError:
     details = validation_details(error)
     first = details[0]
-    return ApiError(422, f"{first['field']}: {first['message']}", details=details)
+    return HttpError(422, f"{first['field']}: {first['message']}", details=details)
 
 
 async def _api_error(request: Request, error: Exception) -> Response:
-    assert isinstance(error, ApiError)
+    assert isinstance(error, HttpError)
     return error_response(error.status, error.type, error.message, error.headers, error.details)
 
 
@@ -86,6 +87,26 @@ async def _http_error(request: Request, error: Exception) -> Response:
     status = error.status_code
     message = "no such endpoint" if status == 404 else str(error.detail)
     return error_response(status, _TYPE_FOR_STATUS.get(status, "error"), message, error.headers)
+
+
+def status_of(error: TurnError) -> HttpError:
+    """The one place where the turn domain's errors get their HTTP status."""
+    if isinstance(error, NotFound):
+        return HttpError(404, error.message)
+    if isinstance(error, PromptTooLong):
+        return HttpError(413, error.message, type="prompt_too_large")
+    if isinstance(error, InvalidChoice):
+        return HttpError(
+            422, error.message, type="unknown_provider" if error.unknown_provider else None
+        )
+    if isinstance(error, TooBusy):
+        return HttpError(429, error.message, headers={"Retry-After": str(error.retry_after)})
+    return HttpError(422, error.message)
+
+
+async def _turn_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, TurnError)
+    return await _api_error(request, status_of(error))
 
 
 async def _database_unavailable(request: Request, error: Exception) -> Response:
@@ -104,7 +125,8 @@ async def _unexpected(request: Request, error: Exception) -> Response:
 
 
 EXCEPTION_HANDLERS = {
-    ApiError: _api_error,
+    HttpError: _api_error,
+    TurnError: _turn_error,
     HTTPException: _http_error,
     **{kind: _database_unavailable for kind in UNAVAILABLE_ERRORS},
     Exception: _unexpected,

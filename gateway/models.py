@@ -145,6 +145,7 @@ class TurnState(BaseModel):
 
 class ProviderInfo(BaseModel):
     name: str
+    display_name: str
     model: str
     simulated: bool
     health: Literal["ok", "degraded", "down", "unknown"]

@@ -128,6 +128,7 @@ def provider_configs(settings: Settings, simulator_root: str) -> list[ProviderCo
                     or (simulator_root + spec.simulator_prefix if simulated else spec.base_url)
                 ).rstrip("/"),
                 model=own.model or spec.model,
+                flavour=spec.flavour,
                 api_key=key or SIMULATOR_KEY,
                 simulated=simulated,
                 system_prompt=own.system_prompt,

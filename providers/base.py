@@ -102,6 +102,8 @@ class ProviderConfig:
     name: str  # the API name: claude, chatgpt, gemini, grok, perplexity
     base_url: str
     model: str
+    # The API within a wire format (openai, xai, perplexity ...); the registry fills it in.
+    flavour: str | None = None
     api_key: str | None = field(default=None, repr=False)
     simulated: bool = False
     system_prompt: str | None = None
@@ -113,6 +115,27 @@ class ProviderConfig:
     max_attempts: int = 3
     backoff_base: float = 0.5
     max_retry_wait: float = 20.0
+
+
+@dataclass
+class Provider:
+    """A configured provider: its config, its adapter, and passive health from recent answers."""
+
+    config: ProviderConfig
+    adapter: Adapter
+    recent: list[bool] = field(default_factory=list)  # True for an answer, False for a failure
+
+    def record(self, ok: bool) -> None:
+        self.recent.append(ok)
+        del self.recent[:-10]
+
+    @property
+    def health(self) -> str:
+        if not self.recent:
+            return "unknown"
+        if not any(self.recent[-3:]):
+            return "down"
+        return "ok" if all(self.recent[-3:]) else "degraded"
 
 
 @dataclass(frozen=True, slots=True)

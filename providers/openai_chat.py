@@ -29,7 +29,6 @@ from providers.base import (
     loads_or_none,
 )
 from providers.common import StreamReader, json_headers, merge_turns, relay, upstream_error
-from providers.registry import PROVIDERS
 
 # Error ``type``/``code`` values that say more than the status code does.
 ERROR_KINDS = {
@@ -50,7 +49,7 @@ class OpenAIChatAdapter(Adapter):
 
     def __init__(self, config: ProviderConfig, client: httpx.AsyncClient) -> None:
         super().__init__(config, client)
-        self.flavour = PROVIDERS[config.name].flavour  # openai | xai | perplexity
+        self.flavour = config.flavour or "openai"  # openai | xai | perplexity
 
     def build_request(self, thread: Sequence[Message], model: str) -> UpstreamRequest:
         config = self.config

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import httpx
@@ -19,6 +20,7 @@ class ProviderSpec:
     base_url: str
     model: str
     simulator_prefix: str  # where the built-in simulator serves this API
+    display_name: str  # the name people know it by, as the page shows it
 
 
 PROVIDERS: dict[str, ProviderSpec] = {
@@ -32,6 +34,7 @@ PROVIDERS: dict[str, ProviderSpec] = {
             "https://api.anthropic.com",
             "claude-sonnet-5",
             "/anthropic",
+            display_name="Claude",
         ),
         ProviderSpec(
             "chatgpt",
@@ -41,6 +44,7 @@ PROVIDERS: dict[str, ProviderSpec] = {
             "https://api.openai.com/v1",
             "gpt-5.5",
             "/openai/v1",
+            display_name="ChatGPT",
         ),
         ProviderSpec(
             "gemini",
@@ -50,6 +54,7 @@ PROVIDERS: dict[str, ProviderSpec] = {
             "https://generativelanguage.googleapis.com",
             "gemini-3.5-flash",
             "/gemini",
+            display_name="Gemini",
         ),
         ProviderSpec(
             "grok",
@@ -59,6 +64,7 @@ PROVIDERS: dict[str, ProviderSpec] = {
             "https://api.x.ai/v1",
             "grok-4.3",
             "/xai/v1",
+            display_name="Grok",
         ),
         ProviderSpec(
             "perplexity",
@@ -68,6 +74,7 @@ PROVIDERS: dict[str, ProviderSpec] = {
             "https://api.perplexity.ai",
             "sonar-pro",
             "/perplexity",
+            display_name="Perplexity",
         ),
     )
 }
@@ -95,6 +102,8 @@ def adapter_class(wire: str) -> type[Adapter]:
 
 def make_adapter(config: ProviderConfig, client: httpx.AsyncClient) -> Adapter:
     spec = PROVIDERS[config.name]
+    if config.flavour is None:
+        config = dataclasses.replace(config, flavour=spec.flavour)
     return adapter_class(spec.wire)(config, client)
 
 

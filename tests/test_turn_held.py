@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from gateway.turns import LegInfo, Turn
+from gateway.turns import EventLog, LegState
 
 
 def parsed(chunk: bytes) -> list[tuple[int, str, dict]]:
@@ -16,20 +16,19 @@ def parsed(chunk: bytes) -> list[tuple[int, str, dict]]:
 
 
 def test_held_events_follow_the_turn_event_in_order():
-    claude, gemini = LegInfo("claude", "m", True), LegInfo("gemini", "g", True)
-    turn = Turn("t1", 0, 0, {"claude": claude, "gemini": gemini}, held=[])
+    claude, gemini = LegState("claude", "m", True), LegState("gemini", "g", True)
+    turn = EventLog(held=True)
     turn.publish("start", {"provider": "gemini", "model": "g"})
     turn.publish_delta(gemini, "Hel")
     turn.publish("start", {"provider": "claude", "model": "m"})
     turn.publish_delta(claude, "Hi")
     turn.publish_delta(gemini, "lo")
-    assert turn.log == [], "nothing is published before the turn is stored"
+    assert turn.events == [], "nothing is published before the turn is stored"
 
-    turn.conversation_id, turn.user_message_id = 7, 31
     turn.release({"turn_id": "t1", "conversation_id": 7})
     turn.publish_delta(claude, "!")  # live again: straight to the log
 
-    events = parsed(b"".join(turn.log))
+    events = parsed(b"".join(turn.events))
     assert [(i, name) for i, name, _ in events] == [
         (1, "turn"),
         (2, "start"),
@@ -44,8 +43,8 @@ def test_held_events_follow_the_turn_event_in_order():
 
 
 def test_a_listener_joining_after_release_sees_everything_once():
-    leg = LegInfo("grok", "x", True)
-    turn = Turn("t2", 0, 0, {"grok": leg}, held=[])
+    leg = LegState("grok", "x", True)
+    turn = EventLog(held=True)
     turn.publish_delta(leg, "a")
     turn.release({"turn_id": "t2"})
     listener = turn.subscribe(0)

@@ -1,5 +1,5 @@
 """The turn's event log and its listeners, at unit level: real sockets absorb megabytes before a
-stuck reader shows, so the bounded buffer is tested here, on Turn and Listener themselves."""
+stuck reader shows, so the bounded buffer is tested here, on EventLog and Listener themselves."""
 
 from __future__ import annotations
 
@@ -7,32 +7,32 @@ import asyncio
 
 import orjson
 
-from gateway.engine import turn_payload
-from gateway.turns import LegInfo, Turn
+from gateway.turns import EventLog, LegState, Turn
 from tests.sse_client import Event, Stream, check_invariants
 
 PROVIDERS = ["claude", "chatgpt"]
 
 
-def make_turn(limit: int = 4096, **callbacks) -> tuple[Turn, dict[str, LegInfo]]:
-    legs = {name: LegInfo(name, "model", True) for name in PROVIDERS}
-    turn = Turn("turn-1", 1, 1, legs, listener_limit=limit, **callbacks)
-    turn.publish("turn", turn_payload(turn))
-    return turn, legs
+def make_turn(limit: int = 4096, **callbacks) -> tuple[EventLog, dict[str, LegState]]:
+    """A turn's event log, its turn event published: the log is what these tests exercise."""
+    legs = {name: LegState(name, "model", True) for name in PROVIDERS}
+    log = EventLog(limit, **callbacks)
+    log.publish("turn", Turn("turn-1", 1, 1, legs, log).turn_event_data())
+    return log, legs
 
 
 async def drain(source) -> bytes:
     return b"".join([chunk async for chunk in source])
 
 
-def finish(turn: Turn, legs: dict[str, LegInfo]) -> None:
+def finish(turn: EventLog, legs: dict[str, LegState]) -> None:
     """One done per leg (its content is the text its deltas carried), then the end."""
-    sent = parse(b"".join(turn.log))
+    sent = parse(b"".join(turn.events))
     for leg in legs.values():
         leg.status = "complete"
         content = sent.text(leg.provider)
         turn.publish("done", {"provider": leg.provider, "status": "complete", "content": content})
-    turn.end({name: "complete" for name in legs})
+    turn.end("turn-1", {name: "complete" for name in legs})
 
 
 def parse(raw: bytes) -> Stream:
@@ -48,7 +48,7 @@ def parse(raw: bytes) -> Stream:
 
 
 async def test_a_listener_that_stops_reading_is_dropped_alone():
-    abandoned: list[Turn] = []
+    abandoned: list[EventLog] = []
     turn, legs = make_turn(limit=16_384, on_abandoned=abandoned.append)
     stuck = turn.stream(0)
     assert b"event: turn" in await anext(stuck)  # it read the first event, then stops reading
@@ -67,14 +67,14 @@ async def test_a_listener_that_stops_reading_is_dropped_alone():
 
     finish(turn, legs)
     received = await asyncio.wait_for(reader, 1)
-    assert received == b"".join(turn.log), "the healthy listener got every event, in order"
+    assert received == b"".join(turn.events), "the healthy listener got every event, in order"
     check_invariants(parse(received), PROVIDERS)  # ids 1..n, turn first, end last
 
     # The stuck client's stream ends (it is not fed forever), and it leaves the turn.
     assert [chunk async for chunk in stuck] == []
     assert stuck_listener not in turn.listeners
     # It reconnects with the id it last saw and gets exactly the rest.
-    assert await drain(turn.stream(1)) == b"".join(turn.log[1:])
+    assert await drain(turn.stream(1)) == b"".join(turn.events[1:])
 
 
 async def test_a_reader_that_keeps_up_survives_dones_larger_than_its_buffer():
@@ -90,7 +90,7 @@ async def test_a_reader_that_keeps_up_survives_dones_larger_than_its_buffer():
     finish(turn, legs)  # two dones of about 9 KB each, then the end, in one go
     assert not listener.overflowed
     received = await asyncio.wait_for(reader, 1)
-    assert received == b"".join(turn.log)
+    assert received == b"".join(turn.events)
     check_invariants(parse(received), PROVIDERS)
 
 
@@ -116,7 +116,7 @@ async def test_two_listeners_of_one_turn_get_identical_event_sequences():
         turn.publish_delta(legs["chatgpt"], f"g{i} ")
     finish(turn, legs)
     one, two = await asyncio.wait_for(asyncio.gather(first, second), 1)
-    assert one == two == b"".join(turn.log)
+    assert one == two == b"".join(turn.events)
     stream = parse(one)
     check_invariants(stream, PROVIDERS)
     assert [e.id for e in stream.events] == list(range(1, turn.last_id + 1))
@@ -133,12 +133,12 @@ async def test_a_listener_joining_at_any_point_gets_no_gap_and_no_duplicate():
             await asyncio.sleep(0)
     finish(turn, legs)
     for after, task in tasks:
-        assert await asyncio.wait_for(task, 1) == b"".join(turn.log[after:])
+        assert await asyncio.wait_for(task, 1) == b"".join(turn.events[after:])
 
 
 async def test_the_last_listener_leaving_reports_the_turn_abandoned_once():
-    abandoned: list[Turn] = []
-    joined: list[Turn] = []
+    abandoned: list[EventLog] = []
+    joined: list[EventLog] = []
     turn, legs = make_turn(on_abandoned=abandoned.append, on_listener=joined.append)
     one, two = turn.stream(0), turn.stream(0)
     await anext(one)

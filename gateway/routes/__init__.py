@@ -16,7 +16,7 @@ from gateway.models import (
     TurnState,
 )
 from gateway.openapi import Endpoint
-from gateway.routes import chat, system
+from gateway.routes import chat, system, turns
 from gateway.routes import conversations as conv
 
 API = "/api/v1"
@@ -110,7 +110,7 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint(
         "POST",
         f"{API}/turns",
-        chat.create_turn,
+        turns.create_turn,
         "Start a turn (EventSource step 1); stream it from events_url",
         "turns",
         body=ChatRequest,
@@ -121,7 +121,7 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint(
         "GET",
         f"{API}/turns/{{turn_id}}/events",
-        chat.turn_events,
+        turns.turn_events,
         "A turn's event stream (EventSource step 2); honours Last-Event-ID and ?last_event_id=",
         "turns",
         stream=True,
@@ -138,7 +138,7 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint(
         "POST",
         f"{API}/turns/{{turn_id}}/cancel",
-        chat.cancel_turn,
+        turns.cancel_turn,
         "Cancel a turn now, or only the named providers",
         "turns",
         body=CancelRequest,
@@ -148,7 +148,7 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint(
         "GET",
         f"{API}/turns/{{turn_id}}",
-        chat.get_turn,
+        turns.get_turn,
         "A turn's state",
         "turns",
         response=TurnState,

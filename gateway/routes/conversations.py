@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from gateway.body import read_json
-from gateway.errors import ApiError, not_found
+from gateway.errors import HttpError, not_found
 from gateway.models import (
     Conversation,
     ConversationCreate,
@@ -18,7 +18,9 @@ from gateway.models import (
     dump,
 )
 from gateway.runtime import runtime
-from storage.sql import Q
+from gateway.turns import answer_error
+from gateway.turns.events import usage_data
+from storage import Q
 
 DEFAULT_TITLE = "New conversation"
 MAX_LIMIT = 100
@@ -37,11 +39,11 @@ def page_params(request: Request) -> tuple[int, int]:
         limit = int(request.query_params.get("limit", 20))
         offset = int(request.query_params.get("offset", 0))
     except ValueError:
-        raise ApiError(422, "limit and offset must be integers") from None
+        raise HttpError(422, "limit and offset must be integers") from None
     if not 1 <= limit <= MAX_LIMIT:
-        raise ApiError(422, f"limit must be between 1 and {MAX_LIMIT}")
+        raise HttpError(422, f"limit must be between 1 and {MAX_LIMIT}")
     if not 0 <= offset <= MAX_ID:
-        raise ApiError(422, "offset must not be negative")
+        raise HttpError(422, "offset must not be negative")
     return limit, offset
 
 
@@ -82,7 +84,7 @@ async def rename_conversation(request: Request) -> Response:
 async def delete_conversation(request: Request) -> Response:
     gateway = runtime(request)
     id = conversation_id(request)
-    await gateway.before_delete(id)
+    await gateway.turns.cancel_conversation(id)  # running turns stop before their rows go
     if await Q.delete_conversation.fetchval(gateway.pool, id=id) is None:
         raise not_found("conversation")
     return Response(status_code=204)
@@ -99,16 +101,8 @@ async def load_conversation(pool, id: int) -> ConversationDetail:
 
 
 def message_out(row) -> MessageOut:
-    error = None
-    if row["error_type"]:
-        error = ErrorInfo(
-            type=row["error_type"],
-            message=row["error_message"] or "",
-            status_code=row["error_status_code"],
-        )
-    usage = None
-    if row["input_tokens"] is not None or row["output_tokens"] is not None:
-        usage = UsageInfo(input_tokens=row["input_tokens"], output_tokens=row["output_tokens"])
+    error = answer_error(row)
+    usage = usage_data(row["input_tokens"], row["output_tokens"])
     return MessageOut(
         id=row["id"],
         turn_id=row["turn_id"],
@@ -118,10 +112,10 @@ def message_out(row) -> MessageOut:
         status=row["status"],
         content=row["content"],
         finish_reason=row["finish_reason"],
-        error=error,
+        error=ErrorInfo(**error) if error else None,
         ttft_ms=row["ttft_ms"],
         latency_ms=row["latency_ms"],
-        usage=usage,
+        usage=UsageInfo(**usage) if usage else None,
         citations=row["citations"],
         created_at=row["created_at"],
     )

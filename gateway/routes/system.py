@@ -8,7 +8,8 @@ from starlette.responses import JSONResponse, Response
 from gateway.models import Health, ProviderInfo, dump
 from gateway.openapi import REDOC_HTML, SWAGGER_HTML, docs_page
 from gateway.runtime import runtime
-from storage.database import is_unavailable
+from providers.registry import PROVIDERS
+from storage import is_unavailable
 
 OPENAPI_URL = "/api/v1/openapi.json"
 TITLE = "Multichat gateway"
@@ -21,6 +22,7 @@ async def list_providers(request: Request) -> Response:
             dump(
                 ProviderInfo(
                     name=p.config.name,
+                    display_name=PROVIDERS[p.config.name].display_name,
                     model=p.config.model,
                     simulated=p.config.simulated,
                     health=p.health,

@@ -4,19 +4,24 @@ Every event is encoded once and appended to the log; its id is its position (1, 
 ``publish`` is synchronous, and so is ``subscribe``: a listener that joins copies the log after
 its last seen id and receives everything published after that, with no await in between, so
 there is no gap and no duplicate, however a reconnect races with the providers.
+
+Legs start before their turn is stored, so a log starts *held*: what is published before
+``release`` waits, in order, and comes out after the ``turn`` event, which must be first.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from gateway.sse import delta_bytes, delta_prefix, event_bytes
+from gateway.turns.events import delta_bytes, delta_prefix, end_data, event_bytes
 
 
 @dataclass(slots=True)
-class LegInfo:
+class LegState:
+    """What the rest of the gateway sees of one provider's leg while and after it runs."""
+
     provider: str
     model: str
     simulated: bool
@@ -92,51 +97,59 @@ class Listener:
             self.waiter = None
 
 
-@dataclass(eq=False)
-class Turn:
-    id: str
-    conversation_id: int
-    user_message_id: int
-    legs: dict[str, LegInfo]
-    listener_limit: int = 4_000_000
-    log: list[bytes] = field(default_factory=list)
-    listeners: set[Listener] = field(default_factory=set)
-    ended: bool = False
-    # Called with the turn when its listener count drops to zero before it ended.
-    on_abandoned: Callable[[Turn], None] | None = None
-    on_listener: Callable[[Turn], None] | None = None
-    # Legs start before the turn is stored; what they publish until then waits here, in order,
-    # because the turn event must come first. None once released.
-    held: list[tuple[LegInfo | None, str, object]] | None = None
-    # Resolves True once the turn's rows exist (answers may be stored), False if they never will.
-    stored: asyncio.Future[bool] | None = None
+_Held = tuple[LegState | None, str, object]
+
+
+class EventLog:
+    """The encoded events of one turn, in order, and the listeners that receive them."""
+
+    def __init__(
+        self,
+        listener_limit: int = 4_000_000,
+        *,
+        held: bool = False,
+        on_listener: Callable[[EventLog], None] | None = None,
+        on_abandoned: Callable[[EventLog], None] | None = None,
+    ) -> None:
+        self.listener_limit = listener_limit
+        self.events: list[bytes] = []
+        self.listeners: set[Listener] = set()
+        self.ended = False
+        self.on_listener = on_listener
+        # Called when the listener count drops to zero before the log ended.
+        self.on_abandoned = on_abandoned
+        self._held: list[_Held] | None = [] if held else None
 
     @property
     def last_id(self) -> int:
-        return len(self.log)
+        return len(self.events)
 
     # -- publishing (synchronous, so ordering is the order of calls) ----------------------------
 
     def publish(self, name: str, data: dict) -> int:
-        if self.held is not None:
-            self.held.append((None, name, data))
+        """Append one event; its id, or 0 while the log is held."""
+        if self._held is not None:
+            self._held.append((None, name, data))
             return 0
-        id = len(self.log) + 1
+        id = len(self.events) + 1
         chunk = event_bytes(id, name, data)
-        self.log.append(chunk)
+        self.events.append(chunk)
         for listener in self.listeners:
             listener.push_event(chunk)
         return id
 
-    def publish_delta(self, leg: LegInfo, text: str) -> None:
-        if self.held is not None:
-            self.held.append((leg, "delta", text))
+    def publish_delta(self, leg: LegState, text: str) -> None:
+        if self._held is not None:
+            self._held.append((leg, "delta", text))
             return
-        self._append(delta_bytes(len(self.log) + 1, leg.prefix, text))
+        chunk = delta_bytes(len(self.events) + 1, leg.prefix, text)
+        self.events.append(chunk)
+        for listener in self.listeners:
+            listener.push(chunk)
 
     def release(self, turn_data: dict) -> None:
         """Publish the turn event, then whatever the legs said while it was being stored."""
-        held, self.held = self.held or [], None
+        held, self._held = self._held or [], None
         self.publish("turn", turn_data)
         for leg, name, data in held:
             if leg is None:
@@ -144,13 +157,8 @@ class Turn:
             else:
                 self.publish_delta(leg, data)  # type: ignore[arg-type]
 
-    def _append(self, chunk: bytes) -> None:
-        self.log.append(chunk)
-        for listener in self.listeners:
-            listener.push(chunk)
-
-    def end(self, statuses: dict[str, str]) -> int:
-        id = self.publish("end", {"turn_id": self.id, "statuses": statuses})
+    def end(self, turn_id: str, statuses: dict[str, str]) -> int:
+        id = self.publish("end", end_data(turn_id, statuses))
         self.ended = True
         for listener in self.listeners:
             listener.close()
@@ -160,7 +168,7 @@ class Turn:
 
     def subscribe(self, after: int = 0) -> Listener:
         listener = Listener(self.listener_limit)
-        backlog = self.log[after:]
+        backlog = self.events[after:]
         if backlog:
             listener.pending.append(b"".join(backlog))
             listener.size = len(listener.pending[0])

@@ -1,0 +1,27 @@
+"""The event-stream response: sse-starlette with the contract's headers, pings and timeouts."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from gateway.settings import Settings
+
+STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def event_stream(settings: Settings, content: AsyncIterator[bytes]) -> EventSourceResponse:
+    """Events arrive already encoded; sse-starlette adds pings and the send timeout."""
+    return EventSourceResponse(
+        content,
+        headers=STREAM_HEADERS,
+        ping=settings.ping_interval,
+        ping_message_factory=lambda: ServerSentEvent(comment="ping", sep="\n"),
+        send_timeout=settings.send_timeout,
+        sep="\n",
+    )
+
+
+async def replay(chunks: list[bytes]) -> AsyncIterator[bytes]:
+    yield b"".join(chunks)

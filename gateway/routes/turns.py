@@ -1,0 +1,106 @@
+"""Turns for EventSource clients: start, stream (resumable), cancel, state (spec §3)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from gateway.body import read_json
+from gateway.errors import HttpError
+from gateway.models import CancelRequest, TurnCreated, TurnProviderState, TurnState, dump
+from gateway.routes.chat import start_turn
+from gateway.routes.stream import event_stream, replay
+from gateway.runtime import runtime
+from gateway.turns import TurnSnapshot, retry_bytes
+
+MAX_EVENT_ID_DIGITS = 18  # any id we send fits; more is garbage
+
+
+async def create_turn(request: Request) -> Response:
+    turn = await start_turn(request, wait_for_listener=True)
+    created = TurnCreated(
+        turn_id=turn.id,
+        conversation_id=turn.conversation_id,
+        user_message_id=turn.user_message_id,
+        events_url=f"/api/v1/turns/{turn.id}/events",
+    )
+    return JSONResponse(dump(created), status_code=201)
+
+
+async def turn_events(request: Request) -> Response:
+    gateway = runtime(request)
+    turn_id = request.path_params["turn_id"]
+    after = last_event_id(request)
+    first = retry_bytes(gateway.settings.retry_ms)
+    turn = gateway.turns.live(turn_id)
+    if turn is not None:
+        if turn.ended and after >= turn.log.last_id:
+            return Response(status_code=204)  # nothing more will come: EventSource stops here
+        return event_stream(gateway.settings, turn.log.stream(after, first))
+    events, ended = (await gateway.turns.stored(turn_id)).events_after(after)
+    if ended and not events:
+        return Response(status_code=204)
+    return event_stream(gateway.settings, replay([first, *events]))
+
+
+async def cancel_turn(request: Request) -> Response:
+    gateway = runtime(request)
+    turn_id = request.path_params["turn_id"]
+    body = CancelRequest()
+    if await request.body():
+        body = await read_json(request, CancelRequest, gateway.settings.max_body_bytes)
+    turn = gateway.turns.live(turn_id)
+    if turn is None:
+        # Finished (or run by another process): nothing to stop here, but the same answer to
+        # a provider the turn never had as while it ran.
+        snapshot = (await gateway.turns.stored(turn_id)).snapshot()
+        check_providers(body.providers, [p.provider for p in snapshot.providers])
+        return JSONResponse(dump(turn_state(snapshot)))
+    check_providers(body.providers, turn.legs)
+    gateway.turns.cancel(turn_id, body.providers)
+    return JSONResponse(dump(turn_state(turn.snapshot())))
+
+
+async def get_turn(request: Request) -> Response:
+    gateway = runtime(request)
+    turn_id = request.path_params["turn_id"]
+    turn = gateway.turns.live(turn_id)
+    snapshot = turn.snapshot() if turn else (await gateway.turns.stored(turn_id)).snapshot()
+    return JSONResponse(dump(turn_state(snapshot)))
+
+
+def check_providers(named: list[str] | None, in_turn: Collection[str]) -> None:
+    unknown = [p for p in named or () if p not in in_turn]
+    if unknown:
+        raise HttpError(422, f"providers: {', '.join(unknown)} not in this turn")
+
+
+def last_event_id(request: Request) -> int:
+    raw = request.headers.get("last-event-id") or request.query_params.get("last_event_id") or "0"
+    raw = raw.strip()
+    # ASCII digits only: str.isdigit() also takes "²" and other digits that int() refuses (a
+    # 500), and a bounded length keeps int() away from its 4300-digit limit.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= MAX_EVENT_ID_DIGITS):
+        raise HttpError(422, "Last-Event-ID must be a non-negative integer")
+    return int(raw)
+
+
+def turn_state(snapshot: TurnSnapshot) -> TurnState:
+    return TurnState(
+        turn_id=snapshot.turn_id,
+        conversation_id=snapshot.conversation_id,
+        user_message_id=snapshot.user_message_id,
+        status=snapshot.status,
+        providers=[
+            TurnProviderState(
+                provider=p.provider,
+                model=p.model,
+                simulated=p.simulated,
+                status=p.status,
+                message_id=p.message_id,
+            )
+            for p in snapshot.providers
+        ],
+    )

@@ -1,0 +1,61 @@
+"""The turn domain: one prompt, one leg per provider, one merged and resumable event stream.
+
+No HTTP here. What this package offers:
+
+* ``TurnRegistry`` (``registry``): creates turns, finds them, cancels them, ends them.
+* ``Turn`` and ``TurnSnapshot`` (``turn``): a stored turn and what clients may know of it.
+* ``EventLog``, ``LegState`` (``log``): a turn's encoded events and the listeners reading them.
+* ``run_leg`` (``leg``): one provider answering, its text relayed as it arrives.
+* ``StoredTurn`` (``replay``): a finished turn rebuilt from PostgreSQL, same events, same ids.
+* ``build_threads`` (``context``): each provider's own view of the conversation.
+* ``LeaseKeeper`` (``leases``): whose turns are still running, across gateways.
+* The domain errors (``errors``), which ``gateway.api`` maps to status codes.
+* The SSE encoding of events (``events``).
+"""
+
+from gateway.turns.context import build_threads
+from gateway.turns.errors import (
+    InvalidChoice,
+    NotFound,
+    PromptTooLong,
+    ShuttingDown,
+    TooBusy,
+    TurnError,
+)
+from gateway.turns.events import delta_bytes, delta_prefix, event_bytes, retry_bytes
+from gateway.turns.leases import LEASE_SECONDS, LeaseKeeper
+from gateway.turns.leg import Leg, LegResult, run_leg
+from gateway.turns.log import EventLog, LegState, Listener
+from gateway.turns.registry import TurnRegistry
+from gateway.turns.replay import StoredTurn, answer_error, done_from_row, load_stored_turn
+from gateway.turns.turn import ProviderSnapshot, Turn, TurnSnapshot
+
+__all__ = [
+    "LEASE_SECONDS",
+    "EventLog",
+    "InvalidChoice",
+    "LeaseKeeper",
+    "Leg",
+    "LegResult",
+    "LegState",
+    "Listener",
+    "NotFound",
+    "PromptTooLong",
+    "ProviderSnapshot",
+    "ShuttingDown",
+    "StoredTurn",
+    "TooBusy",
+    "Turn",
+    "TurnError",
+    "TurnRegistry",
+    "TurnSnapshot",
+    "answer_error",
+    "build_threads",
+    "delta_bytes",
+    "delta_prefix",
+    "done_from_row",
+    "event_bytes",
+    "load_stored_turn",
+    "retry_bytes",
+    "run_leg",
+]

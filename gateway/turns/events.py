@@ -1,0 +1,74 @@
+"""A turn's events: their data (built in one place, live or replayed) and their SSE bytes.
+
+Every event is encoded once, when it is published; the delta path is the per-token hot path,
+so a delta is three byte strings joined, its provider's part built once per leg.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import orjson
+
+
+def event_bytes(id: int, name: str, data: Any) -> bytes:
+    return b"id: %d\nevent: %s\ndata: %s\n\n" % (id, name.encode(), orjson.dumps(data))
+
+
+def delta_prefix(provider: str) -> bytes:
+    """Everything of a delta event between its id and its text, built once per leg."""
+    return b'\nevent: delta\ndata: {"provider":%s,"text":' % orjson.dumps(provider)
+
+
+def delta_bytes(id: int, prefix: bytes, text: str) -> bytes:
+    # orjson escapes U+2028/U+2029 and control characters, so the data stays on one line.
+    return b"id: %d%s%s}\n\n" % (id, prefix, orjson.dumps(text))
+
+
+def retry_bytes(milliseconds: int) -> bytes:
+    return b"retry: %d\n\n" % milliseconds
+
+
+# -- the data of each event -------------------------------------------------------------------
+
+
+def turn_data(
+    turn_id: str, conversation_id: int, user_message_id: int, providers: Iterable[Mapping]
+) -> dict:
+    return {
+        "turn_id": turn_id,
+        "conversation_id": conversation_id,
+        "user_message_id": user_message_id,
+        "providers": [
+            {"provider": p["provider"], "model": p["model"], "simulated": p["simulated"]}
+            for p in providers
+        ],
+    }
+
+
+def usage_data(input_tokens: int | None, output_tokens: int | None) -> dict | None:
+    if input_tokens is None and output_tokens is None:
+        return None
+    return {"input_tokens": input_tokens, "output_tokens": output_tokens}
+
+
+def done_data(answer: Mapping, message_id: int | None, error: dict | None) -> dict:
+    """A done event's data, from a finished leg's answer or from its stored row."""
+    return {
+        "provider": answer["provider"],
+        "status": answer["status"],
+        "message_id": message_id,
+        "model": answer["model"],
+        "content": answer["content"],
+        "finish_reason": answer["finish_reason"],
+        "usage": usage_data(answer["input_tokens"], answer["output_tokens"]),
+        "ttft_ms": answer["ttft_ms"],
+        "latency_ms": answer["latency_ms"],
+        "error": error,
+        "citations": answer["citations"],
+    }
+
+
+def end_data(turn_id: str, statuses: Mapping[str, str]) -> dict:
+    return {"turn_id": turn_id, "statuses": dict(statuses)}

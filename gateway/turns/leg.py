@@ -1,0 +1,112 @@
+"""One leg: one provider answering one turn, its text relayed into the turn's log as it comes.
+
+``run_leg`` is the per-token path of the whole gateway. It publishes ``start`` and each delta,
+and returns what the provider said as a ``LegResult``; storing the answer and announcing it
+(``done``) are the registry's business, once per answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+
+from gateway.turns.log import EventLog, LegState
+from providers import Citations, Finish, Message, ProviderError, Started, Usage
+from providers.base import Provider
+
+log = logging.getLogger("multichat.turns")
+
+
+@dataclass(slots=True)
+class Leg:
+    """A leg while it runs: its public state, what it runs, and how far a cancel can reach."""
+
+    state: LegState
+    provider: Provider
+    thread: list[Message]
+    parts: list[str] = field(default_factory=list)  # the text so far
+    task: asyncio.Task | None = None
+    cancel_requested: bool = False
+    entered: bool = False  # a task cancelled before it runs never enters its body
+    storing: bool = False  # from here on a cancel cannot interrupt the leg
+
+    def cancel(self) -> bool:
+        """Ask the leg to stop; False when it is past the point where stopping matters."""
+        if self.storing or self.cancel_requested or self.task is None:
+            return False
+        self.cancel_requested = True
+        if self.entered:
+            self.task.cancel()
+        return True
+
+
+@dataclass(slots=True)
+class LegResult:
+    status: str  # complete | failed | cancelled
+    content: str
+    ttft_ms: float | None
+    latency_ms: float
+    finish: Finish | None = None
+    usage: Usage | None = None
+    citations: list[str] | None = None
+    error: ProviderError | None = None
+
+
+async def run_leg(leg: Leg, events: EventLog) -> LegResult:
+    """Run the provider until its answer ends, fails or the leg is cancelled."""
+    leg.entered = True
+    state, provider = leg.state, leg.provider
+    # perf_counter, not loop.time(): uvloop's clock ticks in whole milliseconds.
+    clock = time.perf_counter
+    started = clock()
+    append, publish_delta = leg.parts.append, events.publish_delta
+    ttft_ms = None
+    finish: Finish | None = None
+    usage: Usage | None = None
+    citations: list[str] | None = None
+    error: ProviderError | None = None
+    status = "cancelled" if leg.cancel_requested else "complete"
+    try:
+        if not leg.cancel_requested:  # else it was cancelled before this task first ran
+            async for event in provider.adapter.stream(leg.thread, state.model):
+                if type(event) is str:
+                    if ttft_ms is None:
+                        ttft_ms = (clock() - started) * 1000.0
+                        state.status = "streaming"
+                    append(event)
+                    publish_delta(state, event)
+                elif type(event) is Started:
+                    state.status = "streaming"
+                    events.publish("start", {"provider": state.provider, "model": state.model})
+                elif type(event) is Finish:
+                    finish = event
+                elif type(event) is Usage:
+                    usage = event
+                elif type(event) is Citations:
+                    citations = list(event.urls)
+    except ProviderError as failure:
+        status, error = "failed", failure
+    except asyncio.CancelledError:
+        if not leg.cancel_requested:
+            raise
+        asyncio.current_task().uncancel()  # type: ignore[union-attr]
+        status = "cancelled"
+    except Exception:  # a bug in an adapter must end its own leg, not the turn
+        log.exception("%s adapter failed unexpectedly", state.provider)
+        status = "failed"
+        error = ProviderError(
+            "internal_error", f"{state.provider}: the gateway failed to read the answer"
+        )
+    leg.storing = True
+    return LegResult(
+        status=status,
+        content="".join(leg.parts),
+        ttft_ms=round(ttft_ms, 3) if ttft_ms is not None else None,
+        latency_ms=round((clock() - started) * 1000.0, 3),
+        finish=finish,
+        usage=usage,
+        citations=citations,
+        error=error,
+    )

@@ -1,0 +1,320 @@
+"""The turn registry: where turns are created, found, cancelled, and where they end.
+
+A turn runs on the server, not inside an HTTP connection: its legs are tasks that relay their
+provider's text into the turn's log as it arrives, and store their answer once, when they end.
+Listeners come and go; when the last one leaves, the turn waits ``disconnect_grace`` seconds
+for a reconnect before it cancels what is still running (and stores it as ``cancelled``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Sequence
+from dataclasses import asdict
+
+import asyncpg
+
+from gateway.settings import Settings
+from gateway.turns.context import build_threads
+from gateway.turns.errors import InvalidChoice, NotFound, PromptTooLong, TooBusy
+from gateway.turns.events import done_data
+from gateway.turns.leases import LEASE_SECONDS, LeaseKeeper
+from gateway.turns.leg import Leg, LegResult, run_leg
+from gateway.turns.log import EventLog, LegState
+from gateway.turns.replay import StoredTurn, load_stored_turn
+from gateway.turns.turn import Turn
+from providers.base import Provider
+from storage import Answer, Q, TurnEnd, Writer
+
+log = logging.getLogger("multichat.turns")
+
+FIRST_LISTENER_WINDOW = 15.0  # how long a turn created by POST /turns waits for its EventSource
+MAX_TITLE = 60
+MAX_ID = 2**63 - 1
+
+
+class TurnRegistry:
+    def __init__(
+        self, settings: Settings, pool: asyncpg.Pool, providers: dict[str, Provider]
+    ) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.providers = providers
+        self.writer = Writer(
+            pool, batch_size=settings.writer_batch, queue_size=settings.writer_queue
+        )
+        self.leases = LeaseKeeper(pool, lambda: self.running_legs)
+        self.turns: dict[str, Turn] = {}  # live turns, and ended ones for the retention window
+        self.running_legs: dict[str, dict[str, Leg]] = {}  # by turn
+        self._grace: dict[str, asyncio.TimerHandle] = {}
+        self._starting = 0  # turns past the limit check whose prompt is still being stored
+
+    @property
+    def running(self) -> int:
+        return len(self.running_legs) + self._starting
+
+    # -- life cycle -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.writer.start()
+        await self.leases.start()
+
+    async def stop(self) -> None:
+        """Cancel what still runs, store it, and let the writer drain."""
+        self.leases.stop()
+        for turn_id in list(self.running_legs):
+            self.cancel(turn_id)
+        await asyncio.gather(*self._tasks(list(self.running_legs)), return_exceptions=True)
+        await self.writer.stop()
+        for handle in self._grace.values():
+            handle.cancel()
+
+    def _tasks(self, turn_ids: Sequence[str]) -> list[asyncio.Task]:
+        return [
+            leg.task
+            for turn_id in turn_ids
+            for leg in self.running_legs.get(turn_id, {}).values()
+            if leg.task is not None
+        ]
+
+    # -- creating a turn --------------------------------------------------------------------------
+
+    def choose_providers(self, models: Sequence[str] | None) -> list[tuple[Provider, str]]:
+        if models is None:
+            return [(p, p.config.model) for p in self.providers.values()]
+        if not models:
+            raise InvalidChoice("models: choose at least one provider, or send null for all")
+        if len(models) > len(self.providers):
+            raise InvalidChoice(f"models: at most {len(self.providers)} providers per turn")
+        chosen: list[tuple[Provider, str]] = []
+        for entry in models:
+            name, _, model = entry.partition(":")
+            provider = self.providers.get(name.strip())
+            if provider is None:
+                known = ", ".join(self.providers)
+                raise InvalidChoice(
+                    f"models: unknown provider {name!r} (known: {known})", unknown_provider=True
+                )
+            if any(p is provider for p, _ in chosen):
+                raise InvalidChoice(f"models: {name!r} is listed twice")
+            chosen.append((provider, model.strip() or provider.config.model))
+        return chosen
+
+    async def create_turn(
+        self,
+        prompt: str,
+        *,
+        conversation_id: int | None = None,
+        models: Sequence[str] | None = None,
+        wait_for_listener: bool = False,
+    ) -> Turn:
+        if len(prompt) > self.settings.max_prompt_chars:
+            raise PromptTooLong(
+                f"the prompt is longer than {self.settings.max_prompt_chars} characters"
+            )
+        chosen = self.choose_providers(models)
+        if self.running >= self.settings.max_concurrent_turns:
+            raise TooBusy("too many turns are running; try again in a moment")
+        turn_id = secrets.token_urlsafe(16)  # 128 random bits
+        states = {
+            p.config.name: LegState(p.config.name, model, p.config.simulated) for p, model in chosen
+        }
+        events = EventLog(
+            self.settings.listener_buffer_bytes,
+            held=True,
+            on_listener=lambda _: self._cancel_grace(turn_id),
+            on_abandoned=lambda _: self._start_grace(turn_id, self.settings.disconnect_grace),
+        )
+        # The slot is taken before the first await, or turns created at the same moment would
+        # all pass the check above.
+        self._starting += 1
+        try:
+            rows = await self._thread_rows(conversation_id, list(states))
+        finally:
+            self._starting -= 1
+        threads = build_threads(rows, list(states), prompt, self.settings.context_budget_chars)
+        legs = {
+            name: Leg(states[name], provider, threads[name])
+            for name, (provider, _) in zip(states, chosen, strict=True)
+        }
+        # The providers are called now, while the prompt is stored: storing it is then off the
+        # time to first token. What they say before the turn is stored is held by the log.
+        stored: asyncio.Future[Turn | None] = asyncio.get_running_loop().create_future()
+        self.running_legs[turn_id] = legs
+        for leg in legs.values():
+            leg.task = asyncio.create_task(
+                self._run(leg, events, stored), name=f"leg-{turn_id}-{leg.state.provider}"
+            )
+        try:
+            conversation_id, user_message_id = await self._store_prompt(
+                turn_id, prompt, conversation_id, states
+            )
+        except BaseException:
+            # The prompt could not be stored: stop the legs; they store and send nothing.
+            self.cancel(turn_id)
+            self.running_legs.pop(turn_id, None)
+            stored.set_result(None)
+            raise
+        turn = Turn(turn_id, conversation_id, user_message_id, states, events)
+        self.turns[turn_id] = turn
+        events.release(turn.turn_event_data())
+        stored.set_result(turn)
+        if wait_for_listener:
+            self._start_grace(turn_id, max(self.settings.disconnect_grace, FIRST_LISTENER_WINDOW))
+        return turn
+
+    async def _thread_rows(self, conversation_id: int | None, providers: list[str]) -> list:
+        if conversation_id is None:
+            return []
+        if not 1 <= conversation_id <= MAX_ID:
+            raise NotFound("conversation")
+        rows = await Q.thread_rows.fetch(
+            self.pool, conversation_id=conversation_id, providers=providers
+        )
+        if not rows:
+            raise NotFound("conversation")  # before any provider is called
+        return rows
+
+    async def _store_prompt(
+        self,
+        turn_id: str,
+        prompt: str,
+        conversation_id: int | None,
+        legs: dict[str, LegState],
+    ) -> tuple[int, int]:
+        """Store the prompt and the turn, in one statement; return the two ids."""
+        stored = await Q.start_turn.fetchrow(
+            self.pool,
+            conversation_id=conversation_id,
+            title=title_from(prompt),
+            turn_id=turn_id,
+            content=prompt,
+            providers=[
+                {"provider": leg.provider, "model": leg.model, "simulated": leg.simulated}
+                for leg in legs.values()
+            ],
+            lease_seconds=LEASE_SECONDS,
+        )
+        if stored is None:
+            raise NotFound("conversation")  # deleted since its thread was read
+        return stored["conversation_id"], stored["user_message_id"]
+
+    # -- a leg's end, and the turn's --------------------------------------------------------------
+
+    async def _run(self, leg: Leg, events: EventLog, stored: asyncio.Future[Turn | None]) -> None:
+        result = await run_leg(leg, events)
+        turn = await stored
+        if turn is None:
+            return  # the prompt was never stored: this leg is discarded
+        await self._finish_leg(turn, leg, result)
+
+    async def _finish_leg(self, turn: Turn, leg: Leg, result: LegResult) -> None:
+        state = leg.state
+        answer = answer_of(turn, state, result)
+        try:
+            state.message_id = await self.writer.store_answer(answer)
+        except Exception:
+            log.exception("could not store the %s answer of turn %s", state.provider, turn.id)
+        state.status = result.status
+        leg.provider.record(result.status == "complete")
+        error = result.error.as_dict() if result.error else None
+        state.done = done_data(asdict(answer), state.message_id, error)
+        state.done_event_id = turn.log.publish("done", state.done)
+        if all(s.finished for s in turn.legs.values()):
+            await self._end(turn)
+
+    async def _end(self, turn: Turn) -> None:
+        # Every leg is done: nothing else can publish, so the end's id is known before it is sent.
+        end_id = turn.log.last_id + 1
+        done_ids = {name: leg.done_event_id for name, leg in turn.legs.items()}
+        try:
+            await self.writer.end_turn(TurnEnd(turn.id, turn.conversation_id, done_ids, end_id))  # type: ignore[arg-type]
+        except Exception:
+            log.exception("could not mark turn %s finished", turn.id)
+        turn.log.end(turn.id, {name: leg.status for name, leg in turn.legs.items()})
+        self.running_legs.pop(turn.id, None)
+        self._cancel_grace(turn.id)
+        loop = asyncio.get_running_loop()
+        loop.call_later(self.settings.replay_retention, self.turns.pop, turn.id, None)
+
+    # -- grace and cancel -------------------------------------------------------------------------
+
+    def _start_grace(self, turn_id: str, seconds: float) -> None:
+        self._cancel_grace(turn_id)
+        loop = asyncio.get_running_loop()
+        self._grace[turn_id] = loop.call_later(seconds, self._grace_over, turn_id)
+
+    def _cancel_grace(self, turn_id: str) -> None:
+        handle = self._grace.pop(turn_id, None)
+        if handle is not None:
+            handle.cancel()
+
+    def _grace_over(self, turn_id: str) -> None:
+        self._grace.pop(turn_id, None)
+        turn = self.turns.get(turn_id)
+        if turn is not None and not turn.log.listeners:
+            log.info("turn %s has no listener; cancelling its running legs", turn_id)
+            self.cancel(turn_id)
+
+    def cancel(self, turn_id: str, providers: Sequence[str] | None = None) -> list[str]:
+        """Cancel running legs now; return the providers that were cancelled."""
+        return [
+            name
+            for name, leg in self.running_legs.get(turn_id, {}).items()
+            if (providers is None or name in providers) and leg.cancel()
+        ]
+
+    async def cancel_conversation(self, conversation_id: int) -> None:
+        """Stop a conversation's running turns (before its rows are deleted)."""
+        turn_ids = [
+            t.id
+            for t in self.turns.values()
+            if t.conversation_id == conversation_id and t.id in self.running_legs
+        ]
+        for turn_id in turn_ids:
+            self.cancel(turn_id)
+        await asyncio.gather(*self._tasks(turn_ids), return_exceptions=True)
+
+    async def wait(self, turn: Turn) -> None:
+        """Until the turn has ended (for the blocking POST /chat/)."""
+        if tasks := self._tasks([turn.id]):
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    # -- finding a turn ---------------------------------------------------------------------------
+
+    def live(self, turn_id: str) -> Turn | None:
+        return self.turns.get(turn_id)
+
+    async def stored(self, turn_id: str) -> StoredTurn:
+        stored = await load_stored_turn(self.pool, turn_id)
+        if stored is None:
+            raise NotFound("turn")
+        return stored
+
+
+def answer_of(turn: Turn, state: LegState, result: LegResult) -> Answer:
+    error, finish, usage = result.error, result.finish, result.usage
+    return Answer(
+        conversation_id=turn.conversation_id,
+        turn_id=turn.id,
+        provider=state.provider,
+        model=state.model,
+        status=result.status,
+        content=result.content,
+        finish_reason=finish.reason if finish else None,
+        error_type=error.type if error else None,
+        error_message=error.message if error else None,
+        error_status_code=error.status_code if error else None,
+        ttft_ms=result.ttft_ms,
+        latency_ms=result.latency_ms,
+        input_tokens=usage.input_tokens if usage else None,
+        output_tokens=usage.output_tokens if usage else None,
+        citations=result.citations,
+    )
+
+
+def title_from(prompt: str) -> str:
+    title = " ".join(prompt.split())
+    return title if len(title) <= MAX_TITLE else title[: MAX_TITLE - 1].rstrip() + "…"

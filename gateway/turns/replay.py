@@ -1,0 +1,100 @@
+"""Stored rows as events: the one mapping from PostgreSQL back to what the wire carried.
+
+A finished turn replays with the ids its events had on the wire (stored when it ended);
+deltas are not stored, but each ``done`` carries the whole text. The same mapping gives the
+``done`` data, the turn's snapshot and each stored answer's error, for every caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import asyncpg
+
+from gateway.turns.events import done_data, end_data, event_bytes, turn_data
+from gateway.turns.turn import ProviderSnapshot, TurnSnapshot
+from storage import Q
+
+INTERRUPTED_IDS = 1_000_000_000  # a crashed turn's replay numbers its dones and end from here
+
+
+def answer_error(row: Mapping) -> dict | None:
+    """A stored answer's error, as the done event carried it."""
+    if not row["error_type"]:
+        return None
+    return {
+        "type": row["error_type"],
+        "message": row["error_message"] or "",
+        "status_code": row["error_status_code"],
+        "retryable": False,
+    }
+
+
+def done_from_row(row: Mapping) -> dict:
+    return done_data(row, row["id"], answer_error(row))
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTurn:
+    row: asyncpg.Record
+    answers: dict[str, asyncpg.Record]  # by provider
+
+    @property
+    def running(self) -> bool:
+        return self.row["status"] == "running"
+
+    def snapshot(self) -> TurnSnapshot:
+        row = self.row
+        providers = []
+        for entry in row["providers"]:
+            answer = self.answers.get(entry["provider"])
+            providers.append(
+                ProviderSnapshot(
+                    entry["provider"],
+                    entry["model"],
+                    entry["simulated"],
+                    answer["status"] if answer else "pending",
+                    answer["id"] if answer else None,
+                )
+            )
+        return TurnSnapshot(
+            row["id"], row["conversation_id"], row["user_message_id"], row["status"], providers
+        )
+
+    def events_after(self, after: int) -> tuple[list[bytes], bool]:
+        """(the events after id ``after``, ended?)"""
+        row = self.row
+        turn = event_bytes(
+            1,
+            "turn",
+            turn_data(row["id"], row["conversation_id"], row["user_message_id"], row["providers"]),
+        )
+        if self.running:
+            # Running in another process (or its owner just died): only the turn event is safe;
+            # the client's EventSource comes back after `retry` ms and finds more.
+            return ([turn] if after < 1 else []), False
+        done_ids = row["done_event_ids"] or {}
+        events: list[tuple[int, bytes]] = [(1, turn)]
+        statuses = {}
+        for index, entry in enumerate(row["providers"], start=1):
+            answer = self.answers.get(entry["provider"])
+            if answer is None:
+                continue
+            # Interrupted: the ids the live stream had died with its gateway. Number the rest
+            # above any id a live stream reaches, and the same on every replay, so that a
+            # client that saw the end gets 204 next time instead of the dones all over again.
+            id = done_ids.get(entry["provider"], INTERRUPTED_IDS + index)
+            events.append((id, event_bytes(id, "done", done_from_row(answer))))
+            statuses[entry["provider"]] = answer["status"]
+        end_id = row["end_event_id"] or max(id for id, _ in events) + 1
+        events.append((end_id, event_bytes(end_id, "end", end_data(row["id"], statuses))))
+        return [chunk for id, chunk in sorted(events, key=lambda e: e[0]) if id > after], True
+
+
+async def load_stored_turn(pool: asyncpg.Pool, turn_id: str) -> StoredTurn | None:
+    row = await Q.get_turn.fetchrow(pool, id=turn_id)
+    if row is None:
+        return None
+    answers = {a["provider"]: a for a in await Q.turn_answers.fetch(pool, turn_id=turn_id)}
+    return StoredTurn(row, answers)
