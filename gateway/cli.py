@@ -32,14 +32,15 @@ def main(argv: list[str] | None = None) -> int:
     simulate.add_argument("--gap", type=float, help="ms between chunks")
     simulate.add_argument("--chunk", type=int, help="tokens per chunk")
 
-    from gateway import bench, loadtest  # cheap to import: stdlib, orjson, the registry
+    # The flags only (stdlib): the tools themselves are imported when their command runs.
+    from gateway.tools.arguments import add_bench_arguments, add_loadtest_arguments
 
-    loadtest.add_arguments(
+    add_loadtest_arguments(
         commands.add_parser(
             "loadtest", help="streaming clients against a gateway, every stream checked"
         )
     )
-    bench.add_arguments(
+    add_bench_arguments(
         commands.add_parser("bench", help="the streaming benchmark: direct vs through the gateway")
     )
 
@@ -127,13 +128,13 @@ def run_simulate(args: argparse.Namespace) -> int:
 
 
 def run_loadtest(args: argparse.Namespace) -> int:
-    from gateway import loadtest
+    from gateway.tools import loadtest
 
     return loadtest.main(args)
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    from gateway import bench
+    from gateway.tools import bench
 
     return bench.main(args)
 

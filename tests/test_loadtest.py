@@ -17,7 +17,9 @@ import asyncpg
 import pytest
 
 from gateway import cli
-from gateway.loadtest import (
+from gateway.tools.arguments import SCENARIO_NAMES
+from gateway.tools.bench import scenarios
+from gateway.tools.loadtest import (
     Connection,
     GatewayStream,
     LoadConfig,
@@ -26,7 +28,9 @@ from gateway.loadtest import (
     percentile,
     run_load,
 )
-from gateway.sse import delta_bytes, delta_prefix, event_bytes
+from gateway.tools.loadtest.native import native_request
+from gateway.turns.events import delta_bytes, delta_prefix, event_bytes
+from providers import Message, make_adapter
 from providers.registry import PROVIDERS
 from tests.conftest import ROOT
 
@@ -341,6 +345,45 @@ def test_the_command_line_prints_json(streaming_gateway, capsys):
     result = json.loads(capsys.readouterr().out)
     assert status == 0
     assert result["tokens"] == 14 and result["mode"] == "stream"
+
+
+def test_direct_mode_sends_what_the_gateways_adapter_sends():
+    """The baseline's requests come from the adapters' own builder, with the config the
+    gateway gives a simulated provider: the same path, headers and body."""
+    from gateway.settings import load_settings, provider_configs
+
+    configs = {c.name: c for c in provider_configs(load_settings(), "http://127.0.0.1:9")}
+    for provider in ALL:
+        config = configs.get(provider)
+        if config is None or not config.simulated:
+            continue  # a key or a setting in this environment: not the simulated default
+        sent = native_request(provider, "m+tokens=3", "hi", "http://127.0.0.1:9")
+        expected = make_adapter(config, None).build_request([Message("user", "hi")], "m+tokens=3")  # type: ignore[arg-type]
+        head, body = sent.split(b"\r\n\r\n", 1)
+        assert body == expected.body, provider
+        assert expected.url.endswith(head.split(b" ")[1].decode()), provider
+        lines = head.decode().split("\r\n")[1:]
+        for name, value in expected.headers.items():
+            assert f"{name}: {value}" in lines, (provider, name)
+
+
+def test_the_command_line_knows_every_scenario():
+    assert tuple(scenarios(False)) == tuple(scenarios(True)) == SCENARIO_NAMES
+
+
+def test_building_the_parser_imports_none_of_the_tools():
+    """``multichat serve`` builds every subcommand's parser: the flags come from a stdlib-only
+    module, and the tools are imported only when their command runs."""
+    code = (
+        "import sys; from unittest import mock; import gateway.cli as cli\n"
+        "with mock.patch.dict(cli.COMMANDS, serve=lambda args: 0): cli.main(['serve'])\n"
+        "print(sorted(m for m in sys.modules if m.startswith('gateway.tools')))"
+    )
+    finished = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stdout.split() == ["['gateway.tools',", "'gateway.tools.arguments']"]
 
 
 # -- the benchmark, end to end ---------------------------------------------------------------------

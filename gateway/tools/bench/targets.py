@@ -1,0 +1,67 @@
+"""The targets the benchmark judges, each against one figure of one scenario."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    name: str
+    scenario: str
+    metric: str  # a key of the scenario's "derived" figures
+    limit: float
+    higher_is_better: bool = False
+    unit: str = ""
+
+
+TARGETS = (
+    *(
+        Target("gateway CPU per relayed token", name, "cpu_us_per_token", 50, unit="µs")
+        for name in ("overhead-1", "overhead-50", "fanout", "throughput")
+    ),
+    Target("added TTFT p50 at 1 turn", "overhead-1", "added_ttft_p50_ms", 2, unit="ms"),
+    Target("added TTFT p99 at 50 turns", "overhead-50", "added_ttft_p99_ms", 10, unit="ms"),
+    Target(
+        "relayed tokens/s on one core",
+        "throughput",
+        "gateway_tokens_per_s",
+        20_000,
+        higher_is_better=True,
+        unit="/s",
+    ),
+    Target("fan-out errors", "fanout", "gateway_errors", 0),
+    Target("fan-out answers not stored (any round)", "fanout", "answers_missing", 0),
+    Target("hold errors", "hold", "gateway_errors", 0),
+    Target("hold RSS per upstream stream", "hold", "rss_kb_per_stream", 30, unit="KB"),
+)
+
+
+def judge(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each target next to its measured value, for the scenarios that ran."""
+    verdicts = []
+    for target in TARGETS:
+        scenario = results.get(target.scenario)
+        if scenario is None:
+            continue
+        value = scenario["derived"].get(target.metric)
+        if value is None:
+            passed = False
+        elif target.higher_is_better:
+            passed = value >= target.limit
+        else:
+            passed = value <= target.limit
+        verdicts.append(
+            {
+                "target": target.name,
+                "scenario": target.scenario,
+                "metric": target.metric,
+                "measured": value,
+                "limit": target.limit,
+                "comparison": ">=" if target.higher_is_better else "<=",
+                "unit": target.unit,
+                "pass": passed,
+            }
+        )
+    return verdicts
