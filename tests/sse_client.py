@@ -1,4 +1,8 @@
-"""Reading the gateway's event streams in tests, and checking the contract's invariants."""
+"""Reading the gateway's event streams in tests, and checking the contract's invariants.
+
+Both with the gateway's own tools: the events are decoded by ``providers.sse.SSEFieldDecoder``
+(the decoder of the upstream streams, reporting ids, retry and comments too), and a stream is
+checked by ``gateway.tools.streamcheck``, the same checker the load generator runs."""
 
 from __future__ import annotations
 
@@ -7,6 +11,9 @@ from dataclasses import dataclass, field
 
 import httpx
 import orjson
+
+from gateway.tools.streamcheck import check_stream
+from providers import SSEFieldDecoder
 
 
 @dataclass
@@ -42,25 +49,21 @@ async def iter_events(
 ) -> AsyncIterator[Event]:
     """Parse SSE as a browser would (fields, blank-line dispatch, comments)."""
     stream = stream or Stream()
-    fields: dict[str, list[str]] = {}
-    async for line in response.aiter_lines():
-        if line == "":
-            if "data" in fields:
-                event = Event(
-                    id=int(fields["id"][-1]) if "id" in fields else None,
-                    name=fields.get("event", ["message"])[-1],
-                    data=orjson.loads("\n".join(fields["data"])),
-                )
-                stream.events.append(event)
-                yield event
-            elif "retry" in fields:
-                stream.retry = int(fields["retry"][-1])
-            fields = {}
-        elif line.startswith(":"):
-            stream.comments.append(line[1:].strip())
-        else:
-            name, _, value = line.partition(":")
-            fields.setdefault(name, []).append(value[1:] if value.startswith(" ") else value)
+    decoder = SSEFieldDecoder(keep_comments=True)
+    async for chunk in response.aiter_bytes():
+        for ident, name, data in decoder.feed(chunk):
+            event = Event(
+                id=int(ident) if ident is not None else None,
+                name=name.decode() if name is not None else "message",
+                data=orjson.loads(data),
+            )
+            stream.events.append(event)
+            yield event
+        if decoder.retry is not None:
+            stream.retry = decoder.retry
+        assert decoder.comments is not None
+        stream.comments += (comment.decode().strip() for comment in decoder.comments)
+        decoder.comments.clear()
 
 
 async def read_stream(response: httpx.Response, until: int | None = None) -> Stream:
@@ -73,29 +76,18 @@ async def read_stream(response: httpx.Response, until: int | None = None) -> Str
 
 
 def check_invariants(stream: Stream, providers: list[str]) -> None:
-    """The contract's rules for one complete stream (§3.1)."""
-    events = stream.events
-    ids = [e.id for e in events]
-    assert all(isinstance(i, int) for i in ids), "every event has an id"
-    assert ids == sorted(set(ids)), f"ids strictly increase: {ids}"
-    assert events[0].name == "turn", "turn comes first"
-    assert [p["provider"] for p in events[0].data["providers"]] == providers
-    assert events[-1].name == "end", "end comes last"
-    assert [e.name for e in events].count("turn") == 1 and [e.name for e in events].count(
-        "end"
-    ) == 1
-    assert sorted(e.data["provider"] for e in stream.named("done")) == sorted(providers), (
-        "one done per leg"
+    """The contract's rules for one complete stream (§3.1), by the load generator's checker:
+    ids strictly increasing, ``turn`` first and once announcing ``providers`` (in this order),
+    one ``done`` per leg with nothing of it after, deltas adding up to ``done.content``, no
+    event named ``error``, ``end`` last and once with every leg's status."""
+    checker = check_stream(
+        (
+            None if e.id is None else str(e.id).encode(),
+            e.name.encode(),
+            orjson.dumps(e.data),
+        )
+        for e in stream.events
     )
-    assert "error" not in {e.name for e in events}, "no event is named error"
-    for provider in providers:
-        done = stream.done(provider)
-        assert stream.text(provider) == done["content"], (
-            f"{provider}: deltas add up to done.content"
-        )
-        done_index = events.index(
-            next(e for e in stream.named("done") if e.data["provider"] == provider)
-        )
-        later = [e for e in events[done_index + 1 :] if e.data.get("provider") == provider]
-        assert not later, f"{provider}: nothing after its done"
-    assert events[-1].data["statuses"] == {p: stream.done(p)["status"] for p in providers}
+    assert checker.violations == [], checker.violations
+    assert checker.providers == providers, "turn announces the providers, in order"
+    assert sorted(checker.statuses) == sorted(providers), "one done per leg"
