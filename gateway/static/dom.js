@@ -62,3 +62,5 @@ export function icon(name, label) {
   wrap.append(svg, h("span", { class: "visually-hidden" }, label));
   return wrap;
 }
+
+export const byId = (id) => document.getElementById(id);

@@ -8,14 +8,8 @@
 import { cancelTurn, eventsUrl, getTurn } from "./api.js";
 import { h, icon } from "./dom.js";
 import { renderMarkdown } from "./markdown.js";
+import { displayName } from "./providers.js";
 
-const NAMES = {
-  claude: "Claude",
-  chatgpt: "ChatGPT",
-  gemini: "Gemini",
-  grok: "Grok",
-  perplexity: "Perplexity",
-};
 const STATUS_LABELS = {
   waiting: "waiting",
   streaming: "streaming",
@@ -28,8 +22,6 @@ const STATUS_LABELS = {
 const FINISHED = new Set(["complete", "failed", "cancelled"]);
 const EVENT_TYPES = ["turn", "start", "delta", "done", "end"];
 const MAX_RECOVERIES = 8;
-
-export const displayName = (provider) => NAMES[provider] || provider;
 
 // -- figures ------------------------------------------------------------------------------
 

@@ -1,0 +1,116 @@
+// The composer: the prompt box (Enter sends, Shift+Enter is a new line, it grows as you type),
+// the example questions, Send and Stop all, and sending a prompt as a new turn.
+
+import { createTurn } from "./api.js";
+import { byId } from "./dom.js";
+import { hideNotice, reportError, showNotice, withdrawNotice } from "./notice.js";
+import { chosenModels } from "./picker.js";
+import { currentLiveTurn, emit, state } from "./state.js";
+import { addTurn, newTurnView, removeTurn, scrollToBottom, streamNewTurn } from "./transcript.js";
+
+const STILL_ANSWERING = "The models are still answering: wait for them, or press Stop all.";
+const MAX_HEIGHT = 220; // px: the prompt box grows up to this, then scrolls
+
+const els = {
+  form: byId("composer"),
+  prompt: byId("prompt"),
+  send: byId("send"),
+  stopAll: byId("stop-all"),
+  examples: byId("examples"),
+};
+
+let sending = false; // between pressing Send and the gateway's answer
+
+// Send while nothing runs, Stop all while a turn in this conversation does.
+export function updateComposer() {
+  const running = currentLiveTurn();
+  if (!running) withdrawNotice(STILL_ANSWERING);
+  els.send.hidden = Boolean(running);
+  els.stopAll.hidden = !running;
+  els.send.disabled = sending;
+}
+
+export function focusPrompt() {
+  els.prompt.focus();
+}
+
+// text: an example question; otherwise what is in the prompt box.
+async function send(text) {
+  const prompt = text ?? els.prompt.value;
+  if (sending) return;
+  if (currentLiveTurn()) {
+    showNotice(STILL_ANSWERING);
+    return;
+  }
+  if (!prompt.trim()) {
+    els.prompt.focus();
+    return;
+  }
+  const chosen = chosenModels();
+  if (!chosen.length) {
+    showNotice("Choose at least one model to ask.");
+    return;
+  }
+  hideNotice();
+  const view = newTurnView(prompt);
+  for (const c of chosen) view.column(c.name, c.model, c.simulated);
+  addTurn(view);
+  setPrompt("");
+  sending = true;
+  updateComposer();
+  scrollToBottom(true);
+  const conversationAtSend = state.conversationId;
+  const seq = state.openSeq;
+  let created;
+  try {
+    created = await createTurn({
+      prompt,
+      conversation_id: conversationAtSend,
+      models: chosen.map((c) => c.request),
+    });
+  } catch (error) {
+    removeTurn(view);
+    if (!els.prompt.value) els.prompt.value = prompt; // unless a new one was typed meanwhile
+    autoGrow();
+    reportError(error);
+    return;
+  } finally {
+    sending = false;
+    updateComposer();
+  }
+  streamNewTurn(view, created, seq);
+  emit("turn-started", { push: conversationAtSend == null });
+}
+
+function setPrompt(text) {
+  els.prompt.value = text;
+  autoGrow();
+}
+
+function autoGrow() {
+  els.prompt.style.height = "auto";
+  els.prompt.style.height = `${Math.min(els.prompt.scrollHeight, MAX_HEIGHT)}px`;
+}
+
+function stopAll() {
+  const view = currentLiveTurn();
+  if (view) view.stop(null);
+}
+
+export function bindComposer() {
+  els.form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    send();
+  });
+  els.prompt.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      send();
+    }
+  });
+  els.prompt.addEventListener("input", autoGrow);
+  els.stopAll.addEventListener("click", stopAll);
+  for (const button of els.examples.querySelectorAll("button")) {
+    button.addEventListener("click", () => send(button.textContent));
+  }
+}

@@ -1,0 +1,38 @@
+// What the page's modules share: the conversation on screen and the turns still streaming,
+// and a way for a module to say what just happened without knowing who needs to hear it
+// (app.js wires the listeners). Anything only one module uses stays in that module.
+
+export const state = {
+  conversationId: null, // the conversation on screen; null for a new one
+  live: new Map(), // turn id -> TurnView, for every turn still streaming
+  openSeq: 0, // counts what was put on screen, so an answer for something since left is dropped
+};
+
+// The turn still running in the conversation on screen, if any.
+export function currentLiveTurn() {
+  for (const view of state.live.values()) {
+    if (view.conversationId === state.conversationId && view.running) return view;
+  }
+  return null;
+}
+
+export function isAnswering(conversationId) {
+  return [...state.live.values()].some((v) => v.conversationId === conversationId && v.running);
+}
+
+// -- events --------------------------------------------------------------------------------
+//
+// "shown" {push, blank}: a conversation (blank: a new, empty one) is now on screen.
+// "turn-started" {push}: a turn was created and is streaming.
+// "turn-ended": a live turn ended (or was given up on).
+
+const listeners = new Map();
+
+export function on(event, listener) {
+  if (!listeners.has(event)) listeners.set(event, []);
+  listeners.get(event).push(listener);
+}
+
+export function emit(event, detail = {}) {
+  for (const listener of listeners.get(event) || []) listener(detail);
+}

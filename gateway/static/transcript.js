@@ -1,0 +1,179 @@
+// The conversation on screen: its title, its turns (stored ones as they were saved, live ones
+// as they stream), the welcome for a new conversation, and keeping the newest text in view.
+
+import { eventsUrl, getConversation } from "./api.js";
+import { byId } from "./dom.js";
+import { hideNotice, reportError, showNotice } from "./notice.js";
+import { providerNames } from "./providers.js";
+import { emit, state } from "./state.js";
+import { TurnView } from "./turn.js";
+
+const PAGE_TITLE = "Multichat · compare AI models side by side";
+
+const els = {
+  title: byId("title"),
+  transcript: byId("transcript"),
+  welcome: byId("welcome"),
+  turns: byId("turns"),
+};
+
+let stickToBottom = true; // false once the reader scrolls up, until a conversation is opened
+
+// -- what is on screen ---------------------------------------------------------------------
+
+// resume: the id of a turn still running (named in the URL) to stream again from its start.
+export async function openConversation(id, { resume = null, push = false } = {}) {
+  const seq = ++state.openSeq;
+  let conversation;
+  try {
+    conversation = await getConversation(id);
+  } catch (error) {
+    if (seq === state.openSeq) couldNotOpen(error);
+    return;
+  }
+  if (seq !== state.openSeq) return;
+  hideNotice();
+  state.conversationId = id;
+  showTitle(conversation.title);
+  els.welcome.hidden = true;
+  els.turns.replaceChildren(...turnViews(conversation, resume).map((view) => view.el));
+  emit("shown", { push });
+  stickToBottom = true;
+  scrollToBottom(true);
+}
+
+export function newConversation(push = false) {
+  state.openSeq += 1;
+  state.conversationId = null;
+  showTitle(null);
+  els.turns.replaceChildren();
+  els.welcome.hidden = false;
+  emit("shown", { push, blank: true });
+}
+
+// A running turn named in the URL without its conversation: shown alone until its first
+// event says which conversation it belongs to (then that conversation opens around it).
+export function showLoneTurn(turnId) {
+  state.conversationId = null;
+  els.welcome.hidden = true;
+  els.turns.replaceChildren(resumeTurn(turnId, "").el);
+  emit("lone-turn");
+}
+
+// title null: a new conversation.
+export function showTitle(title) {
+  els.title.textContent = title ?? "New comparison";
+  document.title = title == null ? PAGE_TITLE : `${title} · Multichat`;
+}
+
+function couldNotOpen(error) {
+  if (error.status === 404) {
+    showNotice("That conversation no longer exists.");
+    newConversation();
+  } else {
+    reportError(error);
+  }
+}
+
+// One view per turn: a live one as it is, the one to resume streaming again, the rest stored.
+function turnViews(conversation, resume) {
+  const views = [];
+  let resumed = false;
+  for (const group of groupMessages(conversation.messages)) {
+    const live = group.turnId && state.live.get(group.turnId);
+    if (live) {
+      views.push(live);
+    } else if (resume && group.turnId === resume) {
+      views.push(resumeTurn(resume, group.user ? group.user.content : ""));
+      resumed = true;
+    } else {
+      views.push(TurnView.stored(group, providerNames()));
+    }
+  }
+  // The turn to resume is not among the stored messages: it streams after them, promptless.
+  if (resume && !resumed && !state.live.has(resume)) views.push(resumeTurn(resume, ""));
+  return views;
+}
+
+// The stored messages in turns: a user message and the answers that share its turn id.
+function groupMessages(messages) {
+  const groups = [];
+  const byTurn = new Map();
+  let last = null;
+  for (const message of messages) {
+    if (message.role === "user") {
+      last = { turnId: message.turn_id, user: message, answers: [] };
+      groups.push(last);
+      if (message.turn_id) byTurn.set(message.turn_id, last);
+      continue;
+    }
+    const group = (message.turn_id && byTurn.get(message.turn_id)) || last;
+    if (group) group.answers.push(message);
+    else groups.push((last = { turnId: message.turn_id, user: null, answers: [message] }));
+  }
+  return groups;
+}
+
+// -- live turns ----------------------------------------------------------------------------
+
+export function newTurnView(prompt) {
+  return new TurnView(prompt, {
+    onChange: () => scrollToBottom(false),
+    onEnd: (view) => {
+      state.live.delete(view.turnId);
+      emit("turn-ended");
+    },
+    onConversation: (view, conversationId) => {
+      view.conversationId = conversationId;
+      // A turn resumed from the URL alone: show the conversation it belongs to around it.
+      if (state.conversationId == null) openConversation(conversationId);
+    },
+    onError: reportError,
+  });
+}
+
+// A turn the composer just created. seq: state.openSeq when it was sent; if nothing else was
+// put on screen since, its conversation (perhaps a new one) is now the one shown.
+export function streamNewTurn(view, created, seq) {
+  view.conversationId = created.conversation_id;
+  view.attach(created.turn_id, created.events_url);
+  state.live.set(created.turn_id, view);
+  if (seq === state.openSeq) state.conversationId = created.conversation_id;
+  view.connect();
+}
+
+function resumeTurn(turnId, prompt) {
+  let view = state.live.get(turnId);
+  if (!view) {
+    view = newTurnView(prompt);
+    view.attach(turnId, eventsUrl(turnId));
+    state.live.set(turnId, view);
+    view.connect(0); // the whole turn again, from memory or from the database
+  }
+  return view;
+}
+
+// A turn waiting for the gateway to accept it: shown at once, taken away if it was refused.
+export function addTurn(view) {
+  els.welcome.hidden = true;
+  els.turns.append(view.el);
+}
+
+export function removeTurn(view) {
+  view.el.remove();
+  els.welcome.hidden = els.turns.childElementCount > 0;
+}
+
+// -- scrolling -----------------------------------------------------------------------------
+
+export function scrollToBottom(force) {
+  if (!force && !stickToBottom) return;
+  els.transcript.scrollTop = els.transcript.scrollHeight;
+}
+
+export function bindTranscript() {
+  els.transcript.addEventListener("scroll", () => {
+    const { scrollHeight, scrollTop, clientHeight } = els.transcript;
+    stickToBottom = scrollHeight - scrollTop - clientHeight < 80;
+  });
+}
