@@ -189,10 +189,12 @@ async def test_page_and_assets_are_served_from_the_gateway(gateway):
         policy = page.headers["content-security-policy"]
         assert "script-src 'self'" in policy and "connect-src 'self'" in policy
         assert '<script type="module" src="/static/app.js">' in page.text
+        modules = [(path.name, "text/javascript") for path in sorted(STATIC.glob("*.js"))]
         for asset, kind in [
             ("app.js", "text/javascript"),
             ("turn.js", "text/javascript"),
             ("markdown.js", "text/javascript"),
+            *modules,
             ("style.css", "text/css"),
         ]:
             response = await http.get(f"/static/{asset}")
@@ -206,6 +208,8 @@ async def test_page_and_assets_are_served_from_the_gateway(gateway):
         r"createContextualFragment|\beval\(|new Function",
         scripts,
     )
+    # The names people know the providers by come from GET /api/v1/providers, not the page.
+    assert not [p.display_name for p in PROVIDERS.values() if f'"{p.display_name}"' in scripts]
 
 
 async def test_five_providers_fill_their_columns_live(gateway, page, artifacts_dir):
@@ -214,6 +218,12 @@ async def test_five_providers_fill_their_columns_live(gateway, page, artifacts_d
     await open_page(page, gateway.url + "/")
     chips = page.locator("#providers .chip")
     assert await chips.count() == 5
+    async with httpx.AsyncClient(base_url=gateway.url) as http:
+        listed = (await http.get("/api/v1/providers")).json()
+    assert await chips.locator(".chip-name").all_text_contents() == [
+        p["display_name"] for p in listed
+    ]
+    assert [p["display_name"] for p in listed] == [p.display_name for p in PROVIDERS.values()]
     assert await page.locator("#providers .chip .tag-sim").count() == 5  # all simulated
     assert await page.locator("#welcome").is_visible()
 
