@@ -13,15 +13,19 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from gateway.errors import EXCEPTION_HANDLERS
-from gateway.openapi import build_routes, openapi_document
-from gateway.routes import API, ENDPOINTS, system
-from gateway.routes.page import page_routes
+from gateway.api import (
+    API,
+    ENDPOINTS,
+    EXCEPTION_HANDLERS,
+    build_routes,
+    openapi_document,
+    page_routes,
+    system,
+)
 from gateway.runtime import Runtime
 from gateway.settings import Settings, load_settings, provider_configs
 from gateway.turns import TurnRegistry
-from providers import PROVIDERS, make_adapter, make_client
-from providers.base import Provider
+from providers import PROVIDERS, Provider, make_adapter, make_client
 from storage import EmbeddedPostgres, create_pool, migrate
 
 log = logging.getLogger("multichat")

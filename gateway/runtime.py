@@ -9,7 +9,7 @@ from starlette.requests import Request
 
 from gateway.settings import Settings
 from gateway.turns import TurnRegistry
-from providers.base import Provider
+from providers import Provider
 
 
 @dataclass

@@ -13,8 +13,7 @@ from pathlib import Path
 from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from providers.base import ProviderConfig
-from providers.registry import PROVIDERS, SIMULATOR_KEY
+from providers import PROVIDERS, SIMULATOR_KEY, ProviderConfig
 
 ENV_FILE = ".env"
 _COMMON = SettingsConfigDict(env_file=ENV_FILE, env_file_encoding="utf-8", extra="ignore")

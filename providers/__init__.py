@@ -4,7 +4,8 @@ What this package offers (import from here, not from the modules):
 
 * ``Adapter`` and the events it yields: ``str`` text, ``Started``, ``Finish``, ``Usage``,
   ``Citations``; failures are raised as ``ProviderError``.
-* ``Message``, the thread an adapter is given; ``ProviderConfig``, everything one call needs.
+* ``Message``, the thread an adapter is given; ``ProviderConfig``, everything one call needs;
+  ``Provider``, a configured provider (config, adapter, passive health).
 * ``PROVIDERS`` (the registry: wire format, flavour, key variable, default model of each),
   ``make_adapter`` and ``make_client``; ``SIMULATOR_KEY``, the key the simulators accept.
 * ``SSEDecoder``, the one server-sent-events decoder; ``SSEFieldDecoder``, the same decoder
@@ -20,6 +21,7 @@ from providers.base import (
     Event,
     Finish,
     Message,
+    Provider,
     ProviderConfig,
     ProviderError,
     Started,
@@ -37,6 +39,7 @@ __all__ = [
     "Event",
     "Finish",
     "Message",
+    "Provider",
     "ProviderConfig",
     "ProviderError",
     "ProviderSpec",

@@ -17,12 +17,13 @@ import asyncpg
 import pytest
 
 from gateway.settings import Settings, load_settings
-from providers.registry import PROVIDERS
-from storage.embedded import EmbeddedPostgres
-from storage.migrate import migrate
+from providers import PROVIDERS
+from storage import EmbeddedPostgres, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
-TEMPLATE = "multichat_test_template"
+# One template per test session: two sessions on one server (two checkouts, or a developer
+# beside CI) must not drop each other's template.
+TEMPLATE = f"multichat_test_template_{os.getpid()}"
 
 # Tests must never reach a real provider, whatever the developer's shell exports.
 for _spec in PROVIDERS.values():
@@ -49,7 +50,7 @@ def postgres_admin_dsn() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def template_dsn(postgres_admin_dsn: str) -> str:
+def template_dsn(postgres_admin_dsn: str) -> Iterator[str]:
     """A database migrated once per session; each test clones it (fast, fully isolated)."""
 
     async def build() -> None:
@@ -61,8 +62,16 @@ def template_dsn(postgres_admin_dsn: str) -> str:
             await admin.close()
         await migrate(with_database(postgres_admin_dsn, TEMPLATE))
 
+    async def drop() -> None:
+        admin = await asyncpg.connect(postgres_admin_dsn)
+        try:
+            await admin.execute(f"DROP DATABASE IF EXISTS {TEMPLATE} WITH (FORCE)")
+        finally:
+            await admin.close()
+
     asyncio.run(build())
-    return with_database(postgres_admin_dsn, TEMPLATE)
+    yield with_database(postgres_admin_dsn, TEMPLATE)
+    asyncio.run(drop())
 
 
 async def create_database(admin_dsn: str, template: str | None = None) -> str:

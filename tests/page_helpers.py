@@ -7,7 +7,7 @@ import contextlib
 import json
 import re
 
-from providers.registry import PROVIDERS
+from providers import PROVIDERS
 from providers.simulators.text import expected_answer
 
 # Each provider its own pace, so columns fill at different speeds and the comparison shows it.

@@ -12,8 +12,18 @@ import time
 import httpx
 import pytest
 
-from providers.base import Finish, Message, ProviderConfig, ProviderError, Started, Usage
-from providers.registry import PROVIDERS, SIMULATOR_KEY, make_adapter, make_client
+from providers import (
+    PROVIDERS,
+    SIMULATOR_KEY,
+    Finish,
+    Message,
+    ProviderConfig,
+    ProviderError,
+    Started,
+    Usage,
+    make_adapter,
+    make_client,
+)
 from providers.simulators.text import expected_answer
 
 ALL = list(PROVIDERS)

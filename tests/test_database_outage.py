@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from gateway.app import create_app
-from storage.embedded import EmbeddedPostgres
+from storage import EmbeddedPostgres
 from tests.conftest import make_settings
 from tests.servers import ServerThread, free_port
 

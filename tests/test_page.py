@@ -16,7 +16,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from providers.registry import PROVIDERS
+from providers import PROVIDERS
 from tests.conftest import start_gateway
 from tests.page_helpers import (
     CuttableProxy,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.settings import SettingsError, load_settings, provider_configs
-from providers.registry import PROVIDERS, SIMULATOR_KEY
+from providers import PROVIDERS, SIMULATOR_KEY
 
 
 def test_defaults(monkeypatch):

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from providers.simulators.text import expected_answer
-from storage.embedded import EmbeddedPostgres
+from storage import EmbeddedPostgres
 from tests.sse_client import Stream, check_invariants, iter_events
 from tests.turn_helpers import (
     API,

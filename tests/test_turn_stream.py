@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from providers.registry import PROVIDERS
+from providers import PROVIDERS
 from providers.simulators.text import expected_answer
 from tests.sse_client import check_invariants, read_stream
 

@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from providers.registry import PROVIDERS
+from providers import PROVIDERS
 from tests.conftest import start_gateway
 from tests.sse_client import Event, Stream, iter_events
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from providers.base import Message
+from providers import Message
 
 
 def build_threads(

@@ -13,8 +13,7 @@ import time
 from dataclasses import dataclass, field
 
 from gateway.turns.log import EventLog, LegState
-from providers import Citations, Finish, Message, ProviderError, Started, Usage
-from providers.base import Provider
+from providers import Citations, Finish, Message, Provider, ProviderError, Started, Usage
 
 log = logging.getLogger("multichat.turns")
 

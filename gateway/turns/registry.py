@@ -25,7 +25,7 @@ from gateway.turns.leg import Leg, LegResult, run_leg
 from gateway.turns.log import EventLog, LegState
 from gateway.turns.replay import StoredTurn, load_stored_turn
 from gateway.turns.turn import Turn
-from providers.base import Provider
+from providers import Provider
 from storage import Answer, Q, TurnEnd, Writer
 
 log = logging.getLogger("multichat.turns")

@@ -13,11 +13,11 @@ from providers.simulators.wire import (
     JSON,
     NOT_STREAMING,
     SSE_UTF8,
-    ChatRequest,
     EventStream,
     Headers,
     Reply,
     SimulatedApi,
+    SimulatedCall,
     bearer_token,
     content_text,
     last_user_text,
@@ -80,7 +80,7 @@ class AnthropicApi(SimulatedApi):
 
     def parse(
         self, body: bytes, headers: dict[bytes, bytes], query: bytes, rest: str
-    ) -> ChatRequest:
+    ) -> SimulatedCall:
         if b"anthropic-version" not in headers:
             raise self.invalid("anthropic-version: header is required")
         data = load_object(self, body)
@@ -95,7 +95,7 @@ class AnthropicApi(SimulatedApi):
             raise self.invalid(NOT_STREAMING)
         texts = [content_text(data.get("system"))]
         texts += [content_text(m.get("content")) for m in messages if isinstance(m, dict)]
-        return ChatRequest(
+        return SimulatedCall(
             model, knobs, last_user_text(messages), input_token_count(texts), max_tokens, data
         )
 
@@ -142,14 +142,14 @@ class AnthropicApi(SimulatedApi):
             ]
         return headers
 
-    def event_stream(self, request: ChatRequest) -> EventStream:
+    def event_stream(self, request: SimulatedCall) -> EventStream:
         return AnthropicStream(request)
 
 
 class AnthropicStream(EventStream):
     __slots__ = ("model", "input_tokens")
 
-    def __init__(self, request: ChatRequest) -> None:
+    def __init__(self, request: SimulatedCall) -> None:
         self.model = orjson.dumps(request.model)
         self.input_tokens = request.input_tokens
 

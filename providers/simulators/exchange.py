@@ -20,7 +20,7 @@ import orjson
 from providers.simulators.knobs import KnobError, Knobs
 from providers.simulators.state import SimulatorState
 from providers.simulators.text import answer_token_tuple
-from providers.simulators.wire import ApiError, EventStream, Reply, SimulatedApi
+from providers.simulators.wire import EventStream, RejectedRequest, Reply, SimulatedApi
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -75,7 +75,7 @@ async def serve_api(
     counters.requests += 1
     try:
         plan = await accept(api, state, scope, receive, rest)
-    except ApiError as refusal:
+    except RejectedRequest as refusal:
         counters.rejected += 1
         await send_reply(send, refusal.reply)
         return
@@ -100,7 +100,7 @@ async def serve_api(
 async def accept(
     api: SimulatedApi, state: SimulatorState, scope: Scope, receive: Receive, rest: str
 ) -> Plan | None:
-    """Read the request and check what the real API checks, then the knobs; raises ApiError,
+    """Read the request and check what the real API checks, then the knobs; raises RejectedRequest,
     returns None if the client left. The body dies with this frame, not the stream's."""
     body = await read_body(receive)
     if body is None:
@@ -109,7 +109,7 @@ async def accept(
     query = scope.get("query_string", b"")
     refusal = api.check_key(headers, query, state.config.api_key)
     if refusal is not None:
-        raise ApiError(refusal)
+        raise RejectedRequest(refusal)
     request = api.parse(body, headers, query, rest)
     entry = state.log(api.flavour, request.model, request.body)
     header = headers.get(b"x-simulator", b"").decode("latin-1")

@@ -17,12 +17,12 @@ from providers.simulators.knobs import split_model
 from providers.simulators.text import input_token_count
 from providers.simulators.wire import (
     SSE,
-    ApiError,
-    ChatRequest,
     EventStream,
     Headers,
+    RejectedRequest,
     Reply,
     SimulatedApi,
+    SimulatedCall,
     content_text,
     int_or_none,
     load_object,
@@ -88,14 +88,14 @@ class GeminiApi(SimulatedApi):
 
     def parse(
         self, body: bytes, headers: dict[bytes, bytes], query: bytes, rest: str
-    ) -> ChatRequest:
+    ) -> SimulatedCall:
         route = ROUTE.fullmatch(rest)
         if route is None or route["method"] != STREAM_METHOD:
             # generateContent and the rest exist upstream, but the simulator only streams.
             message = (
                 f"The simulator serves only v1beta/models/<model>:{STREAM_METHOD}, not {rest}."
             )
-            raise ApiError(self.error(404, message))
+            raise RejectedRequest(self.error(404, message))
         model, knobs = split_model(route["model"])
         if query_value(query, "alt") != "sse":
             raise self.invalid("The simulator streams server-sent events only: add ?alt=sse.")
@@ -114,7 +114,7 @@ class GeminiApi(SimulatedApi):
         config = data.get("generationConfig") or data.get("generation_config")
         config = config if isinstance(config, dict) else {}
         limit = int_or_none(config.get("maxOutputTokens", config.get("max_output_tokens")))
-        return ChatRequest(model, knobs, prompt, input_token_count(texts), limit, data)
+        return SimulatedCall(model, knobs, prompt, input_token_count(texts), limit, data)
 
     def error(
         self,
@@ -162,7 +162,7 @@ class GeminiApi(SimulatedApi):
     def stream_headers(self) -> Headers:
         return [(b"content-type", SSE)]
 
-    def event_stream(self, request: ChatRequest) -> EventStream:
+    def event_stream(self, request: SimulatedCall) -> EventStream:
         return GeminiStream(request)
 
 
@@ -180,7 +180,7 @@ class GeminiStream(EventStream):
 
     separator = b"\r\n\r\n"
 
-    def __init__(self, request: ChatRequest) -> None:
+    def __init__(self, request: SimulatedCall) -> None:
         self.input_tokens = request.input_tokens
         self.tail = b'"modelVersion": %b,"responseId": "%b"}\r\n\r\n' % (
             orjson.dumps(request.model),

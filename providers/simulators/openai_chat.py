@@ -25,12 +25,12 @@ from providers.simulators.wire import (
     NOT_STREAMING,
     SSE,
     SSE_UTF8,
-    ApiError,
-    ChatRequest,
     EventStream,
     Headers,
+    RejectedRequest,
     Reply,
     SimulatedApi,
+    SimulatedCall,
     bearer_token,
     content_text,
     int_or_none,
@@ -60,11 +60,11 @@ class ChatCompletionsApi(SimulatedApi):
         raise NotImplementedError
 
     def validate(self, model: str, data: dict[str, Any], messages: list[Any]) -> None:
-        """Refuse what this provider refuses beyond the shared shape (raise ApiError)."""
+        """Refuse what this provider refuses beyond the shared shape (raise RejectedRequest)."""
 
     def parse(
         self, body: bytes, headers: dict[bytes, bytes], query: bytes, rest: str
-    ) -> ChatRequest:
+    ) -> SimulatedCall:
         data = load_object(self, body)
         model, knobs = model_of(self, data)
         messages = data.get("messages")
@@ -77,7 +77,7 @@ class ChatCompletionsApi(SimulatedApi):
         if limit is None:
             limit = int_or_none(data.get("max_tokens"))
         texts = [content_text(m.get("content")) for m in messages if isinstance(m, dict)]
-        return ChatRequest(
+        return SimulatedCall(
             model, knobs, last_user_text(messages), input_token_count(texts), limit, data
         )
 
@@ -146,7 +146,7 @@ class OpenAIApi(ChatCompletionsApi):
         if not OPENAI_REASONING_MODEL.match(model):
             return
         if "max_tokens" in data:
-            raise ApiError(
+            raise RejectedRequest(
                 self.reply(
                     400,
                     "invalid_request_error",
@@ -158,7 +158,7 @@ class OpenAIApi(ChatCompletionsApi):
             )
         temperature = data.get("temperature")
         if temperature is not None and temperature != 1:
-            raise ApiError(
+            raise RejectedRequest(
                 self.reply(
                     400,
                     "invalid_request_error",
@@ -231,7 +231,7 @@ class OpenAIApi(ChatCompletionsApi):
     def stream_headers(self) -> Headers:
         return [(b"content-type", SSE_UTF8), *self.headers()]
 
-    def event_stream(self, request: ChatRequest) -> EventStream:
+    def event_stream(self, request: SimulatedCall) -> EventStream:
         return OpenAIStream(request)
 
 
@@ -249,7 +249,7 @@ OPENAI_TEXT_MIDDLE = b'},"logprobs":null,"finish_reason":null}],"usage":null'
 class OpenAIStream(EventStream):
     __slots__ = ("head", "input_tokens", "include_usage", "obfuscate")
 
-    def __init__(self, request: ChatRequest) -> None:
+    def __init__(self, request: SimulatedCall) -> None:
         options = request.body.get("stream_options")
         options = options if isinstance(options, dict) else {}
         self.include_usage = options.get("include_usage") is True
@@ -378,14 +378,14 @@ class XaiApi(ChatCompletionsApi):
     def stream_headers(self) -> Headers:
         return [(b"content-type", SSE)]
 
-    def event_stream(self, request: ChatRequest) -> EventStream:
+    def event_stream(self, request: SimulatedCall) -> EventStream:
         return XaiStream(request)
 
 
 class XaiStream(EventStream):
     __slots__ = ("head", "tail", "input_tokens", "role_sent")
 
-    def __init__(self, request: ChatRequest) -> None:
+    def __init__(self, request: SimulatedCall) -> None:
         self.input_tokens = request.input_tokens
         self.role_sent = False
         self.head = (
@@ -477,9 +477,9 @@ class PerplexityApi(ChatCompletionsApi):
         turns = roles[next((i for i, role in enumerate(roles) if role != "system"), len(roles)) :]
         for index, role in enumerate(turns):
             if role != ("user" if index % 2 == 0 else "assistant"):
-                raise ApiError(self.invalid_message(ALTERNATION))
+                raise RejectedRequest(self.invalid_message(ALTERNATION))
         if not turns or turns[-1] != "user":
-            raise ApiError(self.invalid_message("Last message must have role `user`."))
+            raise RejectedRequest(self.invalid_message("Last message must have role `user`."))
 
     def invalid_message(self, message: str) -> Reply:
         body = {"error": {"message": message, "type": "invalid_message", "code": 400}}
@@ -509,14 +509,14 @@ class PerplexityApi(ChatCompletionsApi):
     def stream_headers(self) -> Headers:
         return [(b"content-type", SSE)]
 
-    def event_stream(self, request: ChatRequest) -> EventStream:
+    def event_stream(self, request: SimulatedCall) -> EventStream:
         return PerplexityStream(request)
 
 
 class PerplexityStream(EventStream):
     __slots__ = ("head", "input_tokens", "said")
 
-    def __init__(self, request: ChatRequest) -> None:
+    def __init__(self, request: SimulatedCall) -> None:
         self.input_tokens = request.input_tokens
         self.said = bytearray()  # the JSON-escaped text so far, for message.content
         self.head = b'data: {"id": "%b", "model": %b, "created": %d, ' % (

@@ -36,7 +36,7 @@ class Reply:
     headers: tuple[tuple[bytes, bytes], ...] = ()
 
 
-class ApiError(Exception):
+class RejectedRequest(Exception):
     """Raised while reading a request; carries the provider-shaped reply to send instead."""
 
     def __init__(self, reply: Reply) -> None:
@@ -45,7 +45,7 @@ class ApiError(Exception):
 
 
 @dataclass(slots=True)
-class ChatRequest:
+class SimulatedCall:
     """What the simulator needs from a request, whatever its wire format."""
 
     model: str  # without the knob suffix
@@ -98,8 +98,8 @@ class SimulatedApi:
 
     def parse(
         self, body: bytes, headers: dict[bytes, bytes], query: bytes, rest: str
-    ) -> ChatRequest:
-        """Raises ApiError with a provider-shaped 400 for a request the real API would refuse."""
+    ) -> SimulatedCall:
+        """Raises RejectedRequest with a provider-shaped 400 for a request the real API would refuse."""
         raise NotImplementedError
 
     def error(
@@ -119,11 +119,11 @@ class SimulatedApi:
         """Headers of a 200 stream, content-type included."""
         raise NotImplementedError
 
-    def event_stream(self, request: ChatRequest) -> EventStream:
+    def event_stream(self, request: SimulatedCall) -> EventStream:
         raise NotImplementedError
 
-    def invalid(self, message: str) -> ApiError:
-        return ApiError(self.error(400, message))
+    def invalid(self, message: str) -> RejectedRequest:
+        return RejectedRequest(self.error(400, message))
 
 
 # -- helpers shared by the wire modules ---------------------------------------------------------

@@ -5,9 +5,16 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gateway.body import read_json
-from gateway.models import ChatRequest, ChatResponse, ChatResponseItem, ErrorInfo, UsageInfo, dump
-from gateway.routes.stream import event_stream
+from gateway.api.body import read_json
+from gateway.api.schemas import (
+    ChatRequest,
+    ChatResponse,
+    ChatResponseItem,
+    ErrorInfo,
+    UsageInfo,
+    dump,
+)
+from gateway.api.stream import event_stream
 from gateway.runtime import runtime
 from gateway.turns import Turn, TurnRegistry, retry_bytes
 

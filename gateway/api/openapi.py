@@ -46,7 +46,7 @@ _STATUS_TEXT = {
 
 
 @dataclass(frozen=True)
-class Endpoint:
+class ApiEndpoint:
     method: str
     path: str  # canonical path as documented; the other trailing-slash form is accepted too
     handler: Callable[..., Any]
@@ -68,11 +68,13 @@ class Endpoint:
         ]
 
 
-def build_routes(endpoints: Sequence[Endpoint]) -> list[Route]:
+def build_routes(endpoints: Sequence[ApiEndpoint]) -> list[Route]:
     return [route for endpoint in endpoints for route in endpoint.routes()]
 
 
-def openapi_document(endpoints: Sequence[Endpoint], *, title: str, version: str) -> dict[str, Any]:
+def openapi_document(
+    endpoints: Sequence[ApiEndpoint], *, title: str, version: str
+) -> dict[str, Any]:
     models = {m for e in endpoints for m in (e.body, e.response) if m is not None}
     _, defs = models_json_schema(
         [(model, "validation") for model in sorted(models, key=lambda m: m.__name__)],
@@ -102,7 +104,7 @@ def _ref(model: type[BaseModel]) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 
-def _operation(endpoint: Endpoint) -> dict[str, Any]:
+def _operation(endpoint: ApiEndpoint) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "summary": endpoint.summary,
         "tags": [endpoint.tag],

@@ -7,11 +7,11 @@ from collections.abc import Collection
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gateway.body import read_json
-from gateway.errors import HttpError
-from gateway.models import CancelRequest, TurnCreated, TurnProviderState, TurnState, dump
-from gateway.routes.chat import start_turn
-from gateway.routes.stream import event_stream, replay
+from gateway.api.body import read_json
+from gateway.api.chat import start_turn
+from gateway.api.errors import HttpError
+from gateway.api.schemas import CancelRequest, TurnCreated, TurnProviderState, TurnState, dump
+from gateway.api.stream import event_stream, replay
 from gateway.runtime import runtime
 from gateway.turns import TurnSnapshot, retry_bytes
 

@@ -8,7 +8,7 @@ import orjson
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
-from gateway.errors import HttpError, invalid
+from gateway.api.errors import HttpError, invalid
 
 Model = TypeVar("Model", bound=BaseModel)
 

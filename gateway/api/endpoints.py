@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from gateway.models import (
+from gateway.api import chat, system, turns
+from gateway.api import conversations as conv
+from gateway.api.openapi import ApiEndpoint
+from gateway.api.schemas import (
     CancelRequest,
     ChatRequest,
     ChatResponse,
@@ -15,9 +18,6 @@ from gateway.models import (
     TurnCreated,
     TurnState,
 )
-from gateway.openapi import Endpoint
-from gateway.routes import chat, system, turns
-from gateway.routes import conversations as conv
 
 API = "/api/v1"
 
@@ -36,8 +36,8 @@ _PAGE = (
     },
 )
 
-ENDPOINTS: list[Endpoint] = [
-    Endpoint(
+ENDPOINTS: list[ApiEndpoint] = [
+    ApiEndpoint(
         "POST",
         f"{API}/conversations/",
         conv.create_conversation,
@@ -48,7 +48,7 @@ ENDPOINTS: list[Endpoint] = [
         status=201,
         errors=(400, 413, 422, 503),
     ),
-    Endpoint(
+    ApiEndpoint(
         "GET",
         f"{API}/conversations/",
         conv.list_conversations,
@@ -59,7 +59,7 @@ ENDPOINTS: list[Endpoint] = [
         errors=(422, 503),
         query=_PAGE,
     ),
-    Endpoint(
+    ApiEndpoint(
         "GET",
         f"{API}/conversations/{{conversation_id:int}}",
         conv.get_conversation,
@@ -68,7 +68,7 @@ ENDPOINTS: list[Endpoint] = [
         response=ConversationDetail,
         errors=(404, 503),
     ),
-    Endpoint(
+    ApiEndpoint(
         "PATCH",
         f"{API}/conversations/{{conversation_id:int}}",
         conv.rename_conversation,
@@ -78,7 +78,7 @@ ENDPOINTS: list[Endpoint] = [
         response=Conversation,
         errors=(400, 404, 413, 422, 503),
     ),
-    Endpoint(
+    ApiEndpoint(
         "DELETE",
         f"{API}/conversations/{{conversation_id:int}}",
         conv.delete_conversation,
@@ -87,7 +87,7 @@ ENDPOINTS: list[Endpoint] = [
         status=204,
         errors=(404, 503),
     ),
-    Endpoint(
+    ApiEndpoint(
         "POST",
         f"{API}/chat/",
         chat.chat,
@@ -97,7 +97,7 @@ ENDPOINTS: list[Endpoint] = [
         response=ChatResponse,
         errors=(400, 404, 413, 422, 429, 503),
     ),
-    Endpoint(
+    ApiEndpoint(
         "POST",
         f"{API}/chat/stream",
         chat.chat_stream,
@@ -107,7 +107,7 @@ ENDPOINTS: list[Endpoint] = [
         stream=True,
         errors=(400, 404, 413, 422, 429, 503),
     ),
-    Endpoint(
+    ApiEndpoint(
         "POST",
         f"{API}/turns",
         turns.create_turn,
@@ -118,7 +118,7 @@ ENDPOINTS: list[Endpoint] = [
         status=201,
         errors=(400, 404, 413, 422, 429, 503),
     ),
-    Endpoint(
+    ApiEndpoint(
         "GET",
         f"{API}/turns/{{turn_id}}/events",
         turns.turn_events,
@@ -135,7 +135,7 @@ ENDPOINTS: list[Endpoint] = [
             },
         ),
     ),
-    Endpoint(
+    ApiEndpoint(
         "POST",
         f"{API}/turns/{{turn_id}}/cancel",
         turns.cancel_turn,
@@ -145,7 +145,7 @@ ENDPOINTS: list[Endpoint] = [
         response=TurnState,
         errors=(400, 404, 422),
     ),
-    Endpoint(
+    ApiEndpoint(
         "GET",
         f"{API}/turns/{{turn_id}}",
         turns.get_turn,
@@ -154,7 +154,7 @@ ENDPOINTS: list[Endpoint] = [
         response=TurnState,
         errors=(404, 503),
     ),
-    Endpoint(
+    ApiEndpoint(
         "GET",
         f"{API}/providers",
         system.list_providers,
@@ -163,7 +163,7 @@ ENDPOINTS: list[Endpoint] = [
         response=ProviderInfo,
         response_is_list=True,
     ),
-    Endpoint(
+    ApiEndpoint(
         "GET",
         f"{API}/health",
         system.health,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gateway.body import read_json
-from gateway.errors import HttpError, not_found
-from gateway.models import (
+from gateway.api.body import read_json
+from gateway.api.errors import HttpError, not_found
+from gateway.api.schemas import (
     Conversation,
     ConversationCreate,
     ConversationDetail,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gateway.models import Health, ProviderInfo, dump
-from gateway.openapi import REDOC_HTML, SWAGGER_HTML, docs_page
+from gateway.api.openapi import REDOC_HTML, SWAGGER_HTML, docs_page
+from gateway.api.schemas import Health, ProviderInfo, dump
 from gateway.runtime import runtime
-from providers.registry import PROVIDERS
+from providers import PROVIDERS
 from storage import is_unavailable
 
 OPENAPI_URL = "/api/v1/openapi.json"

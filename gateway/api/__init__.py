@@ -1,0 +1,28 @@
+"""HTTP and nothing else: routes, request and response schemas, errors, the stream response.
+
+Handlers validate and read the request, call the turn domain (``gateway.turns``) or storage,
+and shape the response. Domain errors become status codes in ``errors.py``, and only there.
+
+What this package offers:
+
+* ``ENDPOINTS`` (``endpoints``): every API endpoint, declared once with its schemas; the routes
+  and the OpenAPI document are both generated from it.
+* ``EXCEPTION_HANDLERS`` (``errors``): the one JSON error shape, for every failure.
+* ``page_routes`` (``page``): the comparison page and its static files.
+* ``openapi_document`` and ``build_routes`` (``openapi``).
+"""
+
+from gateway.api.endpoints import API, ENDPOINTS
+from gateway.api.errors import EXCEPTION_HANDLERS, HttpError
+from gateway.api.openapi import build_routes, openapi_document
+from gateway.api.page import page_routes
+
+__all__ = [
+    "API",
+    "ENDPOINTS",
+    "EXCEPTION_HANDLERS",
+    "HttpError",
+    "build_routes",
+    "openapi_document",
+    "page_routes",
+]
