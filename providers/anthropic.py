@@ -19,7 +19,6 @@ from providers.base import (
     Message,
     ProviderError,
     UpstreamRequest,
-    loads_or_none,
 )
 from providers.common import StreamReader, json_headers, merge_turns, relay, upstream_error
 
@@ -82,14 +81,10 @@ class AnthropicAdapter(Adapter):
     def parse_stream(self, response: httpx.Response) -> AsyncIterator[Event]:
         return relay(response, MessagesReader(self.config.name))
 
-    def parse_error(self, status_code: int, headers: httpx.Headers, body: bytes) -> ProviderError:
-        payload = loads_or_none(body)
-        return messages_error(
-            self.config.name,
-            payload if payload is not None else body,
-            status_code=status_code,
-            headers=headers,
-        )
+    def error_from(
+        self, payload: object, *, status_code: int | None, headers: httpx.Headers | None
+    ) -> ProviderError:
+        return messages_error(self.config.name, payload, status_code=status_code, headers=headers)
 
 
 class MessagesReader(StreamReader):

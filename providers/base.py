@@ -164,9 +164,19 @@ class Adapter:
         stream that ends without its terminator (type ``truncated``)."""
         raise NotImplementedError
 
-    def parse_error(self, status_code: int, headers: httpx.Headers, body: bytes) -> ProviderError:
-        """Turn a non-2xx response into a ProviderError with a short human message."""
+    def error_from(
+        self, payload: object, *, status_code: int | None, headers: httpx.Headers | None
+    ) -> ProviderError:
+        """A ProviderError with a short human message, from an error body: its parsed JSON, or
+        the raw bytes when it is not JSON."""
         raise NotImplementedError
+
+    def parse_error(self, status_code: int, headers: httpx.Headers, body: bytes) -> ProviderError:
+        """Turn a non-2xx response into a ProviderError."""
+        payload = loads_or_none(body)
+        return self.error_from(
+            payload if payload is not None else body, status_code=status_code, headers=headers
+        )
 
     # -- shared machinery ---------------------------------------------------------------------
 

@@ -18,7 +18,6 @@ from providers.base import (
     Message,
     ProviderError,
     UpstreamRequest,
-    loads_or_none,
 )
 from providers.common import StreamReader, json_headers, merge_turns, relay, upstream_error
 
@@ -65,14 +64,10 @@ class GeminiAdapter(Adapter):
     def parse_stream(self, response: httpx.Response) -> AsyncIterator[Event]:
         return relay(response, GenerateReader(self.config.name, ends_at_eof=True))
 
-    def parse_error(self, status_code: int, headers: httpx.Headers, body: bytes) -> ProviderError:
-        payload = loads_or_none(body)
-        return gemini_error(
-            self.config.name,
-            payload if payload is not None else body,
-            status_code=status_code,
-            headers=headers,
-        )
+    def error_from(
+        self, payload: object, *, status_code: int | None, headers: httpx.Headers | None
+    ) -> ProviderError:
+        return gemini_error(self.config.name, payload, status_code=status_code, headers=headers)
 
 
 class GenerateReader(StreamReader):

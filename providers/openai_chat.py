@@ -26,7 +26,6 @@ from providers.base import (
     ProviderConfig,
     ProviderError,
     UpstreamRequest,
-    loads_or_none,
 )
 from providers.common import StreamReader, json_headers, merge_turns, relay, upstream_error
 
@@ -78,14 +77,11 @@ class OpenAIChatAdapter(Adapter):
     def parse_stream(self, response: httpx.Response) -> AsyncIterator[Event]:
         return relay(response, ChatReader(self.config.name, self.flavour))
 
-    def parse_error(self, status_code: int, headers: httpx.Headers, body: bytes) -> ProviderError:
-        payload = loads_or_none(body)
+    def error_from(
+        self, payload: object, *, status_code: int | None, headers: httpx.Headers | None
+    ) -> ProviderError:
         return chat_error(
-            self.config.name,
-            self.flavour,
-            payload if payload is not None else body,
-            status_code=status_code,
-            headers=headers,
+            self.config.name, self.flavour, payload, status_code=status_code, headers=headers
         )
 
 
