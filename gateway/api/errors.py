@@ -12,7 +12,14 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gateway.turns import InvalidChoice, NotFound, PromptTooLong, TooBusy, TurnError
+from gateway.turns import (
+    InvalidChoice,
+    NotFound,
+    PromptTooLong,
+    ShuttingDown,
+    TooBusy,
+    TurnError,
+)
 from storage import UNAVAILABLE_ERRORS
 
 log = logging.getLogger("multichat")
@@ -99,6 +106,8 @@ def status_of(error: TurnError) -> HttpError:
         return HttpError(
             422, error.message, type="unknown_provider" if error.unknown_provider else None
         )
+    if isinstance(error, ShuttingDown):
+        return HttpError(503, error.message, type="shutting_down", headers={"Retry-After": "2"})
     if isinstance(error, TooBusy):
         return HttpError(429, error.message, headers={"Retry-After": str(error.retry_after)})
     return HttpError(422, error.message)
