@@ -19,11 +19,16 @@ import pytest
 from gateway.settings import Settings, load_settings
 from providers import PROVIDERS
 from storage import EmbeddedPostgres, migrate
+from tests import leftovers
 
 ROOT = Path(__file__).resolve().parent.parent
 # One template per test session: two sessions on one server (two checkouts, or a developer
 # beside CI) must not drop each other's template.
 TEMPLATE = f"multichat_test_template_{os.getpid()}"
+
+# Before any fixture starts anything: every process the session starts inherits the marker, and
+# pytest_sessionfinish fails the run if one of them is still running.
+SESSION_MARKER = leftovers.install_marker()
 
 # Tests must never reach a real provider, whatever the developer's shell exports.
 for _spec in PROVIDERS.values():
@@ -211,3 +216,30 @@ async def stream_client(streaming_gateway):
 
     async with httpx.AsyncClient(base_url=streaming_gateway.url, timeout=30) as http:
         yield http
+
+
+# -- no process outlives the session ---------------------------------------------------------------
+
+LEFTOVERS = pytest.StashKey[list]()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """After every fixture's teardown (pytest's own sessionfinish tears the session fixtures
+    down, and this one runs last): fail the run if a process it started is still running."""
+    left = leftovers.check(SESSION_MARKER)
+    session.config.stash[LEFTOVERS] = left
+    if left and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    left = config.stash.get(LEFTOVERS, None)
+    if left is None:
+        return  # the check has not run: pytest_sessionfinish raised, which pytest reports
+    if not left:
+        terminalreporter.write_line("no process started by the tests outlived them")
+        return
+    terminalreporter.section("processes that outlived the tests (now killed)", sep="=", red=True)
+    for process in left:
+        terminalreporter.write_line(str(process), red=True)

@@ -1,0 +1,173 @@
+"""The check that no process outlives the tests: it finds what the session started, spares what
+it did not start, kills the stragglers, and fails a pytest run that leaves one behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from tests import leftovers
+from tests.conftest import ROOT, SESSION_MARKER
+
+UNMARKED = {k: v for k, v in os.environ.items() if k != leftovers.MARKER_ENV}
+
+
+def alive(pid: int) -> bool:
+    return leftovers._alive(pid)
+
+
+def reap(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.kill()
+    process.wait(30)
+
+
+def test_the_marker_is_in_the_environment_children_inherit():
+    assert os.environ[leftovers.MARKER_ENV] == SESSION_MARKER
+    assert SESSION_MARKER.startswith(f"{os.getpid()}-")
+
+
+def test_a_marked_process_is_reported_and_killed():
+    sleeper = subprocess.Popen(["sleep", "300"])
+    try:
+        left = leftovers.check(SESSION_MARKER, grace=0.2)
+        assert [(p.pid, p.cmdline) for p in left] == [(sleeper.pid, "sleep 300")]
+        assert sleeper.wait(30) == -signal.SIGTERM
+        assert leftovers.check(SESSION_MARKER, grace=0) == []
+    finally:
+        reap(sleeper)
+
+
+def test_a_process_that_exits_within_the_grace_period_is_not_a_leftover():
+    quick = subprocess.Popen(["sleep", "0.2"])
+    try:
+        # Waited for, not raced: the grace period is far longer than the sleep. Not reaped
+        # meanwhile, the child ends as a zombie, which is dead and not counted.
+        assert leftovers.check(SESSION_MARKER, grace=30) == []
+    finally:
+        reap(quick)
+
+
+def test_processes_the_session_did_not_start_are_left_alone():
+    stranger = subprocess.Popen(["sleep", "300"], env=UNMARKED)
+    other = subprocess.Popen(["sleep", "300"], env={**UNMARKED, leftovers.MARKER_ENV: "1-other"})
+    try:
+        assert leftovers.check(SESSION_MARKER, grace=0) == []
+        assert alive(stranger.pid) and alive(other.pid)
+    finally:
+        reap(stranger)
+        reap(other)
+
+
+def test_a_postgres_another_session_still_uses_is_not_a_leftover(tmp_path):
+    """The shared .data/test-postgres: started by this session, joined by another one."""
+    from storage import EmbeddedPostgres
+
+    embedded = EmbeddedPostgres(tmp_path / "pg")
+    embedded.start()
+    code = (
+        "import time; from pathlib import Path; from storage import EmbeddedPostgres;"
+        f"EmbeddedPostgres(Path({str(tmp_path / 'pg')!r})).start(); print('joined', flush=True);"
+        "time.sleep(600)"
+    )
+    other_session = subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**UNMARKED, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert other_session.stdout is not None
+        assert other_session.stdout.readline().strip() == "joined"
+        embedded.stop()  # not the last user: the server keeps running
+        postmaster = int((embedded.data_dir / "postmaster.pid").read_text().split()[0])
+        assert alive(postmaster)
+        assert postmaster in {p.pid for p in leftovers.marked_processes(SESSION_MARKER)}
+        assert leftovers.check(SESSION_MARKER, grace=0) == []
+        assert alive(postmaster)
+    finally:
+        reap(other_session)  # killed: its handle stays in the file, and is pruned below
+    # Once the other user is gone, the server is a leftover of this session's unless stopped:
+    # joining again and leaving stops it (the dead handle pruned).
+    again = EmbeddedPostgres(tmp_path / "pg")
+    again.start()
+    again.stop()
+    deadline = time.monotonic() + 30
+    while alive(postmaster) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(postmaster)
+
+
+INNER_CONFTEST = """
+from tests.conftest import pytest_sessionfinish, pytest_terminal_summary  # noqa: F401
+
+
+def pytest_addoption(parser):
+    parser.addoption("--leak", action="store_true")
+"""
+
+INNER_TESTS = """
+import subprocess
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def tidy_session_process():
+    process = subprocess.Popen(["sleep", "300"])
+    yield process
+    process.terminate()  # a session fixture's teardown runs before the check
+    process.wait()
+
+
+def test_tidy(tidy_session_process):
+    assert tidy_session_process.poll() is None
+
+
+def test_leaks(request):
+    if request.config.getoption("--leak"):
+        leaked = subprocess.Popen(["sleep", "300"])
+        Path("leaked.pid").write_text(str(leaked.pid))
+"""
+
+
+def run_inner_session(tmp_path, *args: str) -> subprocess.CompletedProcess[str]:
+    """A pytest session with this suite's check, in its own process (its own marker)."""
+    (tmp_path / "conftest.py").write_text(INNER_CONFTEST)
+    (tmp_path / "test_inner.py").write_text(INNER_TESTS)
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_a_session_that_leaves_a_process_behind_fails(tmp_path):
+    finished = run_inner_session(tmp_path, "--leak")
+    output = finished.stdout + finished.stderr
+    pid = int((tmp_path / "leaked.pid").read_text())
+    try:
+        assert finished.returncode == 1, output
+        assert "2 passed" in output, output
+        assert "processes that outlived the tests (now killed)" in output, output
+        assert f"pid {pid}: sleep 300" in output, output
+        assert not alive(pid), "the leftover was listed but not killed"
+    finally:
+        if alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_a_session_whose_processes_all_ended_passes(tmp_path):
+    finished = run_inner_session(tmp_path)
+    output = finished.stdout + finished.stderr
+    assert finished.returncode == 0, output
+    assert "no process started by the tests outlived them" in output, output
