@@ -25,6 +25,7 @@ from providers import (
     make_client,
 )
 from providers.simulators.text import expected_answer
+from tests.turn_helpers import eventually
 
 ALL = list(PROVIDERS)
 PROMPT = "Which river is longest?"
@@ -75,12 +76,20 @@ def text_of(events: list) -> str:
     return "".join(e for e in events if isinstance(e, str))
 
 
-async def settled(sim, provider: str, within: float = 2.0) -> dict:
-    """The flavour's counters once no stream is open any more (the connection was closed)."""
+async def settled(sim, provider: str, requests: int = 1, within: float = 30.0) -> dict:
+    """The flavour's counters once the simulator has seen ``requests`` requests and every request
+    it saw has ended (its connection closed, its outcome counted).
+
+    ``open == 0`` alone is no such moment: it is also true before a request reaches the server,
+    and the client can be done (after a timeout) before the server has counted it.
+    """
     deadline = time.monotonic() + within
     while True:
         stats = sim.stats()[flavour(provider)]
-        if stats["open"] == 0 or time.monotonic() > deadline:
+        ended = sum(stats[k] for k in ("completed", "aborted", "faulted", "rejected"))
+        if stats["requests"] >= requests and ended == stats["requests"] and stats["open"] == 0:
+            return stats
+        if time.monotonic() > deadline:
             return stats
         await asyncio.sleep(0.02)
 
@@ -132,7 +141,7 @@ async def test_rate_limit_is_retried_then_succeeds(provider, sim, http_client):
     assert len([e for e in events if isinstance(e, Started)]) == 1, (
         "start is reported once, not per attempt"
     )
-    stats = await settled(sim, provider)
+    stats = await settled(sim, provider, requests=2)
     assert stats["requests"] == 2 and stats["open"] == 0
 
 
@@ -182,8 +191,9 @@ async def test_faults_after_text_fail_without_retry_and_keep_the_text(
 
 @pytest.mark.parametrize("provider", ALL)
 async def test_stall_hits_the_idle_timeout_and_closes_the_connection(provider, sim, http_client):
-    adapter = adapter_for(provider, sim.url, http_client, idle_timeout=0.3, max_attempts=3)
-    events, error = await run(adapter, "tokens=10,fault=stall,after=2")
+    # The two tokens come at once (ttft=0, gap=0): only the stall can reach the idle timeout.
+    adapter = adapter_for(provider, sim.url, http_client, idle_timeout=0.5, max_attempts=3)
+    events, error = await run(adapter, "tokens=10,fault=stall,after=2,ttft=0,gap=0")
     assert error is not None and error.type == "timeout"
     assert len([e for e in events if isinstance(e, str)]) == 2
     stats = await settled(sim, provider)
@@ -192,10 +202,12 @@ async def test_stall_hits_the_idle_timeout_and_closes_the_connection(provider, s
 
 @pytest.mark.parametrize("provider", ALL)
 async def test_slow_first_token_times_out_and_is_retried(provider, sim, http_client):
-    adapter = adapter_for(provider, sim.url, http_client, first_token_timeout=0.2, max_attempts=2)
-    events, error = await run(adapter, "tokens=3,ttft=2000")
+    # 0.5 s against a minute: no scheduling delay can bring the token in time (the simulator
+    # stops waiting when the client leaves).
+    adapter = adapter_for(provider, sim.url, http_client, first_token_timeout=0.5, max_attempts=2)
+    events, error = await run(adapter, "tokens=3,ttft=60000")
     assert error is not None and error.type == "timeout"
-    stats = await settled(sim, provider)
+    stats = await settled(sim, provider, requests=2)
     assert (stats["requests"], stats["open"], stats["aborted"]) == (2, 0, 2)
 
 
@@ -210,19 +222,19 @@ async def test_consumer_abandoning_the_stream_closes_the_upstream(provider, sim,
             if seen == 3:
                 break
     await stream.aclose()
-    stats = await settled(sim, provider, within=1.0)
+    stats = await settled(sim, provider)
     assert (stats["open"], stats["aborted"]) == (0, 1)
 
 
 @pytest.mark.parametrize("provider", ALL)
 async def test_cancelling_the_task_closes_the_upstream(provider, sim, http_client):
     adapter = adapter_for(provider, sim.url, http_client)
-    task = asyncio.create_task(run(adapter, "tokens=50,gap=20"))
-    await asyncio.sleep(0.2)
+    task = asyncio.create_task(run(adapter, "tokens=500,gap=20"))  # ten seconds of stream
+    await eventually(lambda: sim.stats()[flavour(provider)]["open"] == 1)  # it is streaming
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    stats = await settled(sim, provider, within=1.0)
+    stats = await settled(sim, provider)
     assert (stats["open"], stats["aborted"]) == (0, 1)
 
 

@@ -42,8 +42,11 @@ class Gateways:
             server.stop()
 
 
-async def eventually(check: Callable[[], Any], within: float = 5.0, interval: float = 0.02):
-    """Poll ``check`` (sync or async) until it returns something truthy; return that value."""
+async def eventually(check: Callable[[], Any], within: float = 30.0, interval: float = 0.02):
+    """Poll ``check`` (sync or async) until it returns something truthy; return that value.
+
+    ``within`` is a bound for a broken run, not a wait: a passing run returns as soon as the
+    condition holds, so it is generous (a busy machine can stall a thread for seconds)."""
     deadline = time.monotonic() + within
     while True:
         value = check()
