@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     db_pool_min: int = Field(default=2, ge=1)
     db_pool_max: int = Field(default=10, ge=1)
     db_command_timeout: float = Field(default=10.0, gt=0)
+    # How long GET /health waits for a connection and `SELECT 1` before answering 503.
+    db_health_timeout: float = Field(default=1.0, gt=0)
 
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     max_prompt_chars: int = Field(default=100_000, ge=1)

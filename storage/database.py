@@ -1,19 +1,40 @@
-"""The connection pool, and what counts as "the database is unavailable" (HTTP 503)."""
+# asyncpg's pool methods name this parameter `timeout`; the overrides keep its signature.
+# ruff: noqa: ASYNC109
+"""The connection pool, and what counts as "the database is unavailable" (HTTP 503).
+
+Every operation on the pool has one deadline: waiting for a free connection, connecting, the
+query and handing the connection back, together. asyncpg bounds those steps one by one (the
+wait for a free connection not at all), so against a frozen server they add up: a query that
+times out after ``command_timeout`` then waits as long again for PostgreSQL to acknowledge the
+cancel request before its connection is released. Here the caller gets ``TimeoutError`` (a 503)
+when the deadline passes, and what is left (the cancel, the reset) finishes in the background,
+holding its connection until then, so nothing piles up beyond the pool's size.
+"""
 
 from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import asyncpg
 import orjson
 
+log = logging.getLogger("multichat.database")
+
 UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
     OSError,  # refused, reset, no such socket
-    TimeoutError,  # connect or command timeout
+    TimeoutError,  # connect or command timeout, or the operation's deadline
     asyncpg.PostgresConnectionError,  # class 08
     asyncpg.CannotConnectNowError,  # starting up or shutting down
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.CrashShutdownError,
     asyncpg.InterfaceError,  # "connection is closed" mid-query
 )
+
+T = TypeVar("T")
 
 
 def is_unavailable(error: BaseException) -> bool:
@@ -30,16 +51,109 @@ async def _init_connection(connection: asyncpg.Connection) -> None:
     )
 
 
-async def create_pool(
-    dsn: str, *, min_size: int, max_size: int, command_timeout: float
-) -> asyncpg.Pool:
-    """A pool that heals itself: a broken connection is replaced on the next acquire."""
-    return await asyncpg.create_pool(
+class Pool(asyncpg.Pool):
+    """An asyncpg pool whose ``fetch``, ``fetchrow``, ``fetchval``, ``fetchmany``, ``execute``
+    and ``executemany`` each finish within ``deadline`` seconds (or their ``timeout=``).
+
+    ``timeout=`` here bounds the whole operation, not only the query as in asyncpg.
+    """
+
+    def __init__(self, *args: Any, deadline: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.deadline = deadline
+        self._releasing: set[asyncio.Task] = set()
+
+    async def _within_deadline(
+        self, call: Callable[[asyncpg.Connection], Awaitable[T]], seconds: float | None
+    ) -> T:
+        answered = False
+        result: Any = None
+        try:
+            async with asyncio.timeout(self.deadline if seconds is None else seconds):
+                connection = await self.acquire()
+                try:
+                    result = await call(connection)
+                except BaseException:
+                    # Releasing waits for the server to acknowledge the cancel of a query that
+                    # timed out: not the caller's business.
+                    self._release_in_background(connection)
+                    raise
+                answered = True
+                # Shielded: past the deadline it goes on alone. Should it fail, asyncpg has
+                # terminated the connection and the next acquire reconnects: not our caller's
+                # business either, the answer is in.
+                with contextlib.suppress(Exception):
+                    await self.release(connection)
+        except TimeoutError:
+            if answered:  # the answer is in: only the reset of the connection was late
+                return result
+            raise
+        return result
+
+    def _release_in_background(self, connection: asyncpg.Connection) -> None:
+        task = asyncio.get_running_loop().create_task(self._release_quietly(connection))
+        self._releasing.add(task)
+        task.add_done_callback(self._releasing.discard)
+
+    async def _release_quietly(self, connection: asyncpg.Connection) -> None:
+        try:
+            await self.release(connection)
+        except Exception as error:  # asyncpg has terminated it; the next acquire reconnects
+            log.debug("releasing a connection failed: %r", error)
+
+    async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str:
+        return await self._within_deadline(lambda con: con.execute(query, *args), timeout)
+
+    async def executemany(self, command: str, args: Any, *, timeout: float | None = None) -> None:
+        return await self._within_deadline(lambda con: con.executemany(command, args), timeout)
+
+    async def fetch(
+        self, query: str, *args: Any, timeout: float | None = None, record_class: Any = None
+    ) -> list:
+        return await self._within_deadline(
+            lambda con: con.fetch(query, *args, record_class=record_class), timeout
+        )
+
+    async def fetchval(
+        self, query: str, *args: Any, column: int = 0, timeout: float | None = None
+    ) -> Any:
+        return await self._within_deadline(
+            lambda con: con.fetchval(query, *args, column=column), timeout
+        )
+
+    async def fetchrow(
+        self, query: str, *args: Any, timeout: float | None = None, record_class: Any = None
+    ) -> Any:
+        return await self._within_deadline(
+            lambda con: con.fetchrow(query, *args, record_class=record_class), timeout
+        )
+
+    async def fetchmany(
+        self, query: str, args: Any, *, timeout: float | None = None, record_class: Any = None
+    ) -> list:
+        return await self._within_deadline(
+            lambda con: con.fetchmany(query, args, record_class=record_class), timeout
+        )
+
+
+async def create_pool(dsn: str, *, min_size: int, max_size: int, command_timeout: float) -> Pool:
+    """A pool that heals itself: a broken connection is replaced on the next acquire.
+
+    ``command_timeout`` is the deadline of each operation, and asyncpg's own connect and
+    command timeouts (which also bound its wait for a cancel to be acknowledged).
+    """
+    pool = Pool(
         dsn,
+        deadline=command_timeout,
         min_size=min_size,
         max_size=max_size,
-        command_timeout=command_timeout,
-        timeout=command_timeout,  # connect timeout
+        max_queries=50_000,
         max_inactive_connection_lifetime=60.0,
         init=_init_connection,
+        loop=None,
+        connection_class=asyncpg.Connection,
+        record_class=asyncpg.Record,
+        command_timeout=command_timeout,
+        timeout=command_timeout,  # connect timeout
     )
+    return await pool

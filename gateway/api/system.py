@@ -34,8 +34,11 @@ async def list_providers(request: Request) -> Response:
 
 
 async def health(request: Request) -> Response:
+    gateway = runtime(request)
     try:
-        await runtime(request).pool.fetchval("SELECT 1")
+        # A frozen database must not hold the health check up: one short deadline for
+        # getting a connection and the answer.
+        await gateway.pool.fetchval("SELECT 1", timeout=gateway.settings.db_health_timeout)
         database = "ok"
     except Exception as error:  # any failure to answer means "unavailable" here
         if not is_unavailable(error):
