@@ -75,6 +75,10 @@ async def start_runtime(settings: Settings, stack: contextlib.AsyncExitStack) ->
 
 async def open_database(settings: Settings, stack: contextlib.AsyncExitStack) -> str:
     if settings.database_url:
+        from storage.database import wait_for_database
+
+        # docker compose starts the database beside the gateway: give it time to come up.
+        await wait_for_database(settings.database_url, settings.database_wait)
         return settings.database_url
     embedded = EmbeddedPostgres(settings.data_dir)
     dsn = await asyncio.to_thread(embedded.start)

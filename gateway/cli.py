@@ -51,10 +51,29 @@ def main(argv: list[str] | None = None) -> int:
     # httpx logs every upstream request at INFO: one line per answer is noise, not news.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
+        if args.command in ("serve", "migrate"):
+            wait_for_database_url()
         return COMMANDS[args.command](args)
     except SettingsError as error:
         print(f"multichat: {error}", file=sys.stderr)
         return 2
+
+
+def wait_for_database_url() -> None:
+    """With DATABASE_URL set, wait (up to DATABASE_WAIT) for it to answer before anything
+    starts: an unreachable database is then one line naming the variable and exit status 2,
+    like a bad setting, not a traceback from inside uvicorn's start-up."""
+    settings = load_settings()
+    if not settings.database_url:
+        return
+    from storage.database import DatabaseUnreachable, wait_for_database
+
+    try:
+        asyncio.run(wait_for_database(settings.database_url, settings.database_wait))
+    except DatabaseUnreachable as error:
+        raise SettingsError(
+            f"cannot {error.verb} the database at DATABASE_URL ({error.url}): {error.reason}"
+        ) from None
 
 
 def run_serve(args: argparse.Namespace) -> int:

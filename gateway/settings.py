@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     db_command_timeout: float = Field(default=10.0, gt=0)
     # How long GET /health waits for a connection and `SELECT 1` before answering 503.
     db_health_timeout: float = Field(default=1.0, gt=0)
+    # At start-up, how long an unreachable DATABASE_URL is retried before giving up.
+    database_wait: float = Field(default=30.0, ge=0)
 
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     max_prompt_chars: int = Field(default=100_000, ge=1)

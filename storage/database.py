@@ -16,8 +16,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 import orjson
@@ -157,3 +160,90 @@ async def create_pool(dsn: str, *, min_size: int, max_size: int, command_timeout
         timeout=command_timeout,  # connect timeout
     )
     return await pool
+
+
+class DatabaseUnreachable(Exception):
+    """Start-up could not connect to the database; ``url`` carries no password."""
+
+    def __init__(self, url: str, reason: str, *, retried: bool = True) -> None:
+        self.url = url
+        self.reason = reason
+        # "reach" when it never answered; "use" when it answered no (password, database name).
+        self.verb = "reach" if retried else "use"
+        super().__init__(f"cannot {self.verb} the database at {url}: {reason}")
+
+
+def safe_url(dsn: str) -> str:
+    """The DSN without its password (in the user part or as a ``password=`` parameter)."""
+    try:
+        parts = urlsplit(dsn)
+        netloc = parts.netloc
+        if "@" in netloc:
+            user, _, host = netloc.rpartition("@")
+            netloc = f"{user.partition(':')[0]}@{host}" if user.partition(":")[0] else host
+        query = urlencode(
+            [
+                (key, value)
+                for key, value in parse_qsl(parts.query, keep_blank_values=True)
+                if key.lower() not in ("password", "sslpassword")
+            ]
+        )
+        return urlunsplit(parts._replace(netloc=netloc, query=query))
+    except ValueError:
+        return "(unparsable URL)"
+
+
+def _reason(error: BaseException, attempt_timeout: float) -> str:
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(error, TimeoutError):
+        return f"no answer within {attempt_timeout:g} s"
+    if isinstance(error, socket.gaierror):
+        return f"unknown host ({error.strerror})"
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror[0].lower() + error.strerror[1:]
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
+
+
+async def wait_for_database(
+    dsn: str, wait: float, *, attempt_timeout: float = 5.0, log_every: float = 5.0
+) -> None:
+    """Connect once, retrying with backoff for up to ``wait`` seconds while the database cannot
+    be reached (not yet started, say); raise ``DatabaseUnreachable`` when it still cannot.
+
+    A database that answers but refuses (wrong password, no such database) fails at once.
+    """
+    url = safe_url(dsn)
+    started = time.monotonic()
+    deadline = started + wait
+    delay = 0.25
+    last_logged = -float("inf")
+    attempt = 0
+    while True:
+        attempt += 1
+        timeout = max(0.1, min(attempt_timeout, deadline - time.monotonic()))
+        try:
+            connection = await asyncpg.connect(dsn, timeout=timeout)
+        except Exception as error:
+            if not is_unavailable(error) and not isinstance(error, asyncpg.TooManyConnectionsError):
+                raise DatabaseUnreachable(url, _reason(error, timeout), retried=False) from None
+            reason = _reason(error, timeout)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise DatabaseUnreachable(url, reason) from None
+            now = time.monotonic()
+            if now - last_logged >= log_every:
+                last_logged = now
+                log.warning(
+                    "the database at %s cannot be reached yet (%s); retrying for %.0f s more",
+                    url,
+                    reason,
+                    left,
+                )
+            await asyncio.sleep(min(delay, left))
+            delay = min(delay * 2, 2.0)
+            continue
+        await connection.close()
+        if attempt > 1:
+            log.info("the database at %s answered after %.1f s", url, time.monotonic() - started)
+        return
