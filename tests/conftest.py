@@ -133,13 +133,13 @@ def artifacts_dir() -> Path:
 def gateway(database_url: str):
     """A real gateway on uvicorn, on a fresh database."""
     from gateway.app import create_app
-    from tests.servers import ServerThread, free_port
+    from tests.servers import ServerThread
 
-    port = free_port()
-    settings = make_settings(
-        database_url=database_url, port=port, simulator_url="http://127.0.0.1:9"
-    )
-    server = ServerThread(create_app(settings), port=port).start()
+    server = ServerThread.for_app(
+        lambda port: create_app(
+            make_settings(database_url=database_url, port=port, simulator_url="http://127.0.0.1:9")
+        )
+    ).start()
     yield server
     server.stop()
 
@@ -192,14 +192,16 @@ class SimulatorClient:
 
 def start_gateway(database_url: str, simulator_url: str, **overrides):
     from gateway.app import create_app
-    from tests.servers import ServerThread, free_port
+    from tests.servers import ServerThread
 
-    port = free_port()
     overrides.setdefault("disconnect_grace", 0.3)
-    settings = make_settings(
-        database_url=database_url, port=port, simulator_url=simulator_url, **overrides
-    )
-    return ServerThread(create_app(settings), port=port).start()
+    return ServerThread.for_app(
+        lambda port: create_app(
+            make_settings(
+                database_url=database_url, port=port, simulator_url=simulator_url, **overrides
+            )
+        )
+    ).start()
 
 
 @pytest.fixture

@@ -24,9 +24,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def bound_socket(port: int = 0) -> socket.socket:
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    return sock
+
+
 class ServerThread:
+    """The listening socket is bound here, not when the server starts: a port picked now and
+    bound later could be taken in between (as the source port of any outgoing connection)."""
+
     def __init__(self, app: Any, port: int | None = None, **config: Any) -> None:
-        self.port = port or free_port()
+        self.socket = bound_socket(port or 0)
+        self.port = self.socket.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         config.setdefault("log_level", "warning")
         config.setdefault("lifespan", "on")
@@ -48,7 +59,7 @@ class ServerThread:
 
     async def _serve(self) -> None:
         self.loop = asyncio.get_running_loop()
-        await self.server.serve()
+        await self.server.serve(sockets=[self.socket])
 
     def start(self, timeout: float = 30.0) -> ServerThread:
         self.thread.start()
@@ -64,6 +75,15 @@ class ServerThread:
     def stop(self, timeout: float = 15.0) -> None:
         self.server.should_exit = True
         self.thread.join(timeout)
+        self.socket.close()
+
+    @classmethod
+    def for_app(cls, make_app: Callable[[int], Any], **config: Any) -> ServerThread:
+        """A server for an app that must know its port (in its settings): the port is bound
+        before the app is made, so nothing can take it before the server listens."""
+        server = cls(None, **config)
+        server.server.config.app = make_app(server.port)
+        return server
 
     def call(self, fn: Callable[[], Any], timeout: float = 10.0) -> Any:
         """Run a coroutine function on the server's loop (for test-only introspection)."""

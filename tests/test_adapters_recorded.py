@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import gzip
 import re
-import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 
 import httpx
@@ -377,15 +376,13 @@ async def test_a_server_that_stays_open_after_done_is_not_waited_for(
         async def body() -> AsyncIterator[bytes]:
             yield OPENAI_2026
             yield b'data: {"choices":[{"delta":{"content":"after the end"}}]}\n\n'
-            await asyncio.sleep(30)
+            await asyncio.sleep(3600)  # waited for, the test would hit pytest's timeout
 
         return httpx.Response(200, content=body())
 
     router.post(endpoint("chatgpt")).mock(side_effect=respond)
-    started = time.monotonic()
     events = await collect(make("chatgpt", client))
     assert events == [Started("gpt-5.5"), "Olá", Finish("stop", "stop"), Usage(20, 2)]
-    assert time.monotonic() - started < 2
 
 
 @pytest.mark.parametrize(
@@ -1450,26 +1447,23 @@ def slow(first: bytes, pause: float) -> Callable[[httpx.Request], httpx.Response
 
 async def test_first_token_timeout(router: respx.MockRouter, client: httpx.AsyncClient) -> None:
     # A keep-alive comment is not a token: the clock runs until text arrives.
-    router.post(endpoint("chatgpt")).mock(side_effect=slow(b": keep-alive\n\n", 5))
-    started = time.monotonic()
+    # 0.2 s against a minute: only the timeout can end this stream (no clock is read).
+    router.post(endpoint("chatgpt")).mock(side_effect=slow(b": keep-alive\n\n", 60))
     error = await failure(make("chatgpt", client, first_token_timeout=0.2))
     assert (error.type, error.message, error.retryable) == (
         "timeout",
         "no first token from chatgpt within 0.2 s",
         True,
     )
-    assert time.monotonic() - started < 2
 
 
 async def test_idle_timeout(router: respx.MockRouter, client: httpx.AsyncClient) -> None:
     text = b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hello"}}\n\n'
-    router.post(endpoint("claude")).mock(side_effect=slow(text, 5))
+    router.post(endpoint("claude")).mock(side_effect=slow(text, 60))
     received: list[Event] = []
-    started = time.monotonic()
     error = await failure(make("claude", client, idle_timeout=0.2), received)
     assert received == [Started("claude-sonnet-5"), "Hello"]
     assert (error.type, error.message) == ("timeout", "no next chunk from claude within 0.2 s")
-    assert time.monotonic() - started < 2
 
 
 # -- closing the upstream ---------------------------------------------------------------------

@@ -10,7 +10,7 @@ import pytest
 from gateway.app import create_app
 from storage import EmbeddedPostgres
 from tests.conftest import make_settings
-from tests.servers import ServerThread, free_port
+from tests.servers import ServerThread
 
 API = "/api/v1"
 
@@ -26,17 +26,15 @@ def private_postgres(tmp_path):
 
 async def test_503_while_down_then_recovers(private_postgres):
     embedded, dsn = private_postgres
-    port = free_port()
-    server = ServerThread(
-        create_app(
+    server = ServerThread.for_app(
+        lambda port: create_app(
             make_settings(
                 database_url=dsn,
                 port=port,
                 simulator_url="http://127.0.0.1:9",
                 db_command_timeout=3,
             )
-        ),
-        port=port,
+        )
     ).start()
     try:
         async with httpx.AsyncClient(base_url=server.url, timeout=15) as client:

@@ -66,7 +66,7 @@ async def test_a_listener_that_stops_reading_is_dropped_alone():
     assert not turn.ended and abandoned == [], "the turn goes on for the other listener"
 
     finish(turn, legs)
-    received = await asyncio.wait_for(reader, 1)
+    received = await asyncio.wait_for(reader, 10)
     assert received == b"".join(turn.events), "the healthy listener got every event, in order"
     check_invariants(parse(received), PROVIDERS)  # ids 1..n, turn first, end last
 
@@ -89,7 +89,7 @@ async def test_a_reader_that_keeps_up_survives_dones_larger_than_its_buffer():
     (listener,) = turn.listeners
     finish(turn, legs)  # two dones of about 9 KB each, then the end, in one go
     assert not listener.overflowed
-    received = await asyncio.wait_for(reader, 1)
+    received = await asyncio.wait_for(reader, 10)
     assert received == b"".join(turn.events)
     check_invariants(parse(received), PROVIDERS)
 
@@ -115,7 +115,7 @@ async def test_two_listeners_of_one_turn_get_identical_event_sequences():
             await asyncio.sleep(0)
         turn.publish_delta(legs["chatgpt"], f"g{i} ")
     finish(turn, legs)
-    one, two = await asyncio.wait_for(asyncio.gather(first, second), 1)
+    one, two = await asyncio.wait_for(asyncio.gather(first, second), 10)
     assert one == two == b"".join(turn.events)
     stream = parse(one)
     check_invariants(stream, PROVIDERS)
@@ -133,7 +133,7 @@ async def test_a_listener_joining_at_any_point_gets_no_gap_and_no_duplicate():
             await asyncio.sleep(0)
     finish(turn, legs)
     for after, task in tasks:
-        assert await asyncio.wait_for(task, 1) == b"".join(turn.events[after:])
+        assert await asyncio.wait_for(task, 10) == b"".join(turn.events[after:])
 
 
 async def test_the_last_listener_leaving_reports_the_turn_abandoned_once():

@@ -72,7 +72,7 @@ async def test_database_outage_in_the_middle_of_a_turn(gateways, private_postgre
                             gemini_done.set()
 
         reader = asyncio.create_task(read())
-        await asyncio.wait_for(gemini_done.wait(), 10)
+        await asyncio.wait_for(gemini_done.wait(), 30)
         await asyncio.to_thread(embedded.stop_server)
         try:
             # While the database is away: new turns are refused with 503, never a hang or 500;
@@ -86,7 +86,6 @@ async def test_database_outage_in_the_middle_of_a_turn(gateways, private_postgre
                 lambda: all(
                     sim.stats()[flavour(p)]["completed"] == 1 for p in ("claude", "chatgpt")
                 ),
-                within=10,
             )
             await asyncio.sleep(0.3)  # ... and the writer has tried, and failed, to store them
             assert "claude" not in arrivals and "chatgpt" not in arrivals, (
@@ -95,7 +94,7 @@ async def test_database_outage_in_the_middle_of_a_turn(gateways, private_postgre
         finally:
             back = time.monotonic()
             await asyncio.to_thread(embedded.start_server)
-        await asyncio.wait_for(reader, 20)
+        await asyncio.wait_for(reader, 60)
 
         check_invariants(stream, providers)
         for provider in providers:
