@@ -10,6 +10,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+from sse_starlette.sse import AppStatus
 from starlette.applications import Starlette
 from starlette.routing import Route
 
@@ -23,6 +24,7 @@ from gateway.api import (
     system,
 )
 from gateway.runtime import Runtime
+from gateway.server import install_routine_events_filter
 from gateway.settings import Settings, load_settings, provider_configs
 from gateway.turns import TurnRegistry
 from providers import PROVIDERS, Provider, make_adapter, make_client
@@ -45,9 +47,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
-            app.state.runtime = await start_runtime(settings, stack)
+            runtime = app.state.runtime = await start_runtime(settings, stack)
+            # gateway.server.GatewayServer calls this on SIGTERM, before connections close.
+            app.state.drain = lambda: runtime.turns.drain(settings.shutdown_grace)
             yield
 
+    # sse-starlette would cancel every stream of the process the moment a shutdown begins,
+    # the simulators' included: the turns drain instead, and their streams end by themselves.
+    AppStatus.disable_automatic_graceful_drain()
+    install_routine_events_filter()
     app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
     app.state.settings = settings
     app.state.openapi = openapi_document(ENDPOINTS, title=system.TITLE, version=VERSION)
@@ -112,6 +120,7 @@ async def start_simulator(stack: contextlib.AsyncExitStack) -> str:
 
     import uvicorn
 
+    from gateway.server import UnloggedProtocol
     from providers.simulators.app import create_app as create_simulator
 
     sock = socket.socket()
@@ -120,12 +129,17 @@ async def start_simulator(stack: contextlib.AsyncExitStack) -> str:
     config = uvicorn.Config(
         create_simulator(),
         lifespan="off",
-        access_log=False,
-        log_level="warning",
+        # No level, no logging config, no access_log=False: each would reconfigure uvicorn's
+        # loggers, which the gateway's own server shares. The protocol keeps it quiet instead.
+        http=UnloggedProtocol,
+        log_level=None,
+        log_config=None,
         timeout_graceful_shutdown=1,
     )
     server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # the gateway's own
+    # Signals are the gateway's: a second server taking SIGTERM would stop the simulators
+    # first, under the answers the gateway is still draining.
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
     task = asyncio.create_task(server.serve(sockets=[sock]), name="simulator")
 
     async def stop() -> None:

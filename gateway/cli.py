@@ -78,34 +78,43 @@ def wait_for_database_url() -> None:
 
 def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    from gateway.server import (
+        GatewayServer,
+        head_timeout_protocol,
+        page_url,
+        raise_open_files_limit,
+    )
 
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     settings = load_settings(**overrides)
+    raise_open_files_limit()
     if args.workers > 1:
-        # Each worker is its own process and reads the same environment.
-        uvicorn.run(
-            "gateway.app:app",
-            host=settings.host,
-            port=settings.port,
-            workers=args.workers,
-            loop="uvloop",
-            http="httptools",
-            timeout_graceful_shutdown=10,
-            log_level=settings.log_level,
-        )
-        return 0
-    from gateway.app import create_app
+        app: object = "gateway.app:app"  # each worker is its own process and builds its own app
+    else:
+        from gateway.app import create_app
 
-    uvicorn.run(
-        create_app(settings),
+        app = create_app(settings)
+    config = uvicorn.Config(
+        app,
         host=settings.host,
         port=settings.port,
+        workers=args.workers,
         loop="uvloop",
-        http="httptools",
-        timeout_graceful_shutdown=10,
+        http=head_timeout_protocol(settings.header_timeout),
+        # The turns drain first (SHUTDOWN_GRACE); then uvicorn waits for the last writes.
+        timeout_graceful_shutdown=settings.shutdown_grace + 5,
         log_level=settings.log_level,
     )
-    return 0
+    server = GatewayServer(config)
+    if args.workers > 1:
+        sock = config.bind_socket()
+        logging.getLogger("multichat").info("Open %s", page_url(settings.host, settings.port))
+        Multiprocess(config, target=server.run, sockets=[sock]).run()
+        return 0
+    server.run()
+    return 0 if server.started else 3
 
 
 def run_migrate(args: argparse.Namespace) -> int:

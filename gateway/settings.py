@@ -72,6 +72,14 @@ class Settings(BaseSettings):
     context_budget_chars: int = Field(default=60_000, ge=100)
 
     disconnect_grace: float = Field(default=5.0, ge=0)
+    # A turn started by POST /turns waits this long for its first EventSource before it stops.
+    first_listener_timeout: float = Field(default=15.0, gt=0)
+    # How often running answers' text is stored, so that a crash loses at most this much.
+    checkpoint_interval: float = Field(default=2.0, ge=0)
+    # On SIGTERM, how long running answers have to be stored and their listeners told.
+    shutdown_grace: float = Field(default=5.0, gt=0)
+    # A connection that has not sent a whole request head within this many seconds is closed.
+    header_timeout: float = Field(default=5.0, gt=0)
     replay_retention: float = Field(default=300.0, ge=0)
     ping_interval: float = Field(default=15.0, gt=0)
     retry_ms: int = Field(default=2_000, ge=0)
@@ -106,19 +114,28 @@ def load_settings(env_file: str | None = ENV_FILE, **overrides: object) -> Setti
     except ValidationError as error:
         raise SettingsError(_one_line(error, prefix="")) from None
     settings._env_file = env_file
+    provider_settings(settings)  # a bad CLAUDE_TEMPERATURE stops start-up here, before anything
     return settings
+
+
+def provider_settings(settings: Settings) -> dict[str, ProviderSettings]:
+    """Each provider's own settings, read with its prefix; raises SettingsError."""
+    own = {}
+    for name in PROVIDERS:
+        prefix = f"{name.upper()}_"
+        try:
+            own[name] = ProviderSettings(_env_prefix=prefix, _env_file=settings._env_file)
+        except ValidationError as error:
+            raise SettingsError(_one_line(error, prefix=prefix)) from None
+    return own
 
 
 def provider_configs(settings: Settings, simulator_root: str) -> list[ProviderConfig]:
     """One config per enabled provider; those without a key point at the simulator."""
     configs = []
     simulator_root = simulator_root.rstrip("/")
-    for name, spec in PROVIDERS.items():
-        prefix = f"{name.upper()}_"
-        try:
-            own = ProviderSettings(_env_prefix=prefix, _env_file=settings._env_file)
-        except ValidationError as error:
-            raise SettingsError(_one_line(error, prefix=prefix)) from None
+    for name, own in provider_settings(settings).items():
+        spec = PROVIDERS[name]
         if not own.enabled:
             continue
         key = settings.api_key(name)

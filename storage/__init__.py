@@ -6,7 +6,8 @@ What this package offers (import from here, not from the modules):
 * ``create_pool`` and what counts as "the database is unavailable" (``is_unavailable``,
   ``UNAVAILABLE_ERRORS``).
 * ``migrate``: apply ``migrations/NNNN_*.sql`` in order, once each, under a lock.
-* ``Writer``: the group-commit writer of answers (``Answer``) and finished turns (``TurnEnd``).
+* ``Writer``: the group-commit writer of answers (``Answer``), finished turns (``TurnEnd``)
+  and running answers' text so far (``Checkpoint``).
 * ``EmbeddedPostgres``: a private server for running with no ``DATABASE_URL``.
 
 This package never imports ``gateway``.
@@ -16,11 +17,12 @@ from storage.database import UNAVAILABLE_ERRORS, create_pool, is_unavailable
 from storage.embedded import EmbeddedPostgres
 from storage.migrate import MigrationError, migrate
 from storage.sql import Q
-from storage.writer import Answer, TurnEnd, Writer
+from storage.writer import Answer, Checkpoint, TurnEnd, Writer
 
 __all__ = [
     "UNAVAILABLE_ERRORS",
     "Answer",
+    "Checkpoint",
     "EmbeddedPostgres",
     "MigrationError",
     "Q",

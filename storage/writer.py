@@ -5,6 +5,11 @@ only once the row is committed. The queue is bounded, so when PostgreSQL falls b
 wait at the door instead of memory growing. When the database is unreachable the writer keeps
 the batch and retries until it is back; the insert is idempotent, so a batch whose commit
 succeeded but whose reply was lost is not stored twice.
+
+One bad row never costs another: a batch that PostgreSQL refuses for what is in it (not for
+being away) is split in halves and each half retried, down to the one guilty row, which is
+stored as a ``failed`` answer whose error says why. Running answers are checkpointed through
+the same queue (``checkpoint``), never waited for, so that a crash keeps their text.
 """
 
 from __future__ import annotations
@@ -43,6 +48,16 @@ class Answer:
 
 
 @dataclass(slots=True)
+class Checkpoint:
+    """The text of a running answer so far; the last one of each leg wins."""
+
+    turn_id: str
+    provider: str
+    model: str
+    content: str
+
+
+@dataclass(slots=True)
 class TurnEnd:
     turn_id: str
     conversation_id: int
@@ -50,7 +65,8 @@ class TurnEnd:
     end_event_id: int
 
 
-_Item = tuple[Answer | TurnEnd, asyncio.Future]
+Item = Answer | TurnEnd | Checkpoint
+_Item = tuple[Item, asyncio.Future | None]  # checkpoints have no future: nobody waits for them
 
 
 class Writer:
@@ -88,6 +104,18 @@ class Writer:
     async def end_turn(self, end: TurnEnd) -> None:
         await self._submit(end)
 
+    def checkpoint(self, checkpoints: list[Checkpoint]) -> int:
+        """Queue checkpoints without waiting; those that do not fit now are skipped (the next
+        round carries newer text anyway). Returns how many were queued."""
+        queued = 0
+        for checkpoint in checkpoints:
+            try:
+                self.queue.put_nowait((checkpoint, None))
+            except asyncio.QueueFull:
+                break
+            queued += 1
+        return queued
+
     async def _submit(self, item: Answer | TurnEnd) -> Any:
         future = asyncio.get_running_loop().create_future()
         await self.queue.put((item, future))
@@ -99,24 +127,61 @@ class Writer:
             batch = [await self.queue.get()]
             while len(batch) < self.batch_size and not self.queue.empty():
                 batch.append(self.queue.get_nowait())
-            results = await self._commit_until_stored(batch)
+            results = await self._store(batch)
             for (_, future), result in zip(batch, results, strict=True):
-                if not future.done():
-                    future.set_result(result)
+                if future is not None and not future.done():
+                    if isinstance(result, BaseException):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
                 self.queue.task_done()
 
+    async def _store(self, batch: list[_Item]) -> list[Any]:
+        """Each item's result (an id, None, or the exception that item alone ran into)."""
+        try:
+            return await self._commit_until_stored(batch)
+        except Exception as error:  # what is in the batch, not the database being away
+            if len(batch) > 1:
+                half = len(batch) // 2
+                return [*await self._store(batch[:half]), *await self._store(batch[half:])]
+            return [await self._store_guilty(batch[0][0], error)]
+
+    async def _store_guilty(self, item: Item, error: Exception) -> Any:
+        """The one row PostgreSQL refused: an answer is stored as failed, saying why."""
+        # The reason may quote what could not be stored (a lone surrogate, say): make it safe.
+        detail = str(error)[:200].encode("utf-8", "replace").decode().replace("\x00", "")
+        reason = f"{type(error).__name__}: {detail}"
+        if not isinstance(item, Answer):
+            log.error(
+                "could not store %s of turn %s: %s", type(item).__name__, item.turn_id, reason
+            )
+            return error
+        log.error(
+            "could not store the %s answer of turn %s: %s", item.provider, item.turn_id, reason
+        )
+        item.status = "failed"
+        item.content = ""
+        item.finish_reason = None
+        item.input_tokens = item.output_tokens = None
+        item.citations = None
+        item.error_type = "unstorable"
+        item.error_message = f"the answer could not be stored ({reason})"
+        item.error_status_code = None
+        try:
+            (message_id,) = await self._commit_until_stored([(item, None)])
+        except Exception as second:
+            return second
+        return message_id
+
     async def _commit_until_stored(self, batch: list[_Item]) -> list[Any]:
+        """Commit the batch, waiting out an unavailable database; a data error is raised."""
         delay = self.retry_delay
         while True:
             try:
                 return await self._commit(batch)
             except Exception as error:
                 if not is_unavailable(error):
-                    log.exception("storing %d item(s) failed; failing them", len(batch))
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(error)
-                    return [None] * len(batch)
+                    raise
                 log.warning(
                     "database unavailable (%s); retrying in %.1f s", type(error).__name__, delay
                 )
@@ -124,8 +189,15 @@ class Writer:
                 delay = min(delay * 2, 5.0)
 
     async def _commit(self, batch: list[_Item]) -> list[Any]:
+        checkpoints = {
+            (item.turn_id, item.provider): item for item, _ in batch if isinstance(item, Checkpoint)
+        }
+        if checkpoints:
+            await self._store_checkpoints(list(checkpoints.values()))
         answers = [item for item, _ in batch if isinstance(item, Answer)]
         ends = [item for item, _ in batch if isinstance(item, TurnEnd)]
+        if not answers and not ends:
+            return [None] * len(batch)
         rows = await Q.store_batch.fetch(
             self.pool,
             conversation_ids=[a.conversation_id for a in answers],
@@ -146,7 +218,7 @@ class Writer:
             ended_turn_ids=[e.turn_id for e in ends],
             done_event_ids=[json_text(e.done_event_ids) for e in ends],
             end_event_ids=[e.end_event_id for e in ends],
-            touched_ids=sorted({item.conversation_id for item, _ in batch}),
+            touched_ids=sorted({item.conversation_id for item in (*answers, *ends)}),
         )
         self.batches += 1
         ids = {(row["turn_id"], row["provider"]): row["id"] for row in rows}
@@ -154,6 +226,15 @@ class Writer:
             ids.get((item.turn_id, item.provider)) if isinstance(item, Answer) else None
             for item, _ in batch
         ]
+
+    async def _store_checkpoints(self, checkpoints: list[Checkpoint]) -> None:
+        await Q.store_checkpoints.execute(
+            self.pool,
+            turn_ids=[c.turn_id for c in checkpoints],
+            providers=[c.provider for c in checkpoints],
+            models=[c.model for c in checkpoints],
+            contents=[c.content for c in checkpoints],
+        )
 
 
 def json_text(value: object) -> str | None:

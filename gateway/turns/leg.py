@@ -3,6 +3,10 @@
 ``run_leg`` is the per-token path of the whole gateway. It publishes ``start`` and each delta,
 and returns what the provider said as a ``LegResult``; storing the answer and announcing it
 (``done``) are the registry's business, once per answer.
+
+Text is made storable here, where it enters the gateway, and only here: PostgreSQL's ``text``
+cannot hold U+0000, so it becomes U+FFFD before the delta is encoded. Deltas, ``done.content``
+and the stored row are then the same text.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ class Leg:
     provider: Provider
     thread: list[Message]
     parts: list[str] = field(default_factory=list)  # the text so far
+    checkpointed: int = 0  # how many parts the last checkpoint held
     task: asyncio.Task | None = None
     cancel_requested: bool = False
     entered: bool = False  # a task cancelled before it runs never enters its body
@@ -39,6 +44,10 @@ class Leg:
         if self.entered:
             self.task.cancel()
         return True
+
+
+def storable(text: str) -> str:
+    return text.replace("\x00", "\ufffd")
 
 
 @dataclass(slots=True)
@@ -71,6 +80,8 @@ async def run_leg(leg: Leg, events: EventLog) -> LegResult:
         if not leg.cancel_requested:  # else it was cancelled before this task first ran
             async for event in provider.adapter.stream(leg.thread, state.model):
                 if type(event) is str:
+                    if "\x00" in event:
+                        event = storable(event)
                     if ttft_ms is None:
                         ttft_ms = (clock() - started) * 1000.0
                         state.status = "streaming"
@@ -84,9 +95,10 @@ async def run_leg(leg: Leg, events: EventLog) -> LegResult:
                 elif type(event) is Usage:
                     usage = event
                 elif type(event) is Citations:
-                    citations = list(event.urls)
+                    citations = [storable(url) for url in event.urls]
     except ProviderError as failure:
         status, error = "failed", failure
+        error.message = storable(error.message)  # it may quote what the upstream sent
     except asyncio.CancelledError:
         if not leg.cancel_requested:
             raise

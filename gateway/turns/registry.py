@@ -17,8 +17,9 @@ from dataclasses import asdict
 import asyncpg
 
 from gateway.settings import Settings
+from gateway.turns.checkpoints import Checkpointer
 from gateway.turns.context import build_threads
-from gateway.turns.errors import InvalidChoice, NotFound, PromptTooLong, TooBusy
+from gateway.turns.errors import InvalidChoice, NotFound, PromptTooLong, ShuttingDown, TooBusy
 from gateway.turns.events import done_data
 from gateway.turns.leases import LEASE_SECONDS, LeaseKeeper
 from gateway.turns.leg import Leg, LegResult, run_leg
@@ -30,7 +31,6 @@ from storage import Answer, Q, TurnEnd, Writer
 
 log = logging.getLogger("multichat.turns")
 
-FIRST_LISTENER_WINDOW = 15.0  # how long a turn created by POST /turns waits for its EventSource
 MAX_TITLE = 60
 MAX_ID = 2**63 - 1
 
@@ -46,6 +46,10 @@ class TurnRegistry:
             pool, batch_size=settings.writer_batch, queue_size=settings.writer_queue
         )
         self.leases = LeaseKeeper(pool, lambda: self.running_legs)
+        self.checkpoints = Checkpointer(
+            self.writer, settings.checkpoint_interval, self._stored_legs
+        )
+        self.draining = False  # shutting down: no new turn starts
         self.turns: dict[str, Turn] = {}  # live turns, and ended ones for the retention window
         self.running_legs: dict[str, dict[str, Leg]] = {}  # by turn
         self._grace: dict[str, asyncio.TimerHandle] = {}
@@ -60,16 +64,40 @@ class TurnRegistry:
     async def start(self) -> None:
         self.writer.start()
         await self.leases.start()
+        self.checkpoints.start()
+
+    async def drain(self, within: float) -> bool:
+        """Start no new turn; cancel the running legs and wait (up to ``within`` seconds) until
+        each answer is stored and every listener was sent its dones and end. True if all were."""
+        self.draining = True
+        for turn_id in list(self.running_legs):
+            self.cancel(turn_id)
+        tasks = self._tasks(list(self.running_legs))
+        if not tasks:
+            return True
+        _, pending = await asyncio.wait(tasks, timeout=within)
+        if pending:
+            log.warning(
+                "%d answer(s) were not stored within %g s of shutdown", len(pending), within
+            )
+        return not pending
 
     async def stop(self) -> None:
         """Cancel what still runs, store it, and let the writer drain."""
+        self.checkpoints.stop()
         self.leases.stop()
-        for turn_id in list(self.running_legs):
-            self.cancel(turn_id)
-        await asyncio.gather(*self._tasks(list(self.running_legs)), return_exceptions=True)
+        await self.drain(self.settings.shutdown_grace)
         await self.writer.stop()
         for handle in self._grace.values():
             handle.cancel()
+
+    def _stored_legs(self) -> list[tuple[str, Leg]]:
+        return [
+            (turn_id, leg)
+            for turn_id, legs in self.running_legs.items()
+            if turn_id in self.turns
+            for leg in legs.values()
+        ]
 
     def _tasks(self, turn_ids: Sequence[str]) -> list[asyncio.Task]:
         return [
@@ -115,6 +143,8 @@ class TurnRegistry:
                 f"the prompt is longer than {self.settings.max_prompt_chars} characters"
             )
         chosen = self.choose_providers(models)
+        if self.draining:
+            raise ShuttingDown("the gateway is shutting down; try again in a moment")
         if self.running >= self.settings.max_concurrent_turns:
             raise TooBusy("too many turns are running; try again in a moment")
         turn_id = secrets.token_urlsafe(16)  # 128 random bits
@@ -162,7 +192,7 @@ class TurnRegistry:
         events.release(turn.turn_event_data())
         stored.set_result(turn)
         if wait_for_listener:
-            self._start_grace(turn_id, max(self.settings.disconnect_grace, FIRST_LISTENER_WINDOW))
+            self._start_grace(turn_id, self.settings.first_listener_timeout)
         return turn
 
     async def _thread_rows(self, conversation_id: int | None, providers: list[str]) -> list:
@@ -214,13 +244,17 @@ class TurnRegistry:
         state = leg.state
         answer = answer_of(turn, state, result)
         try:
+            # The writer may store a row it cannot take as failed instead: the answer says so.
             state.message_id = await self.writer.store_answer(answer)
         except Exception:
             log.exception("could not store the %s answer of turn %s", state.provider, turn.id)
-        state.status = result.status
+        if state.message_id is None and answer.status == "complete":
+            # A client that sees "complete" relies on the row being there.
+            answer.status, answer.error_type = "failed", "not_stored"
+            answer.error_message = "the answer could not be stored"
+        state.status = answer.status
         leg.provider.record(result.status == "complete")
-        error = result.error.as_dict() if result.error else None
-        state.done = done_data(asdict(answer), state.message_id, error)
+        state.done = done_data(asdict(answer), state.message_id, answer_error(answer, result))
         state.done_event_id = turn.log.publish("done", state.done)
         if all(s.finished for s in turn.legs.values()):
             await self._end(turn)
@@ -292,6 +326,19 @@ class TurnRegistry:
         if stored is None:
             raise NotFound("turn")
         return stored
+
+
+def answer_error(answer: Answer, result: LegResult) -> dict | None:
+    """The done event's error: what was stored, and whether the provider said to retry."""
+    if answer.error_type is None:
+        return None
+    stored_as_is = result.error is not None and result.error.type == answer.error_type
+    return {
+        "type": answer.error_type,
+        "message": answer.error_message or "",
+        "status_code": answer.error_status_code,
+        "retryable": result.error.retryable if stored_as_is else False,  # type: ignore[union-attr]
+    }
 
 
 def answer_of(turn: Turn, state: LegState, result: LegResult) -> Answer:

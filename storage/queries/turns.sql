@@ -68,10 +68,23 @@ WITH answers AS (
     FROM unnest(:ended_turn_ids::text[], :done_event_ids::text[], :end_event_ids::int[])
          AS f(turn_id, done_event_ids, end_event_id)
     WHERE t.id = f.turn_id
+), checkpoints_done AS (
+    DELETE FROM answer_checkpoints WHERE turn_id = ANY(:ended_turn_ids::text[])
 ), touched AS (
     UPDATE conversations SET updated_at = now() WHERE id = ANY(:touched_ids::bigint[])
 )
 SELECT id, turn_id, provider FROM answers;
+
+-- name: store_checkpoints
+-- The latest text of running answers (one row per leg, the writer sends each leg once per
+-- batch). A turn that is no longer running takes no checkpoint: its answers are final.
+INSERT INTO answer_checkpoints (turn_id, provider, model, content)
+SELECT c.turn_id, c.provider, c.model, c.content
+FROM unnest(:turn_ids::text[], :providers::text[], :models::text[], :contents::text[])
+     AS c(turn_id, provider, model, content)
+JOIN turns t ON t.id = c.turn_id AND t.status = 'running'
+ON CONFLICT (turn_id, provider)
+DO UPDATE SET content = EXCLUDED.content, model = EXCLUDED.model, updated_at = now();
 
 -- name: renew_leases
 UPDATE turns SET lease_until = now() + make_interval(secs => :lease_seconds)
@@ -79,23 +92,30 @@ WHERE id = ANY(:ids::text[]) AND status = 'running';
 
 -- name: interrupt_expired_turns
 -- A turn whose owner stopped renewing its lease (a crash, a kill) is over: every provider
--- without a stored answer gets a failed one, so a replay still has one done per provider.
+-- without a stored answer gets a failed one, so a replay still has one done per provider. It
+-- keeps the text of the answer's last checkpoint.
 WITH expired AS (
     UPDATE turns SET status = 'interrupted', finished_at = now(), lease_until = NULL
     WHERE status = 'running' AND lease_until < now()
     RETURNING id, conversation_id, providers
 ), missing AS (
-    SELECT e.id AS turn_id, e.conversation_id, p ->> 'provider' AS provider, p ->> 'model' AS model
-    FROM expired e, jsonb_array_elements(e.providers) AS p
+    SELECT e.id AS turn_id, e.conversation_id, p ->> 'provider' AS provider,
+           p ->> 'model' AS model, coalesce(c.content, '') AS content
+    FROM expired e
+    CROSS JOIN jsonb_array_elements(e.providers) AS p
+    LEFT JOIN answer_checkpoints c ON c.turn_id = e.id AND c.provider = p ->> 'provider'
     WHERE NOT EXISTS (SELECT 1 FROM messages m
                       WHERE m.turn_id = e.id AND m.provider = p ->> 'provider')
 ), stored AS (
-    INSERT INTO messages (conversation_id, turn_id, role, provider, model, status,
+    INSERT INTO messages (conversation_id, turn_id, role, provider, model, status, content,
                           error_type, error_message)
-    SELECT conversation_id, turn_id, 'assistant', provider, model, 'failed', 'interrupted',
-           'the gateway stopped before this answer finished'
+    SELECT conversation_id, turn_id, 'assistant', provider, model, 'failed', content,
+           'interrupted',
+           'the gateway stopped before this answer finished; its text is kept up to the last checkpoint'
     FROM missing
     ON CONFLICT (turn_id, provider) WHERE role = 'assistant' DO NOTHING
+), checkpoints_done AS (
+    DELETE FROM answer_checkpoints c USING expired e WHERE c.turn_id = e.id
 )
 SELECT count(*) FROM expired;
 

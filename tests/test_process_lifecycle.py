@@ -1,0 +1,129 @@
+"""A gateway process under SIGKILL and SIGTERM (issue #9, points 2 and 3).
+
+SIGKILL mid-turn: the text clients had seen is kept up to the last checkpoint, and the next
+gateway marks the turn interrupted with that text. SIGTERM mid-turn: every listener is sent its
+dones (cancelled, with the text so far) and the end, every answer is stored, and the process
+exits cleanly, with nothing in its output but ordinary lines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import httpx
+import pytest
+
+from tests.gateway_process import GatewayProcess
+from tests.sse_client import Stream, iter_events
+from tests.turn_helpers import API, answers, eventually, rows
+
+SLOW = "+tokens=400,gap=25"  # about ten seconds of answer: the signal always lands mid-turn
+
+
+@pytest.fixture
+def processes(tmp_path):
+    started: list[GatewayProcess] = []
+
+    def start(env: dict[str, str], **options) -> GatewayProcess:
+        process = GatewayProcess(tmp_path, env, **options)
+        started.append(process)
+        return process.wait_ready()
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+async def read_until(client, body, enough) -> tuple[Stream, httpx.Response]:
+    """POST a chat stream and read it until ``enough(stream)``; the stream stays open."""
+    stream = Stream()
+    response = await client.send(
+        client.build_request("POST", f"{API}/chat/stream", json=body), stream=True
+    )
+    events = iter_events(response, stream)
+    async for _ in events:
+        if enough(stream):
+            break
+    return stream, response, events
+
+
+async def test_sigkill_keeps_the_text_up_to_the_last_checkpoint(processes, database_url, sim):
+    env = {"DATABASE_URL": database_url, "SIMULATOR_URL": sim.url, "CHECKPOINT_INTERVAL": "0.2"}
+    first = processes(env)
+    body = {"prompt": "crash", "models": [f"claude:claude-sonnet-5{SLOW}"]}
+    async with httpx.AsyncClient(base_url=first.url, timeout=30) as client:
+        stream, response, _ = await read_until(client, body, lambda s: len(s.named("delta")) >= 5)
+        turn_id = stream.events[0].data["turn_id"]
+
+        async def checkpoint() -> str:
+            found = await rows(
+                database_url, "SELECT content FROM answer_checkpoints WHERE turn_id = $1", turn_id
+            )
+            return found[0]["content"] if found and len(found[0]["content"]) > 20 else ""
+
+        kept = await eventually(checkpoint, within=30)
+        first.signal(signal.SIGKILL)
+        first.wait()
+        await response.aclose()
+    seen = stream.text("claude")
+    assert seen.startswith(kept[: len(seen)]) or kept.startswith(seen[: len(kept)])
+
+    # The lease would run out in 30 s; the next gateway finds it already run out.
+    await rows(database_url, "UPDATE turns SET lease_until = now() WHERE id = $1", turn_id)
+    second = processes(env)
+    stored = await answers(database_url, turn_id)
+    assert (stored["claude"]["status"], stored["claude"]["error_type"]) == ("failed", "interrupted")
+    content = stored["claude"]["content"]
+    assert len(content) >= len(kept) and content.startswith(kept), "the checkpointed text is kept"
+    async with (
+        httpx.AsyncClient(base_url=second.url, timeout=30) as client,
+        client.stream("GET", f"{API}/turns/{turn_id}/events") as replay,
+    ):
+        done = [e async for e in iter_events(replay) if e.name == "done"]
+    assert done[0].data["content"] == content
+    left = await rows(database_url, "SELECT 1 FROM answer_checkpoints WHERE turn_id = $1", turn_id)
+    assert left == [], "an interrupted turn's checkpoints are gone with it"
+
+
+async def test_sigterm_ends_every_stream_with_its_dones_and_end(processes, database_url, sim):
+    # No SIMULATOR_URL: the in-process simulators, which must stop after the turns drained.
+    gateway = processes({"DATABASE_URL": database_url})
+    models = [f"claude:claude-sonnet-5{SLOW}", f"gemini:gemini-3.5-flash{SLOW}"]
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as client:
+        readers = [
+            await read_until(
+                client, {"prompt": f"p{i}", "models": models}, lambda s: bool(s.named("delta"))
+            )
+            for i in range(3)
+        ]
+        gateway.signal(signal.SIGTERM)
+
+        async def finish(stream: Stream, events) -> Stream:
+            async for _ in events:
+                pass
+            return stream
+
+        streams = await asyncio.wait_for(
+            asyncio.gather(*(finish(stream, events) for stream, _, events in readers)), 30
+        )
+        for _, response, _ in readers:
+            await response.aclose()
+    # uvicorn re-raises the signal once it has shut down, so the exit is SIGTERM's own.
+    assert gateway.wait() in (0, -signal.SIGTERM)
+    for stream in streams:
+        names = [e.name for e in stream.events]
+        assert names[-1] == "end" and names.count("done") == 2, names
+        for provider in ("claude", "gemini"):
+            done = stream.done(provider)
+            assert done["status"] == "cancelled", done  # not failed/truncated: simulators last
+            assert done["content"] == stream.text(provider) and done["message_id"]
+        stored = await answers(database_url, stream.events[0].data["turn_id"])
+        assert {p: r["status"] for p, r in stored.items()} == {
+            "claude": "cancelled",
+            "gemini": "cancelled",
+        }
+    output = gateway.output()
+    assert "Traceback" not in output, output
+    assert "without completing response" not in output, output
+    assert "Finished server process" in output

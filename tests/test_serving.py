@@ -1,0 +1,180 @@
+"""Serving as users run it: idle and slow connections, file limits, what the process prints,
+turns nobody listens to (issue #9, points 7, 9, 10 and 11)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+
+import httpx
+import pytest
+
+from tests.conftest import start_gateway
+from tests.gateway_process import GatewayProcess
+from tests.turn_helpers import API, answers, eventually
+
+
+@pytest.fixture
+def processes(tmp_path):
+    started: list[GatewayProcess] = []
+
+    def start(env: dict[str, str], **options) -> GatewayProcess:
+        process = GatewayProcess(tmp_path, env, **options)
+        started.append(process)
+        return process.wait_ready()
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+@contextlib.contextmanager
+def idle_sockets(port: int, count: int):
+    """``count`` connections that never send a byte (the listen backlog takes what the
+    gateway has not accepted)."""
+    opened = []
+    try:
+        for _ in range(count):
+            sock = socket.create_connection(("127.0.0.1", port))
+            opened.append(sock)
+        yield opened
+    finally:
+        for sock in opened:
+            sock.close()
+
+
+def read_response(sock: socket.socket) -> bytes:
+    """One whole response with a Content-Length body (it may come in several segments)."""
+    sock.settimeout(10)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(
+        next(
+            line for line in head.lower().split(b"\r\n") if line.startswith(b"content-length")
+        ).split(b":")[1]
+    )
+    while len(body) < length:
+        body += sock.recv(65536)
+    return data
+
+
+def closed_by_peer(sock: socket.socket, within: float) -> bool:
+    sock.settimeout(within)
+    try:
+        return sock.recv(1) == b""
+    except TimeoutError:
+        return False
+    except ConnectionResetError:
+        return True
+
+
+def test_idle_connections_are_closed_and_health_still_answers(processes, database_url, sim):
+    # A file limit far below the idle sockets: only closing them lets health through.
+    gateway = processes(
+        {"DATABASE_URL": database_url, "SIMULATOR_URL": sim.url, "HEADER_TIMEOUT": "1"},
+        files_limit=(160, 160),
+    )
+    with idle_sockets(gateway.port, 400) as opened:
+        # At the limit, uvloop closes each connection it cannot take (libuv's EMFILE trick), so
+        # health is refused until the idle connections it holds are closed, then answers.
+        def health() -> bool:
+            try:
+                return httpx.get(f"{gateway.url}/api/v1/health", timeout=5).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        asyncio.run(eventually(health, within=30, interval=0.2))
+        assert closed_by_peer(opened[0], within=10), "an idle connection is closed"
+
+
+def test_half_a_request_head_is_not_waited_for(processes, database_url, sim):
+    gateway = processes(
+        {"DATABASE_URL": database_url, "SIMULATOR_URL": sim.url, "HEADER_TIMEOUT": "1"}
+    )
+    with socket.create_connection(("127.0.0.1", gateway.port)) as sock:
+        sock.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        assert closed_by_peer(sock, within=10)
+    # The next request head on a kept-alive connection is bounded too.
+    with socket.create_connection(("127.0.0.1", gateway.port)) as sock:
+        sock.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        assert read_response(sock).startswith(b"HTTP/1.1 200")
+        sock.sendall(b"GET /api/v1/health HTTP/1.1\r\nHo")
+        assert closed_by_peer(sock, within=10)
+
+
+def test_the_file_limit_is_raised_to_the_hard_limit(processes, database_url, sim):
+    gateway = processes(
+        {"DATABASE_URL": database_url, "SIMULATOR_URL": sim.url, "HEADER_TIMEOUT": "60"},
+        files_limit=(160, 4096),
+    )
+    with idle_sockets(gateway.port, 600):
+        # With the soft limit of 160 it could not accept this connection while 600 are held.
+        assert httpx.get(f"{gateway.url}/api/v1/health", timeout=30).status_code == 200
+
+
+def test_start_up_says_where_to_open_and_the_access_log_stays(processes, database_url):
+    # No SIMULATOR_URL: the in-process simulators, which used to silence uvicorn's loggers.
+    gateway = processes({"DATABASE_URL": database_url})
+    httpx.get(f"{gateway.url}/api/v1/providers", timeout=10).raise_for_status()
+    gateway.stop()
+    output = gateway.output()
+    assert f"Open http://127.0.0.1:{gateway.port}/" in output
+    assert f"Uvicorn running on http://127.0.0.1:{gateway.port}" in output
+    assert '"GET /api/v1/providers HTTP/1.1" 200' in output, output
+
+
+def test_a_client_that_stops_reading_is_one_info_line(processes, database_url, sim):
+    gateway = processes(
+        {
+            "DATABASE_URL": database_url,
+            "SIMULATOR_URL": sim.url,
+            "SEND_TIMEOUT": "0.5",
+            "LISTENER_BUFFER_BYTES": "200000000",  # the send timeout, not the buffer, drops it
+            # Else the answers stop at 1,024 tokens; two of 100,000 outgrow the socket buffers.
+            "CHATGPT_MAX_TOKENS": "100000",
+            "GROK_MAX_TOKENS": "100000",
+        }
+    )
+    knobs = "+tokens=100000,chunk=1,gap=0"
+    body = b'{"prompt":"flood","models":["chatgpt:gpt-5.5%s","grok:grok-4.3%s"]}' % (
+        knobs.encode(),
+        knobs.encode(),
+    )
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: the window
+        sock.connect(("127.0.0.1", gateway.port))
+        sock.sendall(
+            b"POST /api/v1/chat/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+        )
+        # Never read. The gateway drops this client and the answer is stored all the same.
+
+        async def stored() -> bool:
+            async with httpx.AsyncClient(base_url=gateway.url, timeout=10) as client:
+                listing = (await client.get(f"{API}/conversations/")).json()
+                if not listing:
+                    return False
+                detail = (await client.get(f"{API}/conversations/{listing[0]['id']}")).json()
+                done = [m for m in detail["messages"] if m["role"] == "assistant"]
+                return len(done) == 2 and all(m["status"] == "complete" for m in done)
+
+        asyncio.run(eventually(stored, within=60))
+    gateway.stop()
+    output = gateway.output()
+    assert "dropped a client that stopped reading" in output, output
+    assert "Traceback" not in output, output
+
+
+async def test_a_turn_nobody_listens_to_stops_after_the_first_listener_timeout(database_url, sim):
+    server = start_gateway(database_url, sim.url, first_listener_timeout=0.5)
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+            body = {"prompt": "nobody", "models": ["claude:claude-sonnet-5+tokens=400,gap=25"]}
+            created = (await client.post(f"{API}/turns", json=body)).json()
+        stored = await eventually(lambda: answers(database_url, created["turn_id"]), within=8)
+        assert stored["claude"]["status"] == "cancelled"
+    finally:
+        server.stop()
