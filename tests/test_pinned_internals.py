@@ -1,6 +1,7 @@
-"""The private parts of httpx and httpcore that providers/transport.py and netio.py rely on.
+"""The private parts of libraries that we rely on: httpx and httpcore (providers/transport.py,
+netio.py), uvicorn and sse-starlette (gateway/server.py, gateway/app.py).
 
-pyproject.toml pins both libraries below their next minor release. Whoever lifts a pin runs
+pyproject.toml pins these libraries below their next minor release. Whoever lifts a pin runs
 this file first: each test names the internal it checks, so a change upstream fails here, in
 one clear line, instead of somewhere deep in a stream.
 """
@@ -57,3 +58,32 @@ def test_our_stream_and_backend_implement_httpcore_interface_with_its_signatures
             expected = list(inspect.signature(method).parameters)
             actual = list(inspect.signature(getattr(ours, name)).parameters)
             assert actual == expected, f"{ours.__name__}.{name}{actual} != httpcore's {expected}"
+
+
+def test_uvicorn_protocol_has_the_hooks_our_head_timeout_extends():
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    for name in ("connection_made", "connection_lost", "on_message_begin", "on_headers_complete"):
+        assert callable(getattr(HttpToolsProtocol, name, None)), f"HttpToolsProtocol.{name} is gone"
+    source = inspect.getsource(HttpToolsProtocol.__init__)
+    assert "self.access_log" in source, "UnloggedProtocol sets HttpToolsProtocol.access_log"
+
+
+def test_uvicorn_server_has_what_gateway_server_overrides():
+    import uvicorn
+
+    for name in ("shutdown", "_log_started_message", "capture_signals"):
+        assert callable(getattr(uvicorn.Server, name, None)), f"uvicorn.Server.{name} is gone"
+    assert "self.servers" in inspect.getsource(uvicorn.Server.startup), (
+        "GatewayServer.shutdown closes the listening servers in uvicorn.Server.servers"
+    )
+    assert "capture_signals()" in inspect.getsource(uvicorn.Server.serve), (
+        "the in-process simulators' server is kept off the process's signals through it"
+    )
+
+
+def test_sse_starlette_can_still_be_told_not_to_cancel_streams_at_shutdown():
+    from sse_starlette.sse import AppStatus, SendTimeoutError
+
+    assert callable(AppStatus.disable_automatic_graceful_drain)
+    assert issubclass(SendTimeoutError, TimeoutError)
