@@ -31,6 +31,11 @@ def main(argv: list[str] | None = None) -> int:
     simulate.add_argument("--ttft", type=float, help="ms before the first token")
     simulate.add_argument("--gap", type=float, help="ms between chunks")
     simulate.add_argument("--chunk", type=int, help="tokens per chunk")
+    simulate.add_argument(
+        "--record-requests",
+        action="store_true",
+        help="keep recent request bodies for GET /_sim/requests (off: it shows every prompt)",
+    )
 
     # The flags only (stdlib): the tools themselves are imported when their command runs.
     from gateway.tools.arguments import add_bench_arguments, add_loadtest_arguments
@@ -150,7 +155,9 @@ def run_simulate(args: argparse.Namespace) -> int:
         for k in ("tokens", "ttft", "gap", "chunk")
         if getattr(args, k) is not None
     }
-    config = SimulatorConfig(defaults=replace(Knobs(), **chosen))
+    config = SimulatorConfig(
+        defaults=replace(Knobs(), **chosen), record_requests=args.record_requests
+    )
     (run_many if args.several_ports else run)(args.host, args.port, config)
     return 0
 

@@ -160,7 +160,9 @@ def simulator():
     from tests.servers import ServerThread
 
     server = ServerThread(
-        create_simulator(SimulatorConfig(defaults=Knobs(tokens=12, ttft=20, gap=5)))
+        create_simulator(
+            SimulatorConfig(defaults=Knobs(tokens=12, ttft=20, gap=5), record_requests=True)
+        )
     ).start()
     yield server
     server.stop()

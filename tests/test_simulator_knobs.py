@@ -38,7 +38,7 @@ FLAVOURS = ("anthropic", "openai", "xai", "perplexity", "gemini")
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[ServerThread]:
-    with serve(create_app(SimulatorConfig(defaults=FAST))) as running:
+    with serve(create_app(SimulatorConfig(defaults=FAST, record_requests=True))) as running:
         yield running
 
 
@@ -933,7 +933,9 @@ def test_request_log_keeps_bodies_oldest_first(client: httpx.Client) -> None:
 
 
 def test_request_log_is_bounded() -> None:
-    with serve(create_app(SimulatorConfig(defaults=FAST, log_size=3))) as running:
+    with serve(
+        create_app(SimulatorConfig(defaults=FAST, log_size=3, record_requests=True))
+    ) as running:
         http = httpx.Client(base_url=running.url, timeout=10)
         for tokens in range(1, 6):
             post(http, call("gemini", f"tokens={tokens}"))
@@ -956,7 +958,7 @@ def test_reset_zeroes_counters_and_logs(client: httpx.Client) -> None:
 
 
 def test_in_process_state_matches_the_endpoints() -> None:
-    app = create_app(SimulatorConfig(defaults=FAST))
+    app = create_app(SimulatorConfig(defaults=FAST, record_requests=True))
     with serve(app) as running:
         post(httpx.Client(base_url=running.url, timeout=10), call("anthropic", "tokens=2"))
 

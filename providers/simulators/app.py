@@ -5,7 +5,8 @@ on its own and mounted inside another app (``Mount("/_sim", app=create_app())``)
 
 * ``GET  /_sim/stats``               ``{flavour: {requests, open, completed, aborted, faulted, rejected}}``
 * ``POST /_sim/reset``               zero the counters (not ``open``), the logs and fail_times tallies
-* ``GET  /_sim/requests?api=<name>`` the logged requests of a flavour (or provider name), oldest first
+* ``GET  /_sim/requests?api=<name>`` the logged requests of a flavour (or provider name), oldest
+  first; only with ``SimulatorConfig(record_requests=True)``, else 404 (it shows every prompt)
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ class SimulatorApp:
         if (method, path) == ("POST", "/_sim/reset"):
             simulator.reset()
             return Reply(200, orjson.dumps(simulator.stats()))
-        if (method, path) == ("GET", "/_sim/requests"):
+        if (method, path) == ("GET", "/_sim/requests") and simulator.config.record_requests:
             name = parse_qs(query.decode("latin-1")).get("api", [""])[-1]
             flavour = API_NAMES.get(name)
             if flavour is None or flavour not in simulator.logs:

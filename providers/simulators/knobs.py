@@ -59,7 +59,10 @@ class SimulatorConfig:
 
     defaults: Knobs = field(default_factory=Knobs)
     api_key: str = SIMULATOR_KEY  # the one key every simulated API accepts
-    log_size: int = 200  # request bodies kept per flavour for /_sim/requests
+    # Keep request bodies for GET /_sim/requests. Off by default: the log is every prompt sent,
+    # readable by anyone who can reach the port; when off, nothing is kept and it answers 404.
+    record_requests: bool = False
+    log_size: int = 200  # request bodies kept per flavour for /_sim/requests, when recording
 
 
 def split_model(model: str) -> tuple[str, str]:

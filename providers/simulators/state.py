@@ -58,8 +58,10 @@ class SimulatorState:
         return [entry.as_dict() for entry in self.logs[flavour]]
 
     def log(self, flavour: str, model: str, body: Any) -> LoggedRequest:
+        """The request's log entry, kept only when the config records requests."""
         entry = LoggedRequest(model, None, body)
-        self.logs[flavour].append(entry)
+        if self.config.record_requests:
+            self.logs[flavour].append(entry)
         return entry
 
     def reset(self) -> None:
