@@ -61,3 +61,27 @@ async def test_served_with_docs_pages(client):
     for page in ("docs", "redoc"):
         html = await client.get(f"{API}/{page}")
         assert html.status_code == 200 and f"{API}/openapi.json" in html.text
+
+
+def test_responses_the_fuzzer_checks_are_documented():
+    document = create_app(make_settings()).state.openapi
+    paths = document["paths"]
+    events = paths[f"{API}/turns/{{turn_id}}/events"]["get"]["responses"]
+    assert "204" in events and "content" not in events["204"]
+    for path in (f"{API}/chat/stream", f"{API}/turns/{{turn_id}}/events"):
+        operation = next(iter(paths[path].values()))
+        stream = operation["responses"]["200"]["content"]
+        assert list(stream) == ["text/event-stream"]
+        names = {
+            e["properties"]["event"]["const"]
+            for e in stream["text/event-stream"]["schema"]["oneOf"]
+        }
+        assert names == {"turn", "start", "delta", "done", "end"}
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            allow = operation["responses"]["405"]["headers"]["Allow"]
+            assert allow["required"], (method, path)
+            if "requestBody" in operation:
+                assert "415" in operation["responses"], (method, path)
+    cancel = paths[f"{API}/turns/{{turn_id}}/cancel"]["post"]
+    assert cancel["requestBody"]["required"] is False

@@ -35,16 +35,25 @@ def conversation_id(request: Request) -> int:
 
 
 def page_params(request: Request) -> tuple[int, int]:
-    try:
-        limit = int(request.query_params.get("limit", 20))
-        offset = int(request.query_params.get("offset", 0))
-    except ValueError:
-        raise HttpError(422, "limit and offset must be integers") from None
+    limit = int_param(request, "limit", 20)
+    offset = int_param(request, "offset", 0)
     if not 1 <= limit <= MAX_LIMIT:
         raise HttpError(422, f"limit must be between 1 and {MAX_LIMIT}")
     if not 0 <= offset <= MAX_ID:
-        raise HttpError(422, "offset must not be negative")
+        raise HttpError(422, f"offset must be between 0 and {MAX_ID}")
     return limit, offset
+
+
+def int_param(request: Request, name: str, default: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    # ASCII digits only (int() also takes "1_0", " 10" and "１０"), and few enough that int()
+    # stays far from its 4300-digit limit: anything longer is out of range anyway.
+    digits = raw[1:] if raw.startswith("-") else raw
+    if not (digits.isascii() and digits.isdigit()):
+        raise HttpError(422, f"{name} must be an integer")
+    return int(raw) if len(digits) <= 20 else MAX_ID + 1
 
 
 async def create_conversation(request: Request) -> Response:

@@ -6,6 +6,7 @@ from gateway.api import chat, system, turns
 from gateway.api import conversations as conv
 from gateway.api.openapi import ApiEndpoint
 from gateway.api.schemas import (
+    STREAM_EVENTS,
     CancelRequest,
     ChatRequest,
     ChatResponse,
@@ -21,6 +22,9 @@ from gateway.api.schemas import (
 
 API = "/api/v1"
 
+# Documented so that clients (and fuzzers) know what a turn id looks like; any other answers 404.
+_TURN_ID = {"turn_id": {"type": "string", "pattern": f"^{turns.TURN_ID.pattern}$"}}
+
 _PAGE = (
     {
         "name": "limit",
@@ -32,7 +36,7 @@ _PAGE = (
         "name": "offset",
         "in": "query",
         "required": False,
-        "schema": {"type": "integer", "minimum": 0, "default": 0},
+        "schema": {"type": "integer", "minimum": 0, "maximum": conv.MAX_ID, "default": 0},
     },
 )
 
@@ -61,7 +65,7 @@ ENDPOINTS: list[ApiEndpoint] = [
     ),
     ApiEndpoint(
         "GET",
-        f"{API}/conversations/{{conversation_id:int}}",
+        f"{API}/conversations/{{conversation_id:id}}",
         conv.get_conversation,
         "A conversation with all its messages in order",
         "conversations",
@@ -70,7 +74,7 @@ ENDPOINTS: list[ApiEndpoint] = [
     ),
     ApiEndpoint(
         "PATCH",
-        f"{API}/conversations/{{conversation_id:int}}",
+        f"{API}/conversations/{{conversation_id:id}}",
         conv.rename_conversation,
         "Rename a conversation",
         "conversations",
@@ -80,7 +84,7 @@ ENDPOINTS: list[ApiEndpoint] = [
     ),
     ApiEndpoint(
         "DELETE",
-        f"{API}/conversations/{{conversation_id:int}}",
+        f"{API}/conversations/{{conversation_id:id}}",
         conv.delete_conversation,
         "Delete a conversation and its messages",
         "conversations",
@@ -105,6 +109,7 @@ ENDPOINTS: list[ApiEndpoint] = [
         "chat",
         body=ChatRequest,
         stream=True,
+        events=STREAM_EVENTS,
         errors=(400, 404, 413, 422, 429, 503),
     ),
     ApiEndpoint(
@@ -125,13 +130,20 @@ ENDPOINTS: list[ApiEndpoint] = [
         "A turn's event stream (EventSource step 2); honours Last-Event-ID and ?last_event_id=",
         "turns",
         stream=True,
-        errors=(404, 422),
+        events=STREAM_EVENTS,
+        no_content=True,
+        errors=(404, 422, 503),
+        path_schemas=_TURN_ID,
         query=(
             {
                 "name": "last_event_id",
                 "in": "query",
                 "required": False,
-                "schema": {"type": "integer", "minimum": 0},
+                "schema": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "maximum": 10**turns.MAX_EVENT_ID_DIGITS - 1,
+                },
             },
         ),
     ),
@@ -142,8 +154,10 @@ ENDPOINTS: list[ApiEndpoint] = [
         "Cancel a turn now, or only the named providers",
         "turns",
         body=CancelRequest,
+        body_optional=True,
         response=TurnState,
-        errors=(400, 404, 422),
+        errors=(400, 404, 413, 415, 422, 503),
+        path_schemas=_TURN_ID,
     ),
     ApiEndpoint(
         "GET",
@@ -153,6 +167,7 @@ ENDPOINTS: list[ApiEndpoint] = [
         "turns",
         response=TurnState,
         errors=(404, 503),
+        path_schemas=_TURN_ID,
     ),
     ApiEndpoint(
         "GET",

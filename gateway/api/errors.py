@@ -71,11 +71,23 @@ def not_found(what: str) -> HttpError:
     return HttpError(404, f"{what} not found")
 
 
+MAX_FIELD_CHARS = 100
+
+
 def validation_details(error: ValidationError) -> list[dict]:
     return [
-        {"field": ".".join(str(part) for part in item["loc"]) or "body", "message": item["msg"]}
+        {"field": field_name(item["loc"]), "message": item["msg"]}
         for item in error.errors(include_url=False, include_input=False)
     ]
+
+
+def field_name(loc: tuple) -> str:
+    """A field's dotted path, fit to echo: an unknown field's name is the client's own text."""
+    name = (".".join(str(part) for part in loc) or "body")[: MAX_FIELD_CHARS + 1]
+    # A lone surrogate cannot be encoded in the response; U+0000 and other controls read badly.
+    name = name.encode("utf-8", "backslashreplace").decode("utf-8")
+    name = "".join(c if c.isprintable() else repr(c)[1:-1] for c in name)
+    return name if len(name) <= MAX_FIELD_CHARS else name[: MAX_FIELD_CHARS - 1] + "…"
 
 
 def invalid(error: ValidationError) -> HttpError:

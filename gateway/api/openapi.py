@@ -13,8 +13,36 @@ from typing import Any
 
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
-from starlette.responses import HTMLResponse
+from starlette.convertors import Convertor, register_url_convertor
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
+
+MAX_ID = 2**63 - 1  # a database id is a PostgreSQL bigint
+
+
+class IdConvertor(Convertor[int]):
+    """``{name:id}``: a database id. Starlette's ``int`` calls int() on any number of digits,
+    which raises beyond 4300 of them (a 500); an id this long is no id, and answers 404."""
+
+    regex = "[0-9]+"
+
+    def convert(self, value: str) -> int:
+        digits = value.lstrip("0")
+        return int(digits) if 0 < len(digits) <= len(str(MAX_ID)) else 0  # 0 is nobody's id
+
+    def to_string(self, value: int) -> str:
+        return str(value)
+
+
+register_url_convertor("id", IdConvertor())
+
+# How each kind of path parameter is documented.
+PATH_SCHEMAS: dict[str, dict[str, Any]] = {
+    "id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+    "int": {"type": "integer"},
+    "str": {"type": "string"},
+}
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -38,7 +66,9 @@ _STATUS_TEXT = {
     204: "No Content",
     400: "Malformed JSON",
     404: "Not found",
+    405: "Method not allowed (the Allow header lists the path's methods)",
     413: "Body or prompt too large",
+    415: "The body is not application/json",
     422: "Invalid field",
     429: "Over a limit",
     503: "Database unavailable",
@@ -58,24 +88,47 @@ class ApiEndpoint:
     status: int = 200
     errors: tuple[int, ...] = ()
     stream: bool = False  # the response is text/event-stream
+    events: dict[str, type[BaseModel]] = field(default_factory=dict)  # a stream's, by name
     query: tuple[dict[str, Any], ...] = field(default=())
-
-    def routes(self) -> list[Route]:
-        other = self.path[:-1] if self.path.endswith("/") else self.path + "/"
-        return [
-            Route(self.path, self.handler, methods=[self.method]),
-            Route(other, self.handler, methods=[self.method], include_in_schema=False),
-        ]
+    body_optional: bool = False  # an empty body is allowed (and needs no content type)
+    no_content: bool = False  # may also answer 204 (a stream with nothing left to send)
+    path_schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def build_routes(endpoints: Sequence[ApiEndpoint]) -> list[Route]:
-    return [route for endpoint in endpoints for route in endpoint.routes()]
+    """One route per path (and its other trailing-slash form), whatever its methods: a wrong
+    method then gets a 405 whose Allow header lists every method of the path, not one."""
+    handlers: dict[str, dict[str, Callable[..., Any]]] = {}
+    for endpoint in endpoints:
+        handlers.setdefault(endpoint.path, {})[endpoint.method] = endpoint.handler
+    routes = []
+    for path, by_method in handlers.items():
+        handler = _by_method(by_method)
+        other = path[:-1] if path.endswith("/") else path + "/"
+        routes += [
+            Route(path, handler, methods=list(by_method)),
+            Route(other, handler, methods=list(by_method), include_in_schema=False),
+        ]
+    return routes
+
+
+def _by_method(handlers: dict[str, Callable[..., Any]]) -> Callable[..., Any]:
+    if len(handlers) == 1:
+        return next(iter(handlers.values()))
+
+    async def handler(request: Request) -> Response:
+        # The route only lets its own methods through; HEAD is GET without the body.
+        return await handlers["GET" if request.method == "HEAD" else request.method](request)
+
+    handler.__name__ = "_".join(h.__name__ for h in handlers.values())
+    return handler
 
 
 def openapi_document(
     endpoints: Sequence[ApiEndpoint], *, title: str, version: str
 ) -> dict[str, Any]:
     models = {m for e in endpoints for m in (e.body, e.response) if m is not None}
+    models |= {m for e in endpoints for m in e.events.values()}
     _, defs = models_json_schema(
         [(model, "validation") for model in sorted(models, key=lambda m: m.__name__)],
         ref_template="#/components/schemas/{model}",
@@ -115,7 +168,7 @@ def _operation(endpoint: ApiEndpoint) -> dict[str, Any]:
             "name": name,
             "in": "path",
             "required": True,
-            "schema": {"type": "integer" if kind == "int" else "string"},
+            "schema": endpoint.path_schemas.get(name, PATH_SCHEMAS[kind]),
         }
         for name, kind in _path_params(endpoint.path)
     ]
@@ -124,26 +177,61 @@ def _operation(endpoint: ApiEndpoint) -> dict[str, Any]:
         operation["parameters"] = parameters
     if endpoint.body is not None:
         operation["requestBody"] = {
-            "required": True,
+            "required": not endpoint.body_optional,
             "content": {"application/json": {"schema": _ref(endpoint.body)}},
         }
     responses: dict[str, Any] = {}
     success: dict[str, Any] = {"description": _STATUS_TEXT.get(endpoint.status, "OK")}
     if endpoint.stream:
-        success["content"] = {"text/event-stream": {"schema": {"type": "string"}}}
+        success["content"] = {"text/event-stream": {"schema": _event_schema(endpoint.events)}}
     elif endpoint.response is not None:
         schema = _ref(endpoint.response)
         if endpoint.response_is_list:
             schema = {"type": "array", "items": schema}
         success["content"] = {"application/json": {"schema": schema}}
     responses[str(endpoint.status)] = success
-    for status in endpoint.errors:
+    if endpoint.no_content:
+        responses["204"] = {"description": "Nothing left to send: an EventSource stops here"}
+    errors = {*endpoint.errors, 405}
+    if endpoint.body is not None:
+        errors |= {400, 413, 415, 422}
+    for status in sorted(errors):
         responses[str(status)] = {
             "description": _STATUS_TEXT.get(status, "Error"),
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
         }
+    responses["405"]["headers"] = {
+        "Allow": {
+            "description": "The methods this path answers",
+            "required": True,
+            "schema": {"type": "string"},
+        }
+    }
     operation["responses"] = responses
     return operation
+
+
+def _event_schema(events: dict[str, type[BaseModel]]) -> dict[str, Any]:
+    """One event of the stream (as OpenAPI 3.1 reads ``schema`` for text/event-stream): an
+    integer id, a known name, and one line of JSON whose shape goes with the name."""
+    return {
+        "oneOf": [
+            {
+                "type": "object",
+                "required": ["id", "event", "data"],
+                "properties": {
+                    "id": {"type": "string", "pattern": "^[1-9][0-9]*$"},
+                    "event": {"const": name},
+                    "data": {
+                        "type": "string",
+                        "contentMediaType": "application/json",
+                        "contentSchema": _ref(model),
+                    },
+                },
+            }
+            for name, model in events.items()
+        ]
+    }
 
 
 def _path_params(path: str) -> list[tuple[str, str]]:

@@ -3,11 +3,57 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from providers import PROVIDERS
 
 AnswerStatus = Literal["complete", "failed", "cancelled"]
+MAX_MODEL_CHARS = 200  # "provider:model" and its simulator knobs fit; a 900 KB pin does not
+
+# The document states the rules as patterns, so that clients (and the fuzzer) know them; the
+# validators below enforce them. Written with \uXXXX escapes, which every regex dialect reads.
+# Whitespace is what str.strip() strips, listed, because \s differs between dialects.
+_WS = (
+    r"\t\n\u000b\u000c\r\u001c-\u001f \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+NO_NUL = r"^[^\u0000]*$"
+NOT_BLANK = rf"^[^\u0000]*[^\u0000{_WS}][^\u0000]*$"
+MODEL_ENTRY = rf"^[{_WS}]*({'|'.join(PROVIDERS)})[{_WS}]*(:[^\u0000]*)?$"
+
+
+class Documented:
+    """Extra JSON Schema keywords for a type (the rule itself is enforced elsewhere)."""
+
+    def __init__(self, **keywords: Any) -> None:
+        self.keywords = keywords
+
+    def __hash__(self) -> int:  # typing hashes Annotated metadata
+        return hash(tuple(sorted(self.keywords.items())))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Documented) and other.keywords == self.keywords
+
+    def __get_pydantic_json_schema__(self, core_schema, handler):
+        return {**handler(core_schema), **self.keywords}
+
+
+def _storable(value: str) -> str:
+    """Text PostgreSQL can store and JSON can echo: no U+0000, no lone surrogate."""
+    if "\x00" in value:
+        raise ValueError("must not contain U+0000")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must not contain a lone surrogate (not Unicode text)") from None
+    return value
+
+
+# Every text field a request carries: it is stored, sent upstream or echoed in an error.
+Text = Annotated[str, AfterValidator(_storable), Documented(pattern=NO_NUL)]
+NonBlank = Annotated[Text, Documented(pattern=NOT_BLANK)]
+ModelEntry = Annotated[Text, Field(max_length=MAX_MODEL_CHARS), Documented(pattern=MODEL_ENTRY)]
 
 
 class Strict(BaseModel):
@@ -19,13 +65,13 @@ class Strict(BaseModel):
 
 
 class ConversationCreate(Strict):
-    title: str | None = Field(
+    title: Text | None = Field(
         default=None, max_length=200, description="Defaults to 'New conversation'."
     )
 
 
 class ConversationRename(Strict):
-    title: str = Field(min_length=1, max_length=200)
+    title: NonBlank = Field(min_length=1, max_length=200)
 
     @field_validator("title")
     @classmethod
@@ -80,9 +126,15 @@ class ConversationDetail(Conversation):
 
 
 class ChatRequest(Strict):
-    prompt: str = Field(description="The user's prompt.")
+    prompt: NonBlank = Field(min_length=1, description="The user's prompt.")
     conversation_id: int | None = Field(default=None, description="null starts a new conversation.")
-    models: list[str] | None = Field(
+    # Empty, too long or a provider named twice is refused by the turn domain (422).
+    models: (
+        Annotated[
+            list[ModelEntry], Documented(minItems=1, maxItems=len(PROVIDERS), uniqueItems=True)
+        ]
+        | None
+    ) = Field(
         default=None,
         description="Providers to ask, e.g. ['claude', 'chatgpt:gpt-4o-mini']; null asks every one.",
     )
@@ -124,7 +176,9 @@ class TurnCreated(BaseModel):
 
 
 class CancelRequest(Strict):
-    providers: list[str] | None = Field(default=None, description="Omit to cancel every provider.")
+    providers: list[Annotated[Text, Field(max_length=MAX_MODEL_CHARS)]] | None = Field(
+        default=None, description="Omit to cancel every provider."
+    )
 
 
 class TurnProviderState(BaseModel):
@@ -141,6 +195,60 @@ class TurnState(BaseModel):
     user_message_id: int | None
     status: Literal["running", "finished", "interrupted"]
     providers: list[TurnProviderState]
+
+
+# -- the events of a stream (spec §3.1): each event's ``data``, one line of JSON --------------
+
+
+class TurnEventProvider(BaseModel):
+    provider: str
+    model: str
+    simulated: bool
+
+
+class TurnEvent(BaseModel):
+    turn_id: str
+    conversation_id: int
+    user_message_id: int
+    providers: list[TurnEventProvider]
+
+
+class StartEvent(BaseModel):
+    provider: str
+    model: str
+
+
+class DeltaEvent(BaseModel):
+    provider: str
+    text: str
+
+
+class DoneEvent(BaseModel):
+    provider: str
+    status: AnswerStatus
+    message_id: int | None
+    model: str
+    content: str
+    finish_reason: str | None
+    usage: UsageInfo | None
+    ttft_ms: float | None
+    latency_ms: float | None
+    error: ErrorInfo | None
+    citations: list[str] | None
+
+
+class EndEvent(BaseModel):
+    turn_id: str
+    statuses: dict[str, AnswerStatus]
+
+
+STREAM_EVENTS: dict[str, type[BaseModel]] = {
+    "turn": TurnEvent,
+    "start": StartEvent,
+    "delta": DeltaEvent,
+    "done": DoneEvent,
+    "end": EndEvent,
+}
 
 
 class ProviderInfo(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 
 from starlette.requests import Request
@@ -9,13 +10,14 @@ from starlette.responses import JSONResponse, Response
 
 from gateway.api.body import read_json
 from gateway.api.chat import start_turn
-from gateway.api.errors import HttpError
+from gateway.api.errors import HttpError, not_found
 from gateway.api.schemas import CancelRequest, TurnCreated, TurnProviderState, TurnState, dump
 from gateway.api.stream import event_stream, replay
 from gateway.runtime import runtime
 from gateway.turns import TurnSnapshot, retry_bytes
 
 MAX_EVENT_ID_DIGITS = 18  # any id we send fits; more is garbage
+TURN_ID = re.compile(r"[A-Za-z0-9_-]{22}")  # secrets.token_urlsafe(16); nothing else is a turn
 
 
 async def create_turn(request: Request) -> Response:
@@ -31,7 +33,7 @@ async def create_turn(request: Request) -> Response:
 
 async def turn_events(request: Request) -> Response:
     gateway = runtime(request)
-    turn_id = request.path_params["turn_id"]
+    turn_id = turn_id_of(request)
     after = last_event_id(request)
     first = retry_bytes(gateway.settings.retry_ms)
     turn = gateway.turns.live(turn_id)
@@ -47,10 +49,11 @@ async def turn_events(request: Request) -> Response:
 
 async def cancel_turn(request: Request) -> Response:
     gateway = runtime(request)
-    turn_id = request.path_params["turn_id"]
-    body = CancelRequest()
-    if await request.body():
-        body = await read_json(request, CancelRequest, gateway.settings.max_body_bytes)
+    turn_id = turn_id_of(request)
+    body = (
+        await read_json(request, CancelRequest, gateway.settings.max_body_bytes, optional=True)
+        or CancelRequest()
+    )  # an empty body cancels every provider
     turn = gateway.turns.live(turn_id)
     if turn is None:
         # Finished (or run by another process): nothing to stop here, but the same answer to
@@ -65,10 +68,17 @@ async def cancel_turn(request: Request) -> Response:
 
 async def get_turn(request: Request) -> Response:
     gateway = runtime(request)
-    turn_id = request.path_params["turn_id"]
+    turn_id = turn_id_of(request)
     turn = gateway.turns.live(turn_id)
     snapshot = turn.snapshot() if turn else (await gateway.turns.stored(turn_id)).snapshot()
     return JSONResponse(dump(turn_state(snapshot)))
+
+
+def turn_id_of(request: Request) -> str:
+    turn_id = request.path_params["turn_id"]
+    if not TURN_ID.fullmatch(turn_id):
+        raise not_found("turn")  # without asking the database about text it cannot hold
+    return turn_id
 
 
 def check_providers(named: list[str] | None, in_turn: Collection[str]) -> None:
