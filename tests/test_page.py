@@ -45,6 +45,15 @@ STATIC = Path(__file__).resolve().parent.parent / "gateway" / "static"
 WAIT = 15_000  # ms: the longest any condition may take to come true
 
 
+def expect(target):
+    """Playwright's expect, which waits (up to WAIT) for the condition instead of reading the
+    page once: a status shown and the button that follows it are not one paint."""
+    from playwright.async_api import expect as playwright_expect
+
+    playwright_expect.set_options(timeout=WAIT)
+    return playwright_expect(target)
+
+
 def missing_browser() -> str | None:
     """Why the browser tests cannot run here, or None."""
     try:
@@ -225,7 +234,7 @@ async def test_five_providers_fill_their_columns_live(gateway, page, artifacts_d
     ]
     assert [p["display_name"] for p in listed] == [p.display_name for p in PROVIDERS.values()]
     assert await page.locator("#providers .chip .tag-sim").count() == 5  # all simulated
-    assert await page.locator("#welcome").is_visible()
+    await expect(page.locator("#welcome")).to_be_visible()
 
     # Shift+Enter is a new line, Enter sends.
     await page.fill("#prompt", "Name three rivers")
@@ -254,7 +263,7 @@ async def test_five_providers_fill_their_columns_live(gateway, page, artifacts_d
         assert await bars.count() == 5
         widths = await bars.evaluate_all("(bars) => bars.map((b) => b.offsetWidth)")
         assert all(width > 0 for width in widths), (metric, widths)
-    assert await page.locator("#send").is_visible()
+    await expect(page.locator("#send")).to_be_visible()
     assert await page.locator("#conversation-list .conversation").count() == 1
     await page.screenshot(path=artifacts_dir / "page-five-complete.png")
     # Nothing came from anywhere but the gateway (no CDN: the page works offline).
@@ -275,7 +284,7 @@ async def test_stop_one_provider_mid_stream(gateway, page):
     await status_is(page, "gemini", "complete")
     await every_column_has_text(page, ["claude"])
     assert await answer(page, "claude").get_attribute("data-status") == "streaming"
-    assert await page.locator("#stop-all").is_visible()
+    await expect(page.locator("#stop-all")).to_be_visible()
 
     await answer(page, "claude").get_by_role("button", name="Stop Claude").click()
     await status_is(page, "claude", "cancelled")
@@ -284,7 +293,7 @@ async def test_stop_one_provider_mid_stream(gateway, page):
     assert partial and full.startswith(partial) and len(partial) < len(full)
     for provider in ("chatgpt", "gemini"):
         assert await text_of(page, provider) == expected(provider, prompt)
-    assert await page.locator("#send").is_visible()  # the turn ended
+    await expect(page.locator("#send")).to_be_visible()  # the turn ended
     assert await text_violations(page) == []
     # What the page shows is what was stored.
     conversation_id = hash_params(page.url)["conversation"]
@@ -303,7 +312,7 @@ async def test_stop_all(gateway, page):
     await page.click("#stop-all")
     for provider in ("claude", "gemini"):
         await status_is(page, provider, "cancelled")
-    assert await page.locator("#send").is_visible()
+    await expect(page.locator("#send")).to_be_visible()
 
 
 async def test_failed_providers_show_their_error(gateway, page):
@@ -317,15 +326,15 @@ async def test_failed_providers_show_their_error(gateway, page):
     assert await text_of(page, "claude") == expected("claude", prompt)
 
     chatgpt_error = answer(page, "chatgpt").locator(".answer-error")
-    assert await chatgpt_error.is_visible()
+    await expect(chatgpt_error).to_be_visible()
     assert (await chatgpt_error.text_content()).strip()
     partial = await text_of(page, "chatgpt")
     assert partial and expected("chatgpt", prompt).startswith(partial)  # keeps what arrived
 
     grok_error = answer(page, "grok").locator(".answer-error")
-    assert await grok_error.is_visible()
+    await expect(grok_error).to_be_visible()
     assert "500" in await grok_error.text_content()
-    assert await answer(page, "grok").locator(".stop-one").is_hidden()  # nothing left to stop
+    await expect(answer(page, "grok").locator(".stop-one")).to_be_hidden()  # nothing left to stop
 
 
 async def test_connection_cut_mid_stream_loses_and_repeats_nothing(paced_gateway, page):
@@ -536,7 +545,7 @@ async def test_the_sidebar_pages_through_many_conversations(gateway, page):
 @pytest.mark.parametrize("context", [PHONE], indirect=True)
 async def test_phone_layout_stacks_the_columns(gateway, page, artifacts_dir):
     await open_page(page, f"{gateway.url}/?models=claude,chatgpt,perplexity")
-    assert await page.locator("#prompt").is_visible()
+    await expect(page.locator("#prompt")).to_be_visible()
     assert not await page.locator("#sidebar").is_visible()  # a drawer on phones
     await ask(page, "Hello from a phone")
     for provider in ("claude", "chatgpt", "perplexity"):
