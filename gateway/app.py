@@ -39,8 +39,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes = [
         *build_routes(ENDPOINTS),
         Route(f"{API}/openapi.json", system.openapi_json, include_in_schema=False),
-        Route(f"{API}/docs", system.swagger_ui, include_in_schema=False),
-        Route(f"{API}/redoc", system.redoc, include_in_schema=False),
+        *system.docs_routes(),
         *page_routes(),
     ]
 

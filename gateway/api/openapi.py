@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from html import escape
 from typing import Any
 
 from pydantic import BaseModel
@@ -238,20 +239,47 @@ def _path_params(path: str) -> list[tuple[str, str]]:
     return [(m.group(1), m.group(2) or "str") for m in re.finditer(r"\{(\w+)(?::(\w+))?\}", path)]
 
 
+# The two documentation pages load only same-origin files (gateway.api.system serves them from
+# the openapi-ui-bundles package), with no inline script: each page's policy allows just what
+# its viewer needs.
 SWAGGER_HTML = """<!doctype html>
-<html><head><meta charset="utf-8"><title>{title} - Swagger UI</title>
-<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css"></head>
-<body><div id="swagger-ui"></div>
-<script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
-<script>SwaggerUIBundle({{url: "{openapi_url}", dom_id: "#swagger-ui"}});</script>
+<html lang="en"><head><meta charset="utf-8"><title>{title} - Swagger UI</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="{static}/swagger-ui.css">
+<link rel="stylesheet" href="{static}/docs.css"></head>
+<body><div id="swagger-ui" data-openapi-url="{openapi_url}"></div>
+<script src="{static}/swagger-ui-bundle.js"></script>
+<script src="{static}/swagger-init.js"></script>
 </body></html>"""
 
 REDOC_HTML = """<!doctype html>
-<html><head><meta charset="utf-8"><title>{title} - ReDoc</title></head>
+<html lang="en"><head><meta charset="utf-8"><title>{title} - ReDoc</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="{static}/docs.css"></head>
 <body><redoc spec-url="{openapi_url}"></redoc>
-<script src="https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js"></script>
+<script src="{static}/redoc.standalone.js"></script>
 </body></html>"""
 
+_DOCS_POLICY = (
+    "default-src 'none'",
+    "script-src 'self'",
+    "img-src 'self' data:",  # the viewers' icons are data: URLs in their CSS
+    "connect-src 'self'",  # the OpenAPI document, and Swagger UI's "Try it out"
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+)
+SWAGGER_POLICY = "; ".join((*_DOCS_POLICY, "style-src 'self'"))
+# ReDoc styles itself with <style> elements it writes at run time (styled-components) and runs
+# its search index in a Worker made from a blob: URL.
+REDOC_POLICY = "; ".join((*_DOCS_POLICY, "style-src 'self' 'unsafe-inline'", "worker-src blob:"))
 
-def docs_page(template: str, *, title: str, openapi_url: str) -> HTMLResponse:
-    return HTMLResponse(template.format(title=title, openapi_url=openapi_url))
+
+def docs_page(
+    template: str, *, title: str, openapi_url: str, static_url: str, policy: str
+) -> HTMLResponse:
+    html = template.format(
+        title=escape(title), openapi_url=escape(openapi_url), static=escape(static_url)
+    )
+    headers = {"Content-Security-Policy": policy, "Cache-Control": "no-cache"}
+    return HTMLResponse(html, headers=headers)

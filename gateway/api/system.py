@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
+
+import openapi_ui_bundles
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import Scope
 
-from gateway.api.openapi import REDOC_HTML, SWAGGER_HTML, docs_page
+from gateway.api.openapi import REDOC_HTML, REDOC_POLICY, SWAGGER_HTML, SWAGGER_POLICY, docs_page
+from gateway.api.page import STATIC_DIR, StaticAssets
 from gateway.api.schemas import Health, ProviderInfo, dump
 from gateway.runtime import runtime
 from providers import PROVIDERS
 from storage import is_unavailable
 
 OPENAPI_URL = "/api/v1/openapi.json"
+DOCS_STATIC_URL = "/api/v1/docs/static"
 TITLE = "Multichat gateway"
 
 
@@ -55,8 +64,85 @@ async def openapi_json(request: Request) -> Response:
 
 
 async def swagger_ui(request: Request) -> Response:
-    return docs_page(SWAGGER_HTML, title=TITLE, openapi_url=OPENAPI_URL)
+    return docs_page(
+        SWAGGER_HTML,
+        title=TITLE,
+        openapi_url=OPENAPI_URL,
+        static_url=DOCS_STATIC_URL,
+        policy=SWAGGER_POLICY,
+    )
 
 
 async def redoc(request: Request) -> Response:
-    return docs_page(REDOC_HTML, title=TITLE, openapi_url=OPENAPI_URL)
+    return docs_page(
+        REDOC_HTML,
+        title=TITLE,
+        openapi_url=OPENAPI_URL,
+        static_url=DOCS_STATIC_URL,
+        policy=REDOC_POLICY,
+    )
+
+
+# What the two pages load, and nothing else: the bundles also hold demo pages that use a CDN.
+DOCS_FILES = frozenset(
+    {
+        "swagger-ui-bundle.js",  # openapi_ui_bundles/swagger_ui/vendor
+        "swagger-ui.css",
+        "logo-mini.svg",  # openapi_ui_bundles/redoc/vendor
+        "swagger-init.js",  # gateway/static/docs
+        "docs.css",
+    }
+)
+REDOC_SCRIPT = "redoc.standalone.js"
+# ReDoc 2 always shows this logo in its menu, from Redocly's CDN: the bundle ships a copy.
+REDOC_LOGO = b"https://cdn.redoc.ly/redoc/logo-mini.svg"
+
+
+@functools.cache
+def redoc_script_bytes() -> tuple[bytes, str]:
+    """ReDoc's bundle with its one CDN address turned into our copy of the file, and its ETag."""
+    source = (openapi_ui_bundles.redoc.static_path / REDOC_SCRIPT).read_bytes()
+    body = source.replace(REDOC_LOGO, f"{DOCS_STATIC_URL}/logo-mini.svg".encode())
+    return body, f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+
+
+async def redoc_script(request: Request) -> Response:
+    body, etag = redoc_script_bytes()
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="text/javascript", headers=headers)
+
+
+class DocsAssets(StaticAssets):
+    """Swagger UI and ReDoc as the openapi-ui-bundles package installs them, beside our own
+    start-up script: the documentation works offline, and no file comes from a CDN."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            directory=STATIC_DIR / "docs",
+            packages=[
+                ("openapi_ui_bundles", "swagger_ui/vendor"),
+                ("openapi_ui_bundles", "redoc/vendor"),
+            ],
+        )
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        if path not in DOCS_FILES:
+            raise HTTPException(status_code=404)
+        return await super().get_response(path, scope)
+
+
+def docs_routes() -> list[BaseRoute]:
+    return [
+        Route("/api/v1/docs", swagger_ui, include_in_schema=False),
+        Route("/api/v1/redoc", redoc, include_in_schema=False),
+        Mount(
+            DOCS_STATIC_URL,
+            routes=[
+                Route(f"/{REDOC_SCRIPT}", redoc_script, include_in_schema=False),
+                Mount("", app=DocsAssets()),
+            ],
+            name="docs-static",
+        ),
+    ]
