@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 
 from sse_starlette.sse import AppStatus
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from gateway.api import (
@@ -23,6 +24,7 @@ from gateway.api import (
     page_routes,
     system,
 )
+from gateway.api.headers import SecurityHeaders
 from gateway.runtime import Runtime
 from gateway.server import install_routine_events_filter
 from gateway.settings import Settings, load_settings, provider_configs
@@ -55,7 +57,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
     # the simulators' included: the turns drain instead, and their streams end by themselves.
     AppStatus.disable_automatic_graceful_drain()
     install_routine_events_filter()
-    app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
+    app = Starlette(
+        routes=routes,
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+        middleware=[Middleware(SecurityHeaders)],
+    )
     app.state.settings = settings
     app.state.openapi = openapi_document(ENDPOINTS, title=system.TITLE, version=VERSION)
     return app
