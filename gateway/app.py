@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from sse_starlette.sse import AppStatus
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 
 from gateway.api import (
@@ -24,7 +25,9 @@ from gateway.api import (
     page_routes,
     system,
 )
+from gateway.api.guard import Guard
 from gateway.api.headers import SecurityHeaders
+from gateway.keys import open_access
 from gateway.runtime import Runtime
 from gateway.server import install_routine_events_filter
 from gateway.settings import Settings, load_settings, provider_configs
@@ -61,11 +64,30 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=routes,
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
-        middleware=[Middleware(SecurityHeaders)],
+        middleware=[Middleware(SecurityHeaders), *access_middleware(settings)],
     )
     app.state.settings = settings
     app.state.openapi = openapi_document(ENDPOINTS, title=system.TITLE, version=VERSION)
     return app
+
+
+def access_middleware(settings: Settings) -> list[Middleware]:
+    """CORS for browser clients on the configured origins (preflights answered before the
+    guard), then the guard: Host, Origin, and who is asking."""
+    stack = []
+    if settings.cors_origins:
+        stack.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST", "PATCH", "DELETE"],
+                allow_headers=["authorization", "content-type", "last-event-id"],
+                expose_headers=["x-total-count", "retry-after"],
+                max_age=600,
+            )
+        )
+    stack.append(Middleware(Guard, settings=settings))
+    return stack
 
 
 async def start_runtime(settings: Settings, stack: contextlib.AsyncExitStack) -> Runtime:
@@ -81,10 +103,12 @@ async def start_runtime(settings: Settings, stack: contextlib.AsyncExitStack) ->
     )
     stack.push_async_callback(pool.close)
     providers = await open_providers(settings, stack)
+    access = await open_access(pool, settings.session_ttl, settings.events_token_ttl)
+    stack.callback(access.keys.stop)
     turns = TurnRegistry(settings, pool, providers)
     await turns.start()
     stack.push_async_callback(turns.stop)
-    return Runtime(settings=settings, pool=pool, providers=providers, turns=turns)
+    return Runtime(settings=settings, pool=pool, providers=providers, turns=turns, access=access)
 
 
 async def open_database(settings: Settings, stack: contextlib.AsyncExitStack) -> str:

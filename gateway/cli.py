@@ -1,4 +1,4 @@
-"""``multichat``: serve, migrate, simulate, loadtest and bench."""
+"""``multichat``: serve, migrate, keys, simulate, loadtest and bench."""
 
 from __future__ import annotations
 
@@ -20,6 +20,14 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--workers", type=int, default=1)
 
     commands.add_parser("migrate", help="apply pending database migrations and exit")
+
+    keys = commands.add_parser("keys", help="client API keys: create, list, revoke")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True)
+    create = key_commands.add_parser("create", help="make a key; it is printed once")
+    create.add_argument("--name", required=True, help="who or what the key is for")
+    key_commands.add_parser("list", help="every key, live or revoked (never the keys)")
+    revoke = key_commands.add_parser("revoke", help="stop a key from working (within 5 s)")
+    revoke.add_argument("name", help="the key's name or id")
 
     simulate = commands.add_parser("simulate", help="serve the five provider simulators")
     simulate.add_argument("--host", default="127.0.0.1")
@@ -56,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     # httpx logs every upstream request at INFO: one line per answer is noise, not news.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
-        if args.command in ("serve", "migrate"):
+        if args.command in ("serve", "migrate", "keys"):
             wait_for_database_url()
         return COMMANDS[args.command](args)
     except SettingsError as error:
@@ -94,6 +102,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     settings = load_settings(**overrides)
+    refuse_open_public_binding(settings)
     raise_open_files_limit()
     if args.workers > 1:
         app: object = "gateway.app:app"  # each worker is its own process and builds its own app
@@ -120,6 +129,83 @@ def run_serve(args: argparse.Namespace) -> int:
         return 0
     server.run()
     return 0 if server.started else 3
+
+
+def refuse_open_public_binding(settings) -> None:
+    """Bound beyond loopback, the gateway needs client keys (or AUTH=off, said loudly)."""
+    from gateway.api.guard import is_loopback
+
+    if settings.auth == "off":
+        logging.getLogger("multichat").warning(
+            "AUTH=off: every request is trusted; only run this behind your own authentication"
+        )
+        return
+    if settings.host in ("localhost",) or is_loopback(settings.host):
+        return
+    if asyncio.run(with_database(settings, count_live_keys)) == 0:
+        raise SettingsError(
+            f"HOST={settings.host} reaches beyond this machine, and no client key exists:"
+            " create one first (multichat keys create --name NAME), or set AUTH=off behind"
+            " an authenticating proxy"
+        )
+
+
+async def count_live_keys(pool) -> int:
+    from storage import Q
+
+    return await Q.count_live_client_keys.fetchval(pool)
+
+
+async def with_database(settings, work):
+    """Run ``work(pool)`` on a migrated database: DATABASE_URL's, or the embedded one."""
+    from storage import EmbeddedPostgres, create_pool, migrate
+
+    embedded = None
+    dsn = settings.database_url
+    if not dsn:
+        embedded = EmbeddedPostgres(settings.data_dir)
+        dsn = await asyncio.to_thread(embedded.start)
+    try:
+        await migrate(dsn)
+        pool = await create_pool(dsn, min_size=1, max_size=2, command_timeout=10)
+        try:
+            return await work(pool)
+        finally:
+            await pool.close()
+    finally:
+        if embedded:
+            embedded.stop()
+
+
+def run_keys(args: argparse.Namespace) -> int:
+    from gateway.keys import create_key
+    from storage import Q
+
+    async def create(pool) -> int:
+        try:
+            key, row = await create_key(pool, args.name)
+        except Exception as error:  # the name is taken: asyncpg's UniqueViolationError
+            if type(error).__name__ != "UniqueViolationError":
+                raise
+            raise SettingsError(f"a live key is already named {args.name!r}") from None
+        print(f"created key {row['id']} for {row['name']!r}; it is shown only now:\n{key}")
+        return 0
+
+    async def listing(pool) -> int:
+        for row in await Q.list_client_keys.fetch(pool):
+            state = f"revoked {row['revoked_at']:%Y-%m-%d %H:%M}" if row["revoked_at"] else "live"
+            print(f"{row['id']:>4}  {row['name']:<24} {row['prefix']}…  {state}")
+        return 0
+
+    async def revoke(pool) -> int:
+        row = await Q.revoke_client_key.fetchrow(pool, name=args.name)
+        if row is None:
+            raise SettingsError(f"no live key named {args.name!r}")
+        print(f"revoked key {row['id']} ({row['name']!r})")
+        return 0
+
+    work = {"create": create, "list": listing, "revoke": revoke}[args.keys_command]
+    return asyncio.run(with_database(load_settings(), work))
 
 
 def run_migrate(args: argparse.Namespace) -> int:
@@ -176,6 +262,7 @@ def run_bench(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "serve": run_serve,
+    "keys": run_keys,
     "migrate": run_migrate,
     "simulate": run_simulate,
     "loadtest": run_loadtest,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import asyncpg
 from starlette.requests import Request
 
+from gateway.keys import Access
 from gateway.settings import Settings
 from gateway.turns import TurnRegistry
 from providers import Provider
@@ -18,6 +19,7 @@ class Runtime:
     pool: asyncpg.Pool
     providers: dict[str, Provider]
     turns: TurnRegistry
+    access: Access
 
 
 def runtime(request: Request) -> Runtime:

@@ -9,9 +9,10 @@ names the variable.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Literal
 
 from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from providers import PROVIDERS, SIMULATOR_KEY, ProviderConfig
 
@@ -69,6 +70,18 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     max_prompt_chars: int = Field(default=100_000, ge=1)
     max_concurrent_turns: int = Field(default=2_000, ge=1)
+    # auto: open on loopback while no client key exists, keys required otherwise; off: never
+    # authenticate (only behind an authenticating proxy of your own; said loudly at start).
+    auth: Literal["auto", "off"] = "auto"
+    # Host names the gateway answers to besides loopback and HOST ("*": any); comma-separated.
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Origins of browser clients on other sites (CORS, and state-changing requests); commas.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    session_ttl: float = Field(default=7 * 24 * 3600.0, gt=0)  # the page's sign-in cookie
+    events_token_ttl: float = Field(default=600.0, gt=0)  # the token in a turn's events_url
+    # Per client key (not in open mode); 0 means no limit.
+    key_turns_per_minute: int = Field(default=60, ge=0)
+    key_max_concurrent_turns: int = Field(default=10, ge=0)
     context_budget_chars: int = Field(default=60_000, ge=100)
 
     disconnect_grace: float = Field(default=5.0, ge=0)
@@ -91,6 +104,13 @@ class Settings(BaseSettings):
 
     # The .env file these settings came from, so provider settings read the same one.
     _env_file: str | None = PrivateAttr(default=ENV_FILE)
+
+    @field_validator("allowed_hosts", "cors_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("database_url")
     @classmethod

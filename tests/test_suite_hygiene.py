@@ -13,6 +13,10 @@ from tests import leftovers
 from tests.conftest import ROOT, SESSION_MARKER
 
 UNMARKED = {k: v for k, v in os.environ.items() if k != leftovers.MARKER_ENV}
+# The checks below run on a marker of their own: with the session's, they would find (and kill)
+# the session's own PostgreSQL, which every later test needs.
+OWN_MARKER = f"{os.getpid()}-hygiene-test"
+MARKED = {**UNMARKED, leftovers.MARKER_ENV: OWN_MARKER}
 
 
 def alive(pid: int) -> bool:
@@ -31,22 +35,22 @@ def test_the_marker_is_in_the_environment_children_inherit():
 
 
 def test_a_marked_process_is_reported_and_killed():
-    sleeper = subprocess.Popen(["sleep", "300"])
+    sleeper = subprocess.Popen(["sleep", "300"], env=MARKED)
     try:
-        left = leftovers.check(SESSION_MARKER, grace=0.2)
+        left = leftovers.check(OWN_MARKER, grace=0.2)
         assert [(p.pid, p.cmdline) for p in left] == [(sleeper.pid, "sleep 300")]
         assert sleeper.wait(30) == -signal.SIGTERM
-        assert leftovers.check(SESSION_MARKER, grace=0) == []
+        assert leftovers.check(OWN_MARKER, grace=0) == []
     finally:
         reap(sleeper)
 
 
 def test_a_process_that_exits_within_the_grace_period_is_not_a_leftover():
-    quick = subprocess.Popen(["sleep", "0.2"])
+    quick = subprocess.Popen(["sleep", "0.2"], env=MARKED)
     try:
         # Waited for, not raced: the grace period is far longer than the sleep. Not reaped
         # meanwhile, the child ends as a zombie, which is dead and not counted.
-        assert leftovers.check(SESSION_MARKER, grace=30) == []
+        assert leftovers.check(OWN_MARKER, grace=30) == []
     finally:
         reap(quick)
 
@@ -55,17 +59,18 @@ def test_processes_the_session_did_not_start_are_left_alone():
     stranger = subprocess.Popen(["sleep", "300"], env=UNMARKED)
     other = subprocess.Popen(["sleep", "300"], env={**UNMARKED, leftovers.MARKER_ENV: "1-other"})
     try:
-        assert leftovers.check(SESSION_MARKER, grace=0) == []
+        assert leftovers.check(OWN_MARKER, grace=0) == []
         assert alive(stranger.pid) and alive(other.pid)
     finally:
         reap(stranger)
         reap(other)
 
 
-def test_a_postgres_another_session_still_uses_is_not_a_leftover(tmp_path):
+def test_a_postgres_another_session_still_uses_is_not_a_leftover(tmp_path, monkeypatch):
     """The shared .data/test-postgres: started by this session, joined by another one."""
     from storage import EmbeddedPostgres
 
+    monkeypatch.setenv(leftovers.MARKER_ENV, OWN_MARKER)  # the server pg_ctl starts inherits it
     embedded = EmbeddedPostgres(tmp_path / "pg")
     embedded.start()
     code = (
@@ -86,8 +91,8 @@ def test_a_postgres_another_session_still_uses_is_not_a_leftover(tmp_path):
         embedded.stop()  # not the last user: the server keeps running
         postmaster = int((embedded.data_dir / "postmaster.pid").read_text().split()[0])
         assert alive(postmaster)
-        assert postmaster in {p.pid for p in leftovers.marked_processes(SESSION_MARKER)}
-        assert leftovers.check(SESSION_MARKER, grace=0) == []
+        assert postmaster in {p.pid for p in leftovers.marked_processes(OWN_MARKER)}
+        assert leftovers.check(OWN_MARKER, grace=0) == []
         assert alive(postmaster)
     finally:
         reap(other_session)  # killed: its handle stays in the file, and is pruned below

@@ -137,7 +137,7 @@ async def test_a_client_that_hangs_up_before_reading_anything(gateways, database
     address = urlsplit(server.url)
     with socket.create_connection((address.hostname, address.port)) as sock:
         sock.sendall(
-            b"POST /api/v1/chat/stream HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"POST /api/v1/chat/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
         )
     # The legs were called, and are closed again (aborted) long before their 20 s natural end.
@@ -243,7 +243,11 @@ async def test_cancel_of_finished_unknown_and_bad_requests(gateways, database_ur
             response = await client.post(cancel, json=bad)
             assert response.status_code == 422, (bad, response.text)
         assert (await client.post(cancel, json={"providers": "claude"})).status_code == 422
-        assert (await client.post(cancel, content=b"{not json")).status_code == 400
+        assert (
+            await client.post(
+                cancel, content=b"{not json", headers={"content-type": "application/json"}
+            )
+        ).status_code == 400
         # None of the refused cancels stopped anything.
         state = await turn_state(client, live["turn_id"])
         assert state["status"] == "running"

@@ -36,6 +36,7 @@ async def start_turns(pool: asyncpg.Pool, count: int) -> list[tuple[int, str]]:
             content=f"prompt {index}",
             providers=[{"provider": "claude", "model": "m", "simulated": True}],
             lease_seconds=30.0,
+            owner=0,
         )
         conversation_id = row["conversation_id"]
         turns.append((conversation_id, f"turn-{index}"))

@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from gateway.api.body import read_json
+from gateway.api.guard import owner_of
 from gateway.api.schemas import (
     ChatRequest,
     ChatResponse,
@@ -28,6 +29,7 @@ async def start_turn(request: Request, *, wait_for_listener: bool) -> Turn:
         conversation_id=body.conversation_id,
         models=body.models,
         wait_for_listener=wait_for_listener,
+        owner=owner_of(request),
     )
 
 

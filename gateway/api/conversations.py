@@ -7,6 +7,7 @@ from starlette.responses import JSONResponse, Response
 
 from gateway.api.body import read_json
 from gateway.api.errors import HttpError, not_found
+from gateway.api.guard import owner_of
 from gateway.api.schemas import (
     Conversation,
     ConversationCreate,
@@ -60,15 +61,16 @@ async def create_conversation(request: Request) -> Response:
     gateway = runtime(request)
     body = await read_json(request, ConversationCreate, gateway.settings.max_body_bytes)
     title = (body.title or "").strip() or DEFAULT_TITLE
-    row = await Q.create_conversation.fetchrow(gateway.pool, title=title)
+    row = await Q.create_conversation.fetchrow(gateway.pool, title=title, owner=owner_of(request))
     return JSONResponse(dump(Conversation(**row)), status_code=201)
 
 
 async def list_conversations(request: Request) -> Response:
     gateway = runtime(request)
     limit, offset = page_params(request)
-    rows = await Q.list_conversations.fetch(gateway.pool, limit=limit, offset=offset)
-    total = await Q.count_conversations.fetchval(gateway.pool)
+    owner = owner_of(request)
+    rows = await Q.list_conversations.fetch(gateway.pool, limit=limit, offset=offset, owner=owner)
+    total = await Q.count_conversations.fetchval(gateway.pool, owner=owner)
     return JSONResponse(
         [dump(Conversation(**row)) for row in rows], headers={"X-Total-Count": str(total)}
     )
@@ -76,7 +78,9 @@ async def list_conversations(request: Request) -> Response:
 
 async def get_conversation(request: Request) -> Response:
     gateway = runtime(request)
-    conversation = await load_conversation(gateway.pool, conversation_id(request))
+    conversation = await load_conversation(
+        gateway.pool, conversation_id(request), owner_of(request)
+    )
     return JSONResponse(dump(conversation))
 
 
@@ -84,7 +88,9 @@ async def rename_conversation(request: Request) -> Response:
     gateway = runtime(request)
     id = conversation_id(request)
     body = await read_json(request, ConversationRename, gateway.settings.max_body_bytes)
-    row = await Q.rename_conversation.fetchrow(gateway.pool, id=id, title=body.title)
+    row = await Q.rename_conversation.fetchrow(
+        gateway.pool, id=id, title=body.title, owner=owner_of(request)
+    )
     if row is None:
         raise not_found("conversation")
     return JSONResponse(dump(Conversation(**row)))
@@ -93,14 +99,15 @@ async def rename_conversation(request: Request) -> Response:
 async def delete_conversation(request: Request) -> Response:
     gateway = runtime(request)
     id = conversation_id(request)
-    await gateway.turns.cancel_conversation(id)  # running turns stop before their rows go
-    if await Q.delete_conversation.fetchval(gateway.pool, id=id) is None:
+    owner = owner_of(request)
+    await gateway.turns.cancel_conversation(id, owner)  # running turns stop before their rows go
+    if await Q.delete_conversation.fetchval(gateway.pool, id=id, owner=owner) is None:
         raise not_found("conversation")
     return Response(status_code=204)
 
 
-async def load_conversation(pool, id: int) -> ConversationDetail:
-    row = await Q.get_conversation.fetchrow(pool, id=id)
+async def load_conversation(pool, id: int, owner: int) -> ConversationDetail:
+    row = await Q.get_conversation.fetchrow(pool, id=id, owner=owner)
     if row is None:
         raise not_found("conversation")
     messages = [

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.api import chat, system, turns
+from gateway.api import chat, session, system, turns
 from gateway.api import conversations as conv
 from gateway.api.openapi import ApiEndpoint
 from gateway.api.schemas import (
@@ -16,6 +16,8 @@ from gateway.api.schemas import (
     ConversationRename,
     Health,
     ProviderInfo,
+    SessionState,
+    SignIn,
     TurnCreated,
     TurnState,
 )
@@ -184,7 +186,37 @@ ENDPOINTS: list[ApiEndpoint] = [
         system.health,
         "Liveness and database reachability",
         "system",
+        public=True,
         response=Health,
         errors=(503,),
+    ),
+    ApiEndpoint(
+        "GET",
+        f"{API}/session",
+        session.session_state,
+        "How this gateway authenticates, and whether this browser is signed in",
+        "session",
+        response=SessionState,
+        public=True,
+    ),
+    ApiEndpoint(
+        "POST",
+        f"{API}/session",
+        session.sign_in,
+        "Sign in with a client key: sets an HttpOnly, SameSite=Strict session cookie",
+        "session",
+        body=SignIn,
+        response=SessionState,
+        errors=(400, 401, 413, 415, 422),
+        public=True,
+    ),
+    ApiEndpoint(
+        "DELETE",
+        f"{API}/session",
+        session.sign_out,
+        "Sign out: the session cookie is cleared",
+        "session",
+        status=204,
+        public=True,
     ),
 ]

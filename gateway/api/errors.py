@@ -9,9 +9,10 @@ import logging
 
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
+from gateway.server import routine_reason
 from gateway.turns import (
     InvalidChoice,
     NotFound,
@@ -140,13 +141,23 @@ async def _database_unavailable(request: Request, error: Exception) -> Response:
     )
 
 
+async def _client_gone(request: Request, error: Exception) -> Response:
+    # It hung up before its request was read: nothing was started, and no one will read this.
+    log.info("%s %s: the client left before its request was read", request.method, request.url.path)
+    return error_response(400, "client_disconnected", "the request was not received whole")
+
+
 async def _unexpected(request: Request, error: Exception) -> Response:
-    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    # A stream's routine end (a client that stopped reading) is logged once, as one line, by
+    # the server's filter (gateway.server.RoutineEvents) when Starlette re-raises it.
+    if routine_reason(error) is None:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
     return error_response(500, "internal_error", "something went wrong on our side")
 
 
 EXCEPTION_HANDLERS = {
     HttpError: _api_error,
+    ClientDisconnect: _client_gone,
     TurnError: _turn_error,
     HTTPException: _http_error,
     **{kind: _database_unavailable for kind in UNAVAILABLE_ERRORS},

@@ -66,10 +66,13 @@ _STATUS_TEXT = {
     201: "Created",
     204: "No Content",
     400: "Malformed JSON",
-    404: "Not found",
+    401: "A client key is required (once keys exist), or it is wrong or revoked",
+    403: "A state-changing request from an origin that is not allowed",
+    404: "Not found (or another key's)",
     405: "Method not allowed (the Allow header lists the path's methods)",
     413: "Body or prompt too large",
     415: "The body is not application/json",
+    421: "A Host this gateway does not answer to",
     422: "Invalid field",
     429: "Over a limit",
     503: "Database unavailable",
@@ -94,6 +97,7 @@ class ApiEndpoint:
     body_optional: bool = False  # an empty body is allowed (and needs no content type)
     no_content: bool = False  # may also answer 204 (a stream with nothing left to send)
     path_schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
+    public: bool = False  # readable without a client key (the guard's PUBLIC_PATHS agree)
 
 
 def build_routes(endpoints: Sequence[ApiEndpoint]) -> list[Route]:
@@ -145,8 +149,31 @@ def openapi_document(
         "openapi": "3.1.0",
         "info": {"title": title, "version": version},
         "paths": paths,
-        "components": {"schemas": schemas},
+        "components": {"schemas": schemas, "securitySchemes": SECURITY_SCHEMES},
+        # Open mode (loopback, no client keys) needs nothing; once keys exist, one of these.
+        "security": [{"bearer": []}, {"session": []}, {}],
     }
+
+
+SECURITY_SCHEMES = {
+    "bearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A client key (`multichat keys create`), sent as Authorization: Bearer",
+    },
+    "session": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "multichat_session",
+        "description": "Set by POST /api/v1/session; the page's EventSource sends it",
+    },
+    "eventsToken": {
+        "type": "apiKey",
+        "in": "query",
+        "name": "token",
+        "description": "The short-lived token of one turn, in the events_url of POST /turns",
+    },
+}
 
 
 def _openapi_path(path: str) -> str:
@@ -193,9 +220,17 @@ def _operation(endpoint: ApiEndpoint) -> dict[str, Any]:
     responses[str(endpoint.status)] = success
     if endpoint.no_content:
         responses["204"] = {"description": "Nothing left to send: an EventSource stops here"}
-    errors = {*endpoint.errors, 405}
+    errors = {*endpoint.errors, 405, 421}
     if endpoint.body is not None:
         errors |= {400, 413, 415, 422}
+    if endpoint.method in ("POST", "PUT", "PATCH", "DELETE"):
+        errors.add(403)  # a cross-site origin
+    if endpoint.public:
+        operation["security"] = [{}]
+    else:
+        errors.add(401)
+        if endpoint.stream and endpoint.method == "GET":
+            operation["security"] = [{"bearer": []}, {"session": []}, {"eventsToken": []}, {}]
     for status in sorted(errors):
         responses[str(status)] = {
             "description": _STATUS_TEXT.get(status, "Error"),

@@ -267,3 +267,18 @@ class Health(BaseModel):
 
 def dump(model: BaseModel) -> dict[str, Any]:
     return model.model_dump(mode="json")
+
+
+# -- sessions (the page's sign-in) -----------------------------------------------------------
+
+
+class SignIn(Strict):
+    key: str = Field(min_length=1, max_length=200, description="A client key (mck_…)")
+
+
+class SessionState(BaseModel):
+    auth: Literal["open", "keys", "off"] = Field(
+        description="open: loopback with no client keys; keys: a key is required; off: AUTH=off"
+    )
+    signed_in: bool
+    key_name: str | None = None

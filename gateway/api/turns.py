@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 from gateway.api.body import read_json
 from gateway.api.chat import start_turn
 from gateway.api.errors import HttpError, not_found
+from gateway.api.guard import owner_of
 from gateway.api.schemas import CancelRequest, TurnCreated, TurnProviderState, TurnState, dump
 from gateway.api.stream import event_stream, replay
 from gateway.runtime import runtime
@@ -22,11 +23,16 @@ TURN_ID = re.compile(r"[A-Za-z0-9_-]{22}")  # secrets.token_urlsafe(16); nothing
 
 async def create_turn(request: Request) -> Response:
     turn = await start_turn(request, wait_for_listener=True)
+    events_url = f"/api/v1/turns/{turn.id}/events"
+    if turn.owner > 0:
+        # An EventSource cannot send Authorization: the URL carries a token for this turn.
+        token = runtime(request).access.signer.turn_token(turn.id, turn.owner)
+        events_url += f"?token={token}"
     created = TurnCreated(
         turn_id=turn.id,
         conversation_id=turn.conversation_id,
         user_message_id=turn.user_message_id,
-        events_url=f"/api/v1/turns/{turn.id}/events",
+        events_url=events_url,
     )
     return JSONResponse(dump(created), status_code=201)
 
@@ -36,12 +42,13 @@ async def turn_events(request: Request) -> Response:
     turn_id = turn_id_of(request)
     after = last_event_id(request)
     first = retry_bytes(gateway.settings.retry_ms)
-    turn = gateway.turns.live(turn_id)
+    owner = owner_of(request)
+    turn = gateway.turns.live(turn_id, owner)
     if turn is not None:
         if turn.ended and after >= turn.log.last_id:
             return Response(status_code=204)  # nothing more will come: EventSource stops here
         return event_stream(gateway.settings, turn.log.stream(after, first))
-    events, ended = (await gateway.turns.stored(turn_id)).events_after(after)
+    events, ended = (await gateway.turns.stored(turn_id, owner)).events_after(after)
     if ended and not events:
         return Response(status_code=204)
     return event_stream(gateway.settings, replay([first, *events]))
@@ -54,11 +61,12 @@ async def cancel_turn(request: Request) -> Response:
         await read_json(request, CancelRequest, gateway.settings.max_body_bytes, optional=True)
         or CancelRequest()
     )  # an empty body cancels every provider
-    turn = gateway.turns.live(turn_id)
+    owner = owner_of(request)
+    turn = gateway.turns.live(turn_id, owner)
     if turn is None:
         # Finished (or run by another process): nothing to stop here, but the same answer to
         # a provider the turn never had as while it ran.
-        snapshot = (await gateway.turns.stored(turn_id)).snapshot()
+        snapshot = (await gateway.turns.stored(turn_id, owner)).snapshot()
         check_providers(body.providers, [p.provider for p in snapshot.providers])
         return JSONResponse(dump(turn_state(snapshot)))
     check_providers(body.providers, turn.legs)
@@ -69,8 +77,9 @@ async def cancel_turn(request: Request) -> Response:
 async def get_turn(request: Request) -> Response:
     gateway = runtime(request)
     turn_id = turn_id_of(request)
-    turn = gateway.turns.live(turn_id)
-    snapshot = turn.snapshot() if turn else (await gateway.turns.stored(turn_id)).snapshot()
+    owner = owner_of(request)
+    turn = gateway.turns.live(turn_id, owner)
+    snapshot = turn.snapshot() if turn else (await gateway.turns.stored(turn_id, owner)).snapshot()
     return JSONResponse(dump(turn_state(snapshot)))
 
 

@@ -23,6 +23,7 @@ from gateway.turns.errors import InvalidChoice, NotFound, PromptTooLong, Shuttin
 from gateway.turns.events import done_data
 from gateway.turns.leases import LEASE_SECONDS, LeaseKeeper
 from gateway.turns.leg import Leg, LegResult, run_leg
+from gateway.turns.limits import KeyLimits
 from gateway.turns.log import EventLog, LegState
 from gateway.turns.replay import StoredTurn, load_stored_turn
 from gateway.turns.turn import Turn
@@ -50,6 +51,7 @@ class TurnRegistry:
             self.writer, settings.checkpoint_interval, self._stored_legs
         )
         self.draining = False  # shutting down: no new turn starts
+        self.limits = KeyLimits(settings.key_turns_per_minute, settings.key_max_concurrent_turns)
         self.turns: dict[str, Turn] = {}  # live turns, and ended ones for the retention window
         self.running_legs: dict[str, dict[str, Leg]] = {}  # by turn
         self._grace: dict[str, asyncio.TimerHandle] = {}
@@ -137,7 +139,9 @@ class TurnRegistry:
         conversation_id: int | None = None,
         models: Sequence[str] | None = None,
         wait_for_listener: bool = False,
+        owner: int = 0,
     ) -> Turn:
+        """Start a turn for ``owner`` (a client key's id; 0 in open mode)."""
         if len(prompt) > self.settings.max_prompt_chars:
             raise PromptTooLong(
                 f"the prompt is longer than {self.settings.max_prompt_chars} characters"
@@ -147,6 +151,21 @@ class TurnRegistry:
             raise ShuttingDown("the gateway is shutting down; try again in a moment")
         if self.running >= self.settings.max_concurrent_turns:
             raise TooBusy("too many turns are running; try again in a moment")
+        self.limits.admit(owner)
+        try:
+            return await self._start(prompt, chosen, conversation_id, wait_for_listener, owner)
+        except BaseException:
+            self.limits.release(owner)
+            raise
+
+    async def _start(
+        self,
+        prompt: str,
+        chosen: list[tuple[Provider, str]],
+        conversation_id: int | None,
+        wait_for_listener: bool,
+        owner: int,
+    ) -> Turn:
         turn_id = secrets.token_urlsafe(16)  # 128 random bits
         states = {
             p.config.name: LegState(p.config.name, model, p.config.simulated) for p, model in chosen
@@ -161,7 +180,7 @@ class TurnRegistry:
         # all pass the check above.
         self._starting += 1
         try:
-            rows = await self._thread_rows(conversation_id, list(states))
+            rows = await self._thread_rows(conversation_id, list(states), owner)
         finally:
             self._starting -= 1
         threads = build_threads(rows, list(states), prompt, self.settings.context_budget_chars)
@@ -179,15 +198,15 @@ class TurnRegistry:
             )
         try:
             conversation_id, user_message_id = await self._store_prompt(
-                turn_id, prompt, conversation_id, states
+                turn_id, prompt, conversation_id, states, owner
             )
         except BaseException:
             # The prompt could not be stored: stop the legs; they store and send nothing.
             self.cancel(turn_id)
             self.running_legs.pop(turn_id, None)
             stored.set_result(None)
-            raise
-        turn = Turn(turn_id, conversation_id, user_message_id, states, events)
+            raise  # create_turn releases the owner's slot
+        turn = Turn(turn_id, conversation_id, user_message_id, states, events, owner)
         self.turns[turn_id] = turn
         events.release(turn.turn_event_data())
         stored.set_result(turn)
@@ -195,13 +214,15 @@ class TurnRegistry:
             self._start_grace(turn_id, self.settings.first_listener_timeout)
         return turn
 
-    async def _thread_rows(self, conversation_id: int | None, providers: list[str]) -> list:
+    async def _thread_rows(
+        self, conversation_id: int | None, providers: list[str], owner: int
+    ) -> list:
         if conversation_id is None:
             return []
         if not 1 <= conversation_id <= MAX_ID:
             raise NotFound("conversation")
         rows = await Q.thread_rows.fetch(
-            self.pool, conversation_id=conversation_id, providers=providers
+            self.pool, conversation_id=conversation_id, providers=providers, owner=owner
         )
         if not rows:
             raise NotFound("conversation")  # before any provider is called
@@ -213,11 +234,13 @@ class TurnRegistry:
         prompt: str,
         conversation_id: int | None,
         legs: dict[str, LegState],
+        owner: int,
     ) -> tuple[int, int]:
         """Store the prompt and the turn, in one statement; return the two ids."""
         stored = await Q.start_turn.fetchrow(
             self.pool,
             conversation_id=conversation_id,
+            owner=owner,
             title=title_from(prompt),
             turn_id=turn_id,
             content=prompt,
@@ -269,6 +292,7 @@ class TurnRegistry:
             log.exception("could not mark turn %s finished", turn.id)
         turn.log.end(turn.id, {name: leg.status for name, leg in turn.legs.items()})
         self.running_legs.pop(turn.id, None)
+        self.limits.release(turn.owner)
         self._cancel_grace(turn.id)
         loop = asyncio.get_running_loop()
         loop.call_later(self.settings.replay_retention, self.turns.pop, turn.id, None)
@@ -300,12 +324,14 @@ class TurnRegistry:
             if (providers is None or name in providers) and leg.cancel()
         ]
 
-    async def cancel_conversation(self, conversation_id: int) -> None:
+    async def cancel_conversation(self, conversation_id: int, owner: int = 0) -> None:
         """Stop a conversation's running turns (before its rows are deleted)."""
         turn_ids = [
             t.id
             for t in self.turns.values()
-            if t.conversation_id == conversation_id and t.id in self.running_legs
+            if t.conversation_id == conversation_id
+            and t.owner == owner
+            and t.id in self.running_legs
         ]
         for turn_id in turn_ids:
             self.cancel(turn_id)
@@ -318,12 +344,14 @@ class TurnRegistry:
 
     # -- finding a turn ---------------------------------------------------------------------------
 
-    def live(self, turn_id: str) -> Turn | None:
-        return self.turns.get(turn_id)
+    def live(self, turn_id: str, owner: int = 0) -> Turn | None:
+        """The turn in memory, if it is ``owner``'s (another key's turn is as good as absent)."""
+        turn = self.turns.get(turn_id)
+        return turn if turn is not None and turn.owner == owner else None
 
-    async def stored(self, turn_id: str) -> StoredTurn:
+    async def stored(self, turn_id: str, owner: int = 0) -> StoredTurn:
         stored = await load_stored_turn(self.pool, turn_id)
-        if stored is None:
+        if stored is None or stored.row["owner"] != owner:
             raise NotFound("turn")
         return stored
 

@@ -19,6 +19,7 @@ class Turn:
     user_message_id: int
     legs: dict[str, LegState]
     log: EventLog
+    owner: int = 0  # the client key that started it; 0 in open mode
 
     @property
     def ended(self) -> bool:

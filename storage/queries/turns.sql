@@ -3,14 +3,14 @@
 -- gateway's added time to first token is mostly round trips). Foreign keys are checked at the
 -- end of the statement, so the message and the turn can point at each other. The UPDATE of an
 -- existing conversation locks its row, which serialises the turn with a delete. No row back
--- means no such conversation.
+-- means no such conversation (or not one of this owner's: see conversations.sql).
 WITH new_conversation AS (
-    INSERT INTO conversations (title)
-    SELECT :title WHERE :conversation_id::bigint IS NULL
+    INSERT INTO conversations (title, owner_key_id)
+    SELECT :title, nullif(:owner::bigint, 0) WHERE :conversation_id::bigint IS NULL
     RETURNING id
 ), existing_conversation AS (
     UPDATE conversations SET updated_at = now()
-    WHERE id = :conversation_id::bigint
+    WHERE id = :conversation_id::bigint AND coalesce(owner_key_id, 0) = :owner::bigint
     RETURNING id
 ), target AS (
     SELECT id FROM new_conversation UNION ALL SELECT id FROM existing_conversation
@@ -35,7 +35,7 @@ FROM conversations c
 LEFT JOIN messages m
        ON m.conversation_id = c.id
       AND (m.role = 'user' OR m.provider = ANY(:providers::text[]))
-WHERE c.id = :conversation_id
+WHERE c.id = :conversation_id AND coalesce(c.owner_key_id, 0) = :owner
 ORDER BY m.id;
 
 -- name: store_batch
@@ -120,8 +120,11 @@ WITH expired AS (
 SELECT count(*) FROM expired;
 
 -- name: get_turn
-SELECT id, conversation_id, user_message_id, providers, status, done_event_ids, end_event_id
-FROM turns WHERE id = :id;
+-- The caller compares the owner (coalesce(owner_key_id, 0), as in conversations.sql).
+SELECT t.id, t.conversation_id, t.user_message_id, t.providers, t.status, t.done_event_ids,
+       t.end_event_id, coalesce(c.owner_key_id, 0) AS owner
+FROM turns t JOIN conversations c ON c.id = t.conversation_id
+WHERE t.id = :id;
 
 -- name: turn_answers
 SELECT id, provider, model, status, content, finish_reason, error_type, error_message,

@@ -1,0 +1,43 @@
+"""Signed, expiring values: the page's session cookie and the EventSource token of a turn.
+
+itsdangerous signs with the secret every gateway of the database shares (made once, kept in
+PostgreSQL), so a cookie or token made by one host is good on every other.
+"""
+
+from __future__ import annotations
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+
+class Signer:
+    def __init__(self, secret: bytes, *, session_seconds: float, token_seconds: float) -> None:
+        self.session_seconds = session_seconds
+        self.token_seconds = token_seconds
+        self._sessions = URLSafeTimedSerializer(secret, salt="multichat.session")
+        self._tokens = URLSafeTimedSerializer(secret, salt="multichat.turn-events")
+
+    def session(self, key_id: int) -> str:
+        return self._sessions.dumps({"k": key_id})
+
+    def session_key(self, cookie: str) -> int | None:
+        data = self._load(self._sessions, cookie, self.session_seconds)
+        return data.get("k") if isinstance(data, dict) else None
+
+    def turn_token(self, turn_id: str, key_id: int) -> str:
+        return self._tokens.dumps({"t": turn_id, "k": key_id})
+
+    def token_key(self, token: str, turn_id: str) -> int | None:
+        """The key a token was made for, if it is good for this turn and not expired."""
+        data = self._load(self._tokens, token, self.token_seconds)
+        if not isinstance(data, dict) or data.get("t") != turn_id:
+            return None
+        return data.get("k")
+
+    @staticmethod
+    def _load(serializer: URLSafeTimedSerializer, value: str, max_age: float) -> object:
+        if len(value) > 500:
+            return None
+        try:
+            return serializer.loads(value, max_age=max_age)
+        except BadSignature:  # expired (SignatureExpired is one), tampered, or not ours
+            return None
