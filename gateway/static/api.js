@@ -2,6 +2,13 @@
 
 export const API = "/api/v1";
 
+// Who hears that the gateway answered 401 to a call (signin.js: the sign-in form).
+let unauthorized = () => {};
+
+export function onUnauthorized(listener) {
+  unauthorized = listener;
+}
+
 export class ApiError extends Error {
   constructor(status, type, message) {
     super(message);
@@ -31,6 +38,8 @@ async function request(method, path, body) {
     }
   }
   if (!response.ok) {
+    // A wrong key on the sign-in form is that form's own error, not a lost session.
+    if (response.status === 401 && path !== "/session") unauthorized();
     const error = data && data.error;
     const message = (error && error.message) || `The gateway answered ${response.status}.`;
     throw new ApiError(response.status, (error && error.type) || "http", message);
@@ -41,6 +50,12 @@ async function request(method, path, body) {
 export async function api(method, path, body) {
   return (await request(method, path, body)).data;
 }
+
+// The page's sign-in: the key goes to the gateway once, which answers with an HttpOnly
+// session cookie; the page keeps nothing.
+export const getSession = () => api("GET", "/session");
+export const signIn = (key) => api("POST", "/session", { key });
+export const signOut = () => api("DELETE", "/session");
 
 export const listProviders = () => api("GET", "/providers");
 

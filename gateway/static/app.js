@@ -10,6 +10,7 @@
 //   sidebar.js     the conversation list: open, rename, delete, show more
 //   drawer.js      showing and hiding the sidebar
 //   notice.js      the notice above the composer
+//   signin.js      the sign-in form when the gateway has client keys, who is signed in
 //   api.js, dom.js, markdown.js   the API client, DOM building, the Markdown renderer
 
 import { bindComposer, focusPrompt, updateComposer } from "./composer.js";
@@ -18,6 +19,7 @@ import { bindNotice } from "./notice.js";
 import { refreshHealth, setUpPicker } from "./picker.js";
 import { bindRouter, route, writeHash } from "./router.js";
 import { bindSidebar, markActive, refreshConversations } from "./sidebar.js";
+import { startSession } from "./signin.js";
 import { on, state } from "./state.js";
 import { bindTranscript } from "./transcript.js";
 
@@ -67,6 +69,7 @@ async function main() {
   wire();
   bind();
   initDrawer();
+  await startSession(); // with keys on and no session: after the sign-in form
   await setUpPicker();
   route();
   refreshConversations();
