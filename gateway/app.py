@@ -14,7 +14,7 @@ from sse_starlette.sse import AppStatus
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import Route
+from starlette.routing import Route, request_response
 
 from gateway.api import (
     API,
@@ -27,10 +27,14 @@ from gateway.api import (
 )
 from gateway.api.guard import Guard
 from gateway.api.headers import SecurityHeaders
+from gateway.api.requests import METRICS_PATH, MetricsToken, RequestContext
 from gateway.keys import open_access
+from gateway.metrics import Metrics
+from gateway.metrics import install as install_observability
 from gateway.runtime import Runtime
 from gateway.server import install_routine_events_filter
 from gateway.settings import Settings, load_settings, provider_configs
+from gateway.tracing import TurnTracer
 from gateway.turns import TurnRegistry
 from providers import PROVIDERS, Provider, make_adapter, make_client
 from storage import EmbeddedPostgres, create_pool, migrate
@@ -39,19 +43,24 @@ log = logging.getLogger("multichat")
 VERSION = "0.1.0"
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(settings: Settings | None = None, *, tracer: TurnTracer | None = None) -> Starlette:
+    """``tracer``: for tests; otherwise traces follow OTEL_EXPORTER_OTLP_ENDPOINT."""
     settings = settings or load_settings()
+    metrics = Metrics() if settings.metrics == "on" else None
     routes = [
         *build_routes(ENDPOINTS),
         Route(f"{API}/openapi.json", system.openapi_json, include_in_schema=False),
         *system.docs_routes(),
         *page_routes(),
     ]
+    if metrics is not None:
+        routes.append(Route(METRICS_PATH, system.metrics, include_in_schema=False))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
             runtime = app.state.runtime = await start_runtime(settings, stack)
+            install_observability(metrics, runtime, stack, tracer)
             # gateway.server.GatewayServer calls this on SIGTERM, before connections close.
             app.state.drain = lambda: runtime.turns.drain(settings.shutdown_grace)
             yield
@@ -64,9 +73,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=routes,
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
-        middleware=[Middleware(SecurityHeaders), *access_middleware(settings)],
+        middleware=[
+            request_context(settings, routes, metrics),
+            Middleware(SecurityHeaders),
+            *access_middleware(settings),
+        ],
     )
     app.state.settings = settings
+    app.state.metrics = metrics
     app.state.openapi = openapi_document(ENDPOINTS, title=system.TITLE, version=VERSION)
     return app
 
@@ -86,8 +100,23 @@ def access_middleware(settings: Settings) -> list[Middleware]:
                 max_age=600,
             )
         )
+    if settings.metrics_token is not None and settings.metrics == "on":
+        token = settings.metrics_token.get_secret_value()
+        stack.append(
+            Middleware(MetricsToken, token=token, metrics=request_response(system.metrics))
+        )
     stack.append(Middleware(Guard, settings=settings))
     return stack
+
+
+def request_context(settings: Settings, routes: list, metrics: Metrics | None) -> Middleware:
+    """Outermost: the request id on every response, and the JSON access line."""
+    return Middleware(
+        RequestContext,
+        log_requests=settings.log_format == "json",
+        routes=routes,
+        on_dropped=metrics.listener_dropped if metrics is not None else None,
+    )
 
 
 async def start_runtime(settings: Settings, stack: contextlib.AsyncExitStack) -> Runtime:

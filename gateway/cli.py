@@ -58,11 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # httpx logs every upstream request at INFO: one line per answer is noise, not news.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    from gateway import logs
+
+    logs.configure(log_format_setting())  # text as always, or LOG_FORMAT=json
     try:
         if args.command in ("serve", "migrate", "keys"):
             wait_for_database_url()
@@ -70,6 +68,13 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as error:
         print(f"multichat: {error}", file=sys.stderr)
         return 2
+
+
+def log_format_setting() -> str:
+    try:
+        return load_settings().log_format
+    except SettingsError:
+        return "text"  # the command reports the bad setting itself
 
 
 def wait_for_database_url() -> None:
@@ -120,6 +125,8 @@ def run_serve(args: argparse.Namespace) -> int:
         # The turns drain first (SHUTDOWN_GRACE); then uvicorn waits for the last writes.
         timeout_graceful_shutdown=settings.shutdown_grace + 5,
         log_level=settings.log_level,
+        # json: every process (each worker too) logs JSON lines, and ours is the access line.
+        **(json_logging(settings.log_level) if settings.log_format == "json" else {}),
     )
     server = GatewayServer(config)
     if args.workers > 1:
@@ -129,6 +136,12 @@ def run_serve(args: argparse.Namespace) -> int:
         return 0
     server.run()
     return 0 if server.started else 3
+
+
+def json_logging(level: str) -> dict:
+    from gateway.logs import json_log_config
+
+    return {"log_config": json_log_config(level), "access_log": False}
 
 
 def refuse_open_public_binding(settings) -> None:

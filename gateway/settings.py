@@ -102,6 +102,12 @@ class Settings(BaseSettings):
     writer_batch: int = Field(default=200, ge=1)
     writer_queue: int = Field(default=10_000, ge=1)
 
+    # Observability: GET /metrics and its hooks (off: neither), a bearer token that opens
+    # /metrics only (for scrapers without a client key), and the log format.
+    metrics: Literal["on", "off"] = "on"
+    metrics_token: SecretStr | None = None
+    log_format: Literal["text", "json"] = "text"
+
     # The .env file these settings came from, so provider settings read the same one.
     _env_file: str | None = PrivateAttr(default=ENV_FILE)
 

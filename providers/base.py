@@ -20,7 +20,7 @@ import contextlib
 import email.utils
 import random
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
@@ -149,6 +149,9 @@ class Adapter:
     """One provider speaking one wire format. Subclasses implement the three format hooks."""
 
     wire: ClassVar[str]
+    # Called with the attempt's number (1, 2 ...) as each upstream request starts: how the
+    # gateway counts attempts and retries without this package knowing about metrics.
+    on_attempt: Callable[[int], None] | None = None
 
     def __init__(self, config: ProviderConfig, client: httpx.AsyncClient) -> None:
         self.config = config
@@ -194,6 +197,8 @@ class Adapter:
         started = False
         while True:
             attempt += 1
+            if self.on_attempt is not None:
+                self.on_attempt(attempt)
             sent_text = False
             try:
                 # aclosing: an early aclose() must close the upstream now, not at GC time.

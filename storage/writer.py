@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,6 +85,8 @@ class Writer:
         self.retry_delay = retry_delay
         self.queue: asyncio.Queue[_Item] = asyncio.Queue(queue_size)
         self.batches = 0  # for tests and metrics: how many transactions were committed
+        # Called after each transaction with its item count and seconds (the gateway's metrics).
+        self.on_commit: Callable[[int, float], None] | None = None
         self._task: asyncio.Task | None = None
 
     def start(self) -> None:
@@ -178,7 +182,11 @@ class Writer:
         delay = self.retry_delay
         while True:
             try:
-                return await self._commit(batch)
+                started = time.perf_counter()
+                results = await self._commit(batch)
+                if self.on_commit is not None:
+                    self.on_commit(len(batch), time.perf_counter() - started)
+                return results
             except Exception as error:
                 if not is_unavailable(error):
                     raise

@@ -34,7 +34,7 @@ LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 EVENTS_PATH = re.compile(r"^/api/v1/turns/([A-Za-z0-9_-]{1,64})/events/?$")
 # Readable by anyone who reaches the gateway: the page, its files, liveness, signing in, docs.
 PUBLIC_PATHS = re.compile(
-    r"^(/|/static/.*|/favicon\.ico|/api/v1/(health|session|openapi\.json|docs.*|redoc.*))/?$"
+    r"^(/|/static/.*|/favicon\.ico|/api/v1/(health(/live|/ready)?|session|openapi\.json|docs.*|redoc.*))/?$"
 )
 
 

@@ -265,6 +265,17 @@ class Health(BaseModel):
     database: Literal["ok", "unavailable"]
 
 
+class Liveness(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    status: Literal["ok", "unavailable"]
+    database: Literal["ok", "unavailable"]
+    writer: Literal["ok", "backed_up"]  # its queue at 90 % of WRITER_QUEUE or more
+    draining: bool  # shutting down: no new turns
+
+
 def dump(model: BaseModel) -> dict[str, Any]:
     return model.model_dump(mode="json")
 

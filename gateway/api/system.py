@@ -14,7 +14,7 @@ from starlette.types import Scope
 
 from gateway.api.openapi import REDOC_HTML, REDOC_POLICY, SWAGGER_HTML, SWAGGER_POLICY, docs_page
 from gateway.api.page import STATIC_DIR, StaticAssets
-from gateway.api.schemas import Health, ProviderInfo, dump
+from gateway.api.schemas import Health, Liveness, ProviderInfo, Readiness, dump
 from gateway.runtime import runtime
 from providers import PROVIDERS
 from storage import is_unavailable
@@ -57,6 +57,46 @@ async def health(request: Request) -> Response:
     return JSONResponse(
         dump(Health(status=status, database=database)), status_code=200 if database == "ok" else 503
     )
+
+
+async def database_state(request: Request) -> str:
+    gateway = runtime(request)
+    try:
+        await gateway.pool.fetchval("SELECT 1", timeout=gateway.settings.db_health_timeout)
+    except Exception as error:  # any failure to answer means "unavailable" here
+        if not is_unavailable(error):
+            raise
+        return "unavailable"
+    return "ok"
+
+
+async def health_live(request: Request) -> Response:
+    """The process answers: for a liveness probe, which must not depend on the database."""
+    return JSONResponse(dump(Liveness(status="ok")))
+
+
+# The writer is backed up when its queue is this full: answers would wait at its door.
+WRITER_BACKED_UP = 0.9
+
+
+async def health_ready(request: Request) -> Response:
+    """For a readiness probe: the database answers, the writer keeps up, not shutting down."""
+    gateway = runtime(request)
+    database = await database_state(request)
+    queue = gateway.turns.writer.queue
+    writer = "backed_up" if queue.qsize() >= WRITER_BACKED_UP * queue.maxsize else "ok"
+    draining = gateway.turns.draining
+    ready = database == "ok" and writer == "ok" and not draining
+    body = Readiness(
+        status="ok" if ready else "unavailable", database=database, writer=writer, draining=draining
+    )
+    return JSONResponse(dump(body), status_code=200 if ready else 503)
+
+
+async def metrics(request: Request) -> Response:
+    """Prometheus' text format (gateway.metrics)."""
+    body, content_type = request.app.state.metrics.exposition()
+    return Response(body, media_type=content_type)
 
 
 async def openapi_json(request: Request) -> Response:

@@ -276,6 +276,8 @@ class TurnRegistry:
             answer.status, answer.error_type = "failed", "not_stored"
             answer.error_message = "the answer could not be stored"
         state.status = answer.status
+        if (observer := getattr(self, "observer", None)) is not None:  # gateway.metrics
+            observer.leg_finished(turn, leg, result, answer)
         leg.provider.record(result.status == "complete")
         state.done = done_data(asdict(answer), state.message_id, answer_error(answer, result))
         state.done_event_id = turn.log.publish("done", state.done)
@@ -291,6 +293,8 @@ class TurnRegistry:
         except Exception:
             log.exception("could not mark turn %s finished", turn.id)
         turn.log.end(turn.id, {name: leg.status for name, leg in turn.legs.items()})
+        if (observer := getattr(self, "observer", None)) is not None:  # gateway.metrics
+            observer.turn_ended(turn)
         self.running_legs.pop(turn.id, None)
         self.limits.release(turn.owner)
         self._cancel_grace(turn.id)
