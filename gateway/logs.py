@@ -69,6 +69,7 @@ def configure(log_format: str, level: str = "info") -> None:
     """The command line's logging, before anything logs."""
     if log_format == "json":
         logging.config.dictConfig(json_log_config(level))
+        logging.captureWarnings(True)  # a warning is a JSON line too
     else:
         logging.basicConfig(level=logging.INFO, format=TEXT_FORMAT)
         # httpx logs every upstream request at INFO: one line per answer is noise, not news.

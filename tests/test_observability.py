@@ -235,6 +235,8 @@ def test_json_logs_one_object_per_line_with_access_and_turn_lines(tmp_path, data
     finally:
         process.stop()
     lines = [line for line in process.output().splitlines() if line.strip()]
+    not_json = [line for line in lines if not line.startswith("{")]
+    assert not not_json, not_json
     records = [json.loads(line) for line in lines]  # every line, uvicorn's included
     assert all({"ts", "level", "logger", "message"} <= set(r) for r in records)
     assert not [r for r in records if r["logger"] == "uvicorn.access"]
@@ -402,3 +404,32 @@ def test_readme_lists_every_metric_family():
     section = text.split("## Metrics", 1)[1].split("\n## ", 1)[0]
     missing = sorted(f for f in families if f"`{f}" not in section)
     assert not missing, missing
+
+
+def test_multiprocess_mode_counts_through_the_shared_directory(tmp_path, database_url, sim):
+    shared = tmp_path / "prometheus"
+    shared.mkdir()
+    process = GatewayProcess(
+        tmp_path,
+        {
+            "DATABASE_URL": database_url,
+            "SIMULATOR_URL": sim.url,
+            "PROMETHEUS_MULTIPROC_DIR": str(shared),
+        },
+    )
+    try:
+        process.wait_ready()
+        with httpx.Client(base_url=process.url, timeout=30) as client:
+            chat = client.post(f"{API}/chat/", json={"prompt": "shared", "models": ["claude"]})
+            assert chat.status_code == 200
+            response = client.get("/metrics")
+        assert response.status_code == 200
+        found = Scrape(response.text)
+    finally:
+        process.stop()
+    assert any(shared.iterdir())  # the values live in the shared files
+    assert found.value("multichat_answers_total", provider="claude", status="complete") == 1
+    assert found.value("multichat_ttft_seconds_count", provider="claude") == 1
+    assert found.value("multichat_open_turns") == 0
+    assert found.value("multichat_writer_queue_size") == 10_000
+    assert found.value("multichat_process_cpu_seconds") > 0

@@ -91,6 +91,24 @@ def markdown(result: dict[str, Any]) -> str:
             f"| {fmt(d['gateway_core_busy_percent'], 0)}% | {fmt(d['peak_rss_mb'], 1)} "
             f"| {per_stream} | {d['gateway_errors']} | {stored} |"
         )
+    costs = {
+        name: scenario["derived"]["metrics_cost_us_per_token"]
+        for name, scenario in result["scenarios"].items()
+        if "metrics_cost_us_per_token" in scenario["derived"]
+    }
+    if costs:
+        lines += [
+            "",
+            "What the metrics cost (BENCH_METRICS=compare: metrics on vs METRICS=off, rounds "
+            "interleaved):",
+            "",
+            "| scenario | CPU per token, metrics on (µs) | metrics off (µs) | difference (µs) |",
+            "|---|---|---|---|",
+        ]
+        for name, cost in costs.items():
+            on = result["scenarios"][name]["derived"]["cpu_us_per_token"]
+            off = result["scenarios"][f"{name} (metrics off)"]["derived"]["cpu_us_per_token"]
+            lines.append(f"| {name} | {fmt(on, 2)} | {fmt(off, 2)} | {fmt(cost, 2)} |")
     lines += [
         "",
         "The harness, to show it is not what is measured (gateway rounds; core 1 holds the "

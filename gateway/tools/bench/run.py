@@ -25,6 +25,13 @@ from gateway.tools.bench.scenarios import Scenario
 from gateway.tools.bench.summary import summarise_scenario
 from gateway.tools.loadtest import LoadReport, run_load
 
+# BENCH_METRICS=compare: each scenario also runs through a gateway with METRICS=off.
+METRICS_OFF = "(metrics off)"
+
+
+def compare_metrics() -> bool:
+    return os.environ.get("BENCH_METRICS", "") == "compare"
+
 
 class Bench:
     def __init__(self, output_dir: Path, work_dir: Path) -> None:
@@ -58,15 +65,17 @@ class Bench:
             self.simulator.stop()
         self.database.stop()
 
-    async def start_gateway(self, name: str) -> tuple[Child, str]:
+    async def start_gateway(self, name: str, metrics: bool = True) -> tuple[Child, str]:
         port = free_port()
         data_dir = self.work_dir / "gateway-data"
         data_dir.mkdir(exist_ok=True)
+        environment = gateway_environment(self.database.dsn, self.simulator_url, port, data_dir)
+        environment["METRICS"] = "on" if metrics else "off"
         gateway = Child(
             ["serve", "--port", str(port)],
-            self.logs / f"gateway-{name}.log",
+            self.logs / f"gateway-{name}{'' if metrics else '-metrics-off'}.log",
             self.gateway_cores,
-            env=gateway_environment(self.database.dsn, self.simulator_url, port, data_dir),
+            env=environment,
             cwd=self.work_dir,  # no .env from the developer's checkout
         )
         url = f"http://127.0.0.1:{port}"
@@ -81,9 +90,17 @@ class Bench:
         results = {}
         for scenario in chosen:
             print(f"bench: {scenario.name}: {scenario.description}", flush=True)
-            results[scenario.name] = await self.run_scenario(scenario)
+            if compare_metrics():
+                on, off = await self.run_scenario_metrics_on_and_off(scenario)
+                results[scenario.name] = on
+                results[f"{scenario.name} {METRICS_OFF}"] = off
+            else:
+                results[scenario.name] = await self.run_scenario(scenario)
             derived = results[scenario.name]["derived"]
             print(f"bench: {scenario.name}: {one_line(derived)}", flush=True)
+            if compare_metrics():
+                cost = derived["metrics_cost_us_per_token"]
+                print(f"bench: {scenario.name}: metrics cost {cost} µs per token", flush=True)
         return results
 
     async def run_scenario(self, scenario: Scenario) -> dict[str, Any]:
@@ -105,6 +122,48 @@ class Bench:
         finally:
             gateway.stop()
         return summarise_scenario(scenario, direct, through, idle_rss, idle_cpu)
+
+    async def run_scenario_metrics_on_and_off(
+        self, scenario: Scenario
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The scenario through two gateways, metrics on and METRICS=off, their rounds
+        interleaved with the direct ones (on the same core, one loaded at a time): the
+        difference in CPU per token is what the metrics cost, on the same noisy machine."""
+        on, on_url = await self.start_gateway(scenario.name)
+        try:
+            off, off_url = await self.start_gateway(scenario.name, metrics=False)
+        except BaseException:
+            on.stop()
+            raise
+        try:
+            await self.warm_up(scenario, on_url)
+            await self.warm_up(scenario, off_url)
+            idle = {True: await idle_figures(on.stat), False: await idle_figures(off.stat)}
+            direct: list[LoadReport] = []
+            through: dict[bool, list[GatewayRound]] = {True: [], False: []}
+            modes = ("direct", True, False)
+            for number in range(scenario.rounds):
+                shift = number % 3
+                for mode in modes[shift:] + modes[:shift]:
+                    if mode == "direct":
+                        config = load_config(scenario, on_url, self.simulator_url, direct=True)
+                        direct.append(await run_load(config))
+                    else:
+                        gateway, url = (on, on_url) if mode else (off, off_url)
+                        through[mode].append(await self.gateway_round(scenario, url, gateway))
+                    await asyncio.sleep(0.5)
+        finally:
+            on.stop()
+            off.stop()
+        results = {
+            mode: summarise_scenario(scenario, direct, through[mode], *idle[mode])
+            for mode in (True, False)
+        }
+        on_cpu = results[True]["derived"]["cpu_us_per_token"]
+        off_cpu = results[False]["derived"]["cpu_us_per_token"]
+        cost = round(on_cpu - off_cpu, 2) if on_cpu is not None and off_cpu is not None else None
+        results[True]["derived"]["metrics_cost_us_per_token"] = cost
+        return results[True], results[False]
 
     async def warm_up(self, scenario: Scenario, url: str) -> None:
         """A few short turns each way, so that the first measured turn does not pay for lazy
