@@ -95,45 +95,33 @@ def wait_for_database_url() -> None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-    from uvicorn.supervisors import Multiprocess
-
     from gateway.server import (
         GatewayServer,
-        head_timeout_protocol,
         page_url,
         raise_open_files_limit,
+        run_workers,
+        serve_config,
     )
 
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     settings = load_settings(**overrides)
     refuse_open_public_binding(settings)
+    if args.workers > 1 and not settings.redis_url:
+        raise SettingsError(
+            "--workers needs REDIS_URL: the workers share each turn's live events through"
+            " Redis (run one, e.g. `redis-server`, or see docker-compose.yml)"
+        )
     raise_open_files_limit()
+    # json: every process (each worker too) logs JSON lines, and ours is the access line.
+    logs = json_logging(settings.log_level) if settings.log_format == "json" else {}
     if args.workers > 1:
-        app: object = "gateway.app:app"  # each worker is its own process and builds its own app
-    else:
-        from gateway.app import create_app
-
-        app = create_app(settings)
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        workers=args.workers,
-        loop="uvloop",
-        http=head_timeout_protocol(settings.header_timeout),
-        # The turns drain first (SHUTDOWN_GRACE); then uvicorn waits for the last writes.
-        timeout_graceful_shutdown=settings.shutdown_grace + 5,
-        log_level=settings.log_level,
-        # json: every process (each worker too) logs JSON lines, and ours is the access line.
-        **(json_logging(settings.log_level) if settings.log_format == "json" else {}),
-    )
-    server = GatewayServer(config)
-    if args.workers > 1:
-        sock = config.bind_socket()
+        # Each worker is its own process and builds its own app from the same environment.
         logging.getLogger("multichat").info("Open %s", page_url(settings.host, settings.port))
-        Multiprocess(config, target=server.run, sockets=[sock]).run()
+        run_workers(serve_config("gateway.app:app", settings, args.workers, **logs))
         return 0
+    from gateway.app import create_app
+
+    server = GatewayServer(serve_config(create_app(settings), settings, **logs))
     server.run()
     return 0 if server.started else 3
 

@@ -29,6 +29,7 @@ import uvicorn
 from sse_starlette.sse import SendTimeoutError
 from starlette.applications import Starlette
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.supervisors import multiprocess
 
 log = logging.getLogger("multichat")
 
@@ -104,8 +105,12 @@ def starlette_app(app: object) -> Starlette | None:
 class HeadTimeoutProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol, closing connections whose request head is too slow."""
 
-    head_timeout = 5.0
     _head_timer: asyncio.TimerHandle | None = None
+
+    def __init__(self, config: uvicorn.Config, *args: object, **kwargs: object) -> None:
+        super().__init__(config, *args, **kwargs)  # type: ignore[arg-type]
+        # Kept on the config (see serve_config), which uvicorn hands to each worker process.
+        self.head_timeout: float = getattr(config, "header_timeout", 5.0)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -147,8 +152,41 @@ class UnloggedProtocol(HttpToolsProtocol):
         self.access_log = False
 
 
-def head_timeout_protocol(seconds: float) -> type[HeadTimeoutProtocol]:
-    return type("HeadTimeoutProtocol", (HeadTimeoutProtocol,), {"head_timeout": seconds})
+def serve_config(app: object, settings, workers: int = 1, **logging: object) -> uvicorn.Config:
+    """uvicorn's config for the gateway, its request-head timeout included; ``logging`` is
+    uvicorn's ``log_config``/``access_log`` when the logs are JSON."""
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        loop="uvloop",
+        http=HeadTimeoutProtocol,
+        # The turns drain first (SHUTDOWN_GRACE); then uvicorn waits for the last writes.
+        timeout_graceful_shutdown=settings.shutdown_grace + 5,
+        log_level=settings.log_level,
+        **logging,  # type: ignore[arg-type]
+    )
+    config.header_timeout = settings.header_timeout  # type: ignore[attr-defined]
+    return config
+
+
+class GatewayWorker(multiprocess.Process):
+    """One of ``--workers N``: uvicorn's worker process, serving with a GatewayServer (so each
+    worker drains its turns on SIGTERM)."""
+
+    @property
+    def server(self) -> uvicorn.Server:
+        if self._server is None:
+            self._server = GatewayServer(config=self.config)
+        return self._server
+
+
+def run_workers(config: uvicorn.Config) -> None:
+    # uvicorn's supervisor makes its workers by this module-level name; the class is ours, in
+    # an importable module, so a spawned worker unpickles it (pinned: test_pinned_internals).
+    multiprocess.Process = GatewayWorker  # type: ignore[misc]
+    multiprocess.Multiprocess(config, sockets=[config.bind_socket()]).run()
 
 
 def raise_open_files_limit() -> int:

@@ -59,6 +59,13 @@ class Settings(BaseSettings):
     # Where simulated providers are served: unset = by a simulator inside this process.
     simulator_url: str | None = None
 
+    # The live event bus across workers and hosts; unset: one process, memory only.
+    redis_url: str | None = None
+    redis_stream_retention: float = Field(default=300.0, gt=0)  # a finished turn's stream
+    # A running turn's lease: another gateway marks it interrupted this long after its
+    # owner stops renewing it (it renews every third of it).
+    turn_lease: float = Field(default=30.0, ge=1)
+
     db_pool_min: int = Field(default=2, ge=1)
     db_pool_max: int = Field(default=10, ge=1)
     db_command_timeout: float = Field(default=10.0, gt=0)

@@ -23,6 +23,7 @@ class GatewayProcess:
         env: dict[str, str],
         *,
         files_limit: tuple[int, int] | None = None,
+        args: tuple[str, ...] = (),
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -41,7 +42,7 @@ class GatewayProcess:
 
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "gateway", "serve"],
+                [sys.executable, "-m", "gateway", "serve", *args],
                 cwd=tmp_path,
                 env=environment,
                 stdout=log,

@@ -87,3 +87,13 @@ def test_sse_starlette_can_still_be_told_not_to_cancel_streams_at_shutdown():
 
     assert callable(AppStatus.disable_automatic_graceful_drain)
     assert issubclass(SendTimeoutError, TimeoutError)
+
+
+def test_uvicorn_supervisor_makes_its_workers_by_the_name_run_workers_replaces():
+    from uvicorn.supervisors import multiprocess
+
+    assert "Process(self.config, self.sockets)" in inspect.getsource(multiprocess.Multiprocess), (
+        "gateway.server.run_workers swaps multiprocess.Process for GatewayWorker"
+    )
+    assert isinstance(inspect.getattr_static(multiprocess.Process, "server"), property)
+    assert "_server" in inspect.getsource(multiprocess.Process.__init__)

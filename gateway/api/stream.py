@@ -11,11 +11,15 @@ from gateway.settings import Settings
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-def event_stream(settings: Settings, content: AsyncIterator[bytes]) -> EventSourceResponse:
-    """Events arrive already encoded; sse-starlette adds pings and the send timeout."""
+def event_stream(
+    settings: Settings, content: AsyncIterator[bytes], source: str = "memory"
+) -> EventSourceResponse:
+    """Events arrive already encoded; sse-starlette adds pings and the send timeout.
+    ``X-Multichat-Source`` tells operators where they came from: this worker's memory, its
+    mirror of another worker's turn (Redis), or the database's replay."""
     return EventSourceResponse(
         content,
-        headers=STREAM_HEADERS,
+        headers={**STREAM_HEADERS, "X-Multichat-Source": source},
         ping=settings.ping_interval,
         ping_message_factory=lambda: ServerSentEvent(comment="ping", sep="\n"),
         send_timeout=settings.send_timeout,

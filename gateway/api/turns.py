@@ -48,10 +48,20 @@ async def turn_events(request: Request) -> Response:
         if turn.ended and after >= turn.log.last_id:
             return Response(status_code=204)  # nothing more will come: EventSource stops here
         return event_stream(gateway.settings, turn.log.stream(after, first))
-    events, ended = (await gateway.turns.stored(turn_id, owner)).events_after(after)
+    stored = await gateway.turns.stored(turn_id, owner)
+    bus = gateway.turns.bus
+    if bus is not None:
+        # Run by another worker (or finished there lately): its exact events, deltas and
+        # all, through this worker's mirror of its Redis Stream.
+        mirror = await bus.mirror(turn_id)
+        if mirror is not None:
+            if mirror.log.ended and after >= mirror.log.last_id:
+                return Response(status_code=204)
+            return event_stream(gateway.settings, mirror.log.stream(after, first), "mirror")
+    events, ended = stored.events_after(after)
     if ended and not events:
         return Response(status_code=204)
-    return event_stream(gateway.settings, replay([first, *events]))
+    return event_stream(gateway.settings, replay([first, *events]), "database")
 
 
 async def cancel_turn(request: Request) -> Response:
@@ -66,8 +76,11 @@ async def cancel_turn(request: Request) -> Response:
     if turn is None:
         # Finished (or run by another process): nothing to stop here, but the same answer to
         # a provider the turn never had as while it ran.
-        snapshot = (await gateway.turns.stored(turn_id, owner)).snapshot()
+        stored = await gateway.turns.stored(turn_id, owner)
+        snapshot = stored.snapshot()
         check_providers(body.providers, [p.provider for p in snapshot.providers])
+        if stored.running and gateway.turns.bus is not None:
+            await gateway.turns.bus.request_cancel(turn_id, body.providers)  # to its owner
         return JSONResponse(dump(turn_state(snapshot)))
     check_providers(body.providers, turn.legs)
     gateway.turns.cancel(turn_id, body.providers)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 
 import asyncpg
 
@@ -22,9 +22,18 @@ LEASE_SECONDS = 30.0
 
 
 class LeaseKeeper:
-    def __init__(self, pool: asyncpg.Pool, running: Callable[[], Collection[str]]) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        running: Callable[[], Collection[str]],
+        *,
+        lease_seconds: float = LEASE_SECONDS,
+        on_interrupted: Callable[[list[str]], Awaitable[None]] | None = None,
+    ) -> None:
         self.pool = pool
         self.running = running  # the ids of this gateway's running turns
+        self.lease_seconds = lease_seconds
+        self.on_interrupted = on_interrupted  # told the turns it just marked interrupted
         self._task: asyncio.Task | None = None
 
     async def start(self) -> None:
@@ -39,19 +48,21 @@ class LeaseKeeper:
 
     async def _maintain(self) -> None:
         while True:
-            await asyncio.sleep(LEASE_SECONDS / 3)
+            await asyncio.sleep(self.lease_seconds / 3)
             await self.maintain_once()
 
     async def maintain_once(self) -> None:
         """Renew the leases of our running turns; close turns whose owner died."""
         try:
             if ids := list(self.running()):
-                await Q.renew_leases.execute(self.pool, ids=ids, lease_seconds=LEASE_SECONDS)
-            interrupted = await Q.interrupt_expired_turns.fetchval(self.pool)
+                await Q.renew_leases.execute(self.pool, ids=ids, lease_seconds=self.lease_seconds)
+            interrupted = [row["id"] for row in await Q.interrupt_expired_turns.fetch(self.pool)]
             if interrupted:
                 log.warning(
                     "marked %d turn(s) left running by a stopped gateway as interrupted",
-                    interrupted,
+                    len(interrupted),
                 )
+                if self.on_interrupted is not None:
+                    await self.on_interrupted(interrupted)
         except Exception as error:  # the database may be away; try again next round
             log.warning("turn maintenance failed: %s", type(error).__name__)

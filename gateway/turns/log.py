@@ -12,6 +12,7 @@ Legs start before their turn is stored, so a log starts *held*: what is publishe
 from __future__ import annotations
 
 import asyncio
+import bisect
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
@@ -42,9 +43,10 @@ class LegState:
 class Listener:
     """One connected client: a bounded buffer of encoded events and a way to wake it."""
 
-    __slots__ = ("pending", "size", "limit", "waiter", "closed", "overflowed")
+    __slots__ = ("pending", "size", "limit", "waiter", "closed", "overflowed", "after")
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, after: int = 0) -> None:
+        self.after = after  # the last id its client has: a mirror may still be behind it
         self.pending: list[bytes] = []
         self.size = 0
         self.limit = limit
@@ -119,9 +121,16 @@ class EventLog:
         # Called when the listener count drops to zero before the log ended.
         self.on_abandoned = on_abandoned
         self._held: list[_Held] | None = [] if held else None
+        # Also handed every event as it is published (the Redis bus, across workers).
+        self.sink: Callable[[int, bytes], None] | None = None
+        # A mirror of another worker's turn keeps its events' ids: a crashed turn's replay
+        # numbers its last events far above the rest. None: ids are positions (1, 2, 3 ...).
+        self.ids: list[int] | None = None
 
     @property
     def last_id(self) -> int:
+        if self.ids is not None:
+            return self.ids[-1] if self.ids else 0
         return len(self.events)
 
     # -- publishing (synchronous, so ordering is the order of calls) ----------------------------
@@ -136,16 +145,21 @@ class EventLog:
         self.events.append(chunk)
         for listener in self.listeners:
             listener.push_event(chunk)
+        if self.sink is not None:
+            self.sink(id, chunk)
         return id
 
     def publish_delta(self, leg: LegState, text: str) -> None:
         if self._held is not None:
             self._held.append((leg, "delta", text))
             return
-        chunk = delta_bytes(len(self.events) + 1, leg.prefix, text)
+        id = len(self.events) + 1
+        chunk = delta_bytes(id, leg.prefix, text)
         self.events.append(chunk)
         for listener in self.listeners:
             listener.push(chunk)
+        if self.sink is not None:
+            self.sink(id, chunk)
 
     def release(self, turn_data: dict) -> None:
         """Publish the turn event, then whatever the legs said while it was being stored."""
@@ -164,11 +178,33 @@ class EventLog:
             listener.close()
         return id
 
+    # -- a mirror: events encoded elsewhere -------------------------------------------------------
+
+    def append_encoded(self, id: int, chunk: bytes, *, delta: bool) -> None:
+        if self.ids is None:
+            self.ids = []
+        self.ids.append(id)
+        self.events.append(chunk)
+        for listener in self.listeners:
+            if id > listener.after:  # a client may have seen it from the owner already
+                (listener.push if delta else listener.push_event)(chunk)
+
+    def close_ended(self) -> None:
+        """The end came (from elsewhere): listeners finish what they have, then stop."""
+        self.ended = True
+        for listener in self.listeners:
+            listener.close()
+
+    def close_broken(self) -> None:
+        """No more events will come: listeners stop, and their clients reconnect."""
+        self.close_ended()
+
     # -- listening ----------------------------------------------------------------------------
 
     def subscribe(self, after: int = 0) -> Listener:
-        listener = Listener(self.listener_limit)
-        backlog = self.events[after:]
+        listener = Listener(self.listener_limit, after)
+        start = after if self.ids is None else bisect.bisect_right(self.ids, after)
+        backlog = self.events[start:]
         if backlog:
             listener.pending.append(b"".join(backlog))
             listener.size = len(listener.pending[0])

@@ -17,11 +17,12 @@ from dataclasses import asdict
 import asyncpg
 
 from gateway.settings import Settings
+from gateway.turns.bus import EventBus
 from gateway.turns.checkpoints import Checkpointer
 from gateway.turns.context import build_threads
 from gateway.turns.errors import InvalidChoice, NotFound, PromptTooLong, ShuttingDown, TooBusy
 from gateway.turns.events import done_data
-from gateway.turns.leases import LEASE_SECONDS, LeaseKeeper
+from gateway.turns.leases import LeaseKeeper
 from gateway.turns.leg import Leg, LegResult, run_leg
 from gateway.turns.limits import KeyLimits
 from gateway.turns.log import EventLog, LegState
@@ -46,7 +47,23 @@ class TurnRegistry:
         self.writer = Writer(
             pool, batch_size=settings.writer_batch, queue_size=settings.writer_queue
         )
-        self.leases = LeaseKeeper(pool, lambda: self.running_legs)
+        self.bus = (
+            EventBus(
+                settings.redis_url,
+                retention=settings.redis_stream_retention,
+                listener_limit=settings.listener_buffer_bytes,
+                grace=settings.disconnect_grace,
+                on_cancel=self._cancel_from_elsewhere,
+            )
+            if settings.redis_url
+            else None
+        )
+        self.leases = LeaseKeeper(
+            pool,
+            lambda: self.running_legs,
+            lease_seconds=settings.turn_lease,
+            on_interrupted=self._interrupted if self.bus else None,
+        )
         self.checkpoints = Checkpointer(
             self.writer, settings.checkpoint_interval, self._stored_legs
         )
@@ -65,6 +82,8 @@ class TurnRegistry:
 
     async def start(self) -> None:
         self.writer.start()
+        if self.bus is not None:
+            await self.bus.start()
         await self.leases.start()
         self.checkpoints.start()
 
@@ -90,6 +109,8 @@ class TurnRegistry:
         self.leases.stop()
         await self.drain(self.settings.shutdown_grace)
         await self.writer.stop()
+        if self.bus is not None:
+            await self.bus.stop()
         for handle in self._grace.values():
             handle.cancel()
 
@@ -176,6 +197,8 @@ class TurnRegistry:
             on_listener=lambda _: self._cancel_grace(turn_id),
             on_abandoned=lambda _: self._start_grace(turn_id, self.settings.disconnect_grace),
         )
+        if self.bus is not None:
+            events.sink = self.bus.sink(turn_id)
         # The slot is taken before the first await, or turns created at the same moment would
         # all pass the check above.
         self._starting += 1
@@ -248,7 +271,7 @@ class TurnRegistry:
                 {"provider": leg.provider, "model": leg.model, "simulated": leg.simulated}
                 for leg in legs.values()
             ],
-            lease_seconds=LEASE_SECONDS,
+            lease_seconds=self.settings.turn_lease,
         )
         if stored is None:
             raise NotFound("conversation")  # deleted since its thread was read
@@ -295,6 +318,8 @@ class TurnRegistry:
         turn.log.end(turn.id, {name: leg.status for name, leg in turn.legs.items()})
         if (observer := getattr(self, "observer", None)) is not None:  # gateway.metrics
             observer.turn_ended(turn)
+        if self.bus is not None:
+            self.bus.ended(turn.id)
         self.running_legs.pop(turn.id, None)
         self.limits.release(turn.owner)
         self._cancel_grace(turn.id)
@@ -316,9 +341,40 @@ class TurnRegistry:
     def _grace_over(self, turn_id: str) -> None:
         self._grace.pop(turn_id, None)
         turn = self.turns.get(turn_id)
-        if turn is not None and not turn.log.listeners:
-            log.info("turn %s has no listener; cancelling its running legs", turn_id)
-            self.cancel(turn_id)
+        if turn is None or turn.log.listeners:
+            return
+        if self.bus is None:
+            self._abandon(turn_id)
+        else:
+            asyncio.get_running_loop().create_task(self._grace_over_everywhere(turn_id))
+
+    async def _grace_over_everywhere(self, turn_id: str) -> None:
+        """A listener on another worker counts: wait another grace period for it."""
+        assert self.bus is not None
+        if await self.bus.watched(turn_id):
+            self._start_grace(turn_id, max(self.settings.disconnect_grace, 0.5))
+        elif (turn := self.turns.get(turn_id)) is not None and not turn.log.listeners:
+            self._abandon(turn_id)
+
+    def _abandon(self, turn_id: str) -> None:
+        log.info("turn %s has no listener; cancelling its running legs", turn_id)
+        self.cancel(turn_id)
+
+    def _cancel_from_elsewhere(self, turn_id: str, providers: list[str] | None) -> None:
+        if turn_id in self.running_legs:  # ours; every worker hears the request
+            self.cancel(turn_id, providers)
+
+    async def _interrupted(self, turn_ids: list[str]) -> None:
+        """Turns of a gateway that died: their stored dones and end go to their streams, so
+        listeners on other workers finish instead of waiting."""
+        assert self.bus is not None
+        for turn_id in turn_ids:
+            stored = await load_stored_turn(self.pool, turn_id)
+            if stored is not None:
+                try:
+                    await self.bus.publish_late(turn_id, stored.numbered_events_after(1))
+                except Exception as error:  # Redis away: replays from PostgreSQL still work
+                    log.warning("could not finish the stream of turn %s: %s", turn_id, error)
 
     def cancel(self, turn_id: str, providers: Sequence[str] | None = None) -> list[str]:
         """Cancel running legs now; return the providers that were cancelled."""

@@ -64,6 +64,13 @@ class StoredTurn:
 
     def events_after(self, after: int) -> tuple[list[bytes], bool]:
         """(the events after id ``after``, ended?)"""
+        events, ended = self._events(after)
+        return [chunk for _, chunk in events], ended
+
+    def numbered_events_after(self, after: int) -> list[tuple[int, bytes]]:
+        return self._events(after)[0]
+
+    def _events(self, after: int) -> tuple[list[tuple[int, bytes]], bool]:
         row = self.row
         turn = event_bytes(
             1,
@@ -73,7 +80,7 @@ class StoredTurn:
         if self.running:
             # Running in another process (or its owner just died): only the turn event is safe;
             # the client's EventSource comes back after `retry` ms and finds more.
-            return ([turn] if after < 1 else []), False
+            return ([(1, turn)] if after < 1 else []), False
         done_ids = row["done_event_ids"] or {}
         events: list[tuple[int, bytes]] = [(1, turn)]
         statuses = {}
@@ -89,7 +96,7 @@ class StoredTurn:
             statuses[entry["provider"]] = answer["status"]
         end_id = row["end_event_id"] or max(id for id, _ in events) + 1
         events.append((end_id, event_bytes(end_id, "end", end_data(row["id"], statuses))))
-        return [chunk for id, chunk in sorted(events, key=lambda e: e[0]) if id > after], True
+        return [(id, chunk) for id, chunk in sorted(events, key=lambda e: e[0]) if id > after], True
 
 
 async def load_stored_turn(pool: asyncpg.Pool, turn_id: str) -> StoredTurn | None:

@@ -117,7 +117,7 @@ WITH expired AS (
 ), checkpoints_done AS (
     DELETE FROM answer_checkpoints c USING expired e WHERE c.turn_id = e.id
 )
-SELECT count(*) FROM expired;
+SELECT id FROM expired;
 
 -- name: get_turn
 -- The caller compares the owner (coalesce(owner_key_id, 0), as in conversations.sql).
