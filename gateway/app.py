@@ -69,20 +69,24 @@ def create_app(settings: Settings | None = None, *, tracer: TurnTracer | None = 
     # the simulators' included: the turns drain instead, and their streams end by themselves.
     AppStatus.disable_automatic_graceful_drain()
     install_routine_events_filter()
-    app = Starlette(
+    app = Gateway(
         routes=routes,
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
-        middleware=[
-            request_context(settings, routes, metrics),
-            Middleware(SecurityHeaders),
-            *access_middleware(settings),
-        ],
+        middleware=[request_context(settings, routes, metrics), *access_middleware(settings)],
     )
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.openapi = openapi_document(ENDPOINTS, title=system.TITLE, version=VERSION)
     return app
+
+
+class Gateway(Starlette):
+    """Starlette, with the security headers outside its error middleware too: the 500 it
+    makes of an unexpected error carries them like every other response."""
+
+    def build_middleware_stack(self):  # type: ignore[no-untyped-def]
+        return SecurityHeaders(super().build_middleware_stack())
 
 
 def access_middleware(settings: Settings) -> list[Middleware]:

@@ -103,3 +103,24 @@ async def test_other_scopes_pass_untouched() -> None:
 
     await SecurityHeaders(app)({"type": "lifespan"}, None, send)
     assert seen == [send]
+
+
+def test_an_unexpected_500_carries_the_headers_too(database_url):
+    """The only 500 is a bug's; Starlette answers it from outside the app's middleware."""
+    from starlette.routing import Route
+    from starlette.testclient import TestClient
+
+    from gateway.app import create_app
+    from tests.conftest import make_settings
+
+    async def boom(request):
+        raise RuntimeError("a bug")
+
+    app = create_app(make_settings(database_url=database_url, simulator_url="http://127.0.0.1:9"))
+    app.router.routes.append(Route("/api/v1/boom", boom))
+    local = ("127.0.0.1", 5000)
+    with TestClient(app, "http://127.0.0.1", raise_server_exceptions=False, client=local) as client:
+        response = client.get("/api/v1/boom")
+    assert response.status_code == 500
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["x-frame-options"] == "DENY"
