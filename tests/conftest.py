@@ -247,3 +247,21 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     terminalreporter.section("processes that outlived the tests (now killed)", sep="=", red=True)
     for process in left:
         terminalreporter.write_line(str(process), red=True)
+
+
+@pytest.fixture
+def processes(tmp_path):
+    """Start gateways as their own processes (``python -m gateway serve``); all are stopped
+    at the end, whatever state they are in."""
+    from tests.gateway_process import GatewayProcess
+
+    started: list[GatewayProcess] = []
+
+    def start(env: dict[str, str], **options) -> GatewayProcess:
+        process = GatewayProcess(tmp_path, env, **options)
+        started.append(process)
+        return process.wait_ready()
+
+    yield start
+    for process in started:
+        process.stop()

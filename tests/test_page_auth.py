@@ -194,7 +194,10 @@ async def test_the_page_signs_in_streams_a_turn_and_signs_out(
 
     # Sign out: back to the form, the cookie gone, the gateway says so too.
     await page.click("#sign-out")
-    await open_signin(page, page.url)
+    # The page reloads itself without the hash: wait for that, do not race it with a goto.
+    await page.wait_for_url(lambda url: "#" not in url)
+    await page.wait_for_selector('html[data-auth="keys"]')
+    await expect(page.locator("#signin")).to_be_visible()
     assert await context.cookies() == []
     state = await page.evaluate("() => fetch('/api/v1/session').then((r) => r.json())")
     assert state == {"auth": "keys", "signed_in": False, "key_name": None}

@@ -12,27 +12,11 @@ import asyncio
 import signal
 
 import httpx
-import pytest
 
-from tests.gateway_process import GatewayProcess
 from tests.sse_client import Stream, iter_events
 from tests.turn_helpers import API, answers, eventually, rows
 
 SLOW = "+tokens=400,gap=25"  # about ten seconds of answer: the signal always lands mid-turn
-
-
-@pytest.fixture
-def processes(tmp_path):
-    started: list[GatewayProcess] = []
-
-    def start(env: dict[str, str], **options) -> GatewayProcess:
-        process = GatewayProcess(tmp_path, env, **options)
-        started.append(process)
-        return process.wait_ready()
-
-    yield start
-    for process in started:
-        process.stop()
 
 
 async def read_until(client, body, enough) -> tuple[Stream, httpx.Response]:

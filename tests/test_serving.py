@@ -8,25 +8,9 @@ import contextlib
 import socket
 
 import httpx
-import pytest
 
 from tests.conftest import start_gateway
-from tests.gateway_process import GatewayProcess
 from tests.turn_helpers import API, answers, eventually
-
-
-@pytest.fixture
-def processes(tmp_path):
-    started: list[GatewayProcess] = []
-
-    def start(env: dict[str, str], **options) -> GatewayProcess:
-        process = GatewayProcess(tmp_path, env, **options)
-        started.append(process)
-        return process.wait_ready()
-
-    yield start
-    for process in started:
-        process.stop()
 
 
 @contextlib.contextmanager
