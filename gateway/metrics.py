@@ -376,6 +376,10 @@ class Observer:
     tracer: Any = None  # gateway.tracing.TurnTracer
     _legs: dict[str, list[LegRecord]] = field(default_factory=dict)
 
+    def listener_dropped(self, reason: str) -> None:
+        if self.metrics is not None:
+            self.metrics.listener_dropped(reason)
+
     def leg_finished(self, turn: Turn, leg: Leg, result: LegResult, answer: Answer) -> None:
         record = LegRecord(
             provider=leg.state.provider,

@@ -162,3 +162,35 @@ async def test_a_turn_nobody_listens_to_stops_after_the_first_listener_timeout(d
         assert stored["claude"]["status"] == "cancelled"
     finally:
         server.stop()
+
+
+async def test_a_listener_dropped_for_a_full_buffer_is_counted(database_url, sim, monkeypatch):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    monkeypatch.setenv("CHATGPT_MAX_TOKENS", "100000")
+    server = start_gateway(database_url, sim.url, listener_buffer_bytes=1024)
+    try:
+        body = b'{"prompt":"flood","models":["chatgpt:gpt-5.5+tokens=100000,chunk=1,gap=0"]}'
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.connect(("127.0.0.1", server.port))
+            sock.sendall(
+                b"POST /api/v1/chat/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                % (len(body), body)
+            )  # and never read
+
+            async def dropped() -> float:
+                async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+                    text = (await client.get("/metrics")).text
+                for family in text_string_to_metric_families(text):
+                    for sample in family.samples:
+                        if sample.name == "multichat_listeners_dropped_total" and (
+                            sample.labels.get("reason") == "buffer_full"
+                        ):
+                            return sample.value
+                return 0.0
+
+            assert await eventually(dropped, within=60) == 1.0
+    finally:
+        server.stop()

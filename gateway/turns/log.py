@@ -123,6 +123,8 @@ class EventLog:
         self._held: list[_Held] | None = [] if held else None
         # Also handed every event as it is published (the Redis bus, across workers).
         self.sink: Callable[[int, bytes], None] | None = None
+        # Told when a listener is dropped for letting its buffer overflow (metrics).
+        self.on_overflow: Callable[[], None] | None = None
         # A mirror of another worker's turn keeps its events' ids: a crashed turn's replay
         # numbers its last events far above the rest. None: ids are positions (1, 2, 3 ...).
         self.ids: list[int] | None = None
@@ -229,6 +231,8 @@ class EventLog:
                 listener.pending.insert(0, first)
             while True:
                 if listener.overflowed:
+                    if self.on_overflow is not None:
+                        self.on_overflow()
                     return
                 if listener.pending:
                     yield listener.take()

@@ -68,6 +68,7 @@ class TurnRegistry:
             self.writer, settings.checkpoint_interval, self._stored_legs
         )
         self.draining = False  # shutting down: no new turn starts
+        self.observer = None  # gateway.metrics: told once per answer and per turn
         self.limits = KeyLimits(settings.key_turns_per_minute, settings.key_max_concurrent_turns)
         self.turns: dict[str, Turn] = {}  # live turns, and ended ones for the retention window
         self.running_legs: dict[str, dict[str, Leg]] = {}  # by turn
@@ -197,6 +198,7 @@ class TurnRegistry:
             on_listener=lambda _: self._cancel_grace(turn_id),
             on_abandoned=lambda _: self._start_grace(turn_id, self.settings.disconnect_grace),
         )
+        events.on_overflow = self._listener_overflowed
         if self.bus is not None:
             events.sink = self.bus.sink(turn_id)
         # The slot is taken before the first await, or turns created at the same moment would
@@ -299,7 +301,7 @@ class TurnRegistry:
             answer.status, answer.error_type = "failed", "not_stored"
             answer.error_message = "the answer could not be stored"
         state.status = answer.status
-        if (observer := getattr(self, "observer", None)) is not None:  # gateway.metrics
+        if (observer := self.observer) is not None:
             observer.leg_finished(turn, leg, result, answer)
         leg.provider.record(result.status == "complete")
         state.done = done_data(asdict(answer), state.message_id, answer_error(answer, result))
@@ -316,7 +318,7 @@ class TurnRegistry:
         except Exception:
             log.exception("could not mark turn %s finished", turn.id)
         turn.log.end(turn.id, {name: leg.status for name, leg in turn.legs.items()})
-        if (observer := getattr(self, "observer", None)) is not None:  # gateway.metrics
+        if (observer := self.observer) is not None:
             observer.turn_ended(turn)
         if self.bus is not None:
             self.bus.ended(turn.id)
@@ -359,6 +361,10 @@ class TurnRegistry:
     def _abandon(self, turn_id: str) -> None:
         log.info("turn %s has no listener; cancelling its running legs", turn_id)
         self.cancel(turn_id)
+
+    def _listener_overflowed(self) -> None:
+        if self.observer is not None:
+            self.observer.listener_dropped("buffer_full")
 
     def _cancel_from_elsewhere(self, turn_id: str, providers: list[str] | None) -> None:
         if turn_id in self.running_legs:  # ours; every worker hears the request
