@@ -47,23 +47,17 @@ def wait_for_port(port: int, process: subprocess.Popen, within: float = 30.0) ->
     raise TimeoutError(f"nothing listens on {port}")
 
 
-class RedisServer:
-    def __init__(self, tmp_path: Path) -> None:
-        self.binary = need("redis-server", "redis-server")
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.dir = tmp_path
-        self.process: subprocess.Popen | None = None
+class Server:
+    """A server process of ours on ``self.port``: started, waited for, stopped."""
 
-    def start(self) -> RedisServer:
+    port: int
+    process: subprocess.Popen | None = None
+
+    def run(self, command: list[str]) -> None:
         self.process = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.dir)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         wait_for_port(self.port, self.process)
-        return self
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -71,7 +65,22 @@ class RedisServer:
             self.process.wait(20)
 
 
-class Nginx:
+class RedisServer(Server):
+    def __init__(self, tmp_path: Path) -> None:
+        self.binary = need("redis-server", "redis-server")
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.dir = tmp_path
+
+    def start(self) -> RedisServer:
+        self.run(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.dir)]
+        )  # fmt: skip
+        return self
+
+
+class Nginx(Server):
     def __init__(self, tmp_path: Path, upstream_ports: list[int]) -> None:
         self.binary = need("nginx", "nginx-light")
         self.port = free_port()
@@ -94,23 +103,14 @@ class Nginx:
             f"  uwsgi_temp_path {temp}/uwsgi;\n  scgi_temp_path {temp}/scgi;\n{site}\n}}\n"
         )
         temp.mkdir(exist_ok=True)
-        self.process: subprocess.Popen | None = None
 
     def start(self) -> Nginx:
-        user = [] if os.geteuid() != 0 else ["-g", "daemon off; user root;"]
-        self.process = subprocess.Popen(
-            [self.binary, "-p", str(self.dir), "-c", str(self.dir / "nginx.conf"),
-             *(user or ["-g", "daemon off;"])],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        wait_for_port(self.port, self.process)
+        # As root, nginx's workers would run as nobody, who cannot read this test's folder.
+        directives = "daemon off; user root;" if os.geteuid() == 0 else "daemon off;"
+        self.run(
+            [self.binary, "-p", str(self.dir), "-c", str(self.dir / "nginx.conf"), "-g", directives]
+        )
         return self
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(20)
 
 
 class Cluster:

@@ -17,11 +17,20 @@ from typing import Any
 
 import uvicorn
 
+_HANDED_OUT: set[int] = set()
+
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port nothing listens on, for a process that binds it itself. Never the same one twice
+    in a session: several processes are often given ports before any of them binds, and the
+    kernel may hand a just-released port out again."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def bound_socket(port: int = 0) -> socket.socket:
