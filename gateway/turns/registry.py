@@ -26,7 +26,7 @@ from gateway.turns.leases import LeaseKeeper
 from gateway.turns.leg import Leg, LegResult, run_leg
 from gateway.turns.limits import KeyLimits
 from gateway.turns.log import EventLog, LegState
-from gateway.turns.replay import StoredTurn, load_stored_turn
+from gateway.turns.replay import StoredTurn, answer_error, load_stored_turn
 from gateway.turns.turn import Turn
 from providers import Provider
 from storage import Answer, Q, TurnEnd, Writer
@@ -304,7 +304,11 @@ class TurnRegistry:
         if (observer := self.observer) is not None:
             observer.leg_finished(turn, leg, result, answer)
         leg.provider.record(result.status == "complete")
-        state.done = done_data(asdict(answer), state.message_id, answer_error(answer, result))
+        stored = asdict(answer)
+        # Retryable only if what was stored is what the provider said (not unstorable, say).
+        said = result.error
+        retryable = said is not None and said.type == answer.error_type and said.retryable
+        state.done = done_data(stored, state.message_id, answer_error(stored, retryable=retryable))
         state.done_event_id = turn.log.publish("done", state.done)
         if all(s.finished for s in turn.legs.values()):
             await self._end(turn)
@@ -420,19 +424,6 @@ class TurnRegistry:
         if stored is None or stored.row["owner"] != owner:
             raise NotFound("turn")
         return stored
-
-
-def answer_error(answer: Answer, result: LegResult) -> dict | None:
-    """The done event's error: what was stored, and whether the provider said to retry."""
-    if answer.error_type is None:
-        return None
-    stored_as_is = result.error is not None and result.error.type == answer.error_type
-    return {
-        "type": answer.error_type,
-        "message": answer.error_message or "",
-        "status_code": answer.error_status_code,
-        "retryable": result.error.retryable if stored_as_is else False,  # type: ignore[union-attr]
-    }
 
 
 def answer_of(turn: Turn, state: LegState, result: LegResult) -> Answer:

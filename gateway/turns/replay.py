@@ -19,15 +19,16 @@ from storage import Q
 INTERRUPTED_IDS = 1_000_000_000  # a crashed turn's replay numbers its dones and end from here
 
 
-def answer_error(row: Mapping) -> dict | None:
-    """A stored answer's error, as the done event carried it."""
+def answer_error(row: Mapping, *, retryable: bool = False) -> dict | None:
+    """An answer's error, as its done event carries it: from a stored row, or from the
+    ``Answer`` a leg is storing (whose fields have the same names)."""
     if not row["error_type"]:
         return None
     return {
         "type": row["error_type"],
         "message": row["error_message"] or "",
         "status_code": row["error_status_code"],
-        "retryable": False,
+        "retryable": retryable,
     }
 
 
