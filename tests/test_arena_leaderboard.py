@@ -156,11 +156,17 @@ async def test_the_endpoint_fits_the_stored_votes_in_a_window(stream_client, dat
     assert (await stream_client.get(f"{API}/leaderboard", params={"since": since})).json()[
         "votes"
     ] == 3
+    both = {"days": "30", "since": since}  # the later start wins
+    assert (await stream_client.get(f"{API}/leaderboard", params=both)).json()["votes"] == 3
+    lower_case = since.replace("T", "t")  # RFC 3339 allows it
+    assert (await stream_client.get(f"{API}/leaderboard", params={"since": lower_case})).json()[
+        "votes"
+    ] == 3
     for bad in (
         {"days": "0"},
         {"days": "x"},
         {"since": "yesterday"},
-        {"days": "1", "since": since},
+        {"since": "9999-12-31T23:00:00-12:00"},
     ):
         response = await stream_client.get(f"{API}/leaderboard", params=bad)
         assert response.status_code == 422, bad

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import UTC, datetime, timedelta
 
 from starlette.requests import Request
@@ -87,25 +88,30 @@ async def get_leaderboard(request: Request) -> Response:
 
 
 def window_start(request: Request) -> datetime | None:
-    """``?since=`` (an ISO 8601 time; without a zone, UTC) or ``?days=`` (the last N days)."""
+    """``?since=`` (an RFC 3339 time; without a zone, UTC) and/or ``?days=`` (the last N days);
+    with both, the window starts at the later of the two."""
     since, days = request.query_params.get("since"), request.query_params.get("days")
-    if since is not None and days is not None:
-        raise HttpError(422, "give since or days, not both")
+    starts = []
     if days is not None:
         if not (days.isascii() and days.isdigit() and 1 <= len(days) <= 6):
             raise HttpError(422, "days must be a positive integer")
         if not 1 <= int(days) <= MAX_DAYS:
             raise HttpError(422, f"days must be between 1 and {MAX_DAYS}")
-        return datetime.now(UTC) - timedelta(days=int(days))
+        starts.append(datetime.now(UTC) - timedelta(days=int(days)))
     if since is not None:
-        try:
-            start = datetime.fromisoformat(since.replace("Z", "+00:00"))
-        except ValueError:
-            raise HttpError(
-                422, "since must be an ISO 8601 time, e.g. 2026-01-31T00:00:00Z"
-            ) from None
-        try:
-            return (start if start.tzinfo else start.replace(tzinfo=UTC)).astimezone(UTC)
-        except OverflowError:  # the year 9999 in a zone behind UTC
-            raise HttpError(422, "since is out of range") from None
-    return None
+        starts.append(parse_time(since))
+    return max(starts) if starts else None
+
+
+def parse_time(text: str) -> datetime:
+    # RFC 3339 allows a lower-case t and z, any number of fraction digits and a leap second,
+    # which datetime.fromisoformat does not all take.
+    normal = text.strip().upper().replace("Z", "+00:00")
+    normal = re.sub(r"(\.\d{6})\d+", r"\1", normal).replace(":60", ":59", 1)
+    try:
+        start = datetime.fromisoformat(normal)
+        return (start if start.tzinfo else start.replace(tzinfo=UTC)).astimezone(UTC)
+    except ValueError:
+        raise HttpError(422, "since must be a time such as 2026-01-31T00:00:00Z") from None
+    except OverflowError:  # the year 9999 in a zone behind UTC
+        raise HttpError(422, "since is out of range") from None

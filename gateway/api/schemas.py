@@ -77,12 +77,24 @@ class ConversationCreate(Strict):
     context_policy: ContextPolicy = Field(default="isolated", description=_POLICY)
 
 
-class ConversationRename(Strict):
-    """PATCH: rename, and/or change its settings; what is left out stays as it was."""
+def _left_out(schema: dict[str, Any]) -> None:
+    """A field that may be left out but not null: the document shows no null default."""
+    schema.pop("default", None)
 
-    title: NonBlank | None = Field(default=None, min_length=1, max_length=200)
-    blind: bool | None = None
-    context_policy: ContextPolicy | None = Field(default=None, description=_POLICY)
+
+class ConversationRename(Strict):
+    """PATCH: rename, and/or change its settings; what is left out stays as it was (null is
+    not a value: a field is given or left out)."""
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
+    title: NonBlank = Field(  # type: ignore[assignment]
+        default=None, min_length=1, max_length=200, json_schema_extra=_left_out
+    )
+    blind: bool = Field(default=None, json_schema_extra=_left_out)  # type: ignore[assignment]
+    context_policy: ContextPolicy = Field(  # type: ignore[assignment]
+        default=None, description=_POLICY, json_schema_extra=_left_out
+    )
 
     @field_validator("title")
     @classmethod
@@ -219,15 +231,24 @@ class TurnProviderState(BaseModel):
 
 
 class VoteRequest(Strict):
-    """Exactly one of the two."""
+    """Exactly one of the two (null is not a value)."""
 
-    winner: Annotated[Text, Field(max_length=20)] | None = Field(
-        default=None, description="The best answer's label, 'tie' or 'all_bad'."
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": [{"required": ["winner"]}, {"required": ["ranking"]}]}
     )
-    ranking: (
-        Annotated[list[Annotated[Text, Field(max_length=20)]], Documented(minItems=1, maxItems=26)]
-        | None
-    ) = Field(default=None, description="Labels, best first; unlisted ones rank below them all.")
+
+    winner: Annotated[Text, Field(max_length=20)] = Field(  # type: ignore[assignment]
+        default=None,
+        description="The best answer's label, 'tie' or 'all_bad'.",
+        json_schema_extra=_left_out,
+    )
+    ranking: Annotated[  # type: ignore[assignment]
+        list[Annotated[Text, Field(max_length=20)]], Documented(minItems=1, maxItems=26)
+    ] = Field(
+        default=None,
+        description="Labels, best first; unlisted ones rank below them all.",
+        json_schema_extra=_left_out,
+    )
 
     @model_validator(mode="after")
     def _one(self) -> VoteRequest:
