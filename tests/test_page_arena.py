@@ -1,13 +1,15 @@
 """The arena on the page, in Chromium: a blind turn's columns give nothing away until the vote,
 the vote reveals them, the context policy is the conversation's, and the leaderboard draws its
-intervals. (Fixtures and helpers of tests/test_page.py.)"""
+intervals. (Fixtures and helpers of tests/test_page.py, imported: hence F811 for their names.)"""
+
+# ruff: noqa: F811
 
 from __future__ import annotations
 
 import httpx
 
 from tests.arena_helpers import leaked_names
-from tests.test_page import ask, browser, context, expect, gateway, open_page, page  # noqa: F401
+from tests.test_page import ask, browser, context, expect, gateway, open_page, page  # noqa: F401 (fixtures)
 from tests.turn_helpers import API
 
 # One token each ("Simulated"): the simulators' longer answers name their API.
@@ -22,7 +24,7 @@ async def turn_html(page, index: int) -> str:
 
 async def test_a_blind_turn_on_the_page_from_asking_to_the_leaderboard(
     gateway, page, artifacts_dir
-):  # noqa: F811
+):
     await open_page(page, f"{gateway.url}/?models={MODELS}")
     await page.check("#blind")
     await ask(page, "Which of you is best?")
