@@ -246,7 +246,7 @@ async def test_a_vote_while_the_stream_is_open_reveals_it_there(stream_client):
     assert [e.data["label"] for e in stream.named("done")][-1] == slow  # still by label
 
 
-async def test_a_blind_turn_read_through_another_workers_mirror(tmp_path, database_url, sim):
+async def test_a_blind_turn_read_and_voted_through_another_worker(tmp_path, database_url, sim):
     redis = RedisServer(tmp_path).start()
     owner = start_gateway(database_url, sim.url, redis_url=redis.url)
     reader = start_gateway(database_url, sim.url, redis_url=redis.url)
@@ -267,6 +267,40 @@ async def test_a_blind_turn_read_through_another_workers_mirror(tmp_path, databa
                 raw = await response.aread()
             stream = assert_blind(raw)
             assert stream.named("delta"), "the mirror carries the live deltas, by label"
+
+            # Voted on this worker while the owner still streams one answer: the owner
+            # publishes the reveal, and the stream read here carries it.
+            slow = [*BLIND_MODELS[:2], "gemini:gemini-3.5-flash+tokens=2000,gap=20"]
+            turn = await create_turn(first, {"prompt": "slow", "models": slow, "blind": True})
+            client = aioredis.from_url(redis.url)
+            try:
+                await eventually(lambda: client.exists(stream_key(turn["turn_id"])))
+            finally:
+                await client.aclose()
+            live = Stream()
+
+            async def read() -> None:
+                async with second.stream("GET", turn["events_url"]) as response:
+                    assert response.headers["x-multichat-source"] == "mirror"
+                    async for event in iter_events(response, live):
+                        if event.name == "reveal":
+                            await second.post(f"{API}/turns/{turn['turn_id']}/cancel", json={})
+
+            reader_task = asyncio.create_task(read())
+            try:
+                await eventually(lambda: len(live.named("done")) == 2)
+                vote = await second.post(
+                    f"{API}/turns/{turn['turn_id']}/vote", json={"winner": "all_bad"}
+                )
+                assert vote.status_code == 201, vote.text
+                await asyncio.wait_for(reader_task, 30)
+            finally:
+                reader_task.cancel()
+            (reveal,) = live.named("reveal")
+            assert {k: v["provider"] for k, v in reveal.data["labels"].items()} == {
+                r["label"]: r["provider"] for r in vote.json()["revealed"]
+            }
+            assert live.events[-1].name == "end"
     finally:
         reader.stop()
         owner.stop()

@@ -48,9 +48,12 @@ async def vote(request: Request) -> Response:
     )
     if row is None:
         raise HttpError(409, "this turn has been voted on already", type="already_voted")
+    # A stream still open learns who was who: here, or from the process that runs the turn.
     turn = gateway.turns.live(turn_id, owner)
     if turn is not None:
-        turn.reveal()  # a stream still open learns who was who
+        turn.reveal()
+    elif stored.running and gateway.turns.bus is not None:
+        await gateway.turns.bus.request_reveal(turn_id)
     return JSONResponse(dump(vote_out(turn_id, snapshot.providers, row)), status_code=201)
 
 

@@ -55,6 +55,7 @@ class TurnRegistry:
                 listener_limit=settings.listener_buffer_bytes,
                 grace=settings.disconnect_grace,
                 on_cancel=self._cancel_from_elsewhere,
+                on_reveal=self._reveal_from_elsewhere,
             )
             if settings.redis_url
             else None
@@ -383,6 +384,10 @@ class TurnRegistry:
     def _cancel_from_elsewhere(self, turn_id: str, providers: list[str] | None) -> None:
         if turn_id in self.running_legs:  # ours; every worker hears the request
             self.cancel(turn_id, providers)
+
+    def _reveal_from_elsewhere(self, turn_id: str) -> None:
+        if turn_id in self.running_legs and (turn := self.turns.get(turn_id)) is not None:
+            turn.reveal()
 
     async def _interrupted(self, turn_ids: list[str]) -> None:
         """Turns of a gateway that died: their stored dones and end go to their streams, so
