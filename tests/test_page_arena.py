@@ -105,3 +105,17 @@ async def test_a_blind_turn_on_the_page_from_asking_to_the_leaderboard(
         assert width > 0
     await page.click("#leaderboard-close")
     await expect(page.locator("#transcript")).to_be_visible()
+
+    # A policy chosen for a new conversation is set once its first turn has created it.
+    await page.click("#new-chat")
+    await expect(page.locator("#context-policy")).to_have_value("isolated")
+    await page.select_option("#context-policy", "shared")
+    await ask(page, "A new one")
+    await expect(page.locator('#turns .vote-button[data-vote="A"]')).to_be_enabled()
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=10) as http:
+        for _ in range(100):
+            newest = (await http.get(f"{API}/conversations/")).json()[0]
+            if newest["id"] != conversation_id and newest["context_policy"] == "shared":
+                break
+            await page.wait_for_timeout(50)
+        assert newest["id"] != conversation_id and newest["context_policy"] == "shared"
