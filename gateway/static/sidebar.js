@@ -3,6 +3,7 @@
 
 import { deleteConversation, listConversations, renameConversation } from "./api.js";
 import { byId, h, icon } from "./dom.js";
+import { plainText } from "./markdown-inline.js";
 import { reportError } from "./notice.js";
 import { isAnswering, state } from "./state.js";
 import { newConversation, openConversation, showTitle } from "./transcript.js";
@@ -72,16 +73,17 @@ export function markActive() {
 
 function conversationItem(conversation) {
   const live = isAnswering(conversation.id);
+  const title = plainText(conversation.title); // a title is the prompt: no Markdown marks
   const item = h("li", { class: "conversation", dataset: { id: String(conversation.id) } });
   const open = h(
     "button",
     {
       type: "button",
       class: "conv-open",
-      title: conversation.title,
+      title,
       onclick: () => openConversation(conversation.id, { push: true }),
     },
-    h("span", { class: "conv-title" }, conversation.title),
+    h("span", { class: "conv-title" }, title),
     h(
       "span",
       { class: "conv-meta" },
@@ -92,10 +94,10 @@ function conversationItem(conversation) {
   const actions = h(
     "div",
     { class: "conv-actions" },
-    actionButton("rename", "Rename", "pencil", conversation.title, () =>
+    actionButton("rename", "Rename", "pencil", title, () =>
       startRename(item, conversation),
     ),
-    actionButton("delete", "Delete", "trash", conversation.title, () =>
+    actionButton("delete", "Delete", "trash", title, () =>
       confirmDelete(item, conversation),
     ),
   );

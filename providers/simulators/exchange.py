@@ -114,7 +114,7 @@ async def accept(
     entry = state.log(api.flavour, request.model, request.body)
     header = headers.get(b"x-simulator", b"").decode("latin-1")
     try:
-        knobs = state.knobs.resolve(header, request.knobs)
+        knobs = state.knobs[api.flavour].resolve(header, request.knobs)
     except KnobError as error:
         raise api.invalid(str(error)) from None
     entry.knobs = knobs
