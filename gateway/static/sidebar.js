@@ -4,6 +4,7 @@
 import { deleteConversation, listConversations, renameConversation } from "./api.js";
 import { byId, h, icon } from "./dom.js";
 import { plainText } from "./markdown-inline.js";
+import { bindSelection, keepOnly, selectBox } from "./sidebar-select.js";
 import { reportError } from "./notice.js";
 import { isAnswering, state } from "./state.js";
 import { newConversation, openConversation, showTitle } from "./transcript.js";
@@ -31,6 +32,7 @@ export async function refreshConversations() {
     return;
   }
   conversations = page.items;
+  keepOnly(new Set(conversations.map((c) => c.id)));
   renderConversations(page.total);
 }
 
@@ -81,7 +83,8 @@ function conversationItem(conversation) {
       type: "button",
       class: "conv-open",
       title,
-      onclick: () => openConversation(conversation.id, { push: true }),
+      // While selecting, the row ticks its box instead of opening.
+      onclick: () => (box ? box.click() : openConversation(conversation.id, { push: true })),
     },
     h("span", { class: "conv-title" }, title),
     h(
@@ -101,7 +104,9 @@ function conversationItem(conversation) {
       confirmDelete(item, conversation),
     ),
   );
-  item.append(open, actions);
+  const box = selectBox(conversation, title);
+  if (box) item.classList.add("selecting");
+  item.append(...(box ? [box, open] : [open, actions]));
   return item;
 }
 
@@ -207,6 +212,7 @@ function relativeTime(iso) {
 }
 
 export function bindSidebar() {
+  bindSelection(document.querySelector(".sidebar-title"), () => refreshConversations());
   els.newChat.addEventListener("click", () => newConversation(true));
   els.more.addEventListener("click", () => {
     listLimit += PAGE_SIZE;

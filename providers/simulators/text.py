@@ -22,6 +22,7 @@ from functools import lru_cache
 
 _WORD = re.compile(r"\s*\S+")
 _TERM = re.compile(r"[A-Za-z][A-Za-z'-]*[A-Za-z]|[A-Za-z]")
+_MARKUP = re.compile(r"<[^>]*>|`[^`]*`")  # tags and code in a prompt are not its subject
 ECHO_WORDS = 40  # a long prompt is echoed up to this many words
 
 STOP_WORDS = frozenset(
@@ -139,7 +140,7 @@ def subject_of(prompt: str) -> str:
     """What the prompt is about: its longest run of content words ("of" may join them), at most
     four; letters only, so never Markdown or markup. "What is the capital of Australia?" ->
     "capital of Australia"."""
-    words = _TERM.findall(prompt)
+    words = _TERM.findall(_MARKUP.sub(" ", prompt))
     best: list[str] = []
     run: list[str] = []
     for i, word in enumerate(words):
