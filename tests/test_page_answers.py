@@ -11,7 +11,9 @@ import json
 from pathlib import Path
 
 import httpx
+import pytest
 
+from tests.conftest import start_gateway
 from tests.test_page import (  # noqa: F401  (fixtures, found by pytest by name)
     answer,
     ask,
@@ -175,7 +177,7 @@ async def test_streamed_markdown_keeps_finished_blocks_and_ends_as_a_whole_rende
 
 async def test_a_live_answer_shows_lists_tables_links_and_code_with_copy(gateway, context, page):
     await context.grant_permissions(["clipboard-read", "clipboard-write"], origin=gateway.url)
-    await open_page(page, f"{gateway.url}/?models=claude:claude-sonnet-5%2Btokens=400,gemini:gemini-3.5-flash%2Btokens=400")
+    await open_page(page, f"{gateway.url}/?models=claude:claude-sonnet-5%2Btokens=400,gemini:gemini-3.5-flash%2Btokens=5000,natural=1,gap=1")
     await ask(page, "Explain recursion to a five-year-old")
     await status_is(page, "claude", "complete")
     await status_is(page, "gemini", "complete")
@@ -255,9 +257,11 @@ async def test_cost_is_shown_per_column_and_turn_when_the_gateway_reports_it(gat
             };
             return { claude: cost(view, "claude"), chatgpt: cost(view, "chatgpt"),
                      gemini: cost(view, "gemini"), turn: view.costEl.hidden ? null : view.costEl.textContent,
-                     bare: cost(bare, "claude"), bareTurn: bare.costEl.hidden };
+                     bare: cost(bare, "claude"), bareTurn: bare.costEl.hidden,
+                     figures: view.columns.get("gemini").figuresEl.textContent };
         }"""
     )
+    assert "null" not in costs.pop("figures")
     assert costs == {
         "claude": "$0.0123",
         "chatgpt": "$0.0002",
@@ -344,3 +348,21 @@ def test_the_corpus_covers_what_answers_use():
     names = {case["name"] for case in CORPUS["real"]}
     assert {"nested lists", "table", "links", "fenced code", "blockquote"} <= names
     assert len(CORPUS["malicious"]) >= 10
+
+
+@pytest.fixture
+def demo_gateway(database_url):
+    """A gateway as `make serve` runs it: its own simulator, each provider at its own pace."""
+    server = start_gateway(database_url, None)
+    yield server
+    server.stop()
+
+
+async def test_the_demo_compares_each_provider_at_its_own_pace(demo_gateway, browser, artifacts_dir):
+    from gateway.tools.screenshot import take
+
+    bars = await take(demo_gateway.url, artifacts_dir / "screenshot.png", browser=browser)
+    assert set(bars) == {"ttft", "speed", "total"}
+    for metric, values in bars.items():
+        assert len(values) == 5, (metric, values)
+        assert len(set(values.values())) == 5, (metric, values)  # five different figures

@@ -238,13 +238,14 @@ class AnswerColumn {
     const f = this.figures;
     const row = (metric, label, value) =>
       h("div", { class: "figure" }, h("dt", {}, label), h("dd", { dataset: { metric } }, value));
-    this.figuresEl.replaceChildren(
+    const rows = [
       row("ttft", "First token", formatMs(f.ttft)),
       row("speed", "Speed", formatSpeed(f.speed)),
       row("total", "Total time", formatMs(f.total)),
       row("tokens", "Tokens", formatTokens(f)),
-      f.cost != null ? row("cost", "Cost", formatCost(f.cost)) : null,
-    );
+    ];
+    if (f.cost != null) rows.push(row("cost", "Cost", formatCost(f.cost)));
+    this.figuresEl.replaceChildren(...rows);
     if (f.estimated) {
       this.figuresEl.querySelector('[data-metric="tokens"]').title =
         "Estimated from the text that arrived: the provider reports tokens only at the end";

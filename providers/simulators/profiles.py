@@ -17,24 +17,33 @@ from providers.simulators.knobs import Knobs
 
 
 def paced(tokens: int, ttft_ms: float, tokens_per_second: float, chunk: int = 1) -> Knobs:
-    """Knobs for an answer of ``tokens`` at ``tokens_per_second``, ``chunk`` tokens per event."""
+    """Knobs for an answer of about ``tokens`` at ``tokens_per_second``, ``chunk`` tokens per
+    event. The answer ends where its text does (``natural``: text.py writes it to about
+    ``tokens``, more or less with the prompt), ``tokens`` * 1.5 at the most."""
     return Knobs(
-        tokens=tokens, ttft=ttft_ms, gap=round(1000 * chunk / tokens_per_second, 1), chunk=chunk
+        tokens=tokens * 3 // 2,
+        ttft=ttft_ms,
+        gap=round(1000 * chunk / tokens_per_second, 1),
+        chunk=chunk,
+        natural=True,
     )
 
 
+# Typical answer length in tokens (words), which text.py writes each answer to.
+TYPICAL_TOKENS = {"anthropic": 340, "openai": 480, "gemini": 560, "xai": 400, "perplexity": 240}
+
 PROFILES: dict[str, Knobs] = {
     # Claude Sonnet: about 60 tokens/s, first token after about 1.2 s; medium-length answers.
-    "anthropic": paced(tokens=340, ttft_ms=1200, tokens_per_second=60),
+    "anthropic": paced(tokens=TYPICAL_TOKENS["anthropic"], ttft_ms=1200, tokens_per_second=60),
     # GPT-5-class chat: about 100 tokens/s, first token after about 0.7 s; long, sectioned answers.
-    "openai": paced(tokens=480, ttft_ms=700, tokens_per_second=100),
+    "openai": paced(tokens=TYPICAL_TOKENS["openai"], ttft_ms=700, tokens_per_second=100),
     # Gemini Flash: about 230 tokens/s, first token after about 0.45 s, streamed in bigger
     # chunks; the longest answers.
-    "gemini": paced(tokens=560, ttft_ms=450, tokens_per_second=230, chunk=4),
+    "gemini": paced(tokens=TYPICAL_TOKENS["gemini"], ttft_ms=450, tokens_per_second=230, chunk=4),
     # Grok 4 thinks before it answers: first token after about 2.5 s, then about 65 tokens/s.
-    "xai": paced(tokens=400, ttft_ms=2500, tokens_per_second=65),
+    "xai": paced(tokens=TYPICAL_TOKENS["xai"], ttft_ms=2500, tokens_per_second=65),
     # Perplexity Sonar Pro searches first (about 1.6 s), then about 90 tokens/s; short answers.
-    "perplexity": paced(tokens=240, ttft_ms=1600, tokens_per_second=90),
+    "perplexity": paced(tokens=TYPICAL_TOKENS["perplexity"], ttft_ms=1600, tokens_per_second=90),
 }
 
 

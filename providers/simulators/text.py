@@ -20,6 +20,8 @@ import zlib
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
+from providers.simulators.profiles import TYPICAL_TOKENS
+
 _WORD = re.compile(r"\s*\S+")
 _TERM = re.compile(r"[A-Za-z][A-Za-z'-]*[A-Za-z]|[A-Za-z]")
 _MARKUP = re.compile(r"<[^>]*>|`[^`]*`")  # tags and code in a prompt are not its subject
@@ -112,6 +114,8 @@ def answer_token_tuple(provider: str, prompt: str, n: int) -> tuple[str, ...]:
     if n <= 0:
         return ()
     for block in answer_blocks(provider, prompt):
+        if block is END:
+            continue
         for word in _WORD.finditer(block):
             tokens.append(word.group())
             if len(tokens) == n:
@@ -119,21 +123,70 @@ def answer_token_tuple(provider: str, prompt: str, n: int) -> tuple[str, ...]:
     raise AssertionError("answer_blocks never ends")  # pragma: no cover
 
 
-def answer_blocks(provider: str, prompt: str) -> Iterator[str]:
-    """The answer as Markdown blocks, each after the first starting with its blank line; it
-    never ends (further sections follow the provider's usual ones)."""
+@lru_cache(maxsize=512)
+def natural_length(provider: str, prompt: str) -> int:
+    """Tokens up to where the answer ends by itself (its closing words): the knob natural=1
+    ends the stream there."""
+    count = 0
+    for block in answer_blocks(provider, prompt):
+        if block is END:
+            return count
+        count += count_tokens(block)
+    raise AssertionError("answer_blocks has no end")  # pragma: no cover
+
+
+END = None  # in answer_blocks: the answer's natural end (what follows is more of the same)
+
+
+def count_tokens(text: str) -> int:
+    return sum(1 for _ in _WORD.finditer(text))
+
+
+def answer_blocks(provider: str, prompt: str) -> Iterator[str | None]:
+    """The answer as Markdown blocks, each after the first starting with its blank line: the
+    provider's usual shape, as many further sections as bring it to that provider's typical
+    length, its closing, END, then further sections without end."""
     # zlib.crc32, not hash(): str hashes are salted per process and answers must not be.
     rng = random.Random(zlib.crc32(f"{provider}\0{prompt}".encode()))
     subject = subject_of(prompt)
-    yield opening(provider, prompt, subject, rng)
-    for block in SHAPES.get(provider, SHAPES["anthropic"])(subject, rng):
-        yield "\n\n" + block
-    part = 2
+    shape, closing_blocks = SHAPES.get(provider, SHAPES["anthropic"])
+    blocks = [opening(provider, prompt, subject, rng)]
+    blocks += ["\n\n" + block for block in shape(subject, rng)]
+    body, closing = blocks[:-closing_blocks], blocks[-closing_blocks:]
+    used = sum(count_tokens(block) for block in blocks)
+    target = TYPICAL_TOKENS.get(provider, 0)
+    further = further_sections(subject, rng)
+    yield from body
     while True:
-        yield f"\n\n## More on {subject}, part {part}"
-        yield "\n\n" + " ".join(fill(rng.sample(INTRO_SENTENCES, 2), subject))
-        yield "\n\n" + bullets(subject, rng, count=3)
-        part += 1
+        section = next(further)
+        size = sum(count_tokens(block) for block in section)
+        if used + size // 2 > target:
+            break
+        yield from section
+        used += size
+    yield from closing
+    yield END
+    yield from section
+    for section in further:
+        yield from section
+# What a longer answer goes on with, in an order drawn per prompt and provider.
+FURTHER_HEADINGS = (
+    "A closer look", "Common questions", "Pitfalls to avoid", "When to use it",
+    "Related ideas", "Going further", "A worked example", "What experts do differently",
+)  # fmt: skip
+
+
+def further_sections(subject: str, rng: random.Random) -> Iterator[list[str]]:
+    """Sections without end, each a list of blocks."""
+    rounds = 0
+    while True:
+        for heading in rng.sample(FURTHER_HEADINGS, len(FURTHER_HEADINGS)):
+            suffix = f" (continued {rounds})" if rounds else ""
+            paragraph = " ".join(fill(rng.sample(INTRO_SENTENCES, 2), subject))
+            kind = rng.randrange(3)
+            extra = (bullets(subject, rng, count=3), steps(subject, rng), quote(subject, rng))[kind]
+            yield [f"\n\n## {heading}{suffix}", "\n\n" + paragraph, "\n\n" + extra]
+        rounds += 1
 
 
 def subject_of(prompt: str) -> str:
@@ -268,12 +321,13 @@ def perplexity_shape(s: str, rng: random.Random) -> list[str]:
     ]  # fmt: skip
 
 
+# Each shape, and how many of its last blocks are its closing (further sections go before).
 SHAPES = {
-    "anthropic": claude_shape,
-    "openai": chatgpt_shape,
-    "gemini": gemini_shape,
-    "xai": grok_shape,
-    "perplexity": perplexity_shape,
+    "anthropic": (claude_shape, 2),
+    "openai": (chatgpt_shape, 2),
+    "gemini": (gemini_shape, 3),
+    "xai": (grok_shape, 2),
+    "perplexity": (perplexity_shape, 2),
 }
 
 
