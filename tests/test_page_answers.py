@@ -13,19 +13,16 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests import test_page
 from tests.conftest import start_gateway
-from tests.test_page import (  # noqa: F401  (fixtures, found by pytest by name)
-    answer,
-    ask,
-    browser,
-    context,
-    expect,
-    gateway,
-    last_turn,
-    open_page,
-    page,
-    status_is,
-)
+from tests.test_page import answer, ask, expect, last_turn, open_page, status_is
+
+# test_page.py's fixtures: one Chromium per module, a context and page per test, a gateway on
+# the session's simulator.
+browser = test_page.browser
+context = test_page.context
+page = test_page.page
+gateway = test_page.gateway
 
 CORPUS = json.loads((Path(__file__).parent / "markdown_corpus.json").read_text())
 
@@ -59,7 +56,8 @@ def tags_of(result: dict, *wanted: str) -> list[str]:
 async def test_markdown_as_answers_write_it(gateway, page):
     await open_page(page, gateway.url + "/")
     cases = {case["name"]: case for case in CORPUS["real"]}
-    results = dict(zip(cases, await render_all(page, [c["text"] for c in cases.values()])))
+    rendered = await render_all(page, [c["text"] for c in cases.values()])
+    results = dict(zip(cases, rendered, strict=True))
     wrong = []
     for name, case in cases.items():
         got = results[name]
@@ -115,11 +113,21 @@ async def test_malicious_markdown_is_shown_as_text_and_runs_nothing(gateway, pag
     allowed_attrs = {"class", "href", "target", "rel", "title", "start", "data-lang",
                      "type", "aria-label", "aria-hidden", "viewBox", "focusable", "d",
                      "viewbox"}  # fmt: skip
-    for case, got in zip(cases, results):
-        assert not set(got["tags"]) & {"script", "img", "iframe", "svg", "object", "style",
-                                        "form", "input", "embed", "video", "audio", "math"} - (
-            {"svg"} if "button" in got["tags"] else set()
-        ), (case["name"], got["tags"])
+    for case, got in zip(cases, results, strict=True):
+        assert not set(got["tags"]) & {
+            "script",
+            "img",
+            "iframe",
+            "svg",
+            "object",
+            "style",
+            "form",
+            "input",
+            "embed",
+            "video",
+            "audio",
+            "math",
+        } - ({"svg"} if "button" in got["tags"] else set()), (case["name"], got["tags"])
         for tag, name, value in got["attrs"]:
             assert name in allowed_attrs, (case["name"], tag, name, value)
             assert not name.startswith("on"), (case["name"], tag, name)
@@ -177,7 +185,10 @@ async def test_streamed_markdown_keeps_finished_blocks_and_ends_as_a_whole_rende
 
 async def test_a_live_answer_shows_lists_tables_links_and_code_with_copy(gateway, context, page):
     await context.grant_permissions(["clipboard-read", "clipboard-write"], origin=gateway.url)
-    await open_page(page, f"{gateway.url}/?models=claude:claude-sonnet-5%2Btokens=400,gemini:gemini-3.5-flash%2Btokens=5000,natural=1,gap=1")
+    await open_page(
+        page,
+        f"{gateway.url}/?models=claude:claude-sonnet-5%2Btokens=400,gemini:gemini-3.5-flash%2Btokens=5000,natural=1,gap=1",
+    )
     await ask(page, "Explain recursion to a five-year-old")
     await status_is(page, "claude", "complete")
     await status_is(page, "gemini", "complete")
@@ -274,7 +285,9 @@ async def test_cost_is_shown_per_column_and_turn_when_the_gateway_reports_it(gat
 
 async def test_escape_stops_the_running_turn(gateway, page):
     slow = "%2Btokens=2000,gap=20"
-    await open_page(page, f"{gateway.url}/?models=claude:claude-sonnet-5{slow},chatgpt:gpt-5.5{slow}")
+    await open_page(
+        page, f"{gateway.url}/?models=claude:claude-sonnet-5{slow},chatgpt:gpt-5.5{slow}"
+    )
     await ask(page, "Go on and on")
     await status_is(page, "claude", "streaming")
     await page.locator("#title").click()  # the focus anywhere on the page
@@ -285,7 +298,10 @@ async def test_escape_stops_the_running_turn(gateway, page):
 
 
 async def test_columns_scroll_on_their_own_with_their_headers_in_view(gateway, page):
-    await open_page(page, f"{gateway.url}/?models=claude:claude-sonnet-5%2Btokens=900,chatgpt:gpt-5.5%2Btokens=30")
+    await open_page(
+        page,
+        f"{gateway.url}/?models=claude:claude-sonnet-5%2Btokens=900,chatgpt:gpt-5.5%2Btokens=30",
+    )
     await ask(page, "A long and a short answer")
     await status_is(page, "claude", "complete")
     await status_is(page, "chatgpt", "complete")
@@ -300,7 +316,11 @@ async def test_columns_scroll_on_their_own_with_their_headers_in_view(gateway, p
     claude, chatgpt = sizes
     assert abs(claude["height"] - chatgpt["height"]) < 1  # equal height
     assert claude["scrolls"] and not chatgpt["scrolls"]
-    await answer(page, "claude").locator(".answer-body").evaluate("(b) => { b.scrollTop = b.scrollHeight; }")
+    await (
+        answer(page, "claude")
+        .locator(".answer-body")
+        .evaluate("(b) => { b.scrollTop = b.scrollHeight; }")
+    )
     assert await answer(page, "claude").locator(".answer-name").is_visible()
 
 
@@ -358,7 +378,9 @@ def demo_gateway(database_url):
     server.stop()
 
 
-async def test_the_demo_compares_each_provider_at_its_own_pace(demo_gateway, browser, artifacts_dir):
+async def test_the_demo_compares_each_provider_at_its_own_pace(
+    demo_gateway, browser, artifacts_dir
+):
     from gateway.tools.screenshot import take
 
     bars = await take(demo_gateway.url, artifacts_dir / "screenshot.png", browser=browser)

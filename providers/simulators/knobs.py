@@ -165,12 +165,16 @@ class KnobResolver:
     pace). Naming any knob takes exact control: the knobs not named then keep ``defaults``,
     so ``tokens=200,gap=5,ttft=0`` means the same on every flavour."""
 
-    def __init__(self, defaults: Knobs, cache_size: int = 4096, profile: Knobs | None = None) -> None:
+    def __init__(
+        self, defaults: Knobs, cache_size: int = 4096, profile: Knobs | None = None
+    ) -> None:
         self.defaults = defaults
         self.profile = profile
         self.resolve: Callable[[str, str], Knobs] = lru_cache(maxsize=cache_size)(self._resolve)
 
     def _resolve(self, header: str, model_suffix: str) -> Knobs:
-        if self.profile is not None and not (parse_knob_string(header) or parse_knob_string(model_suffix)):
+        if self.profile is not None and not (
+            parse_knob_string(header) or parse_knob_string(model_suffix)
+        ):
             return self.profile
         return self.defaults.overridden(header).overridden(model_suffix)

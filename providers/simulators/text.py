@@ -19,6 +19,7 @@ import re
 import zlib
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
+from itertools import islice
 
 from providers.simulators.profiles import TYPICAL_TOKENS
 
@@ -28,12 +29,17 @@ _MARKUP = re.compile(r"<[^>]*>|`[^`]*`")  # tags and code in a prompt are not it
 ECHO_WORDS = 40  # a long prompt is echoed up to this many words
 
 STOP_WORDS = frozenset(
-    "a an the and or but of to in on for with by at from as is are was were be been it its "
-    "this that these those what which who whom how why when where do does did can could "
-    "should would will shall may might must i me my we our you your they them their he she "
-    "his her explain describe tell give name list write show compare please about into "
-    "three two one four five some any all more most than then so very just also".split()
-)
+    (
+        "a", "an", "the", "and", "or", "but", "of", "to", "in", "on", "for", "with", "by", "at",
+        "from", "as", "is", "are", "was", "were", "be", "been", "it", "its", "this", "that", "these",
+        "those", "what", "which", "who", "whom", "how", "why", "when", "where", "do", "does", "did",
+        "can", "could", "should", "would", "will", "shall", "may", "might", "must", "i", "me", "my",
+        "we", "our", "you", "your", "they", "them", "their", "he", "she", "his", "her", "explain",
+        "describe", "tell", "give", "name", "list", "write", "show", "compare", "please", "about",
+        "into", "three", "two", "one", "four", "five", "some", "any", "all", "more", "most", "than",
+        "then", "so", "very", "just", "also",
+    )
+)  # fmt: skip
 
 # How each provider opens (at most five words: the prompt follows within a few tokens).
 LEADS = {
@@ -169,6 +175,8 @@ def answer_blocks(provider: str, prompt: str) -> Iterator[str | None]:
     yield from section
     for section in further:
         yield from section
+
+
 # What a longer answer goes on with, in an order drawn per prompt and provider.
 FURTHER_HEADINGS = (
     "A closer look", "Common questions", "Pitfalls to avoid", "When to use it",
@@ -210,7 +218,7 @@ def subject_of(prompt: str) -> str:
 
 
 def opening(provider: str, prompt: str, subject: str, rng: random.Random) -> str:
-    echo = "".join(word.group() for _, word in zip(range(ECHO_WORDS), _WORD.finditer(prompt)))
+    echo = "".join(word.group() for word in islice(_WORD.finditer(prompt), ECHO_WORDS))
     sentences = fill(rng.sample(INTRO_SENTENCES, 3), subject)
     if provider == "perplexity":
         sentences = [f"{s[:-1]} [{i + 1}]." for i, s in enumerate(sentences)]
@@ -230,7 +238,7 @@ def bullets(subject: str, rng: random.Random, count: int = 4, nested: bool = Fal
     terms = rng.sample(POINT_TERMS, count)
     sentences = fill(rng.sample(POINT_SENTENCES, count), subject)
     lines = []
-    for i, (term, sentence) in enumerate(zip(terms, sentences)):
+    for i, (term, sentence) in enumerate(zip(terms, sentences, strict=True)):
         lines.append(f"- **{term}**: {sentence}")
         if nested and i == 1:
             lines.extend(f"  - {sub}" for sub in rng.sample(SUB_POINTS, 2))
