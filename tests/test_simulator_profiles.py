@@ -114,14 +114,13 @@ def test_the_simulator_serves_the_profile_to_a_request_without_knobs() -> None:
     for flavour in FLAVOURS:
         assert app.simulator.knobs[flavour].profile == PROFILES[flavour]
         app.simulator.knobs[flavour] = KnobResolver(Knobs(), profile=fast[flavour])
-    with serve(app) as running:
-        with httpx.Client(base_url=running.url, timeout=10) as http:
-            for flavour in FLAVOURS:
-                streamed = "".join(texts(flavour, post(http, call(flavour)).text))
-                want = natural_length(flavour, PROMPT)
-                assert streamed == expected_answer(flavour, PROMPT, want)
-                logged = http.get("/_sim/requests", params={"api": flavour}).json()[-1]
-                assert logged["knobs"]["chunk"] == PROFILES[flavour].chunk
-                # A knob in the model name: exactly that many tokens, plain pacing.
-                exact = "".join(texts(flavour, post(http, call(flavour, "tokens=7,gap=0")).text))
-                assert exact == expected_answer(flavour, PROMPT, 7)
+    with serve(app) as running, httpx.Client(base_url=running.url, timeout=10) as http:
+        for flavour in FLAVOURS:
+            streamed = "".join(texts(flavour, post(http, call(flavour)).text))
+            want = natural_length(flavour, PROMPT)
+            assert streamed == expected_answer(flavour, PROMPT, want)
+            logged = http.get("/_sim/requests", params={"api": flavour}).json()[-1]
+            assert logged["knobs"]["chunk"] == PROFILES[flavour].chunk
+            # A knob in the model name: exactly that many tokens, plain pacing.
+            exact = "".join(texts(flavour, post(http, call(flavour, "tokens=7,gap=0")).text))
+            assert exact == expected_answer(flavour, PROMPT, 7)
