@@ -387,4 +387,21 @@ async def test_the_demo_compares_each_provider_at_its_own_pace(
     assert set(bars) == {"ttft", "speed", "total"}
     for metric, values in bars.items():
         assert len(values) == 5, (metric, values)
-        assert len(set(values.values())) == 5, (metric, values)  # five different figures
+        # Different figures (two may round alike on a busy machine, not three).
+        assert len(set(values.values())) >= 4, (metric, values)
+    assert {metric: best_of(values, metric) for metric, values in bars.items()} == {
+        "ttft": "gemini",
+        "speed": "gemini",
+        "total": "gemini",
+    }
+
+
+def best_of(values: dict[str, str], metric: str) -> str:
+    """The provider with the best shown value ("1.23 s", "450 ms", "199 tok/s")."""
+
+    def number(text: str) -> float:
+        value, unit = text.split()
+        return float(value) * (1000 if unit == "s" else 1)
+
+    pick = max if metric == "speed" else min
+    return pick(values, key=lambda provider: number(values[provider]))

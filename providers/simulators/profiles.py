@@ -33,15 +33,15 @@ def paced(tokens: int, ttft_ms: float, tokens_per_second: float, chunk: int = 1)
 TYPICAL_TOKENS = {"anthropic": 340, "openai": 480, "gemini": 560, "xai": 400, "perplexity": 240}
 
 PROFILES: dict[str, Knobs] = {
-    # Claude Sonnet: about 60 tokens/s, first token after about 1.2 s; medium-length answers.
-    "anthropic": paced(tokens=TYPICAL_TOKENS["anthropic"], ttft_ms=1200, tokens_per_second=60),
-    # GPT-5-class chat: about 100 tokens/s, first token after about 0.7 s; long, sectioned answers.
-    "openai": paced(tokens=TYPICAL_TOKENS["openai"], ttft_ms=700, tokens_per_second=100),
+    # Claude Sonnet: about 55 tokens/s, first token after about 1.2 s; medium-length answers.
+    "anthropic": paced(tokens=TYPICAL_TOKENS["anthropic"], ttft_ms=1200, tokens_per_second=55),
+    # GPT-5-class chat: about 120 tokens/s, first token after about 0.7 s; long, sectioned answers.
+    "openai": paced(tokens=TYPICAL_TOKENS["openai"], ttft_ms=700, tokens_per_second=120),
     # Gemini Flash: about 230 tokens/s, first token after about 0.45 s, streamed in bigger
     # chunks; the longest answers.
     "gemini": paced(tokens=TYPICAL_TOKENS["gemini"], ttft_ms=450, tokens_per_second=230, chunk=4),
-    # Grok 4 thinks before it answers: first token after about 2.5 s, then about 65 tokens/s.
-    "xai": paced(tokens=TYPICAL_TOKENS["xai"], ttft_ms=2500, tokens_per_second=65),
+    # Grok 4 thinks before it answers: first token after about 2.5 s, then about 75 tokens/s.
+    "xai": paced(tokens=TYPICAL_TOKENS["xai"], ttft_ms=2500, tokens_per_second=75),
     # Perplexity Sonar Pro searches first (about 1.6 s), then about 90 tokens/s; short answers.
     "perplexity": paced(tokens=TYPICAL_TOKENS["perplexity"], ttft_ms=1600, tokens_per_second=90),
 }
