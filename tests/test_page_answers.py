@@ -405,3 +405,25 @@ def best_of(values: dict[str, str], metric: str) -> str:
 
     pick = max if metric == "speed" else min
     return pick(values, key=lambda provider: number(values[provider]))
+
+
+async def test_a_failed_answer_is_never_ranked_best(gateway, page):
+    await open_page(page, gateway.url + "/")
+    best = await page.evaluate(
+        """async () => {
+            const { TurnView } = await import("/static/turn.js");
+            const view = new TurnView("q");
+            const done = (provider, status, ttft, latency) => ({ provider, model: "m", status,
+              content: "some text", usage: { input_tokens: 3, output_tokens: 5 },
+              ttft_ms: ttft, latency_ms: latency,
+              error: status === "failed" ? { type: "upstream", message: "boom" } : null });
+            view.column("claude").finish(done("claude", "failed", 1, 5));
+            view.column("chatgpt").finish(done("chatgpt", "complete", 50, 400));
+            view.column("gemini").finish(done("gemini", "complete", 80, 300));
+            view.changed();
+            return Object.fromEntries([...view.comparison.el.querySelectorAll(".chart")].map(
+              (chart) => [chart.dataset.metric, [...chart.querySelectorAll(".bar-row.best")].map(
+                (row) => row.dataset.provider)]));
+        }"""
+    )
+    assert best == {"ttft": ["chatgpt"], "speed": ["gemini"], "total": ["gemini"]}
