@@ -246,8 +246,10 @@ def run_simulate(args: argparse.Namespace) -> int:
         for k in ("tokens", "ttft", "gap", "chunk")
         if getattr(args, k) is not None
     }
+    # No pacing flags: each provider its own realistic pace (providers/simulators/profiles.py).
     config = SimulatorConfig(
-        defaults=replace(Knobs(), **chosen), record_requests=args.record_requests
+        defaults=replace(Knobs(), **chosen) if chosen else None,
+        record_requests=args.record_requests,
     )
     (run_many if args.several_ports else run)(args.host, args.port, config)
     return 0
