@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: serve test lint format bench simulate migrate clean
+.PHONY: serve test lint format bench simulate migrate screenshot clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required"; exit 1; }
@@ -44,6 +44,10 @@ lint: $(VENV)/.installed-test
 format: $(VENV)/.installed-test
 	$(BIN)/ruff format gateway providers storage tests
 	$(BIN)/ruff check --fix gateway providers storage tests
+
+# docs/screenshot.png from the gateway `make serve` runs (see gateway/tools/screenshot.py).
+screenshot: $(VENV)/.installed-test
+	$(BIN)/python -m gateway.tools.screenshot --url $${URL:-http://127.0.0.1:8000} --out docs/screenshot.png
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache

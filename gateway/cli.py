@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import sys
 
@@ -122,7 +123,10 @@ def run_serve(args: argparse.Namespace) -> int:
     from gateway.app import create_app
 
     server = GatewayServer(serve_config(create_app(settings), settings, **logs))
-    server.run()
+    # Ctrl-C: the drain is done by then. uvicorn re-raises the signal it caught once the server
+    # has stopped, which asyncio turns into KeyboardInterrupt: not worth a traceback.
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
     return 0 if server.started else 3
 
 
@@ -242,8 +246,10 @@ def run_simulate(args: argparse.Namespace) -> int:
         for k in ("tokens", "ttft", "gap", "chunk")
         if getattr(args, k) is not None
     }
+    # No pacing flags: each provider its own realistic pace (providers/simulators/profiles.py).
     config = SimulatorConfig(
-        defaults=replace(Knobs(), **chosen), record_requests=args.record_requests
+        defaults=replace(Knobs(), **chosen) if chosen else None,
+        record_requests=args.record_requests,
     )
     (run_many if args.several_ports else run)(args.host, args.port, config)
     return 0

@@ -450,9 +450,10 @@ async def test_the_markdown_renderer_builds_nodes_and_never_markup(gateway, page
         ],
     )
     assert rendered[0] == {"tags": ["p", "strong", "em", "code"], "text": "a b c d"}
-    assert rendered[1]["tags"] == ["pre", "code", "p"]
+    code_block = ["div", "div", "button", "svg", "path", "pre", "code"]  # head, copy, code
+    assert rendered[1]["tags"] == [*code_block, "p"]
     assert rendered[1]["text"] == "<b>x</b><script>window.__pwned=1</script>after"
-    assert rendered[2]["tags"] == ["p", "p", "p"]
+    assert rendered[2]["tags"] == ["h4", "p", "p"]  # below the page's own headings
     assert rendered[2]["text"] == "Titlefirst line\nsecond linenext paragraph"
     assert rendered[3] == {
         "tags": ["p"],

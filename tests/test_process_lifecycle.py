@@ -12,6 +12,7 @@ import asyncio
 import signal
 
 import httpx
+import pytest
 
 from tests.sse_client import Stream, iter_events
 from tests.turn_helpers import API, answers, eventually, rows
@@ -70,7 +71,10 @@ async def test_sigkill_keeps_the_text_up_to_the_last_checkpoint(processes, datab
     assert left == [], "an interrupted turn's checkpoints are gone with it"
 
 
-async def test_sigterm_ends_every_stream_with_its_dones_and_end(processes, database_url, sim):
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+async def test_a_stop_signal_ends_every_stream_with_its_dones_and_end(
+    processes, database_url, sim, stop
+):
     # No SIMULATOR_URL: the in-process simulators, which must stop after the turns drained.
     gateway = processes({"DATABASE_URL": database_url})
     models = [f"claude:claude-sonnet-5{SLOW}", f"gemini:gemini-3.5-flash{SLOW}"]
@@ -81,7 +85,7 @@ async def test_sigterm_ends_every_stream_with_its_dones_and_end(processes, datab
             )
             for i in range(3)
         ]
-        gateway.signal(signal.SIGTERM)
+        gateway.signal(stop)
 
         async def finish(stream: Stream, events) -> Stream:
             async for _ in events:
@@ -93,7 +97,8 @@ async def test_sigterm_ends_every_stream_with_its_dones_and_end(processes, datab
         )
         for _, response, _ in readers:
             await response.aclose()
-    # uvicorn re-raises the signal once it has shut down, so the exit is SIGTERM's own.
+    # uvicorn re-raises the signal once it has shut down, so the exit is SIGTERM's own; a
+    # Ctrl-C becomes KeyboardInterrupt, which the command catches.
     assert gateway.wait() in (0, -signal.SIGTERM)
     for stream in streams:
         names = [e.name for e in stream.events]

@@ -191,11 +191,11 @@ def test_answer_tokens_are_exactly_n_non_empty_and_echo_the_prompt() -> None:
     assert len(tokens) == 40
     assert all(tokens)
     assert expected_answer("openai", PROMPT, 40) == "".join(tokens)
-    assert "".join(tokens).startswith(f"Simulated openai answer to: {PROMPT} ")
+    assert "".join(tokens).startswith(f"Great question: {PROMPT} — ")  # the prompt, untouched
     assert tokens == answer_tokens("openai", PROMPT, 40)
     assert answer_tokens("openai", PROMPT, 41)[:40] == tokens  # answers are prefixes of each other
     assert answer_tokens("gemini", PROMPT, 40) != tokens
-    assert answer_tokens("openai", PROMPT, 3) == ["Simulated", " openai", " answer"]
+    assert answer_tokens("openai", PROMPT, 3) == ["Great", " question:", " Why"]
     assert answer_tokens("openai", PROMPT, 0) == []
 
 
@@ -400,10 +400,11 @@ def test_xai_omits_unset_keys(client: httpx.Client) -> None:
     events = parse_events(post(client, call("xai", "tokens=2")).text)
     assert events[-1].data == "[DONE]"
     first, second, finish, usage = (event.json() for event in events[:-1])
+    first_token, second_token = answer_tokens("xai", PROMPT, 2)
     assert first["choices"] == [
-        {"index": 0, "delta": {"content": "Simulated", "role": "assistant"}}
+        {"index": 0, "delta": {"content": first_token, "role": "assistant"}}
     ]
-    assert second["choices"] == [{"index": 0, "delta": {"content": " xai"}}]
+    assert second["choices"] == [{"index": 0, "delta": {"content": second_token}}]
     assert finish["choices"] == [{"index": 0, "delta": {}, "finish_reason": "stop"}]
     assert usage["choices"] == [] and usage["usage"]["completion_tokens"] == 2
     assert "null" not in "".join(event.data for event in events)

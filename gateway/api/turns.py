@@ -62,7 +62,7 @@ async def turn_events(request: Request) -> Response:
     if bus is not None:
         # Run by another worker (or finished there lately): its exact events, deltas and
         # all, through this worker's mirror of its Redis Stream.
-        mirror = await bus.mirror(turn_id)
+        mirror = await bus.mirror(turn_id, running=stored.running)
         if mirror is not None:
             if mirror.log.ended and after >= mirror.log.last_id:
                 return Response(status_code=204)

@@ -8,12 +8,14 @@
 //   composer.js    the prompt box, Send and Stop all, sending a turn
 //   picker.js      which models to ask: the provider chips, pinned models, health dots
 //   sidebar.js     the conversation list: open, rename, delete, show more
+//   sidebar-select.js  selecting several conversations and deleting them at once
 //   drawer.js      showing and hiding the sidebar
 //   notice.js      the notice above the composer
 //   signin.js      the sign-in form when the gateway has client keys, who is signed in
 //   arena.js       the Blind toggle, votes under blind turns, the reveal, the context policy
 //   leaderboard.js the leaderboard view, with each rating's interval as an error bar
-//   api.js, dom.js, markdown.js   the API client, DOM building, the Markdown renderer
+//   api.js, dom.js the API client, DOM building
+//   markdown.js, markdown-inline.js   the Markdown renderer (incremental; never HTML)
 
 import { bindArena } from "./arena.js";
 import { bindComposer, focusPrompt, updateComposer } from "./composer.js";

@@ -114,6 +114,15 @@ export function bindComposer() {
   });
   els.prompt.addEventListener("input", autoGrow);
   els.stopAll.addEventListener("click", stopAll);
+  // Escape stops the running turn, wherever the focus is, unless something nearer used it
+  // (renaming a conversation takes Escape as "keep the old title").
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape" || event.defaultPrevented || event.isComposing) return;
+    const view = currentLiveTurn();
+    if (!view) return;
+    event.preventDefault();
+    view.stop(null);
+  });
   for (const button of els.examples.querySelectorAll("button")) {
     button.addEventListener("click", () => send(button.textContent));
   }

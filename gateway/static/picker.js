@@ -115,6 +115,25 @@ function renderChips() {
     ),
   );
   els.chips.replaceChildren(...chips);
+  watchChipOverflow();
+}
+
+// On a phone the chips are one row that scrolls sideways: say so while some are out of view.
+let overflowWatch = null;
+function watchChipOverflow() {
+  const mark = () => {
+    const { scrollWidth, clientWidth, scrollLeft } = els.chips;
+    const hidden = scrollWidth - clientWidth - scrollLeft > 4;
+    const fieldset = els.chips.closest(".providers");
+    if (hidden) fieldset.dataset.overflow = "true";
+    else delete fieldset.dataset.overflow;
+  };
+  if (!overflowWatch && typeof ResizeObserver === "function") {
+    overflowWatch = new ResizeObserver(mark);
+    overflowWatch.observe(els.chips);
+    els.chips.addEventListener("scroll", mark, { passive: true });
+  }
+  mark();
 }
 
 function renderOverrides() {

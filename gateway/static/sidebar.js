@@ -3,6 +3,8 @@
 
 import { deleteConversation, listConversations, renameConversation } from "./api.js";
 import { byId, h, icon } from "./dom.js";
+import { plainText } from "./markdown-inline.js";
+import { bindSelection, keepOnly, selectBox } from "./sidebar-select.js";
 import { reportError } from "./notice.js";
 import { isAnswering, state } from "./state.js";
 import { newConversation, openConversation, showTitle } from "./transcript.js";
@@ -30,6 +32,7 @@ export async function refreshConversations() {
     return;
   }
   conversations = page.items;
+  keepOnly(new Set(conversations.map((c) => c.id)));
   renderConversations(page.total);
 }
 
@@ -72,16 +75,18 @@ export function markActive() {
 
 function conversationItem(conversation) {
   const live = isAnswering(conversation.id);
+  const title = plainText(conversation.title); // a title is the prompt: no Markdown marks
   const item = h("li", { class: "conversation", dataset: { id: String(conversation.id) } });
   const open = h(
     "button",
     {
       type: "button",
       class: "conv-open",
-      title: conversation.title,
-      onclick: () => openConversation(conversation.id, { push: true }),
+      title,
+      // While selecting, the row ticks its box instead of opening.
+      onclick: () => (box ? box.click() : openConversation(conversation.id, { push: true })),
     },
-    h("span", { class: "conv-title" }, conversation.title),
+    h("span", { class: "conv-title" }, title),
     h(
       "span",
       { class: "conv-meta" },
@@ -92,14 +97,16 @@ function conversationItem(conversation) {
   const actions = h(
     "div",
     { class: "conv-actions" },
-    actionButton("rename", "Rename", "pencil", conversation.title, () =>
+    actionButton("rename", "Rename", "pencil", title, () =>
       startRename(item, conversation),
     ),
-    actionButton("delete", "Delete", "trash", conversation.title, () =>
+    actionButton("delete", "Delete", "trash", title, () =>
       confirmDelete(item, conversation),
     ),
   );
-  item.append(open, actions);
+  const box = selectBox(conversation, title);
+  if (box) item.classList.add("selecting");
+  item.append(...(box ? [box, open] : [open, actions]));
   return item;
 }
 
@@ -205,6 +212,7 @@ function relativeTime(iso) {
 }
 
 export function bindSidebar() {
+  bindSelection(document.querySelector(".sidebar-title"), () => refreshConversations());
   els.newChat.addEventListener("click", () => newConversation(true));
   els.more.addEventListener("click", () => {
     listLimit += PAGE_SIZE;

@@ -3,6 +3,7 @@
 
 import { eventsUrl, getConversation } from "./api.js";
 import { byId } from "./dom.js";
+import { plainText } from "./markdown-inline.js";
 import { hideNotice, reportError, showNotice } from "./notice.js";
 import { providerNames } from "./providers.js";
 import { emit, state } from "./state.js";
@@ -62,8 +63,9 @@ export function showLoneTurn(turnId) {
 
 // title null: a new conversation.
 export function showTitle(title) {
-  els.title.textContent = title ?? "New comparison";
-  document.title = title == null ? PAGE_TITLE : `${title} · Multichat`;
+  const plain = title == null ? null : plainText(title);
+  els.title.textContent = plain ?? "New comparison";
+  document.title = plain == null ? PAGE_TITLE : `${plain} · Multichat`;
 }
 
 function couldNotOpen(error) {

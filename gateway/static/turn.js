@@ -7,7 +7,7 @@
 
 import { cancelTurn, eventsUrl, getTurn } from "./api.js";
 import { h, icon } from "./dom.js";
-import { renderMarkdown } from "./markdown.js";
+import { MarkdownView } from "./markdown.js";
 import { displayName } from "./providers.js";
 
 const STATUS_LABELS = {
@@ -32,17 +32,30 @@ const keyOf = (data) => data.provider ?? data.label;
 
 // -- figures ------------------------------------------------------------------------------
 
+// A stopped answer has no usage from its provider (that comes at the end): its tokens are
+// estimated from the text that arrived, at the usual four characters a token, and say so.
+const CHARS_PER_TOKEN = 4;
+
 export function figuresOf(answer) {
   const ttft = num(answer.ttft_ms);
   const total = num(answer.latency_ms);
   const usage = answer.usage || {};
-  const input = num(usage.input_tokens);
-  const output = num(usage.output_tokens);
+  const input = num(usage.input_tokens ?? answer.input_tokens);
+  let output = num(usage.output_tokens ?? answer.output_tokens);
+  let estimated = false;
+  const content = answer.content || "";
+  if (output == null && content !== "") {
+    output = Math.max(1, Math.round(content.length / CHARS_PER_TOKEN));
+    estimated = true;
+  }
   let speed = null;
   if (output != null && ttft != null && total != null && total > ttft && output > 0) {
     speed = output / ((total - ttft) / 1000);
   }
-  return { ttft, total, speed, input, output };
+  const cost = num(answer.cost_usd);
+  // Only a complete answer can be the best at anything: a failed or stopped one was cut short.
+  const rankable = answer.status === "complete";
+  return { ttft, total, speed, input, output, estimated, cost, rankable };
 }
 
 function num(value) {
@@ -63,7 +76,15 @@ export function formatSpeed(rate) {
 function formatTokens(figures) {
   if (figures.input == null && figures.output == null) return "—";
   const part = (n) => (n == null ? "?" : String(n));
-  return `${part(figures.input)} in · ${part(figures.output)} out`;
+  const out = `${figures.estimated ? "≈" : ""}${part(figures.output)}`;
+  return `${part(figures.input)} in · ${out} out`;
+}
+
+export function formatCost(usd) {
+  if (usd == null) return "—";
+  if (usd === 0) return "$0";
+  if (usd < 0.0001) return "<$0.0001";
+  return `$${usd < 1 ? usd.toFixed(4) : usd.toFixed(2)}`;
 }
 
 // -- one provider's column ----------------------------------------------------------------
@@ -75,6 +96,7 @@ class AnswerColumn {
     this.text = "";
     this.status = "waiting";
     this.figures = null;
+    this.version = 0; // counts finishes, so the comparison redraws only when figures change
     this.frame = 0;
 
     this.modelEl = h("span", { class: "answer-model" });
@@ -106,9 +128,17 @@ class AnswerColumn {
       icon("copy"),
     );
     this.textEl = h("div", { class: "answer-text" });
+    this.markdown = new MarkdownView(this.textEl);
     this.placeholderEl = h("p", { class: "answer-placeholder" });
     this.errorEl = h("p", { class: "answer-error", role: "alert", hidden: true });
     this.figuresEl = h("dl", { class: "figures", hidden: true });
+    // The column scrolls on its own; it follows new text unless the reader scrolled up.
+    this.bodyEl = h("div", { class: "answer-body" }, this.placeholderEl, this.textEl, this.errorEl);
+    this.follow = true;
+    this.bodyEl.addEventListener("scroll", () => {
+      const { scrollHeight, scrollTop, clientHeight } = this.bodyEl;
+      this.follow = scrollHeight - scrollTop - clientHeight < 40;
+    });
 
     this.el = h(
       "article",
@@ -125,7 +155,7 @@ class AnswerColumn {
         ),
         h("div", { class: "answer-sub" }, this.statusEl, this.modelEl, this.simEl),
       ),
-      h("div", { class: "answer-body" }, this.placeholderEl, this.textEl, this.errorEl),
+      this.bodyEl,
       this.figuresEl,
     );
     this.setModel(model, simulated);
@@ -158,8 +188,8 @@ class AnswerColumn {
 
   renderEmpty() {
     // A failed answer with no text shows its error only.
-    const empty = this.status === "failed" ? [] : [h("p", { class: "answer-empty" }, "(no text)")];
-    this.textEl.replaceChildren(...empty);
+    this.markdown.reset();
+    if (this.status !== "failed") this.textEl.append(h("p", { class: "answer-empty" }, "(no text)"));
   }
 
   append(text) {
@@ -170,12 +200,13 @@ class AnswerColumn {
     if (!this.frame) {
       this.frame = requestAnimationFrame(() => {
         this.frame = 0;
-        this.render();
+        this.render(true);
       });
     }
   }
 
-  render() {
+  // streaming: a frame of deltas (only appended text: the figures have not changed).
+  render(streaming = false) {
     if (this.frame) {
       cancelAnimationFrame(this.frame);
       this.frame = 0;
@@ -183,9 +214,11 @@ class AnswerColumn {
     if (this.text === "" && FINISHED.has(this.status)) {
       this.renderEmpty();
     } else {
-      renderMarkdown(this.text, this.textEl);
+      this.markdown.update(this.text, streaming);
+      if (streaming && this.follow) this.bodyEl.scrollTop = this.bodyEl.scrollHeight;
     }
-    this.turn.changed();
+    if (streaming) this.turn.streamed();
+    else this.turn.changed();
   }
 
   // A `done` event, or a stored assistant message: both carry the final, stored answer.
@@ -203,6 +236,7 @@ class AnswerColumn {
       this.errorEl.hidden = true;
     }
     this.figures = figuresOf(answer);
+    this.version += 1;
     this.renderFigures();
     this.render();
   }
@@ -211,12 +245,18 @@ class AnswerColumn {
     const f = this.figures;
     const row = (metric, label, value) =>
       h("div", { class: "figure" }, h("dt", {}, label), h("dd", { dataset: { metric } }, value));
-    this.figuresEl.replaceChildren(
+    const rows = [
       row("ttft", "First token", formatMs(f.ttft)),
       row("speed", "Speed", formatSpeed(f.speed)),
       row("total", "Total time", formatMs(f.total)),
       row("tokens", "Tokens", formatTokens(f)),
-    );
+    ];
+    if (f.cost != null) rows.push(row("cost", "Cost", formatCost(f.cost)));
+    this.figuresEl.replaceChildren(...rows);
+    if (f.estimated) {
+      this.figuresEl.querySelector('[data-metric="tokens"]').title =
+        "Estimated from the text that arrived: the provider reports tokens only at the end";
+    }
     this.figuresEl.hidden = false;
   }
 
@@ -244,7 +284,11 @@ class Comparison {
     this.el = h("div", { class: "compare", hidden: true, "aria-label": "Comparison" });
   }
 
+  // Redrawn only when a column's figures or status changed, never per frame of text.
   update(columns) {
+    const key = columns.map((c) => `${c.provider}:${c.status}:${c.version}`).join();
+    if (key === this.key) return;
+    this.key = key;
     const measured = columns.filter((c) => c.figures);
     if (columns.length < 2 || measured.length === 0) {
       this.el.hidden = true;
@@ -258,21 +302,27 @@ class Comparison {
     const values = columns.map((c) => (c.figures ? c.figures[metric.key] : null));
     const known = values.filter((v) => v != null);
     const max = Math.max(...known, 0);
-    // The best value as shown: values that look the same when rounded are equally good.
+    // The best value as shown (values that look the same when rounded are equally good),
+    // among complete answers only: a failed or stopped answer is never the fastest.
+    const ranked = columns
+      .map((c, i) => (c.figures && c.figures.rankable ? values[i] : null))
+      .filter((v) => v != null);
     const best =
-      known.length > 1
-        ? metric.format(metric.lower ? Math.min(...known) : Math.max(...known))
+      ranked.length > 1
+        ? metric.format(metric.lower ? Math.min(...ranked) : Math.max(...ranked))
         : null;
     const rows = columns.map((column, i) => {
       const value = values[i];
       const bar = h("span", { class: "bar" });
       bar.style.width = value != null && max > 0 ? `${Math.max(2, (value / max) * 100)}%` : "0";
       const label = value != null ? metric.format(value) : column.figures ? "—" : "…";
+      const isBest = value != null && label === best && column.figures.rankable;
       return h(
         "div",
         {
-          class: `bar-row${value != null && label === best ? " best" : ""}`,
-          dataset: { provider: column.provider },
+          class: `bar-row${isBest ? " best" : ""}${column.figures && !column.figures.rankable ? " unranked" : ""}`,
+          dataset: { provider: column.provider, status: column.status },
+          title: column.figures && !column.figures.rankable ? `${column.status}: not ranked` : null,
         },
         h("span", { class: "bar-label" }, displayName(column.provider)),
         h("span", { class: "bar-track" }, bar),
@@ -309,6 +359,7 @@ export class TurnView {
 
     this.promptEl = h("div", { class: "prompt-text" });
     this.statusEl = h("p", { class: "turn-status", "aria-live": "polite" });
+    this.costEl = h("p", { class: "turn-cost", hidden: true });
     this.grid = h("div", { class: "answers" });
     this.comparison = new Comparison();
     this.el = h(
@@ -318,6 +369,7 @@ export class TurnView {
       this.grid,
       this.statusEl,
       this.comparison.el,
+      this.costEl,
     );
     this.setPrompt(prompt);
   }
@@ -364,9 +416,28 @@ export class TurnView {
 
   changed() {
     this.comparison.update([...this.columns.values()]);
-    this.renderStatus();
+    this.renderCost();
     for (const extension of turnExtensions) extension.changed(this);
+    this.streamed();
+  }
+
+  // New text in a column: only the status line and the scroll position can have changed.
+  streamed() {
+    this.renderStatus();
     if (this.hooks.onChange) this.hooks.onChange(this);
+  }
+
+  // The turn's cost: the sum of its answers' costs, when the gateway reports them.
+  renderCost() {
+    const costs = [...this.columns.values()]
+      .map((c) => (c.figures ? c.figures.cost : null))
+      .filter((cost) => cost != null);
+    this.costEl.hidden = costs.length === 0;
+    if (costs.length) {
+      const total = costs.reduce((sum, cost) => sum + cost, 0);
+      this.costEl.textContent = `Turn cost ${formatCost(total)}`;
+      this.costEl.dataset.costUsd = String(total);
+    }
   }
 
   renderStatus(connection) {

@@ -12,13 +12,27 @@ from pathlib import Path
 
 DEFAULT_PROMPT = "Load test: name three rivers"
 RESULTS_DIR = Path("bench-results")
+LISTEN_CHOICES = ("owner", "other", "alternate")  # where an eventsource turn's events are read
 # The benchmark's scenarios, in the order they run; gateway.tools.bench.scenarios defines them
 # (a test checks that the two agree).
-SCENARIO_NAMES = ("overhead-1", "overhead-50", "fanout", "throughput", "hold")
+SCENARIO_NAMES = ("overhead-1", "overhead-50", "fanout", "throughput", "hold", "scale")
 
 
 def add_loadtest_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--url", default="http://127.0.0.1:8000", help="the gateway")
+    parser.add_argument(
+        "--also-url",
+        action="append",
+        default=[],
+        help="another gateway of the same cluster (repeat): clients send turns to all in turn",
+    )
+    parser.add_argument(
+        "--listen",
+        choices=LISTEN_CHOICES,
+        default="owner",
+        help="with --eventsource and --also-url: read events from the gateway that took the "
+        "turn, the next one, or each in turn",
+    )
     parser.add_argument("--clients", type=int, default=1, help="concurrent streaming clients")
     amount = parser.add_mutually_exclusive_group()
     amount.add_argument("--turns", type=int, help="turns per client (default: 1)")

@@ -19,7 +19,7 @@ import orjson
 
 from providers.simulators.knobs import KnobError, Knobs
 from providers.simulators.state import SimulatorState
-from providers.simulators.text import answer_token_tuple
+from providers.simulators.text import answer_token_tuple, natural_length
 from providers.simulators.wire import EventStream, RejectedRequest, Reply, SimulatedApi
 
 Scope = MutableMapping[str, Any]
@@ -114,12 +114,14 @@ async def accept(
     entry = state.log(api.flavour, request.model, request.body)
     header = headers.get(b"x-simulator", b"").decode("latin-1")
     try:
-        knobs = state.knobs.resolve(header, request.knobs)
+        knobs = state.knobs[api.flavour].resolve(header, request.knobs)
     except KnobError as error:
         raise api.invalid(str(error)) from None
     entry.knobs = knobs
     fault = state.take_fault(api.flavour, header, request.knobs, knobs)
     length, finish = knobs.tokens, knobs.finish
+    if knobs.natural:
+        length = min(length, natural_length(api.flavour, request.prompt))
     if request.max_tokens is not None and request.max_tokens < length:
         length, finish = max(request.max_tokens, 0), "length"
     count = length if fault == "none" else knobs.fault_after(length)

@@ -1,6 +1,7 @@
 """Knobs: how a simulated answer behaves (length, pacing, faults), and where they come from.
 
-Three layers, later ones winning: the process defaults (``SimulatorConfig.defaults``), the
+Three layers, later ones winning: the process defaults (``SimulatorConfig.defaults``, or each
+flavour's own profile when there are none, see profiles.py), the
 ``x-simulator`` request header, and a suffix on the model name (``gpt-5.5+tokens=50,gap=5``).
 The model name matters most because the gateway passes a pinned model through untouched but adds
 no custom headers. Grammar of a knob string: ``name=value`` pairs joined by commas, spaces allowed
@@ -10,7 +11,7 @@ around names and values, the last of a repeated name wins, the empty string sets
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 
 from providers.registry import SIMULATOR_KEY
@@ -40,6 +41,7 @@ class Knobs:
     )
     after: int | None = None  # stream faults: tokens sent before the fault; None = half the answer
     fail_times: int = 0  # the fault hits only the first k requests with the same knobs; 0 = all
+    natural: bool = False  # end where the answer's text ends by itself, if before `tokens`
 
     def fault_after(self, length: int) -> int:
         return length // 2 if self.after is None else min(self.after, length)
@@ -57,7 +59,10 @@ class Knobs:
 class SimulatorConfig:
     """Process-wide settings of a simulator app."""
 
-    defaults: Knobs = field(default_factory=Knobs)
+    # None: a request naming no knob gets its flavour's realistic pace and length (profiles.py),
+    # one naming any knob gets plain Knobs() under them; Knobs: the same exact defaults for
+    # every flavour and request (tests and benchmarks).
+    defaults: Knobs | None = None
     api_key: str = SIMULATOR_KEY  # the one key every simulated API accepts
     # Keep request bodies for GET /_sim/requests. Off by default: the log is every prompt sent,
     # readable by anyone who can reach the port; when off, nothing is kept and it answers 404.
@@ -125,6 +130,7 @@ PARSERS: dict[str, Callable[[str], object]] = {
     "quota": _flag,
     "after": _integer(0, 100_000),
     "fail_times": _integer(0, 1_000_000),
+    "natural": _flag,
 }
 
 
@@ -153,11 +159,22 @@ def parse_knob_string(text: str) -> tuple[tuple[str, object], ...]:
 
 class KnobResolver:
     """Defaults, then header, then model suffix; cached, since a load test repeats a handful of
-    knob strings millions of times."""
+    knob strings millions of times.
 
-    def __init__(self, defaults: Knobs, cache_size: int = 4096) -> None:
+    ``profile``: what a request that names no knob at all gets (a provider's realistic demo
+    pace). Naming any knob takes exact control: the knobs not named then keep ``defaults``,
+    so ``tokens=200,gap=5,ttft=0`` means the same on every flavour."""
+
+    def __init__(
+        self, defaults: Knobs, cache_size: int = 4096, profile: Knobs | None = None
+    ) -> None:
         self.defaults = defaults
+        self.profile = profile
         self.resolve: Callable[[str, str], Knobs] = lru_cache(maxsize=cache_size)(self._resolve)
 
     def _resolve(self, header: str, model_suffix: str) -> Knobs:
+        if self.profile is not None and not (
+            parse_knob_string(header) or parse_knob_string(model_suffix)
+        ):
+            return self.profile
         return self.defaults.overridden(header).overridden(model_suffix)

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from providers.simulators.knobs import KnobResolver, Knobs, SimulatorConfig
+from providers.simulators.profiles import profile
 
 # fail_times tallies are keyed by client-chosen knob strings; cap them so that a load test with
 # unique strings cannot grow the process without bound.
@@ -43,8 +44,15 @@ class SimulatorState:
 
     def __init__(self, config: SimulatorConfig, flavours: Iterable[str]) -> None:
         self.config = config
-        self.knobs = KnobResolver(config.defaults)
         self.counters = {flavour: FlavourStats() for flavour in flavours}
+        # One resolver per flavour: without process defaults each has its own profile.
+        self.knobs = {
+            flavour: KnobResolver(
+                config.defaults or Knobs(),
+                profile=None if config.defaults else profile(flavour),
+            )
+            for flavour in self.counters
+        }
         self.logs: dict[str, deque[LoggedRequest]] = {
             flavour: deque(maxlen=config.log_size) for flavour in self.counters
         }

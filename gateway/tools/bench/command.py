@@ -54,8 +54,10 @@ def main(args: argparse.Namespace) -> int:
         "machine": machine_info,
         "layout": layout,
         "rlimit_nofile": limit,
-        "scenarios": results,
+        "scenarios": {n: r for n, r in results.items() if n != "scale"},
     }
+    if "scale" in results:
+        result["scale"] = results["scale"]
     result["targets"] = judge(results)
     result["load_average_at_end"] = load_average()
     result["elapsed_s"] = round((dt.datetime.now(dt.UTC) - started).total_seconds(), 1)

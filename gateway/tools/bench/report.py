@@ -22,6 +22,18 @@ def one_line(derived: dict[str, Any]) -> str:
     )
 
 
+def scale_line(scale: dict[str, Any]) -> str:
+    if scale.get("skipped"):
+        return f"skipped: {scale['skipped']}"
+    d = scale["derived"]
+    return (
+        f"{fmt(d['one_tokens_per_s'], 0)} tokens/s through one gateway, "
+        f"{fmt(d['two_tokens_per_s'], 0)} through two ({fmt(d['two_over_one'])}×); a listener "
+        f"on another worker adds {fmt(d['remote_listener_extra_us_per_token'])} µs CPU/token; "
+        f"errors {d['errors']}"
+    )
+
+
 def machine() -> dict[str, Any]:
     model = "unknown"
     with contextlib.suppress(OSError), open("/proc/cpuinfo") as file:
@@ -140,10 +152,12 @@ def markdown(result: dict[str, Any]) -> str:
             + ", ".join(disturbed)
             + "; those numbers are worse than the gateway alone would give.",
         ]
+    if result.get("scale"):
+        lines += scale_table(result["scale"])
     lines += ["", "| target | scenario | measured | limit | result |", "|---|---|---|---|---|"]
     for verdict in result["targets"]:
         unit = f" {verdict['unit']}" if verdict["unit"] else ""
-        digits = 2 if verdict["unit"] in ("µs", "ms", "KB") else 0
+        digits = 2 if verdict["unit"] in ("µs", "ms", "KB", "×") else 0
         lines.append(
             f"| {verdict['target']} | {verdict['scenario']} "
             f"| {fmt(verdict['measured'], digits)}{unit} "
@@ -159,6 +173,46 @@ def markdown(result: dict[str, Any]) -> str:
             f"{amount} each way, ramp-up {s['ramp_up']:g} s"
         )
     return "\n".join(lines) + "\n"
+
+
+def scale_table(scale: dict[str, Any]) -> list[str]:
+    if scale.get("skipped"):
+        return ["", f"Scale-out (`scale`): skipped, {scale['skipped']}."]
+    d = scale["derived"]
+    lines = [
+        "",
+        f"Scale-out (`scale`): {scale['description']}. Every process shares the machine's "
+        f"{d['cores']} cores (nothing pinned but the load side):",
+        "",
+        "| setup | relayed tokens/s | gateways' CPU per token (µs) | gateways' CPU "
+        "| Redis CPU | simulators CPU | load generator CPU | TTFT p50 / p99 (ms) | errors "
+        "| answers stored / expected |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    setups = [
+        ("one gateway, no Redis", [scale["one"]]),
+        ("two gateways + Redis, half the listeners elsewhere", [scale["two"]]),
+        ("two gateways, listeners on the owner", scale["listeners_on_owner"]),
+        ("two gateways, listeners on the other", scale["listeners_elsewhere"]),
+    ]
+    for label, rounds in setups:
+        for f in rounds:
+            lines.append(
+                f"| {label} | {fmt(f['tokens_per_s'], 0)} | {fmt(f['cpu_us_per_token'], 1)} "
+                f"| {fmt(f['gateways_cpu_percent'], 0)}% | {fmt(f['redis_cpu_percent'], 0)}% "
+                f"| {fmt(f['simulators_cpu_percent'], 0)}% "
+                f"| {fmt(f['load_generator_cpu_percent'], 0)}% "
+                f"| {fmt(f['ttft_p50_ms'])} / {fmt(f['ttft_p99_ms'])} | {f['errors']} "
+                f"| {fmt(f['answers_stored'], 0)} / {f['answers_expected']} |"
+            )
+    lines += [
+        "",
+        f"Two over one: {fmt(d['two_over_one'])}×. A listener on another worker: "
+        f"{fmt(d['remote_listeners_cpu_us_per_token'])} µs of gateway CPU per token against "
+        f"{fmt(d['owner_listeners_cpu_us_per_token'])} on the owner, "
+        f"{fmt(d['remote_listener_extra_us_per_token'])} µs more.",
+    ]
+    return lines
 
 
 def layout_text(gateway_cores: set[int] | None, load_cores: set[int] | None, external: bool) -> str:

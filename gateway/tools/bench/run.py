@@ -19,8 +19,9 @@ from gateway.tools.bench.processes import (
     gateway_environment,
     wait_until_ready,
 )
-from gateway.tools.bench.report import one_line
+from gateway.tools.bench.report import one_line, scale_line
 from gateway.tools.bench.rounds import GatewayRound, load_config
+from gateway.tools.bench.scale import run_scale
 from gateway.tools.bench.scenarios import Scenario
 from gateway.tools.bench.summary import summarise_scenario
 from gateway.tools.loadtest import LoadReport, run_load
@@ -65,16 +66,23 @@ class Bench:
             self.simulator.stop()
         self.database.stop()
 
-    async def start_gateway(self, name: str, metrics: bool = True) -> tuple[Child, str]:
+    async def start_gateway(
+        self,
+        name: str,
+        metrics: bool = True,
+        pinned: bool = True,
+        env: dict[str, str] | None = None,
+    ) -> tuple[Child, str]:
         port = free_port()
         data_dir = self.work_dir / "gateway-data"
         data_dir.mkdir(exist_ok=True)
         environment = gateway_environment(self.database.dsn, self.simulator_url, port, data_dir)
         environment["METRICS"] = "on" if metrics else "off"
+        environment.update(env or {})
         gateway = Child(
             ["serve", "--port", str(port)],
             self.logs / f"gateway-{name}{'' if metrics else '-metrics-off'}.log",
-            self.gateway_cores,
+            self.gateway_cores if pinned else None,
             env=environment,
             cwd=self.work_dir,  # no .env from the developer's checkout
         )
@@ -90,6 +98,10 @@ class Bench:
         results = {}
         for scenario in chosen:
             print(f"bench: {scenario.name}: {scenario.description}", flush=True)
+            if scenario.kind == "scale":
+                results[scenario.name] = await run_scale(self, scenario)
+                print(f"bench: {scenario.name}: {scale_line(results[scenario.name])}", flush=True)
+                continue
             if compare_metrics():
                 on, off = await self.run_scenario_metrics_on_and_off(scenario)
                 results[scenario.name] = on

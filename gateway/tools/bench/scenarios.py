@@ -21,6 +21,7 @@ class Scenario:
     ramp_up: float = 0.0
     rounds: int = 1  # each round runs direct and through the gateway
     turn_timeout: float = 60.0
+    kind: str = "relay"  # relay: direct vs through the gateway; scale: one vs two gateways
 
     @property
     def upstream_streams(self) -> int:
@@ -28,7 +29,7 @@ class Scenario:
 
 
 def scenarios(quick: bool) -> dict[str, Scenario]:
-    """The five scenarios of issue 5; ``quick`` shrinks each to a few seconds (a smoke run)."""
+    """The five scenarios of issue 5 and the scale-out one of issue 12; ``quick`` shrinks each to a few seconds (a smoke run)."""
     # ttft=0 everywhere but hold: the direct baseline then has no timer in front of the first
     # token, so added TTFT is all the gateway's own work (storing the prompt included).
     full = [
@@ -84,6 +85,22 @@ def scenarios(quick: bool) -> dict[str, Scenario]:
             turn_timeout=180.0,
         ),
     ]
+    full.append(
+        Scenario(
+            "scale",
+            "5 providers, 400 tokens with no delay, 40 concurrent eventsource turns: through "
+            "one gateway, then through two sharing Redis (half the listeners on the other one); "
+            "then 20 turns of 200 tokens 20 ms apart with every listener on the owner, then on "
+            "the other gateway",
+            ALL_PROVIDERS,
+            "tokens=400,gap=0,ttft=0",
+            clients=40,
+            duration=10,
+            ramp_up=1.0,
+            rounds=2,
+            kind="scale",
+        )
+    )
     if not quick:
         return {s.name: s for s in full}
     shrunk = {s.name: replace(s, duration=3, rounds=1, ramp_up=min(s.ramp_up, 1.0)) for s in full}

@@ -35,6 +35,23 @@ TARGETS = (
     Target("fan-out answers not stored (any round)", "fanout", "answers_missing", 0),
     Target("hold errors", "hold", "gateway_errors", 0),
     Target("hold RSS per upstream stream", "hold", "rss_kb_per_stream", 30, unit="KB"),
+    Target(
+        "two gateways over one, relayed tokens/s",
+        "scale",
+        "two_over_one",
+        1.7,
+        higher_is_better=True,
+        unit="×",
+    ),
+    Target(
+        "extra CPU per token of a listener on another worker",
+        "scale",
+        "remote_listener_extra_us_per_token",
+        10,
+        unit="µs",
+    ),
+    Target("scale errors", "scale", "errors", 0),
+    Target("scale answers not stored", "scale", "answers_missing", 0),
 )
 
 
@@ -43,7 +60,7 @@ def judge(results: dict[str, Any]) -> list[dict[str, Any]]:
     verdicts = []
     for target in TARGETS:
         scenario = results.get(target.scenario)
-        if scenario is None:
+        if scenario is None or scenario.get("skipped"):
             continue
         value = scenario["derived"].get(target.metric)
         if value is None:

@@ -18,6 +18,8 @@ from gateway.tools.runner import event_loop_factory, raise_open_files_limit
 def config_from_args(args: argparse.Namespace) -> LoadConfig:
     return LoadConfig(
         url=args.url,
+        more_urls=tuple(args.also_url),
+        listen=args.listen,
         clients=args.clients,
         turns=args.turns,
         duration=args.duration,

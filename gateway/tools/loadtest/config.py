@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gateway.tools.arguments import DEFAULT_PROMPT
+from gateway.tools.arguments import DEFAULT_PROMPT, LISTEN_CHOICES
 from providers.registry import PROVIDERS
 
 
@@ -25,6 +25,17 @@ class LoadConfig:
     connect_timeout: float = 10.0
     show_violations: int = 5  # violations printed to stderr as they happen (all are counted)
     progress: bool | None = None  # a live line on stderr; None = only when stderr is a TTY
+    # More gateways, sharing one database and Redis: client i sends its turns to them in
+    # turn, starting at i (a round-robin balancer without the balancer's own CPU).
+    more_urls: tuple[str, ...] = ()
+    # Eventsource mode only: which gateway a turn's events are read from. "owner": the one that
+    # took the POST; "other": the next one; "alternate": owner, other, owner, ... (what a plain
+    # round-robin balancer gives on average).
+    listen: str = "owner"
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        return (self.url, *self.more_urls)
 
     @property
     def mode(self) -> str:
@@ -55,6 +66,10 @@ class LoadConfig:
             raise ValueError("clients must be at least 1")
         if self.direct and not self.simulator_url:
             raise ValueError("--direct needs --simulator-url")
+        if self.listen not in LISTEN_CHOICES:
+            raise ValueError(f"listen: one of {', '.join(LISTEN_CHOICES)}")
+        if self.listen != "owner" and not (self.eventsource and self.more_urls):
+            raise ValueError("listening elsewhere needs eventsource mode and more than one url")
         if self.turns is not None and self.turns < 1:
             raise ValueError("turns must be at least 1")
         if self.duration is not None and self.duration <= 0:

@@ -27,11 +27,14 @@ from gateway.tools.loadtest.native import NativeStream, native_request
 from gateway.tools.loadtest.report import LoadReport
 from gateway.tools.loadtest.stats import Stats
 
-GATEWAY = ""  # the key of the gateway's connection and request; direct mode keys by provider
+
+def gateway_key(index: int) -> str:
+    """The key of a gateway's connection and request (direct mode keys by provider)."""
+    return f"gateway {index}"
 
 
 def requests_for(config: LoadConfig) -> dict[str, bytes]:
-    """Each request a turn sends, built once for the whole run: the gateway's (by the mode),
+    """Each request a turn sends, built once for the whole run: each gateway's (by the mode),
     or in direct mode one native request per provider."""
     if config.direct:
         assert config.simulator_url is not None
@@ -41,25 +44,37 @@ def requests_for(config: LoadConfig) -> dict[str, bytes]:
             )
             for provider in config.providers
         }
-    target = Endpoint.parse(config.url)
     body = orjson.dumps(
         {"prompt": config.prompt, "conversation_id": None, "models": config.gateway_models()}
     )
     path = "/api/v1/turns" if config.eventsource else "/api/v1/chat/stream"
     accept = "Accept: application/json" if config.eventsource else SSE_ACCEPT
-    return {GATEWAY: build_request("POST", target.authority, path, body, [accept, JSON_CONTENT])}
+    return {
+        gateway_key(index): build_request(
+            "POST", Endpoint.parse(url).authority, path, body, [accept, JSON_CONTENT]
+        )
+        for index, url in enumerate(config.urls)
+    }
 
 
 class Client:
     """One simulated user: a keep-alive connection (one per provider in direct mode) and a loop
     of turns, each timed from the moment its request is written."""
 
-    def __init__(self, config: LoadConfig, stats: Stats, requests: dict[str, bytes]) -> None:
+    def __init__(
+        self, config: LoadConfig, stats: Stats, requests: dict[str, bytes], index: int = 0
+    ) -> None:
         self.config = config
         self.stats = stats
         self.connections: dict[str, Connection] = {}
-        self.target = Endpoint.parse(config.simulator_url if config.direct else config.url)  # type: ignore[arg-type]
+        self.endpoints = (
+            {provider: Endpoint.parse(config.simulator_url) for provider in config.providers}  # type: ignore[arg-type]
+            if config.direct
+            else {gateway_key(i): Endpoint.parse(url) for i, url in enumerate(config.urls)}
+        )
         self.requests = requests
+        self.index = index  # where this client's round robin over the gateways starts
+        self.turns_sent = 0
 
     async def run(self, delay: float, deadline: float | None, turns: int | None) -> None:
         if delay:
@@ -81,8 +96,9 @@ class Client:
         if connection is None or connection.closed or not connection.reusable:
             if connection is not None:
                 connection.close()
+            target = self.endpoints[key]
             async with asyncio.timeout(self.config.connect_timeout):
-                connection = await Connection.open(self.target.host, self.target.port)
+                connection = await Connection.open(target.host, target.port)
             connection.reusable = True
             self.connections[key] = connection
         return connection
@@ -122,23 +138,36 @@ class Client:
         self.connections.clear()
         return False
 
+    def next_gateways(self) -> tuple[str, str]:
+        """The keys of the gateway this turn is sent to and of the one its events are read
+        from (the same one but in eventsource mode with ``listen`` other than owner)."""
+        count = len(self.config.urls)
+        sent, self.turns_sent = self.turns_sent, self.turns_sent + 1
+        owner = (self.index + sent) % count
+        listen = self.config.listen
+        elsewhere = listen == "other" or (listen == "alternate" and sent % 2 == 1)
+        return gateway_key(owner), gateway_key((owner + 1) % count if elsewhere else owner)
+
     async def stream_turn(self) -> bool:
-        connection = await self.connection(GATEWAY)
+        key, _ = self.next_gateways()
+        connection = await self.connection(key)
         reader = GatewayStream(self.stats, time.perf_counter_ns(), self.config.providers)
-        response = await connection.send(self.requests[GATEWAY], reader)
+        response = await connection.send(self.requests[key], reader)
         return self.settle_gateway(response, reader)
 
     async def eventsource_turn(self) -> bool:
-        connection = await self.connection(GATEWAY)
+        owner, listener = self.next_gateways()
+        connection = await self.connection(owner)
         sent = time.perf_counter_ns()
-        created = await connection.send(self.requests[GATEWAY])
+        created = await connection.send(self.requests[owner])
         if created.status != 201:
             self.stats.error(f"http {created.status}")
             return False
         events_url = orjson.loads(created.body)["events_url"]
         reader = GatewayStream(self.stats, sent, self.config.providers)
-        request = build_request("GET", self.target.authority, events_url, None, [SSE_ACCEPT])
-        connection = await self.connection(GATEWAY)
+        authority = self.endpoints[listener].authority
+        request = build_request("GET", authority, events_url, None, [SSE_ACCEPT])
+        connection = await self.connection(listener)
         response = await connection.send(request, reader)
         return self.settle_gateway(response, reader)
 
@@ -203,7 +232,7 @@ async def run_load(config: LoadConfig) -> LoadReport:
     deadline = started + config.duration if config.duration is not None else None
     step = config.ramp_up / config.clients
     requests = requests_for(config)
-    clients = [Client(config, stats, requests) for _ in range(config.clients)]
+    clients = [Client(config, stats, requests, index) for index in range(config.clients)]
     tasks = [
         asyncio.create_task(client.run(index * step, deadline, turns))
         for index, client in enumerate(clients)

@@ -1,0 +1,110 @@
+"""The Redis event bus between two "workers" (two EventBus objects), on a real Redis server.
+
+The cluster tests (test_scale_out.py) show the whole behaviour through nginx; these pin down
+two details that timing alone would rarely show: a burst of events is one stream entry that a
+mirror splits back exactly, and a mirror of a running turn whose stream has no entry yet waits
+for it instead of giving up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from gateway.turns.bus import EventBus, stream_key
+from gateway.turns.events import event_bytes
+from gateway.turns.log import EventLog
+from tests.cluster import RedisServer
+
+
+@pytest.fixture
+def redis_url(tmp_path):
+    server = RedisServer(tmp_path).start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def two_buses(redis_url):
+    buses = [
+        EventBus(redis_url, retention=60, listener_limit=1_000_000, grace=1, on_cancel=noop)
+        for _ in range(2)
+    ]
+    for bus in buses:
+        await bus.start()
+    try:
+        yield buses
+    finally:
+        for bus in buses:
+            await bus.stop()
+
+
+def noop(*_args) -> None:
+    pass
+
+
+def owner_log(bus: EventBus, turn_id: str) -> EventLog:
+    log = EventLog()
+    log.sink = bus.sink(turn_id)
+    return log
+
+
+async def flushed(bus: EventBus) -> None:
+    if bus._flushing is not None:
+        await bus._flushing
+
+
+async def read_all(log: EventLog) -> list[bytes]:
+    chunks = []
+    async with asyncio.timeout(10):
+        async for chunk in log.stream(0):
+            chunks.append(chunk)
+    return chunks
+
+
+async def test_a_burst_is_one_entry_that_a_mirror_splits_back_exactly(two_buses):
+    owner, other = two_buses
+    log = owner_log(owner, "burst")
+    log.publish("turn", {"turn_id": "burst", "providers": []})
+    for n in range(30):
+        log.publish("delta", {"provider": "claude", "text": f"word {n}\n\n"})  # JSON-escaped
+    await flushed(owner)
+    assert await owner.redis.xlen(stream_key("burst")) == 1  # not one entry per event
+
+    log.publish("delta", {"provider": "claude", "text": "later"})
+    log.end("burst", {"claude": "complete"})
+    await flushed(owner)
+    assert await owner.redis.xlen(stream_key("burst")) == 2
+
+    mirror = await other.mirror("burst")
+    assert mirror is not None
+    assert mirror.log.ids == list(range(1, 34))
+    assert mirror.log.events == log.events
+    assert b"".join(await read_all(mirror.log)) == b"".join(log.events)
+
+
+async def test_a_mirror_of_a_running_turn_waits_for_its_first_entry(two_buses):
+    owner, other = two_buses
+    assert await other.mirror("early") is None  # not running, nothing stored: no mirror
+
+    mirror = await other.mirror("early", running=True)
+    assert mirror is not None
+    reading = asyncio.create_task(read_all(mirror.log))
+    await asyncio.sleep(0.2)  # the listener now waits on an empty mirror
+    assert not reading.done()
+
+    log = owner_log(owner, "early")
+    log.publish("turn", {"turn_id": "early", "providers": []})
+    log.publish("delta", {"provider": "claude", "text": "hello"})
+    log.end("early", {"claude": "complete"})
+    assert b"".join(await reading) == b"".join(log.events)
+
+
+async def test_a_gap_breaks_the_mirror_rather_than_skipping_events(two_buses):
+    owner, other = two_buses
+    chunk = event_bytes(5, "delta", {"provider": "claude", "text": "after a loss"})
+    await owner.redis.xadd(stream_key("gap"), {b"e": chunk}, id="5-0")
+    assert await other.mirror("gap", running=True) is None  # not from the start
