@@ -14,7 +14,7 @@ def test_parameters_become_numbered_binds_and_casts_survive():
 def test_missing_parameter_is_a_clear_error():
     import pytest
 
-    with pytest.raises(TypeError, match="needs owner, title"):
+    with pytest.raises(TypeError, match="needs blind, context_policy, owner, title"):
         Q.create_conversation.args({})
 
 

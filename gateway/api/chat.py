@@ -30,6 +30,7 @@ async def start_turn(request: Request, *, wait_for_listener: bool) -> Turn:
         models=body.models,
         wait_for_listener=wait_for_listener,
         owner=owner_of(request),
+        blind=body.blind,
     )
 
 
@@ -60,8 +61,9 @@ async def chat(request: Request) -> Response:
 def chat_item(done: dict) -> ChatResponseItem:
     error = done["error"]
     return ChatResponseItem(
-        provider=done["provider"],
-        model=done["model"],
+        provider=done.get("provider"),  # a blind done names its label instead
+        model=done.get("model"),
+        label=done.get("label"),
         status=done["status"],
         content=done["content"],
         error=error["message"] if error else None,

@@ -20,6 +20,7 @@ from gateway.api.schemas import (
 )
 from gateway.runtime import runtime
 from gateway.turns import answer_error
+from gateway.turns.blind import neutral_error, neutral_finish
 from gateway.turns.events import usage_data
 from storage import Q
 
@@ -61,7 +62,13 @@ async def create_conversation(request: Request) -> Response:
     gateway = runtime(request)
     body = await read_json(request, ConversationCreate, gateway.settings.max_body_bytes)
     title = (body.title or "").strip() or DEFAULT_TITLE
-    row = await Q.create_conversation.fetchrow(gateway.pool, title=title, owner=owner_of(request))
+    row = await Q.create_conversation.fetchrow(
+        gateway.pool,
+        title=title,
+        owner=owner_of(request),
+        blind=body.blind,
+        context_policy=body.context_policy,
+    )
     return JSONResponse(dump(Conversation(**row)), status_code=201)
 
 
@@ -89,7 +96,12 @@ async def rename_conversation(request: Request) -> Response:
     id = conversation_id(request)
     body = await read_json(request, ConversationRename, gateway.settings.max_body_bytes)
     row = await Q.rename_conversation.fetchrow(
-        gateway.pool, id=id, title=body.title, owner=owner_of(request)
+        gateway.pool,
+        id=id,
+        title=body.title,
+        blind=body.blind,
+        context_policy=body.context_policy,
+        owner=owner_of(request),
     )
     if row is None:
         raise not_found("conversation")
@@ -119,15 +131,20 @@ async def load_conversation(pool, id: int, owner: int) -> ConversationDetail:
 def message_out(row) -> MessageOut:
     error = answer_error(row)
     usage = usage_data(row["input_tokens"], row["output_tokens"])
+    finish_reason = row["finish_reason"]
+    hidden = row["label"] is not None and not row["revealed"]
+    if hidden:  # a blind turn's answer before its vote: as its events showed it
+        error, finish_reason = neutral_error(error), neutral_finish(finish_reason)
     return MessageOut(
         id=row["id"],
         turn_id=row["turn_id"],
         role=row["role"],
-        provider=row["provider"],
-        model=row["model"],
+        provider=None if hidden else row["provider"],
+        model=None if hidden else row["model"],
+        label=row["label"],
         status=row["status"],
         content=row["content"],
-        finish_reason=row["finish_reason"],
+        finish_reason=finish_reason,
         error=ErrorInfo(**error) if error else None,
         ttft_ms=row["ttft_ms"],
         latency_ms=row["latency_ms"],

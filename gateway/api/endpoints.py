@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.api import chat, session, system, turns
+from gateway.api import arena, chat, session, system, turns
 from gateway.api import conversations as conv
 from gateway.api.openapi import ApiEndpoint
 from gateway.api.schemas import (
@@ -15,6 +15,7 @@ from gateway.api.schemas import (
     ConversationDetail,
     ConversationRename,
     Health,
+    Leaderboard,
     Liveness,
     ProviderInfo,
     Readiness,
@@ -22,6 +23,8 @@ from gateway.api.schemas import (
     SignIn,
     TurnCreated,
     TurnState,
+    Vote,
+    VoteRequest,
 )
 
 API = "/api/v1"
@@ -80,7 +83,7 @@ ENDPOINTS: list[ApiEndpoint] = [
         "PATCH",
         f"{API}/conversations/{{conversation_id:id}}",
         conv.rename_conversation,
-        "Rename a conversation",
+        "Rename a conversation, or change whether it is blind and its context policy",
         "conversations",
         body=ConversationRename,
         response=Conversation,
@@ -172,6 +175,41 @@ ENDPOINTS: list[ApiEndpoint] = [
         response=TurnState,
         errors=(404, 503),
         path_schemas=_TURN_ID,
+    ),
+    ApiEndpoint(
+        "POST",
+        f"{API}/turns/{{turn_id}}/vote",
+        arena.vote,
+        "Vote on a blind turn (once): reveals who each label was",
+        "arena",
+        body=VoteRequest,
+        response=Vote,
+        status=201,
+        errors=(400, 404, 409, 413, 415, 422, 503),
+        path_schemas=_TURN_ID,
+    ),
+    ApiEndpoint(
+        "GET",
+        f"{API}/leaderboard",
+        arena.get_leaderboard,
+        "Bradley–Terry ratings from your votes, with 95 % bootstrap intervals",
+        "arena",
+        response=Leaderboard,
+        errors=(422, 503),
+        query=(
+            {
+                "name": "since",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string", "format": "date-time"},
+            },
+            {
+                "name": "days",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "integer", "minimum": 1, "maximum": arena.MAX_DAYS},
+            },
+        ),
     ),
     ApiEndpoint(
         "GET",

@@ -70,6 +70,7 @@ _STATUS_TEXT = {
     403: "A state-changing request from an origin that is not allowed",
     404: "Not found (or another key's)",
     405: "Method not allowed (the Allow header lists the path's methods)",
+    409: "Conflict with the turn's state (voted already, or not blind)",
     413: "Body or prompt too large",
     415: "The body is not application/json",
     421: "A Host this gateway does not answer to",

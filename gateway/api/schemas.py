@@ -5,11 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from providers import PROVIDERS
 
 AnswerStatus = Literal["complete", "failed", "cancelled"]
+ContextPolicy = Literal["isolated", "winner", "shared"]
+_POLICY = (
+    "How each provider sees the conversation's history: isolated (its own answers), winner "
+    "(after a vote, the voted answer as its own), shared (every answer, labelled by provider)."
+)
 MAX_MODEL_CHARS = 200  # "provider:model" and its simulator knobs fit; a 900 KB pin does not
 
 # The document states the rules as patterns, so that clients (and the fuzzer) know them; the
@@ -68,17 +73,43 @@ class ConversationCreate(Strict):
     title: Text | None = Field(
         default=None, max_length=200, description="Defaults to 'New conversation'."
     )
+    blind: bool = Field(default=False, description="Its turns are blind unless one says not.")
+    context_policy: ContextPolicy = Field(default="isolated", description=_POLICY)
+
+
+def _left_out(schema: dict[str, Any]) -> None:
+    """A field that may be left out but not null: the document shows no null default."""
+    schema.pop("default", None)
 
 
 class ConversationRename(Strict):
-    title: NonBlank = Field(min_length=1, max_length=200)
+    """PATCH: rename, and/or change its settings; what is left out stays as it was (null is
+    not a value: a field is given or left out)."""
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
+    title: NonBlank = Field(  # type: ignore[assignment]
+        default=None, min_length=1, max_length=200, json_schema_extra=_left_out
+    )
+    blind: bool = Field(default=None, json_schema_extra=_left_out)  # type: ignore[assignment]
+    context_policy: ContextPolicy = Field(  # type: ignore[assignment]
+        default=None, description=_POLICY, json_schema_extra=_left_out
+    )
 
     @field_validator("title")
     @classmethod
-    def _not_blank(cls, value: str) -> str:
+    def _not_blank(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         if not value.strip():
             raise ValueError("must not be blank")
         return value.strip()
+
+    @model_validator(mode="after")
+    def _something(self) -> ConversationRename:
+        if self.title is None and self.blind is None and self.context_policy is None:
+            raise ValueError("give a title, blind or context_policy")
+        return self
 
 
 class Conversation(BaseModel):
@@ -87,6 +118,8 @@ class Conversation(BaseModel):
     created_at: datetime
     updated_at: datetime
     message_count: int = 0
+    blind: bool = False
+    context_policy: ContextPolicy = "isolated"
 
 
 class ErrorInfo(BaseModel):
@@ -105,8 +138,9 @@ class MessageOut(BaseModel):
     id: int
     turn_id: str | None
     role: Literal["user", "assistant"]
-    provider: str | None
+    provider: str | None = Field(description="null for a blind turn's answer until its vote")
     model: str | None
+    label: str | None = Field(default=None, description="A blind turn's answer: its label")
     status: AnswerStatus
     content: str
     finish_reason: str | None = None
@@ -138,6 +172,11 @@ class ChatRequest(Strict):
         default=None,
         description="Providers to ask, e.g. ['claude', 'chatgpt:gpt-4o-mini']; null asks every one.",
     )
+    blind: bool | None = Field(
+        default=None,
+        description="Label the answers A, B, … and hide who gave them until a vote; "
+        "null: as the conversation is set.",
+    )
 
     @field_validator("prompt")
     @classmethod
@@ -148,8 +187,9 @@ class ChatRequest(Strict):
 
 
 class ChatResponseItem(BaseModel):
-    provider: str
-    model: str
+    provider: str | None  # null in a blind turn, which names the label instead
+    model: str | None
+    label: str | None = None
     status: AnswerStatus
     content: str
     error: str | None
@@ -182,11 +222,57 @@ class CancelRequest(Strict):
 
 
 class TurnProviderState(BaseModel):
+    provider: str | None = Field(description="null in a blind turn until its vote")
+    model: str | None
+    simulated: bool | None
+    status: Literal["pending", "streaming", "complete", "failed", "cancelled"]
+    message_id: int | None = None
+    label: str | None = None
+
+
+class VoteRequest(Strict):
+    """Exactly one of the two (null is not a value)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": [{"required": ["winner"]}, {"required": ["ranking"]}]}
+    )
+
+    winner: Annotated[Text, Field(max_length=20)] = Field(  # type: ignore[assignment]
+        default=None,
+        description="The best answer's label, 'tie' or 'all_bad'.",
+        json_schema_extra=_left_out,
+    )
+    ranking: Annotated[  # type: ignore[assignment]
+        list[Annotated[Text, Field(max_length=20)]], Documented(minItems=1, maxItems=26)
+    ] = Field(
+        default=None,
+        description="Labels, best first; unlisted ones rank below them all.",
+        json_schema_extra=_left_out,
+    )
+
+    @model_validator(mode="after")
+    def _one(self) -> VoteRequest:
+        if (self.winner is None) == (self.ranking is None):
+            raise ValueError("give either winner or ranking")
+        if self.ranking is not None and not self.ranking:
+            raise ValueError("ranking: name at least one label")
+        return self
+
+
+class RevealedLabel(BaseModel):
+    label: str
     provider: str
     model: str
     simulated: bool
-    status: Literal["pending", "streaming", "complete", "failed", "cancelled"]
-    message_id: int | None = None
+
+
+class Vote(BaseModel):
+    turn_id: str
+    verdict: Literal["winner", "tie", "all_bad", "ranking"]
+    winner: str | None
+    ranking: list[str] | None
+    created_at: datetime
+    revealed: list[RevealedLabel]
 
 
 class TurnState(BaseModel):
@@ -195,15 +281,21 @@ class TurnState(BaseModel):
     user_message_id: int | None
     status: Literal["running", "finished", "interrupted"]
     providers: list[TurnProviderState]
+    blind: bool = False
+    vote: Vote | None = None
 
 
 # -- the events of a stream (spec §3.1): each event's ``data``, one line of JSON --------------
 
 
+# A blind turn's events name a ``label`` instead of ``provider``, and carry no ``model``.
+
+
 class TurnEventProvider(BaseModel):
-    provider: str
-    model: str
-    simulated: bool
+    provider: str | None = None
+    model: str | None = None
+    simulated: bool | None = None
+    label: str | None = None
 
 
 class TurnEvent(BaseModel):
@@ -211,23 +303,27 @@ class TurnEvent(BaseModel):
     conversation_id: int
     user_message_id: int
     providers: list[TurnEventProvider]
+    blind: bool = False
 
 
 class StartEvent(BaseModel):
-    provider: str
-    model: str
+    provider: str | None = None
+    model: str | None = None
+    label: str | None = None
 
 
 class DeltaEvent(BaseModel):
-    provider: str
+    provider: str | None = None
+    label: str | None = None
     text: str
 
 
 class DoneEvent(BaseModel):
-    provider: str
+    provider: str | None = None
+    label: str | None = None
     status: AnswerStatus
     message_id: int | None
-    model: str
+    model: str | None = None
     content: str
     finish_reason: str | None
     usage: UsageInfo | None
@@ -242,13 +338,51 @@ class EndEvent(BaseModel):
     statuses: dict[str, AnswerStatus]
 
 
+class RevealIdentity(BaseModel):
+    provider: str
+    model: str
+    simulated: bool
+
+
+class RevealEvent(BaseModel):
+    """A blind turn was voted on while its stream was open: who each label was."""
+
+    turn_id: str
+    labels: dict[str, RevealIdentity]
+
+
 STREAM_EVENTS: dict[str, type[BaseModel]] = {
     "turn": TurnEvent,
     "start": StartEvent,
     "delta": DeltaEvent,
     "done": DoneEvent,
+    "reveal": RevealEvent,
     "end": EndEvent,
 }
+
+
+# -- the leaderboard ----------------------------------------------------------------------------
+
+
+class Standing(BaseModel):
+    provider: str
+    model: str
+    rating: float = Field(description="Bradley–Terry on the Elo scale: the models' mean is 1000")
+    ci_low: float = Field(description="95 % bootstrap interval, low end")
+    ci_high: float
+    votes: int
+    wins: int = Field(description="Pairwise: answers it beat")
+    losses: int
+    ties: int
+    all_bad: int = Field(description="all_bad votes it was in (counted as ties)")
+    win_rate: float | None = Field(description="Share of pairwise comparisons won, ties half")
+
+
+class Leaderboard(BaseModel):
+    since: datetime | None
+    votes: int
+    bootstrap_rounds: int
+    standings: list[Standing]
 
 
 class ProviderInfo(BaseModel):

@@ -12,10 +12,19 @@ from gateway.api.body import read_json
 from gateway.api.chat import start_turn
 from gateway.api.errors import HttpError, not_found
 from gateway.api.guard import owner_of
-from gateway.api.schemas import CancelRequest, TurnCreated, TurnProviderState, TurnState, dump
+from gateway.api.schemas import (
+    CancelRequest,
+    RevealedLabel,
+    TurnCreated,
+    TurnProviderState,
+    TurnState,
+    Vote,
+    dump,
+)
 from gateway.api.stream import event_stream, replay
 from gateway.runtime import runtime
-from gateway.turns import TurnSnapshot, retry_bytes
+from gateway.turns import ProviderSnapshot, TurnSnapshot, retry_bytes
+from storage import Q
 
 MAX_EVENT_ID_DIGITS = 18  # any id we send fits; more is garbage
 TURN_ID = re.compile(r"[A-Za-z0-9_-]{22}")  # secrets.token_urlsafe(16); nothing else is a turn
@@ -78,13 +87,12 @@ async def cancel_turn(request: Request) -> Response:
         # a provider the turn never had as while it ran.
         stored = await gateway.turns.stored(turn_id, owner)
         snapshot = stored.snapshot()
-        check_providers(body.providers, [p.provider for p in snapshot.providers])
+        providers = named_providers(body.providers, snapshot)
         if stored.running and gateway.turns.bus is not None:
-            await gateway.turns.bus.request_cancel(turn_id, body.providers)  # to its owner
-        return JSONResponse(dump(turn_state(snapshot)))
-    check_providers(body.providers, turn.legs)
-    gateway.turns.cancel(turn_id, body.providers)
-    return JSONResponse(dump(turn_state(turn.snapshot())))
+            await gateway.turns.bus.request_cancel(turn_id, providers)  # to its owner
+        return JSONResponse(dump(await turn_view(gateway.pool, snapshot, owner)))
+    gateway.turns.cancel(turn_id, named_providers(body.providers, turn.snapshot()))
+    return JSONResponse(dump(await turn_view(gateway.pool, turn.snapshot(), owner)))
 
 
 async def get_turn(request: Request) -> Response:
@@ -93,7 +101,7 @@ async def get_turn(request: Request) -> Response:
     owner = owner_of(request)
     turn = gateway.turns.live(turn_id, owner)
     snapshot = turn.snapshot() if turn else (await gateway.turns.stored(turn_id, owner)).snapshot()
-    return JSONResponse(dump(turn_state(snapshot)))
+    return JSONResponse(dump(await turn_view(gateway.pool, snapshot, owner)))
 
 
 def turn_id_of(request: Request) -> str:
@@ -109,6 +117,16 @@ def check_providers(named: list[str] | None, in_turn: Collection[str]) -> None:
         raise HttpError(422, f"providers: {', '.join(unknown)} not in this turn")
 
 
+def named_providers(named: list[str] | None, snapshot: TurnSnapshot) -> list[str] | None:
+    """The providers a cancel names: a blind turn's client knows labels only."""
+    if not snapshot.blind:
+        check_providers(named, [p.provider for p in snapshot.providers])
+        return named
+    by_label = {p.label: p.provider for p in snapshot.providers}
+    check_providers(named, by_label)
+    return None if named is None else [by_label[label] for label in named]
+
+
 def last_event_id(request: Request) -> int:
     raw = request.headers.get("last-event-id") or request.query_params.get("last_event_id") or "0"
     raw = raw.strip()
@@ -119,7 +137,20 @@ def last_event_id(request: Request) -> int:
     return int(raw)
 
 
-def turn_state(snapshot: TurnSnapshot) -> TurnState:
+async def turn_view(pool, snapshot: TurnSnapshot, owner: int) -> TurnState:
+    """The turn's state as its owner may see it: a blind turn's, with its vote if it has one."""
+    vote = None
+    if snapshot.blind:
+        vote = await Q.turn_vote.fetchrow(pool, turn_id=snapshot.turn_id, voter=owner)
+    return turn_state(snapshot, vote)
+
+
+def turn_state(snapshot: TurnSnapshot, vote=None) -> TurnState:
+    """Before its vote, a blind turn's state names labels only, in label order."""
+    hidden = snapshot.blind and vote is None
+    providers = snapshot.providers
+    if snapshot.blind:
+        providers = sorted(providers, key=lambda p: p.label or "")
     return TurnState(
         turn_id=snapshot.turn_id,
         conversation_id=snapshot.conversation_id,
@@ -127,12 +158,31 @@ def turn_state(snapshot: TurnSnapshot) -> TurnState:
         status=snapshot.status,
         providers=[
             TurnProviderState(
-                provider=p.provider,
-                model=p.model,
-                simulated=p.simulated,
+                provider=None if hidden else p.provider,
+                model=None if hidden else p.model,
+                simulated=None if hidden else p.simulated,
                 status=p.status,
                 message_id=p.message_id,
+                label=p.label,
             )
-            for p in snapshot.providers
+            for p in providers
+        ],
+        blind=snapshot.blind,
+        vote=vote_out(snapshot.turn_id, providers, vote) if vote is not None else None,
+    )
+
+
+def vote_out(turn_id: str, providers: list[ProviderSnapshot], vote) -> Vote:
+    """A stored vote, and who each label was."""
+    return Vote(
+        turn_id=turn_id,
+        verdict=vote["verdict"],
+        winner=vote["winner"],
+        ranking=vote["ranking"],
+        created_at=vote["created_at"],
+        revealed=[
+            RevealedLabel(label=p.label, provider=p.provider, model=p.model, simulated=p.simulated)
+            for p in sorted(providers, key=lambda p: p.label or "")
+            if p.label is not None
         ],
     )

@@ -12,11 +12,15 @@
 //   drawer.js      showing and hiding the sidebar
 //   notice.js      the notice above the composer
 //   signin.js      the sign-in form when the gateway has client keys, who is signed in
+//   arena.js       the Blind toggle, votes under blind turns, the reveal, the context policy
+//   leaderboard.js the leaderboard view, with each rating's interval as an error bar
 //   api.js, dom.js the API client, DOM building
 //   markdown.js, markdown-inline.js   the Markdown renderer (incremental; never HTML)
 
+import { bindArena } from "./arena.js";
 import { bindComposer, focusPrompt, updateComposer } from "./composer.js";
 import { bindDrawer, closeSidebarOnPhone, initDrawer } from "./drawer.js";
+import { bindLeaderboard } from "./leaderboard.js";
 import { bindNotice } from "./notice.js";
 import { refreshHealth, setUpPicker } from "./picker.js";
 import { bindRouter, route, writeHash } from "./router.js";
@@ -55,6 +59,8 @@ function bind() {
   bindDrawer();
   bindTranscript();
   bindRouter();
+  bindArena();
+  bindLeaderboard();
 }
 
 // For tests and debugging: the live turns and a way to re-read every stream from the start.

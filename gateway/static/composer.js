@@ -2,6 +2,7 @@
 // the example questions, Send and Stop all, and sending a prompt as a new turn.
 
 import { createTurn } from "./api.js";
+import { blindChosen } from "./arena.js";
 import { byId } from "./dom.js";
 import { hideNotice, reportError, showNotice, withdrawNotice } from "./notice.js";
 import { chosenModels } from "./picker.js";
@@ -52,8 +53,10 @@ async function send(text) {
     return;
   }
   hideNotice();
+  const blind = blindChosen();
   const view = newTurnView(prompt);
-  for (const c of chosen) view.column(c.name, c.model, c.simulated);
+  // A blind turn's columns come with its first event, named by label only.
+  if (!blind) for (const c of chosen) view.column(c.name, c.model, c.simulated);
   addTurn(view);
   setPrompt("");
   sending = true;
@@ -67,6 +70,7 @@ async function send(text) {
       prompt,
       conversation_id: conversationAtSend,
       models: chosen.map((c) => c.request),
+      blind,
     });
   } catch (error) {
     removeTurn(view);

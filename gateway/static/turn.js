@@ -20,8 +20,15 @@ const STATUS_LABELS = {
   unknown: "unknown",
 };
 const FINISHED = new Set(["complete", "failed", "cancelled"]);
-const EVENT_TYPES = ["turn", "start", "delta", "done", "end"];
+const EVENT_TYPES = ["turn", "start", "delta", "done", "reveal", "end"];
 const MAX_RECOVERIES = 8;
+
+// Modules that add to every turn (arena.js: the vote under a blind turn's columns), told
+// {changed(view), event(view, type, data)} for each turn on screen.
+export const turnExtensions = [];
+
+// A column's key: its provider, or in a blind turn its label (A, B, …), which is all it shows.
+const keyOf = (data) => data.provider ?? data.label;
 
 // -- figures ------------------------------------------------------------------------------
 
@@ -392,13 +399,16 @@ export class TurnView {
     const view = new TurnView(group.user ? group.user.content : "");
     view.turnId = group.turnId;
     view.ended = true;
+    view.blind = group.answers.some((message) => message.label);
     const rank = (message) => {
+      if (view.blind) return message.label.charCodeAt(0); // blind: by label, as it streamed
       const at = order.indexOf(message.provider);
       return at < 0 ? order.length : at;
     };
     const answers = [...group.answers].sort((a, b) => rank(a) - rank(b));
     for (const message of answers) {
-      view.column(message.provider, message.model, null).finish(message);
+      const key = view.blind ? message.label : message.provider;
+      view.column(key, view.blind ? null : message.model, null).finish(message);
     }
     view.changed();
     return view;
@@ -407,6 +417,7 @@ export class TurnView {
   changed() {
     this.comparison.update([...this.columns.values()]);
     this.renderCost();
+    for (const extension of turnExtensions) extension.changed(this);
     this.streamed();
   }
 
@@ -509,25 +520,27 @@ export class TurnView {
     switch (type) {
       case "turn":
         this.conversationId = data.conversation_id;
-        for (const p of data.providers || []) this.column(p.provider, p.model, p.simulated);
+        this.blind = Boolean(data.blind);
+        for (const p of data.providers || []) this.column(keyOf(p), p.model, p.simulated);
         if (this.hooks.onConversation) this.hooks.onConversation(this, data.conversation_id);
         this.changed();
         break;
       case "start": {
-        const column = this.column(data.provider, data.model, null);
+        const column = this.column(keyOf(data), data.model, null);
         if (column.status === "waiting") column.setStatus("streaming");
         break;
       }
       case "delta":
-        this.column(data.provider).append(data.text || "");
+        this.column(keyOf(data)).append(data.text || "");
         break;
       case "done":
-        this.column(data.provider).finish(data);
+        this.column(keyOf(data)).finish(data);
         break;
       case "end":
         this.end();
         break;
       default:
+        for (const extension of turnExtensions) extension.event(this, type, data);
         break;
     }
   }

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import orjson
 
 STATUSES = frozenset(("complete", "failed", "cancelled"))
-EVENT_NAMES = frozenset((b"turn", b"start", b"delta", b"done", b"end"))
+EVENT_NAMES = frozenset((b"turn", b"start", b"delta", b"done", b"reveal", b"end"))
 
 
 @dataclass(slots=True)
@@ -29,13 +29,14 @@ class Violation:
 class StreamChecker:
     """The contract's rules (spec §3.1) for one stream, checked event by event: well-formed
     events, integer ids strictly increasing, ``turn`` first and once, deltas and one ``done``
-    per announced provider and nothing of a provider after its ``done``, concatenated deltas
+    per announced provider (by label in a blind turn) and nothing of a provider after its ``done``, concatenated deltas
     equal to ``done.content``, ``end`` last and once with the statuses of the ``done`` events,
     no event named ``error``. ``finish()`` adds what only the end of the stream can tell.
     """
 
     __slots__ = (
         "expected",
+        "key",
         "last_id",
         "first_seen",
         "announced",
@@ -52,6 +53,7 @@ class StreamChecker:
 
     def __init__(self, expected: Sequence[str] | None = None) -> None:
         self.expected = frozenset(expected) if expected else None
+        self.key = "provider"  # what names a leg: "label" in a blind turn
         self.last_id = 0
         self.first_seen = False  # the first event was looked at (it must be `turn`)
         self.announced = False  # a well-formed `turn` event named the providers
@@ -92,7 +94,7 @@ class StreamChecker:
         if name == b"delta":  # the per-token path: keep it short
             try:
                 payload = orjson.loads(data)
-                provider, text = payload["provider"], payload["text"]
+                provider, text = payload[self.key], payload["text"]
             except (orjson.JSONDecodeError, KeyError, TypeError):
                 self.violation("malformed_delta", repr(data[:80]))
                 return None
@@ -141,8 +143,10 @@ class StreamChecker:
         self.announced = True
         self.turn_id = str(payload.get("turn_id", ""))
         announced = payload.get("providers")
+        if payload.get("blind") is True:
+            self.key = "label"
         try:
-            names = [entry["provider"] for entry in announced]  # type: ignore[union-attr]
+            names = [entry[self.key] for entry in announced]  # type: ignore[union-attr]
         except (KeyError, TypeError):
             self.violation("malformed_data", f"turn.providers: {announced!r:.80}")
             return
@@ -151,7 +155,7 @@ class StreamChecker:
             self.violation("turn_providers_mismatch", f"{sorted(names)} != {sorted(self.expected)}")
 
     def _start(self, payload: dict) -> None:
-        provider = payload.get("provider")
+        provider = payload.get(self.key)
         if provider not in self.texts:
             self.violation("start_unannounced", repr(provider))
         elif provider in self.statuses:
@@ -162,7 +166,7 @@ class StreamChecker:
             self.started.add(provider)
 
     def _done(self, payload: dict) -> None:
-        provider, status = payload.get("provider"), payload.get("status")
+        provider, status = payload.get(self.key), payload.get("status")
         content = payload.get("content")
         if provider not in self.texts:
             self.violation("done_unannounced", repr(provider))

@@ -92,12 +92,14 @@ class EventBus:
         listener_limit: int,
         grace: float,
         on_cancel: Callable[[str, list[str] | None], None],
+        on_reveal: Callable[[str], None] | None = None,
     ) -> None:
         self.redis = aioredis.from_url(url, socket_connect_timeout=5)
         self.retention = retention
         self.listener_limit = listener_limit
         self.grace = grace  # how long a listener that left still counts (DISCONNECT_GRACE)
         self.on_cancel = on_cancel
+        self.on_reveal = on_reveal  # a blind turn of ours was voted on elsewhere
         self.worker = secrets.token_hex(8)
         self.mirrors: dict[str, Mirror] = {}
         self._publish = self.redis.register_script(PUBLISH_SCRIPT)
@@ -191,6 +193,13 @@ class EventBus:
         except (RedisError, OSError) as error:  # answered as 503, like a database away
             raise ConnectionError(f"the event bus is unavailable: {type(error).__name__}") from None
 
+    async def request_reveal(self, turn_id: str) -> None:
+        """A vote reached this process: the owner tells the turn's open stream who was who."""
+        try:
+            await self.redis.publish(CONTROL, orjson.dumps({"reveal": turn_id}))
+        except (RedisError, OSError) as error:  # the vote is stored: only the event is lost
+            self._warn(f"could not ask for the reveal of turn {turn_id}: {error}")
+
     async def _listen_for_control(self) -> None:
         while True:
             try:
@@ -199,7 +208,11 @@ class EventBus:
                     async for message in pubsub.listen():
                         if message.get("type") == "message":
                             request = orjson.loads(message["data"])
-                            self.on_cancel(request["cancel"], request.get("providers"))
+                            if "reveal" in request:
+                                if self.on_reveal is not None:
+                                    self.on_reveal(request["reveal"])
+                            else:
+                                self.on_cancel(request["cancel"], request.get("providers"))
             except (RedisError, OSError, orjson.JSONDecodeError) as error:
                 self._warn(f"the control channel failed: {error}")
                 await asyncio.sleep(1.0)

@@ -11,13 +11,18 @@ from typing import Any
 
 import orjson
 
+from gateway.turns.blind import label_order, neutral_error, neutral_finish
+
 
 def event_bytes(id: int, name: str, data: Any) -> bytes:
     return b"id: %d\nevent: %s\ndata: %s\n\n" % (id, name.encode(), orjson.dumps(data))
 
 
-def delta_prefix(provider: str) -> bytes:
-    """Everything of a delta event between its id and its text, built once per leg."""
+def delta_prefix(provider: str, label: str | None = None) -> bytes:
+    """Everything of a delta event between its id and its text, built once per leg (a blind
+    leg's names its label instead of its provider)."""
+    if label is not None:
+        return b'\nevent: delta\ndata: {"label":%s,"text":' % orjson.dumps(label)
     return b'\nevent: delta\ndata: {"provider":%s,"text":' % orjson.dumps(provider)
 
 
@@ -36,13 +41,22 @@ def retry_bytes(milliseconds: int) -> bytes:
 def turn_data(
     turn_id: str, conversation_id: int, user_message_id: int, providers: Iterable[Mapping]
 ) -> dict:
+    entries = list(providers)
+    if entries and entries[0].get("label"):  # blind: the labels, in label order, and nothing else
+        return {
+            "turn_id": turn_id,
+            "conversation_id": conversation_id,
+            "user_message_id": user_message_id,
+            "blind": True,
+            "providers": [{"label": entry["label"]} for entry in label_order(entries)],
+        }
     return {
         "turn_id": turn_id,
         "conversation_id": conversation_id,
         "user_message_id": user_message_id,
         "providers": [
             {"provider": p["provider"], "model": p["model"], "simulated": p["simulated"]}
-            for p in providers
+            for p in entries
         ],
     }
 
@@ -53,8 +67,28 @@ def usage_data(input_tokens: int | None, output_tokens: int | None) -> dict | No
     return {"input_tokens": input_tokens, "output_tokens": output_tokens}
 
 
-def done_data(answer: Mapping, message_id: int | None, error: dict | None) -> dict:
-    """A done event's data, from a finished leg's answer or from its stored row."""
+def start_data(provider: str, model: str, label: str | None = None) -> dict:
+    return {"provider": provider, "model": model} if label is None else {"label": label}
+
+
+def done_data(
+    answer: Mapping, message_id: int | None, error: dict | None, label: str | None = None
+) -> dict:
+    """A done event's data, from a finished leg's answer or from its stored row; a blind
+    answer's names its label, and withholds its model and whatever else would tell."""
+    if label is not None:
+        return {
+            "label": label,
+            "status": answer["status"],
+            "message_id": message_id,
+            "content": answer["content"],
+            "finish_reason": neutral_finish(answer["finish_reason"]),
+            "usage": usage_data(answer["input_tokens"], answer["output_tokens"]),
+            "ttft_ms": answer["ttft_ms"],
+            "latency_ms": answer["latency_ms"],
+            "error": neutral_error(error),
+            "citations": answer["citations"],
+        }
     return {
         "provider": answer["provider"],
         "status": answer["status"],
@@ -71,4 +105,20 @@ def done_data(answer: Mapping, message_id: int | None, error: dict | None) -> di
 
 
 def end_data(turn_id: str, statuses: Mapping[str, str]) -> dict:
+    """``statuses`` by provider, or by label in a blind turn."""
     return {"turn_id": turn_id, "statuses": dict(statuses)}
+
+
+def reveal_data(turn_id: str, entries: Iterable[Mapping]) -> dict:
+    """After a vote: which provider and model each label was."""
+    return {
+        "turn_id": turn_id,
+        "labels": {
+            e["label"]: {
+                "provider": e["provider"],
+                "model": e["model"],
+                "simulated": e["simulated"],
+            }
+            for e in label_order(list(entries))
+        },
+    }

@@ -16,6 +16,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from gateway.turns.events import start_data
 from gateway.turns.log import EventLog, LegState
 from providers import Citations, Finish, Message, Provider, ProviderError, Started, Usage
 
@@ -89,7 +90,7 @@ async def run_leg(leg: Leg, events: EventLog) -> LegResult:
                     publish_delta(state, event)
                 elif type(event) is Started:
                     state.status = "streaming"
-                    events.publish("start", {"provider": state.provider, "model": state.model})
+                    events.publish("start", start_data(state.provider, state.model, state.label))
                 elif type(event) is Finish:
                     finish = event
                 elif type(event) is Usage:

@@ -31,9 +31,21 @@ class LegState:
     done_event_id: int | None = None
     done: dict | None = None  # the done event's data, once sent
     prefix: bytes = b""
+    label: str | None = None  # in a blind turn: what its events name instead of the provider
 
     def __post_init__(self) -> None:
-        self.prefix = delta_prefix(self.provider)
+        self.prefix = delta_prefix(self.provider, self.label)
+
+    def blind(self, label: str) -> None:
+        self.label = label
+        self.prefix = delta_prefix(self.provider, label)
+
+    def entry(self) -> dict:
+        """How the turn's row lists this leg."""
+        entry = {"provider": self.provider, "model": self.model, "simulated": self.simulated}
+        if self.label is not None:
+            entry["label"] = self.label
+        return entry
 
     @property
     def finished(self) -> bool:

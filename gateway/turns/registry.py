@@ -17,9 +17,10 @@ from dataclasses import asdict
 import asyncpg
 
 from gateway.settings import Settings
+from gateway.turns.blind import assign_labels
 from gateway.turns.bus import EventBus
 from gateway.turns.checkpoints import Checkpointer
-from gateway.turns.context import build_threads
+from gateway.turns.context import build_threads, conversation_settings
 from gateway.turns.errors import InvalidChoice, NotFound, PromptTooLong, ShuttingDown, TooBusy
 from gateway.turns.events import done_data
 from gateway.turns.leases import LeaseKeeper
@@ -54,6 +55,7 @@ class TurnRegistry:
                 listener_limit=settings.listener_buffer_bytes,
                 grace=settings.disconnect_grace,
                 on_cancel=self._cancel_from_elsewhere,
+                on_reveal=self._reveal_from_elsewhere,
             )
             if settings.redis_url
             else None
@@ -162,8 +164,10 @@ class TurnRegistry:
         models: Sequence[str] | None = None,
         wait_for_listener: bool = False,
         owner: int = 0,
+        blind: bool | None = None,
     ) -> Turn:
-        """Start a turn for ``owner`` (a client key's id; 0 in open mode)."""
+        """Start a turn for ``owner`` (a client key's id; 0 in open mode). ``blind``: labels
+        instead of providers; None: as the conversation is."""
         if len(prompt) > self.settings.max_prompt_chars:
             raise PromptTooLong(
                 f"the prompt is longer than {self.settings.max_prompt_chars} characters"
@@ -175,7 +179,9 @@ class TurnRegistry:
             raise TooBusy("too many turns are running; try again in a moment")
         self.limits.admit(owner)
         try:
-            return await self._start(prompt, chosen, conversation_id, wait_for_listener, owner)
+            return await self._start(
+                prompt, chosen, conversation_id, wait_for_listener, owner, blind
+            )
         except BaseException:
             self.limits.release(owner)
             raise
@@ -187,6 +193,7 @@ class TurnRegistry:
         conversation_id: int | None,
         wait_for_listener: bool,
         owner: int,
+        blind: bool | None = None,
     ) -> Turn:
         turn_id = secrets.token_urlsafe(16)  # 128 random bits
         states = {
@@ -208,7 +215,13 @@ class TurnRegistry:
             rows = await self._thread_rows(conversation_id, list(states), owner)
         finally:
             self._starting -= 1
-        threads = build_threads(rows, list(states), prompt, self.settings.context_budget_chars)
+        conversation = conversation_settings(rows)
+        if blind or (blind is None and conversation.blind):
+            for name, label in assign_labels(list(states)).items():
+                states[name].blind(label)
+        threads = build_threads(
+            rows, list(states), prompt, self.settings.context_budget_chars, conversation.policy
+        )
         legs = {
             name: Leg(states[name], provider, threads[name])
             for name, (provider, _) in zip(states, chosen, strict=True)
@@ -246,7 +259,7 @@ class TurnRegistry:
             return []
         if not 1 <= conversation_id <= MAX_ID:
             raise NotFound("conversation")
-        rows = await Q.thread_rows.fetch(
+        rows = await Q.conversation_thread.fetch(
             self.pool, conversation_id=conversation_id, providers=providers, owner=owner
         )
         if not rows:
@@ -269,10 +282,7 @@ class TurnRegistry:
             title=title_from(prompt),
             turn_id=turn_id,
             content=prompt,
-            providers=[
-                {"provider": leg.provider, "model": leg.model, "simulated": leg.simulated}
-                for leg in legs.values()
-            ],
+            providers=[leg.entry() for leg in legs.values()],
             lease_seconds=self.settings.turn_lease,
         )
         if stored is None:
@@ -308,7 +318,8 @@ class TurnRegistry:
         # Retryable only if what was stored is what the provider said (not unstorable, say).
         said = result.error
         retryable = said is not None and said.type == answer.error_type and said.retryable
-        state.done = done_data(stored, state.message_id, answer_error(stored, retryable=retryable))
+        error = answer_error(stored, retryable=retryable)
+        state.done = done_data(stored, state.message_id, error, state.label)
         state.done_event_id = turn.log.publish("done", state.done)
         if all(s.finished for s in turn.legs.values()):
             await self._end(turn)
@@ -321,7 +332,7 @@ class TurnRegistry:
             await self.writer.end_turn(TurnEnd(turn.id, turn.conversation_id, done_ids, end_id))  # type: ignore[arg-type]
         except Exception:
             log.exception("could not mark turn %s finished", turn.id)
-        turn.log.end(turn.id, {name: leg.status for name, leg in turn.legs.items()})
+        turn.log.end(turn.id, {leg.label or name: leg.status for name, leg in turn.legs.items()})
         if (observer := self.observer) is not None:
             observer.turn_ended(turn)
         if self.bus is not None:
@@ -373,6 +384,10 @@ class TurnRegistry:
     def _cancel_from_elsewhere(self, turn_id: str, providers: list[str] | None) -> None:
         if turn_id in self.running_legs:  # ours; every worker hears the request
             self.cancel(turn_id, providers)
+
+    def _reveal_from_elsewhere(self, turn_id: str) -> None:
+        if turn_id in self.running_legs and (turn := self.turns.get(turn_id)) is not None:
+            turn.reveal()
 
     async def _interrupted(self, turn_ids: list[str]) -> None:
         """Turns of a gateway that died: their stored dones and end go to their streams, so

@@ -32,8 +32,8 @@ def answer_error(row: Mapping, *, retryable: bool = False) -> dict | None:
     }
 
 
-def done_from_row(row: Mapping) -> dict:
-    return done_data(row, row["id"], answer_error(row))
+def done_from_row(row: Mapping, label: str | None = None) -> dict:
+    return done_data(row, row["id"], answer_error(row), label)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +57,7 @@ class StoredTurn:
                     entry["simulated"],
                     answer["status"] if answer else "pending",
                     answer["id"] if answer else None,
+                    entry.get("label"),
                 )
             )
         return TurnSnapshot(
@@ -93,8 +94,9 @@ class StoredTurn:
             # above any id a live stream reaches, and the same on every replay, so that a
             # client that saw the end gets 204 next time instead of the dones all over again.
             id = done_ids.get(entry["provider"], INTERRUPTED_IDS + index)
-            events.append((id, event_bytes(id, "done", done_from_row(answer))))
-            statuses[entry["provider"]] = answer["status"]
+            label = entry.get("label")
+            events.append((id, event_bytes(id, "done", done_from_row(answer, label))))
+            statuses[label or entry["provider"]] = answer["status"]
         end_id = row["end_event_id"] or max(id for id, _ in events) + 1
         events.append((end_id, event_bytes(end_id, "end", end_data(row["id"], statuses))))
         return [(id, chunk) for id, chunk in sorted(events, key=lambda e: e[0]) if id > after], True

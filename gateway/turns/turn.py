@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gateway.turns.events import turn_data
+from gateway.turns.events import reveal_data, turn_data
 from gateway.turns.log import EventLog, LegState
 
 
@@ -30,11 +30,18 @@ class Turn:
             self.id,
             self.conversation_id,
             self.user_message_id,
-            (
-                {"provider": leg.provider, "model": leg.model, "simulated": leg.simulated}
-                for leg in self.legs.values()
-            ),
+            (leg.entry() for leg in self.legs.values()),
         )
+
+    def reveal(self) -> bool:
+        """After a vote: tell the open stream who each label was. Not once every leg is
+        finished: the end's id is then already taken (and stored), and nothing may follow it."""
+        if all(leg.finished for leg in self.legs.values()):
+            return False
+        self.log.publish(
+            "reveal", reveal_data(self.id, [leg.entry() for leg in self.legs.values()])
+        )
+        return True
 
     def snapshot(self) -> TurnSnapshot:
         return TurnSnapshot(
@@ -43,7 +50,9 @@ class Turn:
             user_message_id=self.user_message_id,
             status="finished" if self.ended else "running",
             providers=[
-                ProviderSnapshot(leg.provider, leg.model, leg.simulated, leg.status, leg.message_id)
+                ProviderSnapshot(
+                    leg.provider, leg.model, leg.simulated, leg.status, leg.message_id, leg.label
+                )
                 for leg in self.legs.values()
             ],
         )
@@ -56,6 +65,7 @@ class ProviderSnapshot:
     simulated: bool
     status: str
     message_id: int | None
+    label: str | None = None  # a blind turn's
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,3 +75,7 @@ class TurnSnapshot:
     user_message_id: int | None
     status: str  # running | finished | interrupted
     providers: list[ProviderSnapshot]
+
+    @property
+    def blind(self) -> bool:
+        return any(p.label is not None for p in self.providers)

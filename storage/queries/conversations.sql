@@ -2,12 +2,13 @@
 -- open mode (no keys, loopback), and a conversation of another owner is as good as absent.
 
 -- name: create_conversation
-INSERT INTO conversations (title, owner_key_id) VALUES (:title, nullif(:owner::bigint, 0))
-RETURNING id, title, created_at, updated_at;
+INSERT INTO conversations (title, owner_key_id, blind, context_policy)
+VALUES (:title, nullif(:owner::bigint, 0), :blind, :context_policy)
+RETURNING id, title, created_at, updated_at, blind, context_policy;
 
 -- name: list_conversations
 -- Newest activity first; a turn touches updated_at, so an active conversation rises to the top.
-SELECT c.id, c.title, c.created_at, c.updated_at,
+SELECT c.id, c.title, c.created_at, c.updated_at, c.blind, c.context_policy,
        (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id) AS message_count
 FROM conversations c
 WHERE coalesce(c.owner_key_id, 0) = :owner
@@ -18,22 +19,30 @@ LIMIT :limit OFFSET :offset;
 SELECT count(*) FROM conversations WHERE coalesce(owner_key_id, 0) = :owner;
 
 -- name: get_conversation
-SELECT id, title, created_at, updated_at FROM conversations
+SELECT id, title, created_at, updated_at, blind, context_policy FROM conversations
 WHERE id = :id AND coalesce(owner_key_id, 0) = :owner;
 
 -- name: rename_conversation
-UPDATE conversations SET title = :title, updated_at = now()
+-- PATCH: a NULL leaves that setting as it was.
+UPDATE conversations
+SET title = coalesce(:title, title), blind = coalesce(:blind, blind),
+    context_policy = coalesce(:context_policy, context_policy), updated_at = now()
 WHERE id = :id AND coalesce(owner_key_id, 0) = :owner
-RETURNING id, title, created_at, updated_at;
+RETURNING id, title, created_at, updated_at, blind, context_policy;
 
 -- name: delete_conversation
 DELETE FROM conversations WHERE id = :id AND coalesce(owner_key_id, 0) = :owner RETURNING id;
 
 -- name: conversation_messages
--- Called once the conversation was found for its owner.
-SELECT id, turn_id, role, provider, model, status, content, finish_reason,
-       error_type, error_message, error_status_code, ttft_ms, latency_ms,
-       input_tokens, output_tokens, citations, created_at
-FROM messages
-WHERE conversation_id = :conversation_id
-ORDER BY id;
+-- Called once the conversation was found for its owner. label: the answer's label in a blind
+-- turn (NULL otherwise); revealed: that turn was voted on, so its identities may be shown.
+SELECT m.id, m.turn_id, m.role, m.provider, m.model, m.status, m.content, m.finish_reason,
+       m.error_type, m.error_message, m.error_status_code, m.ttft_ms, m.latency_ms,
+       m.input_tokens, m.output_tokens, m.citations, m.created_at,
+       (SELECT p ->> 'label' FROM jsonb_array_elements(t.providers) AS p
+        WHERE p ->> 'provider' = m.provider) AS label,
+       EXISTS (SELECT 1 FROM votes v WHERE v.turn_id = m.turn_id) AS revealed
+FROM messages m
+LEFT JOIN turns t ON t.id = m.turn_id
+WHERE m.conversation_id = :conversation_id
+ORDER BY m.id;

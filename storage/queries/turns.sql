@@ -27,17 +27,6 @@ WITH new_conversation AS (
 )
 SELECT conversation_id, user_message_id FROM turn;
 
--- name: thread_rows
--- Everything a turn's providers may see: the user's prompts and their own answers. No row at
--- all means no such conversation; one row of NULLs, a conversation without messages yet.
-SELECT m.turn_id, m.role, m.provider, m.status, m.content
-FROM conversations c
-LEFT JOIN messages m
-       ON m.conversation_id = c.id
-      AND (m.role = 'user' OR m.provider = ANY(:providers::text[]))
-WHERE c.id = :conversation_id AND coalesce(c.owner_key_id, 0) = :owner
-ORDER BY m.id;
-
 -- name: store_batch
 -- A whole batch of the writer in one statement (one round trip, atomic without BEGIN/COMMIT):
 -- the answers, the turns that ended, and the conversations' activity time. Re-running it after

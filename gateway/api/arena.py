@@ -1,0 +1,120 @@
+"""The arena's endpoints: a vote on a blind turn, and the leaderboard (README "Arena")."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import UTC, datetime, timedelta
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from gateway.api.body import read_json
+from gateway.api.errors import HttpError
+from gateway.api.guard import owner_of
+from gateway.api.schemas import Leaderboard, Standing, VoteRequest, dump
+from gateway.api.turns import turn_id_of, vote_out
+from gateway.arena import InvalidVote, ballot, leaderboard
+from gateway.runtime import runtime
+from storage import Q
+
+BOOTSTRAP_ROUNDS = 200
+MAX_DAYS = 100_000
+
+
+async def vote(request: Request) -> Response:
+    gateway = runtime(request)
+    turn_id = turn_id_of(request)
+    owner = owner_of(request)
+    body = await read_json(request, VoteRequest, gateway.settings.max_body_bytes)
+    stored = await gateway.turns.stored(turn_id, owner)  # another key's turn: 404
+    snapshot = stored.snapshot()
+    if not snapshot.blind:
+        raise HttpError(409, "only a blind turn takes a vote", type="not_blind")
+    try:
+        chosen = ballot(stored.row["providers"], body.winner, body.ranking)
+    except InvalidVote as error:
+        raise HttpError(422, str(error)) from None
+    row = await Q.insert_vote.fetchrow(
+        gateway.pool,
+        turn_id=turn_id,
+        voter=owner,
+        verdict=chosen.verdict,
+        winner=chosen.winner,
+        winner_provider=chosen.winner_provider,
+        ranking=chosen.ranking,
+        participants=chosen.participants,
+        ranks=chosen.ranks,
+    )
+    if row is None:
+        raise HttpError(409, "this turn has been voted on already", type="already_voted")
+    # A stream still open learns who was who: here, or from the process that runs the turn.
+    turn = gateway.turns.live(turn_id, owner)
+    if turn is not None:
+        turn.reveal()
+    elif stored.running and gateway.turns.bus is not None:
+        await gateway.turns.bus.request_reveal(turn_id)
+    return JSONResponse(dump(vote_out(turn_id, snapshot.providers, row)), status_code=201)
+
+
+async def get_leaderboard(request: Request) -> Response:
+    gateway = runtime(request)
+    since = window_start(request)
+    rows = await Q.leaderboard_votes.fetch(gateway.pool, voter=owner_of(request), since=since)
+    # The bootstrap is pure Python: off the event loop.
+    board = await asyncio.to_thread(leaderboard, rows, rounds=BOOTSTRAP_ROUNDS)
+    return JSONResponse(
+        dump(
+            Leaderboard(
+                since=since,
+                votes=board.votes,
+                bootstrap_rounds=board.rounds,
+                standings=[
+                    Standing(
+                        provider=s.provider,
+                        model=s.model,
+                        rating=round(s.rating, 1),
+                        ci_low=round(s.ci_low, 1),
+                        ci_high=round(s.ci_high, 1),
+                        votes=s.votes,
+                        wins=s.wins,
+                        losses=s.losses,
+                        ties=s.ties,
+                        all_bad=s.all_bad,
+                        win_rate=None if s.win_rate is None else round(s.win_rate, 4),
+                    )
+                    for s in board.standings
+                ],
+            )
+        )
+    )
+
+
+def window_start(request: Request) -> datetime | None:
+    """``?since=`` (an RFC 3339 time; without a zone, UTC) and/or ``?days=`` (the last N days);
+    with both, the window starts at the later of the two."""
+    since, days = request.query_params.get("since"), request.query_params.get("days")
+    starts = []
+    if days is not None:
+        if not (days.isascii() and days.isdigit() and 1 <= len(days) <= 6):
+            raise HttpError(422, "days must be a positive integer")
+        if not 1 <= int(days) <= MAX_DAYS:
+            raise HttpError(422, f"days must be between 1 and {MAX_DAYS}")
+        starts.append(datetime.now(UTC) - timedelta(days=int(days)))
+    if since is not None:
+        starts.append(parse_time(since))
+    return max(starts) if starts else None
+
+
+def parse_time(text: str) -> datetime:
+    # RFC 3339 allows a lower-case t and z, any number of fraction digits and a leap second,
+    # which datetime.fromisoformat does not all take.
+    normal = text.strip().upper().replace("Z", "+00:00")
+    normal = re.sub(r"(\.\d{6})\d+", r"\1", normal).replace(":60", ":59", 1)
+    try:
+        start = datetime.fromisoformat(normal)
+        return (start if start.tzinfo else start.replace(tzinfo=UTC)).astimezone(UTC)
+    except ValueError:
+        raise HttpError(422, "since must be a time such as 2026-01-31T00:00:00Z") from None
+    except OverflowError:  # the year 9999 in a zone behind UTC
+        raise HttpError(422, "since is out of range") from None
