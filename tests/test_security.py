@@ -367,3 +367,26 @@ async def test_keys_cli_create_list_revoke(tmp_path, database_url):
     assert multichat("revoke", "carol").returncode == 2
     connection = await asyncpg.connect(database_url)
     await connection.close()
+
+
+async def test_gateways_starting_together_all_get_the_one_signing_secret(database_url):
+    """Each gateway asks for the shared secret at start; the first stores its candidate. A
+    gateway whose INSERT waited on the winner's must still get the winner's secret, not NULL
+    (the statement's snapshot predates the winner's commit): it once crashed a cluster start."""
+    from storage.sql import Q
+
+    connections = [await asyncpg.connect(database_url) for _ in range(12)]
+    try:
+        for attempt in range(5):
+            name = f"race-{attempt}"
+            secrets_got = await asyncio.gather(
+                *(
+                    Q.shared_secret.fetchval(c, name=name, candidate=bytes([n]) * 32)
+                    for n, c in enumerate(connections)
+                )
+            )
+            assert None not in secrets_got
+            assert len(set(secrets_got)) == 1
+    finally:
+        for connection in connections:
+            await connection.close()

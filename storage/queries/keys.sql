@@ -22,13 +22,10 @@ SELECT id, name FROM client_keys WHERE id = :id AND revoked_at IS NULL;
 SELECT count(*) FROM client_keys WHERE revoked_at IS NULL;
 
 -- name: shared_secret
--- The first gateway to ask stores its candidate; every gateway gets the one stored.
-WITH inserted AS (
-    INSERT INTO gateway_secrets (name, value) VALUES (:name, :candidate)
-    ON CONFLICT (name) DO NOTHING
-    RETURNING value
-)
-SELECT value FROM inserted
-UNION ALL
-SELECT value FROM gateway_secrets WHERE name = :name
-LIMIT 1;
+-- The first gateway to ask stores its candidate; every gateway gets the one stored. DO UPDATE
+-- (which changes nothing) rather than DO NOTHING plus a SELECT: a gateway whose INSERT waited
+-- on another's would SELECT with a snapshot from before that commit and find no row, where
+-- DO UPDATE locks and returns the committed row.
+INSERT INTO gateway_secrets (name, value) VALUES (:name, :candidate)
+ON CONFLICT (name) DO UPDATE SET value = gateway_secrets.value
+RETURNING value;
