@@ -20,6 +20,7 @@ from gateway.api.schemas import (
 )
 from gateway.runtime import runtime
 from gateway.turns import answer_error
+from gateway.turns.replay import sum_costs
 from gateway.turns.events import usage_data
 from storage import Q
 
@@ -113,7 +114,8 @@ async def load_conversation(pool, id: int, owner: int) -> ConversationDetail:
     messages = [
         message_out(m) for m in await Q.conversation_messages.fetch(pool, conversation_id=id)
     ]
-    return ConversationDetail(**row, message_count=len(messages), messages=messages)
+    cost = sum_costs(m.cost_usd for m in messages)
+    return ConversationDetail(**row, message_count=len(messages), cost_usd=cost, messages=messages)
 
 
 def message_out(row) -> MessageOut:
@@ -133,5 +135,7 @@ def message_out(row) -> MessageOut:
         latency_ms=row["latency_ms"],
         usage=UsageInfo(**usage) if usage else None,
         citations=row["citations"],
+        cost_usd=row["cost_usd"],
+        run=row["run"],
         created_at=row["created_at"],
     )

@@ -115,10 +115,17 @@ class MessageOut(BaseModel):
     latency_ms: float | None = None
     usage: UsageInfo | None = None
     citations: list[str] | None = None
+    cost_usd: float | None = None
+    run: int = Field(
+        default=0, description="0: the turn's first answer of this provider; 1, 2 ...: its retries"
+    )
     created_at: datetime
 
 
 class ConversationDetail(Conversation):
+    cost_usd: float | None = Field(
+        default=None, description="What every answer cost (retries included); null: no price known"
+    )
     messages: list[MessageOut]
 
 
@@ -159,6 +166,7 @@ class ChatResponseItem(BaseModel):
     latency_ms: float | None
     ttft_ms: float | None = None
     usage: UsageInfo | None = None
+    cost_usd: float | None = None
 
 
 class ChatResponse(BaseModel):
@@ -181,6 +189,28 @@ class CancelRequest(Strict):
     )
 
 
+class RerunRequest(Strict):
+    providers: Annotated[
+        list[ModelEntry], Documented(minItems=1, maxItems=len(PROVIDERS), uniqueItems=True)
+    ] = Field(
+        description="Retry: providers of the turn; add: providers not in it. "
+        "An entry may pin a model: 'chatgpt:gpt-4o-mini'."
+    )
+
+
+class RerunStarted(BaseModel):
+    turn_id: str
+    conversation_id: int
+    providers: list[str]
+    last_event_id: int = Field(
+        description="The turn's last event id before this run: its events come after it"
+    )
+    events_url: str = Field(
+        description="The turn's stream from just after last_event_id: the run's events, "
+        "then an end once every provider of the turn is done"
+    )
+
+
 class TurnProviderState(BaseModel):
     provider: str
     model: str
@@ -195,6 +225,9 @@ class TurnState(BaseModel):
     user_message_id: int | None
     status: Literal["running", "finished", "interrupted"]
     providers: list[TurnProviderState]
+    cost_usd: float | None = Field(
+        default=None, description="What its answers cost so far, retries included"
+    )
 
 
 # -- the events of a stream (spec §3.1): each event's ``data``, one line of JSON --------------
@@ -235,6 +268,15 @@ class DoneEvent(BaseModel):
     latency_ms: float | None
     error: ErrorInfo | None
     citations: list[str] | None
+    cost_usd: float | None = Field(description="USD; null when the model has no price")
+
+
+class StatusEvent(BaseModel):
+    provider: str
+    state: Literal["waiting", "retrying", "streaming"]
+    attempt: int = Field(description="waiting, streaming: this attempt; retrying: the next one")
+    attempts: int = Field(description="at most this many attempts")
+    retry_in_ms: int | None = Field(description="retrying: the wait before the next attempt")
 
 
 class EndEvent(BaseModel):
@@ -245,6 +287,7 @@ class EndEvent(BaseModel):
 STREAM_EVENTS: dict[str, type[BaseModel]] = {
     "turn": TurnEvent,
     "start": StartEvent,
+    "status": StatusEvent,
     "delta": DeltaEvent,
     "done": DoneEvent,
     "end": EndEvent,

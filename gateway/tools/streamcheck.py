@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import orjson
 
 STATUSES = frozenset(("complete", "failed", "cancelled"))
-EVENT_NAMES = frozenset((b"turn", b"start", b"delta", b"done", b"end"))
+EVENT_NAMES = frozenset((b"turn", b"start", b"status", b"delta", b"done", b"end"))
 
 
 @dataclass(slots=True)
@@ -112,6 +112,8 @@ class StreamChecker:
             self._turn(payload)
         elif name == b"start":
             self._start(payload)
+        elif name == b"status":
+            self._status(payload)
         elif name == b"done":
             self._done(payload)
         elif name == b"end":
@@ -160,6 +162,13 @@ class StreamChecker:
             self.violation("duplicate_start", provider)
         else:
             self.started.add(provider)
+
+    def _status(self, payload: dict) -> None:
+        provider = payload.get("provider")
+        if provider not in self.texts:
+            self.violation("status_unannounced", repr(provider))
+        elif provider in self.statuses:
+            self.violation("event_after_done", f"status of {provider}")
 
     def _done(self, payload: dict) -> None:
         provider, status = payload.get("provider"), payload.get("status")

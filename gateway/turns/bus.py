@@ -72,6 +72,7 @@ class EventBus:
         self.mirrors: dict[str, Mirror] = {}
         self._pending: list[tuple[str, int, bytes]] = []
         self._ended: list[str] = []
+        self._reopened: list[str] = []  # a retry: the stream keeps its ids and takes more
         self._flushing: asyncio.Task | None = None
         self._control: asyncio.Task | None = None
         self._warned = 0.0
@@ -105,6 +106,10 @@ class EventBus:
         if self._flushing is None:
             self._flushing = asyncio.get_running_loop().create_task(self._flush())
 
+    def reopened(self, turn_id: str) -> None:
+        """A finished turn runs again (retry, add): its stream must outlive the retention."""
+        self._reopened.append(turn_id)
+
     async def _flush(self) -> None:
         """Everything published since the last round trip, in one pipeline; again while more
         arrived meanwhile."""
@@ -118,6 +123,8 @@ class EventBus:
                     pipe.xadd(stream_key(turn_id), {b"e": chunk}, id=f"{id}-0")
                     if id == 1:
                         first_of_turn.add(turn_id)
+                first_of_turn.update(self._reopened)
+                self._reopened.clear()
                 for turn_id in first_of_turn:
                     pipe.expire(stream_key(turn_id), UNFINISHED_TTL)
                 for turn_id in ended:
@@ -182,9 +189,15 @@ class EventBus:
         except (RedisError, OSError):
             return False
 
-    async def mirror(self, turn_id: str) -> Mirror | None:
-        """This process's mirror of a turn run elsewhere, filled so far; None without one."""
+    async def mirror(self, turn_id: str, *, last_id: int = 0, running: bool = False) -> Mirror | None:
+        """This process's mirror of a turn run elsewhere, filled so far; None without one.
+        An ended mirror is read afresh when the turn runs again or its last id is beyond the
+        mirror's (a retry reopened it since)."""
         mirror = self.mirrors.get(turn_id)
+        if mirror is not None and mirror.log.ended and (running or mirror.log.last_id < last_id):
+            if mirror.task is not None:
+                mirror.task.cancel()
+            mirror = None
         if mirror is None or mirror.broken:
             mirror = Mirror(self, turn_id)
             if not await mirror.fill():
@@ -222,6 +235,8 @@ class Mirror:
             if id != self.log.last_id + 1 and not (id > self.log.last_id and is_late(id)):
                 self._break()
                 return False
+            if self.log.ended:
+                self.log.ended = False  # a retry reopened the turn after that end
             self.log.append_encoded(id, chunk, delta=b"\nevent: delta\n" in chunk[:40])
             if b"\nevent: end\n" in chunk[:40]:
                 self.log.close_ended()

@@ -2,7 +2,9 @@
 
 A turn where the provider failed, or was not asked, is left out whole (prompt and all), so
 user and assistant still alternate, which Anthropic and Perplexity require. A cancelled answer
-that had text is kept: the user saw it. The oldest pairs are dropped first to fit the budget.
+that had text is kept: the user saw it. A provider retried in a turn has several answers
+there: its latest complete one is used (else its latest cancelled one with text). The oldest
+pairs are dropped first to fit the budget.
 """
 
 from __future__ import annotations
@@ -17,14 +19,19 @@ def build_threads(
 ) -> dict[str, list[Message]]:
     prompts: dict[str, str] = {}  # turn id -> the user's prompt, in conversation order
     answers: dict[tuple[str, str], str] = {}
-    for row in rows:
+    complete: set[tuple[str, str]] = set()  # answers that are complete: a later partial one waits
+    for row in rows:  # in id order: a retry's answer comes after the one it retried
         if row["role"] is None:  # the conversation exists but has no messages yet
             continue
+        key = (row["turn_id"], row["provider"])
         if row["role"] == "user":
             if row["turn_id"] is not None:
                 prompts[row["turn_id"]] = row["content"]
-        elif row["status"] == "complete" or (row["status"] == "cancelled" and row["content"]):
-            answers[(row["turn_id"], row["provider"])] = row["content"]
+        elif row["status"] == "complete":
+            answers[key] = row["content"]
+            complete.add(key)
+        elif row["status"] == "cancelled" and row["content"] and key not in complete:
+            answers[key] = row["content"]
     return {
         provider: _fit(
             [

@@ -67,6 +67,18 @@ def done_data(answer: Mapping, message_id: int | None, error: dict | None) -> di
         "latency_ms": answer["latency_ms"],
         "error": error,
         "citations": answer["citations"],
+        "cost_usd": answer["cost_usd"],
+    }
+
+
+def status_data(provider: str, state: str, attempt: int, attempts: int, retry_in_ms: int | None) -> dict:
+    """Where a provider is while it has nothing to stream (a few per answer, never per token)."""
+    return {
+        "provider": provider,
+        "state": state,
+        "attempt": attempt,
+        "attempts": attempts,
+        "retry_in_ms": retry_in_ms,
     }
 
 

@@ -20,6 +20,7 @@ class Turn:
     legs: dict[str, LegState]
     log: EventLog
     owner: int = 0  # the client key that started it; 0 in open mode
+    cost_usd: float | None = None  # what its answers cost so far, retries included
 
     @property
     def ended(self) -> bool:
@@ -46,6 +47,7 @@ class Turn:
                 ProviderSnapshot(leg.provider, leg.model, leg.simulated, leg.status, leg.message_id)
                 for leg in self.legs.values()
             ],
+            cost_usd=self.cost_usd,
         )
 
 
@@ -65,3 +67,4 @@ class TurnSnapshot:
     user_message_id: int | None
     status: str  # running | finished | interrupted
     providers: list[ProviderSnapshot]
+    cost_usd: float | None = None

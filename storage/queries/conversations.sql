@@ -33,7 +33,7 @@ DELETE FROM conversations WHERE id = :id AND coalesce(owner_key_id, 0) = :owner 
 -- Called once the conversation was found for its owner.
 SELECT id, turn_id, role, provider, model, status, content, finish_reason,
        error_type, error_message, error_status_code, ttft_ms, latency_ms,
-       input_tokens, output_tokens, citations, created_at
+       input_tokens, output_tokens, citations, cost_usd, run, created_at
 FROM messages
 WHERE conversation_id = :conversation_id
 ORDER BY id;
