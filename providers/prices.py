@@ -48,14 +48,20 @@ class PriceTable:
         return cls(prices)  # type: ignore[arg-type]
 
     def price(self, model: str) -> Price | None:
-        """The model's price; a dated or suffixed name (``gpt-4o-mini-2024-07-18``) takes the
-        price of the longest listed name it starts with."""
+        """The model's price; a dated or suffixed name (``gpt-4o-mini-2024-07-18``, or a
+        simulator's ``gpt-5.5+tokens=9``) takes the price of the longest listed name it starts
+        with."""
         found = self.prices.get(model)
         if found is not None:
             return found
         best = ""
         for name in self.prices:
-            if model.startswith(name + "-") and len(name) > len(best):
+            if (
+                len(model) > len(name)
+                and model.startswith(name)
+                and model[len(name)] in "-+@"
+                and len(name) > len(best)
+            ):
                 best = name
         return self.prices[best] if best else None
 
