@@ -83,19 +83,22 @@ def read_prices(path: Path, *, allow_null: bool = False) -> dict[str, Price | No
         raise PriceFileError(f"{path} is not JSON: {error}") from None
     models = document.get("models") if isinstance(document, dict) else None
     if not isinstance(models, dict):
-        raise PriceFileError(f'{path}: expected {{"models": {{"<model>": {{"input": …, "output": …}}}}}}')
+        raise PriceFileError(
+            f'{path}: expected {{"models": {{"<model>": {{"input": …, "output": …}}}}}}'
+        )
     prices: dict[str, Price | None] = {}
     for model, entry in models.items():
         if entry is None and allow_null:
             prices[model] = None
             continue
         if not isinstance(entry, dict) or not all(
-            isinstance(entry.get(k), int | float) and not isinstance(entry.get(k), bool)
+            isinstance(entry.get(k), int | float)
+            and not isinstance(entry.get(k), bool)
             and entry[k] >= 0
             for k in ("input", "output")
         ):
             raise PriceFileError(
-                f"{path}: {model!r} needs non-negative numbers \"input\" and \"output\" "
+                f'{path}: {model!r} needs non-negative numbers "input" and "output" '
                 "(USD per million tokens)"
             )
         prices[model] = Price(float(entry["input"]), float(entry["output"]))

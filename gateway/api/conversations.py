@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from gateway.api import search
 from gateway.api.body import read_json
 from gateway.api.errors import HttpError, not_found
 from gateway.api.guard import owner_of
@@ -20,8 +21,8 @@ from gateway.api.schemas import (
 )
 from gateway.runtime import runtime
 from gateway.turns import answer_error
-from gateway.turns.replay import sum_costs
 from gateway.turns.events import usage_data
+from gateway.turns.replay import sum_costs
 from storage import Q
 
 DEFAULT_TITLE = "New conversation"
@@ -69,6 +70,8 @@ async def create_conversation(request: Request) -> Response:
 async def list_conversations(request: Request) -> Response:
     gateway = runtime(request)
     limit, offset = page_params(request)
+    if (q := search.search_terms(request)) is not None:
+        return await search.search_conversations(request, q, limit, offset)
     owner = owner_of(request)
     rows = await Q.list_conversations.fetch(gateway.pool, limit=limit, offset=offset, owner=owner)
     total = await Q.count_conversations.fetchval(gateway.pool, owner=owner)

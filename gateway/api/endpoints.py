@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from gateway.api import chat, session, system, turns
+from gateway.api import chat, export, search, session, system, turns
 from gateway.api import conversations as conv
 from gateway.api.openapi import ApiEndpoint
 from gateway.api.schemas import (
+    NO_NUL,
     STREAM_EVENTS,
     CancelRequest,
     ChatRequest,
@@ -13,6 +14,8 @@ from gateway.api.schemas import (
     Conversation,
     ConversationCreate,
     ConversationDetail,
+    ConversationExport,
+    ConversationHit,
     ConversationRename,
     Health,
     Liveness,
@@ -62,12 +65,44 @@ ENDPOINTS: list[ApiEndpoint] = [
         "GET",
         f"{API}/conversations/",
         conv.list_conversations,
-        "List conversations, most recent activity first",
+        "List conversations, most recent activity first; with q, those whose prompts or "
+        "answers match it, best first (PostgreSQL full-text search)",
         "conversations",
-        response=Conversation,
+        response=ConversationHit,
         response_is_list=True,
         errors=(422, 503),
-        query=_PAGE,
+        query=(
+            *_PAGE,
+            {
+                "name": "q",
+                "in": "query",
+                "required": False,
+                "description": 'Words to find (web-search syntax: "a phrase", -not, or)',
+                "schema": {
+                    "type": "string",
+                    "maxLength": search.MAX_QUERY_CHARS,
+                    "pattern": NO_NUL,
+                },
+            },
+        ),
+    ),
+    ApiEndpoint(
+        "GET",
+        f"{API}/conversations/{{conversation_id:id}}/export",
+        export.export_conversation,
+        "The whole conversation as a download: every turn, every provider's answers side by side",
+        "conversations",
+        response=ConversationExport,
+        errors=(404, 422, 503),
+        query=(
+            {
+                "name": "format",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string", "enum": list(export.FORMATS), "default": "markdown"},
+            },
+        ),
+        other_content={"text/markdown": {"schema": {"type": "string"}}},
     ),
     ApiEndpoint(
         "GET",

@@ -98,6 +98,8 @@ class ApiEndpoint:
     no_content: bool = False  # may also answer 204 (a stream with nothing left to send)
     path_schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
     public: bool = False  # readable without a client key (the guard's PUBLIC_PATHS agree)
+    # Other media types of the success response, besides the JSON of ``response``.
+    other_content: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def build_routes(endpoints: Sequence[ApiEndpoint]) -> list[Route]:
@@ -217,6 +219,8 @@ def _operation(endpoint: ApiEndpoint) -> dict[str, Any]:
         if endpoint.response_is_list:
             schema = {"type": "array", "items": schema}
         success["content"] = {"application/json": {"schema": schema}}
+    if endpoint.other_content:
+        success["content"] = {**success.get("content", {}), **endpoint.other_content}
     responses[str(endpoint.status)] = success
     if endpoint.no_content:
         responses["204"] = {"description": "Nothing left to send: an EventSource stops here"}

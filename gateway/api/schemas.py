@@ -89,6 +89,17 @@ class Conversation(BaseModel):
     message_count: int = 0
 
 
+class ConversationHit(Conversation):
+    """A conversation in the list; with ``?q=``, also how well it matched and its best passage."""
+
+    rank: float | None = Field(
+        default=None, description="With q: higher is better (its matching messages' ranks summed)"
+    )
+    snippet: str | None = Field(
+        default=None, description="With q: plain text around the best match"
+    )
+
+
 class ErrorInfo(BaseModel):
     type: str
     message: str
@@ -127,6 +138,26 @@ class ConversationDetail(Conversation):
         default=None, description="What every answer cost (retries included); null: no price known"
     )
     messages: list[MessageOut]
+
+
+class ExportedTurn(BaseModel):
+    turn_id: str
+    created_at: str
+    prompt: str
+    answers: list[dict[str, Any]] = Field(
+        description="Each answer as in a conversation's messages (without role and turn_id)"
+    )
+
+
+class ConversationExport(BaseModel):
+    """format=json; format=markdown is the same as a Markdown document."""
+
+    id: int
+    title: str
+    created_at: str
+    updated_at: str
+    cost_usd: float | None
+    turns: list[ExportedTurn]
 
 
 # -- chat and turns ---------------------------------------------------------------------------

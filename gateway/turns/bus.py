@@ -189,7 +189,9 @@ class EventBus:
         except (RedisError, OSError):
             return False
 
-    async def mirror(self, turn_id: str, *, last_id: int = 0, running: bool = False) -> Mirror | None:
+    async def mirror(
+        self, turn_id: str, *, last_id: int = 0, running: bool = False
+    ) -> Mirror | None:
         """This process's mirror of a turn run elsewhere, filled so far; None without one.
         An ended mirror is read afresh when the turn runs again or its last id is beyond the
         mirror's (a retry reopened it since)."""

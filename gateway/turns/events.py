@@ -71,7 +71,9 @@ def done_data(answer: Mapping, message_id: int | None, error: dict | None) -> di
     }
 
 
-def status_data(provider: str, state: str, attempt: int, attempts: int, retry_in_ms: int | None) -> dict:
+def status_data(
+    provider: str, state: str, attempt: int, attempts: int, retry_in_ms: int | None
+) -> dict:
     """Where a provider is while it has nothing to stream (a few per answer, never per token)."""
     return {
         "provider": provider,

@@ -388,7 +388,9 @@ class TurnRegistry:
         if turn is not None and (ending := self._ending.get(turn_id)) is not None:
             await ending.wait()  # its end is being stored: reopen it once it is out
         if turn is not None and not turn.ended:
-            busy = [p.config.name for p, _ in chosen if not turn.legs.get(p.config.name, _IDLE).finished]
+            busy = [
+                p.config.name for p, _ in chosen if not turn.legs.get(p.config.name, _IDLE).finished
+            ]
             if busy:
                 raise Conflict(
                     f"providers: {', '.join(busy)} still answering in this turn; "

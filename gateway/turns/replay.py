@@ -74,12 +74,16 @@ class StoredTurn:
         events, ended = self._events(after)
         return [chunk for _, chunk in events], ended
 
-    def numbered_events_after(self, after: int, *, as_finished: bool = False) -> list[tuple[int, bytes]]:
+    def numbered_events_after(
+        self, after: int, *, as_finished: bool = False
+    ) -> list[tuple[int, bytes]]:
         """``as_finished``: the stored events even of a turn marked running (one that a retry
         has just reopened here)."""
         return self._events(after, as_finished)[0]
 
-    def _events(self, after: int, as_finished: bool = False) -> tuple[list[tuple[int, bytes]], bool]:
+    def _events(
+        self, after: int, as_finished: bool = False
+    ) -> tuple[list[tuple[int, bytes]], bool]:
         row = self.row
         turn = event_bytes(
             1,

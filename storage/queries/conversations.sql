@@ -37,3 +37,44 @@ SELECT id, turn_id, role, provider, model, status, content, finish_reason,
 FROM messages
 WHERE conversation_id = :conversation_id
 ORDER BY id;
+
+-- name: search_conversations
+-- An owner's conversations whose prompts or answers match the words of :q (web-search
+-- syntax: "quoted phrases", -excluded, or), best first: the sum of each matching message's
+-- rank, so a conversation that says more about it ranks higher. The index is
+-- messages_search_idx (migration 0006); the snippet is the best message's passage, plain text.
+WITH query AS (
+    SELECT websearch_to_tsquery('english', :q) AS q
+), matches AS (
+    SELECT m.conversation_id, m.content,
+           ts_rank(to_tsvector('english', m.content), query.q) AS rank
+    FROM messages m
+    JOIN conversations c ON c.id = m.conversation_id
+    CROSS JOIN query
+    WHERE coalesce(c.owner_key_id, 0) = :owner
+      AND to_tsvector('english', m.content) @@ query.q
+), ranked AS (
+    SELECT conversation_id, sum(rank) AS rank,
+           (array_agg(content ORDER BY rank DESC))[1] AS best
+    FROM matches
+    GROUP BY conversation_id
+)
+SELECT c.id, c.title, c.created_at, c.updated_at,
+       (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id) AS message_count,
+       r.rank,
+       ts_headline('english', r.best, query.q,
+                   'StartSel="", StopSel="", MaxWords=24, MinWords=12, MaxFragments=1') AS snippet,
+       count(*) OVER () AS total
+FROM ranked r
+JOIN conversations c ON c.id = r.conversation_id
+CROSS JOIN query
+ORDER BY r.rank DESC, c.updated_at DESC, c.id DESC
+LIMIT :limit OFFSET :offset;
+
+-- name: export_turns
+-- A conversation's turns in order, with their prompts (called once it was found for its owner).
+SELECT t.id AS turn_id, t.created_at, t.providers, p.content AS prompt
+FROM turns t
+LEFT JOIN messages p ON p.id = t.user_message_id
+WHERE t.conversation_id = :conversation_id
+ORDER BY t.user_message_id, t.id;
