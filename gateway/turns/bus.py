@@ -204,6 +204,9 @@ class EventBus:
             mirror = Mirror(self, turn_id)
             if not await mirror.fill():
                 return None
+            if running and mirror.log.ended:
+                # Reopened by a retry whose first events are not in the stream yet: follow on.
+                mirror.log.ended = False
             self.mirrors[turn_id] = mirror
             mirror.task = asyncio.create_task(mirror.follow(), name=f"mirror-{turn_id}")
         return mirror

@@ -1,0 +1,58 @@
+"""Retry across gateway processes (Redis bus): a finished turn reopened by any process streams
+its new run to listeners on every process, those holding the old run's end in memory too."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.sse_client import Stream, iter_events
+from tests.test_scale_out import cluster  # noqa: F401 (the fixture)
+from tests.turn_helpers import API
+
+
+async def read_all(client: httpx.AsyncClient, url: str, after: int = 0) -> tuple[int, Stream]:
+    stream = Stream()
+    headers = {"last-event-id": str(after)} if after else {}
+    async with client.stream("GET", url, headers=headers) as response:
+        if response.status_code == 200:
+            async for _ in iter_events(response, stream):
+                pass
+        return response.status_code, stream
+
+
+async def test_a_retry_on_another_process_reaches_listeners_everywhere(cluster):  # noqa: F811
+    owner, other, third = cluster.gateways
+    async with httpx.AsyncClient(timeout=30) as client:
+        body = {"prompt": "retry elsewhere", "models": ["claude:claude-sonnet-5+tokens=20,gap=5"]}
+        created = (await client.post(f"{owner.url}{API}/turns", json=body)).json()
+        path = f"{API}/turns/{created['turn_id']}/events"
+        _, first = await read_all(client, f"{owner.url}{path}")
+        end = first.events[-1].id
+        _, mirrored = await read_all(client, f"{other.url}{path}")  # other now holds a mirror
+        assert mirrored.events[-1].id == end
+
+        retry = await client.post(
+            f"{third.url}{API}/turns/{created['turn_id']}/retry", json={"providers": ["claude"]}
+        )
+        assert retry.status_code == 202, retry.text
+        assert retry.json()["last_event_id"] == end
+
+        # The process with the old mirror, and the owner with the old run in memory, both
+        # stream the new run (live or, once it ended, from the stream or the database).
+        for gateway in (other, owner):
+            status, run = await read_all(client, f"{gateway.url}{path}", after=end)
+            assert status == 200
+            assert run.events[0].id > end
+            assert run.events[-1].name == "end"
+            assert run.done("claude")["status"] == "complete"
+            second_end = run.events[-1].id
+
+        # The owner's memory is behind the record now: a retry there goes on from the record.
+        again = await client.post(
+            f"{owner.url}{API}/turns/{created['turn_id']}/retry", json={"providers": ["claude"]}
+        )
+        assert again.status_code == 202, again.text
+        assert again.json()["last_event_id"] == second_end
+        status, run = await read_all(client, f"{other.url}{path}", after=second_end)
+        assert status == 200 and run.events[0].id == second_end + 1
+        assert run.done("claude")["status"] == "complete"
