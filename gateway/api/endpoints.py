@@ -49,6 +49,26 @@ _PAGE = (
     },
 )
 
+RERUN = """\
+The providers run again (retry: providers the turn has; add: providers it does not have; an
+entry may pin a model, `"chatgpt:gpt-4o-mini"`), for this turn's prompt and the history before
+it, on a running or a finished turn, also one only in the database (after a restart).
+
+Their events come on the turn's own stream, `GET /turns/{id}/events`, with ids going on from
+the turn's last one: `status`, `start`, `delta`, `done` for each of them. On a running turn they
+come before its one `end`. A finished turn is reopened: after its new `done`s, a second `end`
+(with every provider's latest status) closes the run. The answer gives `last_event_id`, the
+last id before the run, and `events_url`, the stream from just after it: open it (an
+EventSource stops at that `end`); `Last-Event-ID` resumes it as always.
+
+Each run stores a new answer (`run` 1, 2 ... for a retry, 0 for an added provider); nothing is
+replaced. The turn, its replay and `GET /turns/{id}` show each provider's latest answer; the
+provider's history in later turns uses its latest complete one.
+
+409: that provider still answers in this turn, or the turn runs on another gateway process.
+404: no such turn, or another key's. 422: a provider the turn has (add) or has not (retry), or
+unknown."""
+
 ENDPOINTS: list[ApiEndpoint] = [
     ApiEndpoint(
         "POST",
@@ -207,6 +227,7 @@ ENDPOINTS: list[ApiEndpoint] = [
         "Ask providers of a turn again; their new start, delta and done events come on the "
         "turn's stream (follow events_url). 409 while that provider still answers",
         "turns",
+        description=RERUN,
         body=RerunRequest,
         response=RerunStarted,
         status=202,
@@ -219,6 +240,7 @@ ENDPOINTS: list[ApiEndpoint] = [
         turns.add_to_turn,
         "Ask providers that were not in a turn, on the turn's stream (follow events_url)",
         "turns",
+        description=RERUN,
         body=RerunRequest,
         response=RerunStarted,
         status=202,

@@ -100,6 +100,7 @@ class ApiEndpoint:
     public: bool = False  # readable without a client key (the guard's PUBLIC_PATHS agree)
     # Other media types of the success response, besides the JSON of ``response``.
     other_content: dict[str, dict[str, Any]] = field(default_factory=dict)
+    description: str | None = None  # the operation's longer explanation (Markdown)
 
 
 def build_routes(endpoints: Sequence[ApiEndpoint]) -> list[Route]:
@@ -193,6 +194,8 @@ def _operation(endpoint: ApiEndpoint) -> dict[str, Any]:
         "tags": [endpoint.tag],
         "operationId": f"{endpoint.method.lower()}_{endpoint.handler.__name__}",
     }
+    if endpoint.description:
+        operation["description"] = endpoint.description
     parameters = [
         {
             "name": name,

@@ -30,6 +30,7 @@ from gateway.turns.leg import Leg, LegResult, run_leg
 from gateway.turns.log import EventLog, LegState, Listener
 from gateway.turns.registry import TurnRegistry
 from gateway.turns.replay import StoredTurn, answer_error, done_from_row, load_stored_turn
+from gateway.turns.rerun import Rerun
 from gateway.turns.turn import ProviderSnapshot, Turn, TurnSnapshot
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "Listener",
     "NotFound",
     "PromptTooLong",
+    "Rerun",
     "ProviderSnapshot",
     "ShuttingDown",
     "StoredTurn",
