@@ -38,6 +38,7 @@ class Leg:
     storing: bool = False  # from here on a cancel cannot interrupt the leg
     cancel_reason: tuple[str, str] | None = None  # (error type, message) of a cancel with a reason
     counted: tuple[int, int] = (0, 0)  # the budget's count so far: (parts, characters)
+    statuses: int = 0  # status events published (for the metrics' event count)
 
     def cancel(self, reason: tuple[str, str] | None = None) -> bool:
         """Ask the leg to stop; False when it is past the point where stopping matters."""
@@ -82,6 +83,7 @@ async def run_leg(leg: Leg, events: EventLog) -> LegResult:
     status = "cancelled" if leg.cancel_requested else "complete"
 
     def on_status(now: Status) -> None:  # a few times per answer, never per token
+        leg.statuses += 1
         events.publish(
             "status",
             status_data(state.provider, now.state, now.attempt, now.attempts, now.retry_in_ms),
