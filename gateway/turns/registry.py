@@ -44,6 +44,7 @@ log = logging.getLogger("multichat.turns")
 
 MAX_TITLE = 60
 MAX_ID = 2**63 - 1
+RUNNING_ELSEWHERE = "this turn is running on another gateway process; retry once it has ended"
 _IDLE = LegState("", "", False, status="complete")  # a provider not in the turn is not busy
 
 
@@ -347,7 +348,13 @@ class TurnRegistry:
 
     async def _store_end(self, turn: Turn) -> None:
         end_id = turn.log.last_id + 1
-        done_ids = {name: leg.done_event_id for name, leg in turn.legs.items()}
+        # A provider whose done has no id of its own (an interrupted one, rebuilt for a retry)
+        # keeps the id its replay gives it.
+        done_ids = {
+            name: leg.done_event_id
+            for name, leg in turn.legs.items()
+            if leg.done_event_id is not None
+        }
         try:
             await self.writer.end_turn(TurnEnd(turn.id, turn.conversation_id, done_ids, end_id))  # type: ignore[arg-type]
         except Exception:
@@ -385,6 +392,7 @@ class TurnRegistry:
             else models_of(stored)  # type: ignore[arg-type]
         )
         chosen = choose_rerun(self.providers, in_turn, entries, add=add)
+        names = [p.config.name for p, _ in chosen]
         if turn is not None and (ending := self._ending.get(turn_id)) is not None:
             await ending.wait()  # its end is being stored: reopen it once it is out
         if turn is not None and not turn.ended:
@@ -396,12 +404,12 @@ class TurnRegistry:
                     f"providers: {', '.join(busy)} still answering in this turn; "
                     "cancel it or wait for its done"
                 )
-            await self._claim(turn_id, self._providers_after(in_turn, turn, chosen), ours=True)
+            await self._claim(
+                turn_id, self._providers_after(in_turn, turn, chosen), names, None, ours=True
+            )
             return await self._launch(turn, chosen)
         if stored is not None and stored.running:
-            raise Conflict(
-                "this turn is running on another gateway process; retry once it has ended"
-            )
+            raise Conflict(RUNNING_ELSEWHERE)
         if self.running >= self.settings.max_concurrent_turns:
             raise TooBusy("too many turns are running; try again in a moment")
         self.limits.admit(owner)
@@ -409,11 +417,21 @@ class TurnRegistry:
         claimed = False
         try:
             providers = self._providers_after(in_turn, turn or stored, chosen)
-            end_id = await self._claim(turn_id, providers, ours=False)
-            claimed = True
-            if turn is None or not turn.ended or turn.log.last_id != end_id:
-                # Not in memory, or out of date (another process ran a retry since).
-                turn = await self._rebuild(turn_id)
+            if turn is not None and turn.ended:
+                # Ours in memory, ended: take it if the record still ends where we do.
+                claimed = await self._claim(turn_id, providers, names, turn.log.last_id)
+            if not claimed:
+                # Not in memory, or another process ran a retry since: the record's turn.
+                stored = await load_stored_turn(self.pool, turn_id)
+                if stored is None:
+                    raise NotFound("turn")
+                if stored.running:
+                    raise Conflict(RUNNING_ELSEWHERE)
+                claimed = await self._claim(turn_id, providers, names, stored.row["end_event_id"])
+                if not claimed:
+                    raise Conflict(RUNNING_ELSEWHERE)  # taken by another process just now
+                turn = self._rebuild(stored)
+            assert turn is not None
             turn.log.reopen()
             if (handle := self._forget.pop(turn_id, None)) is not None:
                 handle.cancel()
@@ -441,25 +459,31 @@ class TurnRegistry:
             for name, model in models.items()
         ]
 
-    async def _claim(self, turn_id: str, providers: list[dict], *, ours: bool) -> int | None:
-        """Mark the turn running (with a lease) and list its providers; its last end's id."""
+    async def _claim(
+        self,
+        turn_id: str,
+        providers: list[dict],
+        rerun: list[str],
+        expected_end: int | None,
+        *,
+        ours: bool = False,
+    ) -> bool:
+        """Mark the turn running (with a lease) and list its providers; False if it is not
+        (or no longer) the finished turn the caller holds."""
         claimed = await Q.reopen_turn.fetchrow(
             self.pool,
             id=turn_id,
             providers=providers,
+            rerun=rerun,
+            expected_end=expected_end,
             lease_seconds=self.settings.turn_lease,
             ours=ours,
         )
-        if claimed is None:
-            raise Conflict(
-                "this turn is running on another gateway process; retry once it has ended"
-            )
-        return claimed["end_event_id"]
+        return claimed is not None
 
-    async def _rebuild(self, turn_id: str) -> Turn:
-        stored = await load_stored_turn(self.pool, turn_id)
-        if stored is None:
-            raise NotFound("turn")  # its conversation was deleted meanwhile
+    def _rebuild(self, stored: StoredTurn) -> Turn:
+        """A finished turn from the record (as read before it was reopened), live again."""
+        turn_id = stored.row["id"]
         events = EventLog.from_stored(
             stored.numbered_events_after(0, as_finished=True), self.settings.listener_buffer_bytes
         )

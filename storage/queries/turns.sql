@@ -141,13 +141,19 @@ SELECT id FROM turns WHERE conversation_id = :conversation_id AND status = 'runn
 
 -- name: reopen_turn
 -- A retry or an added provider: the turn runs again (with a lease, as a new turn), and lists
--- every provider it now has. Unless the caller already runs it (:ours), only a turn that is
--- not running anywhere may be taken; no row back means it runs on another gateway process.
+-- every provider it now has. Unless the caller already runs it (:ours), only a finished turn
+-- whose last end is still :expected_end (what the caller holds of it) may be taken; no row
+-- back means it runs elsewhere, or changed since the caller read it. The rerun providers'
+-- done ids and the end id are cleared until the run ends: should it be interrupted, its
+-- replay numbers their dones and its end above every id it had.
 UPDATE turns
 SET status = 'running', finished_at = NULL, providers = :providers,
-    lease_until = now() + make_interval(secs => :lease_seconds::float8)
-WHERE id = :id AND (status <> 'running' OR :ours::bool)
-RETURNING end_event_id;
+    lease_until = now() + make_interval(secs => :lease_seconds::float8),
+    done_event_ids = done_event_ids - :rerun::text[], end_event_id = NULL
+WHERE id = :id
+  AND (:ours::bool
+       OR (status <> 'running' AND end_event_id IS NOT DISTINCT FROM :expected_end::int))
+RETURNING id;
 
 -- name: rerun_thread_rows
 -- What a provider re-asked in a past turn may see: the prompts and its own answers of the
