@@ -56,3 +56,34 @@ async def test_a_retry_on_another_process_reaches_listeners_everywhere(cluster):
         status, run = await read_all(client, f"{other.url}{path}", after=second_end)
         assert status == 200 and run.events[0].id == second_end + 1
         assert run.done("claude")["status"] == "complete"
+
+
+async def test_a_retry_of_a_running_turn_reaches_the_process_that_runs_it(cluster):  # noqa: F811
+    owner, other, _ = cluster.gateways
+    async with httpx.AsyncClient(timeout=30) as client:
+        body = {
+            "prompt": "retry while it runs",
+            "models": [
+                "claude:claude-sonnet-5+tokens=150,gap=20",
+                "chatgpt:gpt-5.5+fault=status,status=400,fail_times=1",  # fails once, at once
+            ],
+        }
+        created = (await client.post(f"{owner.url}{API}/turns", json=body)).json()
+        url = f"{owner.url}{API}/turns/{created['turn_id']}/events"
+        stream = Stream()
+        replies = []
+        async with client.stream("GET", url) as response:
+            async for event in iter_events(response, stream):
+                if event.name == "done" and event.data["provider"] == "chatgpt" and not replies:
+                    retry = f"{other.url}{API}/turns/{created['turn_id']}/retry"
+                    busy = await client.post(retry, json={"providers": ["claude"]})
+                    replies.append(busy)
+                    replies.append(await client.post(retry, json={"providers": ["chatgpt"]}))
+        busy, accepted = replies
+        assert busy.status_code == 409, busy.text  # the owner's answer: claude still streams
+        assert accepted.status_code == 202, accepted.text
+        assert accepted.json()["providers"] == ["chatgpt"]
+    chatgpt = [e.data for e in stream.named("done") if e.data["provider"] == "chatgpt"]
+    assert [d["status"] for d in chatgpt] == ["failed", "complete"]
+    assert [e.name for e in stream.events].count("end") == 1
+    assert stream.events[-1].data["statuses"] == {"claude": "complete", "chatgpt": "complete"}

@@ -65,7 +65,8 @@ Each run stores a new answer (`run` 1, 2 ... for a retry, 0 for an added provide
 replaced. The turn, its replay and `GET /turns/{id}` show each provider's latest answer; the
 provider's history in later turns uses its latest complete one.
 
-409: that provider still answers in this turn, or the turn runs on another gateway process.
+409: that provider still answers in this turn (a turn running on another gateway process is
+retried there, over Redis; 409 if that process does not answer).
 404: no such turn, or another key's. 422: a provider the turn has (add) or has not (retry), or
 unknown."""
 

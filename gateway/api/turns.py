@@ -99,7 +99,7 @@ async def rerun(request: Request, *, add: bool) -> Response:
         events_url += f"&token={token}"
     accepted = RerunStarted(
         turn_id=turn_id,
-        conversation_id=started.turn.conversation_id,
+        conversation_id=started.conversation_id,
         providers=started.providers,
         last_event_id=started.after,
         events_url=events_url,

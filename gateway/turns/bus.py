@@ -27,7 +27,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import orjson
 import redis.asyncio as aioredis
@@ -41,6 +41,7 @@ CONTROL = b"multichat:control"
 WATCH_SECONDS = 10.0  # a watcher entry lives this long unless refreshed (every third of it)
 READ_BLOCK_MS = 5_000
 READ_COUNT = 1_000
+RERUN_REPLY_SECONDS = 5.0  # how long a retry waits for the process that runs its turn
 MIRROR_KEEP = 60.0  # an ended mirror stays this long for reconnecting listeners
 UNFINISHED_TTL = 24 * 3600  # a stream whose end never came (every gateway died) still expires
 
@@ -62,12 +63,15 @@ class EventBus:
         listener_limit: int,
         grace: float,
         on_cancel: Callable[[str, list[str] | None], None],
+        on_rerun: Callable[[dict], Awaitable[dict | None]] | None = None,
     ) -> None:
         self.redis = aioredis.from_url(url, socket_connect_timeout=5)
         self.retention = retention
         self.listener_limit = listener_limit
         self.grace = grace  # how long a listener that left still counts (DISCONNECT_GRACE)
         self.on_cancel = on_cancel
+        self.on_rerun = on_rerun  # a retry or add of a turn that may be ours (registry.rerun)
+        self._replies: set[asyncio.Task] = set()
         self.worker = secrets.token_hex(8)
         self.mirrors: dict[str, Mirror] = {}
         self._pending: list[tuple[str, int, bytes]] = []
@@ -175,10 +179,56 @@ class EventBus:
                     async for message in pubsub.listen():
                         if message.get("type") == "message":
                             request = orjson.loads(message["data"])
-                            self.on_cancel(request["cancel"], request.get("providers"))
+                            if "rerun" in request:
+                                self._answer_rerun(request)
+                            else:
+                                self.on_cancel(request["cancel"], request.get("providers"))
             except (RedisError, OSError, orjson.JSONDecodeError) as error:
                 self._warn(f"the control channel failed: {error}")
                 await asyncio.sleep(1.0)
+
+    # -- retry and add, from any process ---------------------------------------------------------
+
+    async def request_rerun(
+        self, turn_id: str, providers: list[str], add: bool, owner: int
+    ) -> dict | None:
+        """Ask the process that runs a turn to retry or add providers; its reply (a Rerun's
+        fields, or an error's), or None when no process answered in time."""
+        reply_to = f"multichat:reply:{secrets.token_hex(8)}"
+        request = {
+            "rerun": turn_id,
+            "providers": providers,
+            "add": add,
+            "owner": owner,
+            "reply": reply_to,
+        }
+        try:
+            async with self.redis.pubsub() as pubsub:
+                await pubsub.subscribe(reply_to)
+                await self.redis.publish(CONTROL, orjson.dumps(request))
+                async with asyncio.timeout(RERUN_REPLY_SECONDS):
+                    async for message in pubsub.listen():
+                        if message.get("type") == "message":
+                            return orjson.loads(message["data"])
+        except TimeoutError:
+            return None
+        except (RedisError, OSError) as error:  # answered as 503, like a database away
+            raise ConnectionError(f"the event bus is unavailable: {type(error).__name__}") from None
+        return None
+
+    def _answer_rerun(self, request: dict) -> None:
+        if self.on_rerun is None:
+            return
+
+        async def answer() -> None:
+            reply = await self.on_rerun(request)  # type: ignore[misc]
+            if reply is not None:
+                with contextlib.suppress(RedisError, OSError):
+                    await self.redis.publish(request["reply"], orjson.dumps(reply))
+
+        task = asyncio.get_running_loop().create_task(answer())
+        self._replies.add(task)
+        task.add_done_callback(self._replies.discard)
 
     # -- listeners of other processes' turns ------------------------------------------------------
 

@@ -28,6 +28,7 @@ from gateway.turns.errors import (
     PromptTooLong,
     ShuttingDown,
     TooBusy,
+    TurnError,
 )
 from gateway.turns.events import done_data
 from gateway.turns.leases import LeaseKeeper
@@ -35,7 +36,14 @@ from gateway.turns.leg import Leg, LegResult, run_leg
 from gateway.turns.limits import KeyLimits
 from gateway.turns.log import EventLog, LegState
 from gateway.turns.replay import StoredTurn, answer_error, load_stored_turn, sum_costs
-from gateway.turns.rerun import Rerun, choose_rerun, models_of, turn_from_stored
+from gateway.turns.rerun import (
+    Rerun,
+    choose_rerun,
+    error_from_reply,
+    error_reply,
+    models_of,
+    turn_from_stored,
+)
 from gateway.turns.turn import Turn
 from providers import Provider
 from storage import Answer, Q, TurnEnd, Writer
@@ -65,6 +73,7 @@ class TurnRegistry:
                 listener_limit=settings.listener_buffer_bytes,
                 grace=settings.disconnect_grace,
                 on_cancel=self._cancel_from_elsewhere,
+                on_rerun=self._rerun_from_elsewhere,
             )
             if settings.redis_url
             else None
@@ -409,7 +418,15 @@ class TurnRegistry:
             )
             return await self._launch(turn, chosen)
         if stored is not None and stored.running:
-            raise Conflict(RUNNING_ELSEWHERE)
+            if self.bus is None:
+                raise Conflict(RUNNING_ELSEWHERE)
+            # Its legs run on another process: that one runs these too (over Redis).
+            reply = await self.bus.request_rerun(turn_id, list(entries), add, owner)
+            if reply is None:
+                raise Conflict(RUNNING_ELSEWHERE)  # its owner did not answer (gone?)
+            if "error" in reply:
+                raise error_from_reply(reply)
+            return Rerun(**reply)
         if self.running >= self.settings.max_concurrent_turns:
             raise TooBusy("too many turns are running; try again in a moment")
         self.limits.admit(owner)
@@ -522,7 +539,7 @@ class TurnRegistry:
         if not turn.log.listeners:
             # As a turn started by POST /turns: the caller opens the stream to follow the run.
             self._start_grace(turn.id, self.settings.first_listener_timeout)
-        return Rerun(turn, after, names)
+        return Rerun(turn.id, turn.conversation_id, after, names)
 
     def _budget_turns(self):
         """For the budget: each running turn's finished answers' cost, and its running legs."""
@@ -571,6 +588,20 @@ class TurnRegistry:
     def _listener_overflowed(self) -> None:
         if self.observer is not None:
             self.observer.listener_dropped("buffer_full")
+
+    async def _rerun_from_elsewhere(self, request: dict) -> dict | None:
+        """A retry or add that another process received for one of our running turns: the
+        reply it answers its client with; None when the turn is not ours."""
+        turn_id = request["rerun"]
+        if turn_id not in self.running_legs:
+            return None  # every worker hears the request; the owner answers
+        try:
+            started = await self.rerun(
+                turn_id, request["providers"], add=request["add"], owner=request["owner"]
+            )
+        except TurnError as error:
+            return error_reply(error)
+        return started.as_dict()
 
     def _cancel_from_elsewhere(self, turn_id: str, providers: list[str] | None) -> None:
         if turn_id in self.running_legs:  # ours; every worker hears the request

@@ -13,7 +13,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from gateway.turns.errors import InvalidChoice
+from gateway.turns.errors import (
+    Conflict,
+    InvalidChoice,
+    NotFound,
+    ShuttingDown,
+    TooBusy,
+    TurnError,
+)
 from gateway.turns.log import EventLog, LegState
 from gateway.turns.replay import StoredTurn, done_from_row
 from gateway.turns.turn import Turn
@@ -22,9 +29,40 @@ from providers import Provider
 
 @dataclass(frozen=True, slots=True)
 class Rerun:
-    turn: Turn
+    turn_id: str
+    conversation_id: int
     after: int  # the last event id before the rerun's first: resume after it to follow the run
     providers: list[str]
+
+    def as_dict(self) -> dict:
+        return {
+            "turn_id": self.turn_id,
+            "conversation_id": self.conversation_id,
+            "after": self.after,
+            "providers": self.providers,
+        }
+
+
+# The domain errors a rerun asked of another process can answer with, by name (over Redis).
+def error_reply(error: TurnError) -> dict:
+    return {
+        "error": type(error).__name__,
+        "message": error.message,
+        "unknown_provider": getattr(error, "unknown_provider", False),
+    }
+
+
+def error_from_reply(reply: dict) -> TurnError:
+    kind, message = reply["error"], reply.get("message", "")
+    if kind == "InvalidChoice":
+        return InvalidChoice(message, unknown_provider=bool(reply.get("unknown_provider")))
+    if kind == "NotFound":
+        return NotFound("turn")
+    if kind == "ShuttingDown":
+        return ShuttingDown(message)
+    if kind == "TooBusy":
+        return TooBusy(message)
+    return Conflict(message)
 
 
 def choose_rerun(
