@@ -444,6 +444,9 @@ class TurnRegistry:
                     raise NotFound("turn")
                 if stored.running:
                     raise Conflict(RUNNING_ELSEWHERE)
+                in_turn = models_of(stored)  # it may have more providers than our copy had
+                chosen = choose_rerun(self.providers, in_turn, entries, add=add)
+                providers = self._providers_after(in_turn, stored, chosen)
                 claimed = await self._claim(turn_id, providers, names, stored.row["end_event_id"])
                 if not claimed:
                     raise Conflict(RUNNING_ELSEWHERE)  # taken by another process just now
