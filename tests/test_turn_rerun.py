@@ -245,3 +245,33 @@ async def test_history_uses_the_latest_complete_answer(gateways, sim, monkeypatc
         ("assistant", complete),
         ("user", "then"),
     ]
+
+
+async def test_retry_with_client_keys_other_keys_get_404_and_the_url_carries_a_token(
+    gateways, database_url
+):
+    from tests.test_security import make_keys
+
+    keys = await make_keys(database_url, "alice", "bob")
+    server = gateways.start()
+    alice = {"Authorization": f"Bearer {keys['alice']}"}
+    bob = {"Authorization": f"Bearer {keys['bob']}"}
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+        created = await client.post(
+            f"{API}/turns", json={"prompt": "mine", "models": ["claude"]}, headers=alice
+        )
+        turn = created.json()
+        status, _ = await read_events(client, turn["events_url"])  # its token opens it
+        assert status == 200
+        url = f"{API}/turns/{turn['turn_id']}"
+        for path, providers in (("retry", ["claude"]), ("add", ["gemini"])):
+            theirs = await client.post(f"{url}/{path}", json={"providers": providers}, headers=bob)
+            assert theirs.status_code == 404, theirs.text
+        anonymous = await client.post(f"{url}/retry", json={"providers": ["claude"]})
+        assert anonymous.status_code == 401
+        mine = await client.post(f"{url}/add", json={"providers": ["gemini"]}, headers=alice)
+        assert mine.status_code == 202, mine.text
+        events_url = mine.json()["events_url"]
+        assert "token=" in events_url
+        status, run = await read_events(client, events_url)  # no Authorization: the token
+        assert status == 200 and run.done("gemini")["status"] == "complete"
