@@ -41,18 +41,17 @@ ORDER BY id;
 -- name: search_conversations
 -- An owner's conversations whose prompts or answers match the words of :q (web-search
 -- syntax: "quoted phrases", -excluded, or), best first: the sum of each matching message's
--- rank, so a conversation that says more about it ranks higher. The index is
--- messages_search_idx (migration 0006); the snippet is the best message's passage, plain text.
+-- rank, so a conversation that says more about it ranks higher. messages.search and its
+-- index are migration 0006's; the snippet is the best message's passage, as plain text.
 WITH query AS (
     SELECT websearch_to_tsquery('english', :q) AS q
 ), matches AS (
-    SELECT m.conversation_id, m.content,
-           ts_rank(to_tsvector('english', m.content), query.q) AS rank
+    SELECT m.conversation_id, m.content, ts_rank(m.search, query.q) AS rank
     FROM messages m
     JOIN conversations c ON c.id = m.conversation_id
     CROSS JOIN query
     WHERE coalesce(c.owner_key_id, 0) = :owner
-      AND to_tsvector('english', m.content) @@ query.q
+      AND m.search @@ query.q
 ), ranked AS (
     SELECT conversation_id, sum(rank) AS rank,
            (array_agg(content ORDER BY rank DESC))[1] AS best
