@@ -160,3 +160,19 @@ async def test_export_has_every_answer_side_by_side(gateways, monkeypatch):
         assert unknown.status_code == 422
         missing = await client.get(f"{API}/conversations/999999/export")
         assert missing.status_code == 404
+
+
+async def test_a_text_beyond_what_a_search_vector_holds_is_still_stored(database_url):
+    """A tsvector holds at most 1 MB: the search column reads only the start of a long text,
+    so a very long answer (here 5 MB of distinct words) is stored, not refused."""
+    import secrets
+
+    text = " ".join(secrets.token_hex(8) for _ in range(300_000))
+    found = await rows(
+        database_url,
+        "WITH c AS (INSERT INTO conversations (title) VALUES ('long') RETURNING id) "
+        "INSERT INTO messages (conversation_id, role, content) SELECT id, 'user', $1 FROM c "
+        "RETURNING length(content) AS stored",
+        text,
+    )
+    assert found[0]["stored"] == len(text)
