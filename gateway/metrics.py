@@ -145,7 +145,7 @@ class Metrics:
         )
         self.events = Counter(
             "multichat_relayed_events",
-            "Events published into turns' logs (delta, start, done per answer; turn, end per turn)",
+            "Events published into turns' logs (delta, start, status, done per answer; turn, end per turn)",
             registry=r,
         )
         self.dropped = Counter(
@@ -213,7 +213,7 @@ class Metrics:
         if status == "failed":
             self.failures.labels(provider, self.error_label(record.error_type)).inc()
         self.tokens.labels(provider).inc(record.tokens)
-        self.events.inc(record.tokens + 1 + (record.ttft_ms is not None))
+        self.events.inc(record.tokens + 1 + (record.ttft_ms is not None) + record.statuses)
 
     def turn(self, seconds: float) -> None:
         self.turns.inc()
@@ -364,6 +364,7 @@ class LegRecord:
     latency_ms: float
     tokens: int
     ended_ns: int  # wall clock, for traces
+    statuses: int = 0  # status events it published (waiting, retrying, streaming)
 
 
 @dataclass
@@ -390,6 +391,7 @@ class Observer:
             latency_ms=result.latency_ms,
             tokens=len(leg.parts),
             ended_ns=time.time_ns(),
+            statuses=leg.statuses,
         )
         if self.metrics is not None:
             self.metrics.answer(record)

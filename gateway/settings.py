@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from providers import PROVIDERS, SIMULATOR_KEY, ProviderConfig
+from providers import PROVIDERS, SIMULATOR_KEY, PriceTable, ProviderConfig
 
 ENV_FILE = ".env"
 _COMMON = SettingsConfigDict(env_file=ENV_FILE, env_file_encoding="utf-8", extra="ignore")
@@ -90,6 +90,10 @@ class Settings(BaseSettings):
     key_turns_per_minute: int = Field(default=60, ge=0)
     key_max_concurrent_turns: int = Field(default=10, ge=0)
     context_budget_chars: int = Field(default=60_000, ge=100)
+    # Prices per model beyond (or instead of) the shipped table (providers/prices.json).
+    prices_file: Path | None = None
+    # USD: a turn's running legs are cancelled once its estimated cost passes this.
+    max_turn_cost: float | None = Field(default=None, gt=0)
 
     disconnect_grace: float = Field(default=5.0, ge=0)
     # A turn started by POST /turns waits this long for its first EventSource before it stops.
@@ -124,6 +128,17 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("prices_file")
+    @classmethod
+    def _readable_prices(cls, value: Path | None) -> Path | None:
+        if value is not None and str(value).strip():
+            PriceTable.load(value)  # a PriceFileError is a ValueError: one line at start-up
+            return value
+        return None
+
+    def price_table(self) -> PriceTable:
+        return PriceTable.load(self.prices_file)
 
     @field_validator("database_url")
     @classmethod

@@ -8,6 +8,8 @@ What this package offers (import from here, not from the modules):
   ``Provider``, a configured provider (config, adapter, passive health).
 * ``PROVIDERS`` (the registry: wire format, flavour, key variable, default model of each),
   ``make_adapter`` and ``make_client``; ``SIMULATOR_KEY``, the key the simulators accept.
+* ``PriceTable`` and ``Price`` (``prices``): what each model's tokens cost, shipped as
+  ``prices.json`` and overridable by a file; ``estimate_tokens`` where no usage was reported.
 * ``SSEDecoder``, the one server-sent-events decoder; ``SSEFieldDecoder``, the same decoder
   also reporting ids, ``retry:`` and comments (the gateway's tools and tests read its streams
   with it).
@@ -25,15 +27,20 @@ from providers.base import (
     ProviderConfig,
     ProviderError,
     Started,
+    Status,
     UpstreamRequest,
     Usage,
 )
+from providers.prices import Price, PriceFileError, PriceTable, estimate_tokens
 from providers.registry import PROVIDERS, SIMULATOR_KEY, ProviderSpec, make_adapter, make_client
 from providers.sse import SSEDecoder, SSEEvent, SSEFieldDecoder, SSEFields
 
 __all__ = [
     "PROVIDERS",
     "SIMULATOR_KEY",
+    "Price",
+    "PriceFileError",
+    "PriceTable",
     "Adapter",
     "Citations",
     "Event",
@@ -48,8 +55,10 @@ __all__ = [
     "SSEFieldDecoder",
     "SSEFields",
     "Started",
+    "Status",
     "UpstreamRequest",
     "Usage",
+    "estimate_tokens",
     "make_adapter",
     "make_client",
 ]

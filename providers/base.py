@@ -8,6 +8,11 @@ An adapter turns one provider's HTTP streaming API into a small vocabulary:
 * ``Usage``          input and output tokens (the last one yielded wins);
 * ``Citations``      source URLs, where the provider sends them.
 
+While nothing streams, ``Adapter.stream`` also tells an optional ``on_status`` callback where
+it is (``Status``): waiting for attempt k of n, retrying in so many ms, streaming. That is a
+callback, not an event in the stream, so that readers of the vocabulary above are unaffected;
+it is called a few times per answer, never per token.
+
 Failures are raised as ``ProviderError``, never yielded, so that a stream that ends without
 an exception ended well. ``Adapter.stream`` owns what every wire format shares: timeouts,
 retries before the first token, closing the upstream response, and keeping keys out of errors.
@@ -56,6 +61,14 @@ class Usage:
 @dataclass(frozen=True, slots=True)
 class Citations:
     urls: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    state: Literal["waiting", "retrying", "streaming"]
+    attempt: int  # waiting, streaming: this attempt; retrying: the attempt about to be made
+    attempts: int  # at most this many
+    retry_in_ms: int | None = None  # retrying: the wait before that attempt
 
 
 Event = str | Started | Finish | Usage | Citations
@@ -184,7 +197,11 @@ class Adapter:
     # -- shared machinery ---------------------------------------------------------------------
 
     async def stream(
-        self, thread: Sequence[Message], model: str | None = None
+        self,
+        thread: Sequence[Message],
+        model: str | None = None,
+        *,
+        on_status: Callable[[Status], None] | None = None,
     ) -> AsyncIterator[Event]:
         """Stream one answer: retries before the first text only, then relays until the end.
 
@@ -194,18 +211,24 @@ class Adapter:
         model = model or self.config.model
         request = self.build_request(thread, model)
         attempt = 0
+        attempts = self.config.max_attempts
         started = False
         while True:
             attempt += 1
             if self.on_attempt is not None:
                 self.on_attempt(attempt)
+            if on_status is not None:
+                on_status(Status("waiting", attempt, attempts))
             sent_text = False
             try:
                 # aclosing: an early aclose() must close the upstream now, not at GC time.
                 async with contextlib.aclosing(self._attempt(request, model)) as events:
                     async for event in events:
                         if type(event) is str:
-                            sent_text = True
+                            if not sent_text:
+                                sent_text = True
+                                if on_status is not None:
+                                    on_status(Status("streaming", attempt, attempts))
                         elif type(event) is Started:
                             if started:
                                 continue
@@ -217,7 +240,10 @@ class Adapter:
                     raise
                 if error.retry_after is not None and error.retry_after > self.config.max_retry_wait:
                     raise  # asked to wait longer than we will: the retry would fail again
-                await asyncio.sleep(self._retry_delay(error, attempt))
+                delay = self._retry_delay(error, attempt)
+                if on_status is not None:
+                    on_status(Status("retrying", attempt + 1, attempts, round(delay * 1000)))
+                await asyncio.sleep(delay)
 
     def _retry_delay(self, error: ProviderError, attempt: int) -> float:
         if error.retry_after is not None:

@@ -47,6 +47,8 @@ class Answer:
     input_tokens: int | None = None
     output_tokens: int | None = None
     citations: list[str] | None = None
+    cost_usd: float | None = None
+    run: int = 0  # 0: the turn's first answer of this provider; a retry's is the next number
 
 
 @dataclass(slots=True)
@@ -223,15 +225,17 @@ class Writer:
             input_tokens=[a.input_tokens for a in answers],
             output_tokens=[a.output_tokens for a in answers],
             citations=[json_text(a.citations) for a in answers],
+            costs=[a.cost_usd for a in answers],
+            runs=[a.run for a in answers],
             ended_turn_ids=[e.turn_id for e in ends],
             done_event_ids=[json_text(e.done_event_ids) for e in ends],
             end_event_ids=[e.end_event_id for e in ends],
             touched_ids=sorted({item.conversation_id for item in (*answers, *ends)}),
         )
         self.batches += 1
-        ids = {(row["turn_id"], row["provider"]): row["id"] for row in rows}
+        ids = {(row["turn_id"], row["provider"], row["run"]): row["id"] for row in rows}
         return [
-            ids.get((item.turn_id, item.provider)) if isinstance(item, Answer) else None
+            ids.get((item.turn_id, item.provider, item.run)) if isinstance(item, Answer) else None
             for item, _ in batch
         ]
 

@@ -329,3 +329,32 @@ async def test_votes_are_the_owners(keyed_gateway):
         assert board["votes"] == 1 and len(board["standings"]) == 2
         assert (await client.get(f"{API}/leaderboard", headers=bob)).json()["votes"] == 0
         assert (await client.get(f"{API}/leaderboard")).status_code == 401
+
+
+async def test_a_blind_turn_is_retried_by_label_and_stays_blind(stream_client):
+    raw = await raw_stream(
+        stream_client,
+        "POST",
+        f"{API}/chat/stream",
+        json={"prompt": "who are you?", "models": BLIND_MODELS, "blind": True},
+    )
+    stream = assert_blind(raw)
+    turn_id = stream.named("turn")[0].data["turn_id"]
+    (failed,) = [e.data["label"] for e in stream.named("done") if e.data["status"] == "failed"]
+
+    refused = await stream_client.post(f"{API}/turns/{turn_id}/retry", json={"providers": ["grok"]})
+    assert refused.status_code == 422  # a blind turn's retry names labels, not providers
+    added = await stream_client.post(f"{API}/turns/{turn_id}/add", json={"providers": ["grok"]})
+    assert added.status_code in (409, 422)  # every provider is in it; and nothing is added blind
+
+    retry = await stream_client.post(f"{API}/turns/{turn_id}/retry", json={"providers": [failed]})
+    assert retry.status_code == 202, retry.text
+    assert retry.json()["providers"] == [failed]
+    rerun = await raw_stream(stream_client, "GET", retry.json()["events_url"])
+    assert leaked_names(rerun.decode(), PINNED) == [], rerun.decode()
+    events = parse(rerun).events
+    assert events and all(identity_keys(e.data) == set() for e in events)
+    (done,) = [e.data for e in events if e.name == "done"]
+    assert done["label"] == failed  # the same label as the answer it retried
+    state = await turn_state(stream_client, turn_id)
+    assert identity_keys(state) == set() and leaked_names(orjson.dumps(state).decode()) == []

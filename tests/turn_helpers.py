@@ -82,7 +82,8 @@ async def read_events(
         else:
             params["last_event_id"] = str(after)
     stream = Stream()
-    async with client.stream("GET", url, headers=headers, params=params) as response:
+    # params=None, not {}: an empty dict would drop the query an events_url carries.
+    async with client.stream("GET", url, headers=headers, params=params or None) as response:
         if response.status_code == 200:
             async for event in iter_events(response, stream):
                 if stop is not None and stop(event, stream):

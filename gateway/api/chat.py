@@ -73,4 +73,5 @@ def chat_item(done: dict) -> ChatResponseItem:
         latency_ms=done["latency_ms"],
         ttft_ms=done["ttft_ms"],
         usage=UsageInfo(**done["usage"]) if done["usage"] else None,
+        cost_usd=done.get("cost_usd"),  # a blind done withholds it
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from gateway.api import search
 from gateway.api.body import read_json
 from gateway.api.errors import HttpError, not_found
 from gateway.api.guard import owner_of
@@ -22,6 +23,7 @@ from gateway.runtime import runtime
 from gateway.turns import answer_error
 from gateway.turns.blind import neutral_error, neutral_finish
 from gateway.turns.events import usage_data
+from gateway.turns.replay import sum_costs
 from storage import Q
 
 DEFAULT_TITLE = "New conversation"
@@ -75,6 +77,8 @@ async def create_conversation(request: Request) -> Response:
 async def list_conversations(request: Request) -> Response:
     gateway = runtime(request)
     limit, offset = page_params(request)
+    if (q := search.search_terms(request)) is not None:
+        return await search.search_conversations(request, q, limit, offset)
     owner = owner_of(request)
     rows = await Q.list_conversations.fetch(gateway.pool, limit=limit, offset=offset, owner=owner)
     total = await Q.count_conversations.fetchval(gateway.pool, owner=owner)
@@ -122,10 +126,10 @@ async def load_conversation(pool, id: int, owner: int) -> ConversationDetail:
     row = await Q.get_conversation.fetchrow(pool, id=id, owner=owner)
     if row is None:
         raise not_found("conversation")
-    messages = [
-        message_out(m) for m in await Q.conversation_messages.fetch(pool, conversation_id=id)
-    ]
-    return ConversationDetail(**row, message_count=len(messages), messages=messages)
+    rows = await Q.conversation_messages.fetch(pool, conversation_id=id)
+    messages = [message_out(m) for m in rows]
+    cost = sum_costs(m["cost_usd"] for m in rows)  # blind answers' too: a sum names no model
+    return ConversationDetail(**row, message_count=len(messages), cost_usd=cost, messages=messages)
 
 
 def message_out(row) -> MessageOut:
@@ -150,5 +154,7 @@ def message_out(row) -> MessageOut:
         latency_ms=row["latency_ms"],
         usage=UsageInfo(**usage) if usage else None,
         citations=row["citations"],
+        cost_usd=None if hidden else row["cost_usd"],  # a price points to the model
+        run=row["run"],
         created_at=row["created_at"],
     )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from gateway.api import arena, chat, session, system, turns
+from gateway.api import arena, chat, export, search, session, system, turns
 from gateway.api import conversations as conv
 from gateway.api.openapi import ApiEndpoint
 from gateway.api.schemas import (
+    NO_NUL,
     STREAM_EVENTS,
     CancelRequest,
     ChatRequest,
@@ -13,12 +14,16 @@ from gateway.api.schemas import (
     Conversation,
     ConversationCreate,
     ConversationDetail,
+    ConversationExport,
+    ConversationHit,
     ConversationRename,
     Health,
     Leaderboard,
     Liveness,
     ProviderInfo,
     Readiness,
+    RerunRequest,
+    RerunStarted,
     SessionState,
     SignIn,
     TurnCreated,
@@ -47,6 +52,27 @@ _PAGE = (
     },
 )
 
+RERUN = """\
+The providers run again (retry: providers the turn has; add: providers it does not have; an
+entry may pin a model, `"chatgpt:gpt-4o-mini"`), for this turn's prompt and the history before
+it, on a running or a finished turn, also one only in the database (after a restart).
+
+Their events come on the turn's own stream, `GET /turns/{id}/events`, with ids going on from
+the turn's last one: `status`, `start`, `delta`, `done` for each of them. On a running turn they
+come before its one `end`. A finished turn is reopened: after its new `done`s, a second `end`
+(with every provider's latest status) closes the run. The answer gives `last_event_id`, the
+last id before the run, and `events_url`, the stream from just after it: open it (an
+EventSource stops at that `end`); `Last-Event-ID` resumes it as always.
+
+Each run stores a new answer (`run` 1, 2 ... for a retry, 0 for an added provider); nothing is
+replaced. The turn, its replay and `GET /turns/{id}` show each provider's latest answer; the
+provider's history in later turns uses its latest complete one.
+
+409: that provider still answers in this turn (a turn running on another gateway process is
+retried there, over Redis; 409 if that process does not answer).
+404: no such turn, or another key's. 422: a provider the turn has (add) or has not (retry), or
+unknown."""
+
 ENDPOINTS: list[ApiEndpoint] = [
     ApiEndpoint(
         "POST",
@@ -63,12 +89,44 @@ ENDPOINTS: list[ApiEndpoint] = [
         "GET",
         f"{API}/conversations/",
         conv.list_conversations,
-        "List conversations, most recent activity first",
+        "List conversations, most recent activity first; with q, those whose prompts or "
+        "answers match it, best first (PostgreSQL full-text search)",
         "conversations",
-        response=Conversation,
+        response=ConversationHit,
         response_is_list=True,
         errors=(422, 503),
-        query=_PAGE,
+        query=(
+            *_PAGE,
+            {
+                "name": "q",
+                "in": "query",
+                "required": False,
+                "description": 'Words to find (web-search syntax: "a phrase", -not, or)',
+                "schema": {
+                    "type": "string",
+                    "maxLength": search.MAX_QUERY_CHARS,
+                    "pattern": NO_NUL,
+                },
+            },
+        ),
+    ),
+    ApiEndpoint(
+        "GET",
+        f"{API}/conversations/{{conversation_id:id}}/export",
+        export.export_conversation,
+        "The whole conversation as a download: every turn, every provider's answers side by side",
+        "conversations",
+        response=ConversationExport,
+        errors=(404, 422, 503),
+        query=(
+            {
+                "name": "format",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string", "enum": list(export.FORMATS), "default": "markdown"},
+            },
+        ),
+        other_content={"text/markdown": {"schema": {"type": "string"}}},
     ),
     ApiEndpoint(
         "GET",
@@ -164,6 +222,33 @@ ENDPOINTS: list[ApiEndpoint] = [
         body_optional=True,
         response=TurnState,
         errors=(400, 404, 413, 415, 422, 503),
+        path_schemas=_TURN_ID,
+    ),
+    ApiEndpoint(
+        "POST",
+        f"{API}/turns/{{turn_id}}/retry",
+        turns.retry_turn,
+        "Ask providers of a turn again; their new start, delta and done events come on the "
+        "turn's stream (follow events_url). 409 while that provider still answers",
+        "turns",
+        description=RERUN,
+        body=RerunRequest,
+        response=RerunStarted,
+        status=202,
+        errors=(400, 404, 409, 413, 415, 422, 429, 503),
+        path_schemas=_TURN_ID,
+    ),
+    ApiEndpoint(
+        "POST",
+        f"{API}/turns/{{turn_id}}/add",
+        turns.add_to_turn,
+        "Ask providers that were not in a turn, on the turn's stream (follow events_url)",
+        "turns",
+        description=RERUN,
+        body=RerunRequest,
+        response=RerunStarted,
+        status=202,
+        errors=(400, 404, 409, 413, 415, 422, 429, 503),
         path_schemas=_TURN_ID,
     ),
     ApiEndpoint(

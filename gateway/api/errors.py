@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 
 from gateway.server import routine_reason
 from gateway.turns import (
+    Conflict,
     InvalidChoice,
     NotFound,
     PromptTooLong,
@@ -119,6 +120,8 @@ def status_of(error: TurnError) -> HttpError:
         return HttpError(
             422, error.message, type="unknown_provider" if error.unknown_provider else None
         )
+    if isinstance(error, Conflict):
+        return HttpError(409, error.message, type="conflict")
     if isinstance(error, ShuttingDown):
         return HttpError(503, error.message, type="shutting_down", headers={"Retry-After": "2"})
     if isinstance(error, TooBusy):

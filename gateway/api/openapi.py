@@ -64,13 +64,14 @@ ERROR_SCHEMA = {
 _STATUS_TEXT = {
     200: "OK",
     201: "Created",
+    202: "Accepted: it runs; follow its events",
     204: "No Content",
     400: "Malformed JSON",
     401: "A client key is required (once keys exist), or it is wrong or revoked",
     403: "A state-changing request from an origin that is not allowed",
     404: "Not found (or another key's)",
     405: "Method not allowed (the Allow header lists the path's methods)",
-    409: "Conflict with the turn's state (voted already, or not blind)",
+    409: "Conflicts with the turn's state (voted already, not blind, or a provider still answering)",
     413: "Body or prompt too large",
     415: "The body is not application/json",
     421: "A Host this gateway does not answer to",
@@ -99,6 +100,9 @@ class ApiEndpoint:
     no_content: bool = False  # may also answer 204 (a stream with nothing left to send)
     path_schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
     public: bool = False  # readable without a client key (the guard's PUBLIC_PATHS agree)
+    # Other media types of the success response, besides the JSON of ``response``.
+    other_content: dict[str, dict[str, Any]] = field(default_factory=dict)
+    description: str | None = None  # the operation's longer explanation (Markdown)
 
 
 def build_routes(endpoints: Sequence[ApiEndpoint]) -> list[Route]:
@@ -192,6 +196,8 @@ def _operation(endpoint: ApiEndpoint) -> dict[str, Any]:
         "tags": [endpoint.tag],
         "operationId": f"{endpoint.method.lower()}_{endpoint.handler.__name__}",
     }
+    if endpoint.description:
+        operation["description"] = endpoint.description
     parameters = [
         {
             "name": name,
@@ -218,6 +224,8 @@ def _operation(endpoint: ApiEndpoint) -> dict[str, Any]:
         if endpoint.response_is_list:
             schema = {"type": "array", "items": schema}
         success["content"] = {"application/json": {"schema": schema}}
+    if endpoint.other_content:
+        success["content"] = {**success.get("content", {}), **endpoint.other_content}
     responses[str(endpoint.status)] = success
     if endpoint.no_content:
         responses["204"] = {"description": "Nothing left to send: an EventSource stops here"}

@@ -122,6 +122,17 @@ class Conversation(BaseModel):
     context_policy: ContextPolicy = "isolated"
 
 
+class ConversationHit(Conversation):
+    """A conversation in the list; with ``?q=``, also how well it matched and its best passage."""
+
+    rank: float | None = Field(
+        default=None, description="With q: higher is better (its matching messages' ranks summed)"
+    )
+    snippet: str | None = Field(
+        default=None, description="With q: plain text around the best match"
+    )
+
+
 class ErrorInfo(BaseModel):
     type: str
     message: str
@@ -149,11 +160,38 @@ class MessageOut(BaseModel):
     latency_ms: float | None = None
     usage: UsageInfo | None = None
     citations: list[str] | None = None
+    cost_usd: float | None = None
+    run: int = Field(
+        default=0, description="0: the turn's first answer of this provider; 1, 2 ...: its retries"
+    )
     created_at: datetime
 
 
 class ConversationDetail(Conversation):
+    cost_usd: float | None = Field(
+        default=None, description="What every answer cost (retries included); null: no price known"
+    )
     messages: list[MessageOut]
+
+
+class ExportedTurn(BaseModel):
+    turn_id: str
+    created_at: str
+    prompt: str
+    answers: list[dict[str, Any]] = Field(
+        description="Each answer as in a conversation's messages (without role and turn_id)"
+    )
+
+
+class ConversationExport(BaseModel):
+    """format=json; format=markdown is the same as a Markdown document."""
+
+    id: int
+    title: str
+    created_at: str
+    updated_at: str
+    cost_usd: float | None
+    turns: list[ExportedTurn]
 
 
 # -- chat and turns ---------------------------------------------------------------------------
@@ -199,6 +237,7 @@ class ChatResponseItem(BaseModel):
     latency_ms: float | None
     ttft_ms: float | None = None
     usage: UsageInfo | None = None
+    cost_usd: float | None = None
 
 
 class ChatResponse(BaseModel):
@@ -218,6 +257,28 @@ class TurnCreated(BaseModel):
 class CancelRequest(Strict):
     providers: list[Annotated[Text, Field(max_length=MAX_MODEL_CHARS)]] | None = Field(
         default=None, description="Omit to cancel every provider."
+    )
+
+
+class RerunRequest(Strict):
+    providers: Annotated[
+        list[ModelEntry], Documented(minItems=1, maxItems=len(PROVIDERS), uniqueItems=True)
+    ] = Field(
+        description="Retry: providers of the turn; add: providers not in it. "
+        "An entry may pin a model: 'chatgpt:gpt-4o-mini'."
+    )
+
+
+class RerunStarted(BaseModel):
+    turn_id: str
+    conversation_id: int
+    providers: list[str]
+    last_event_id: int = Field(
+        description="The turn's last event id before this run: its events come after it"
+    )
+    events_url: str = Field(
+        description="The turn's stream from just after last_event_id: the run's events, "
+        "then an end once every provider of the turn is done"
     )
 
 
@@ -283,6 +344,9 @@ class TurnState(BaseModel):
     providers: list[TurnProviderState]
     blind: bool = False
     vote: Vote | None = None
+    cost_usd: float | None = Field(
+        default=None, description="What its answers cost so far, retries included"
+    )
 
 
 # -- the events of a stream (spec §3.1): each event's ``data``, one line of JSON --------------
@@ -331,6 +395,18 @@ class DoneEvent(BaseModel):
     latency_ms: float | None
     error: ErrorInfo | None
     citations: list[str] | None
+    cost_usd: float | None = Field(
+        default=None, description="USD; null when the model has no price; absent when blind"
+    )
+
+
+class StatusEvent(BaseModel):
+    provider: str | None = None
+    label: str | None = None
+    state: Literal["waiting", "retrying", "streaming"]
+    attempt: int = Field(description="waiting, streaming: this attempt; retrying: the next one")
+    attempts: int = Field(description="at most this many attempts")
+    retry_in_ms: int | None = Field(description="retrying: the wait before the next attempt")
 
 
 class EndEvent(BaseModel):
@@ -354,6 +430,7 @@ class RevealEvent(BaseModel):
 STREAM_EVENTS: dict[str, type[BaseModel]] = {
     "turn": TurnEvent,
     "start": StartEvent,
+    "status": StatusEvent,
     "delta": DeltaEvent,
     "done": DoneEvent,
     "reveal": RevealEvent,

@@ -14,6 +14,8 @@ from gateway.api.errors import HttpError, not_found
 from gateway.api.guard import owner_of
 from gateway.api.schemas import (
     CancelRequest,
+    RerunRequest,
+    RerunStarted,
     RevealedLabel,
     TurnCreated,
     TurnProviderState,
@@ -53,16 +55,22 @@ async def turn_events(request: Request) -> Response:
     first = retry_bytes(gateway.settings.retry_ms)
     owner = owner_of(request)
     turn = gateway.turns.live(turn_id, owner)
-    if turn is not None:
-        if turn.ended and after >= turn.log.last_id:
-            return Response(status_code=204)  # nothing more will come: EventSource stops here
-        return event_stream(gateway.settings, turn.log.stream(after, first))
-    stored = await gateway.turns.stored(turn_id, owner)
     bus = gateway.turns.bus
+    if turn is not None:
+        if not (turn.ended and after >= turn.log.last_id):
+            return event_stream(gateway.settings, turn.log.stream(after, first))
+        if bus is None:
+            return Response(status_code=204)  # nothing more will come: EventSource stops here
+        # Ended here; but another worker may have reopened it since (a retry): ask the record.
+    stored = await gateway.turns.stored(turn_id, owner)
+    if turn is not None and not stored.running and after >= (stored.row["end_event_id"] or 0):
+        return Response(status_code=204)
     if bus is not None:
         # Run by another worker (or finished there lately): its exact events, deltas and
         # all, through this worker's mirror of its Redis Stream.
-        mirror = await bus.mirror(turn_id, running=stored.running)
+        mirror = await bus.mirror(
+            turn_id, last_id=stored.row["end_event_id"] or 0, running=stored.running
+        )
         if mirror is not None:
             if mirror.log.ended and after >= mirror.log.last_id:
                 return Response(status_code=204)
@@ -71,6 +79,35 @@ async def turn_events(request: Request) -> Response:
     if ended and not events:
         return Response(status_code=204)
     return event_stream(gateway.settings, replay([first, *events]), "database")
+
+
+async def retry_turn(request: Request) -> Response:
+    return await rerun(request, add=False)
+
+
+async def add_to_turn(request: Request) -> Response:
+    return await rerun(request, add=True)
+
+
+async def rerun(request: Request, *, add: bool) -> Response:
+    """Retry providers of a turn, or add new ones: 202, and where to follow their events."""
+    gateway = runtime(request)
+    turn_id = turn_id_of(request)
+    body = await read_json(request, RerunRequest, gateway.settings.max_body_bytes)
+    owner = owner_of(request)
+    started = await gateway.turns.rerun(turn_id, body.providers, add=add, owner=owner)
+    events_url = f"/api/v1/turns/{turn_id}/events?last_event_id={started.after}"
+    if owner > 0:
+        token = gateway.access.signer.turn_token(turn_id, owner)
+        events_url += f"&token={token}"
+    accepted = RerunStarted(
+        turn_id=turn_id,
+        conversation_id=started.conversation_id,
+        providers=started.providers,
+        last_event_id=started.after,
+        events_url=events_url,
+    )
+    return JSONResponse(dump(accepted), status_code=202)
 
 
 async def cancel_turn(request: Request) -> Response:
@@ -156,6 +193,7 @@ def turn_state(snapshot: TurnSnapshot, vote=None) -> TurnState:
         conversation_id=snapshot.conversation_id,
         user_message_id=snapshot.user_message_id,
         status=snapshot.status,
+        cost_usd=snapshot.cost_usd,
         providers=[
             TurnProviderState(
                 provider=None if hidden else p.provider,

@@ -78,3 +78,19 @@ export const eventsUrl = (turnId) => `${API}/turns/${encodeURIComponent(turnId)}
 export function cancelTurn(turnId, providers) {
   return api("POST", `/turns/${encodeURIComponent(turnId)}/cancel`, providers ? { providers } : {});
 }
+
+// Retry providers of a turn, or add new ones: 202 {events_url, last_event_id, providers}.
+export const retryTurn = (turnId, providers) =>
+  api("POST", `/turns/${encodeURIComponent(turnId)}/retry`, { providers });
+export const addToTurn = (turnId, providers) =>
+  api("POST", `/turns/${encodeURIComponent(turnId)}/add`, { providers });
+
+export async function searchConversations(q, limit = 50) {
+  const { data, response } = await request(
+    "GET",
+    `/conversations/?q=${encodeURIComponent(q)}&limit=${limit}`,
+  );
+  return { items: data, total: Number(response.headers.get("x-total-count")) || data.length };
+}
+
+export const exportUrl = (id, format) => `${API}/conversations/${id}/export?format=${format}`;

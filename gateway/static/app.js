@@ -9,6 +9,9 @@
 //   picker.js      which models to ask: the provider chips, pinned models, health dots
 //   sidebar.js     the conversation list: open, rename, delete, show more
 //   sidebar-select.js  selecting several conversations and deleting them at once
+//   search.js      the sidebar's search box and the export links of the conversation shown
+//   retry.js       Retry on each column and Add model on each turn (live or past)
+//   status.js      the status event in words ("retrying 2/3 in 1 s")
 //   drawer.js      showing and hiding the sidebar
 //   notice.js      the notice above the composer
 //   signin.js      the sign-in form when the gateway has client keys, who is signed in
@@ -24,6 +27,7 @@ import { bindLeaderboard } from "./leaderboard.js";
 import { bindNotice } from "./notice.js";
 import { refreshHealth, setUpPicker } from "./picker.js";
 import { bindRouter, route, writeHash } from "./router.js";
+import { bindSearch, updateExport } from "./search.js";
 import { bindSidebar, markActive, refreshConversations } from "./sidebar.js";
 import { startSession } from "./signin.js";
 import { on, state } from "./state.js";
@@ -36,11 +40,13 @@ function wire() {
     updateComposer();
     markActive();
     closeSidebarOnPhone();
+    updateExport();
     if (blank) focusPrompt();
   });
   on("lone-turn", () => updateComposer());
   on("turn-started", ({ push }) => {
     writeHash(push);
+    updateExport();
     updateComposer();
     refreshConversations();
   });
@@ -56,6 +62,7 @@ function bind() {
   bindNotice();
   bindComposer();
   bindSidebar();
+  bindSearch();
   bindDrawer();
   bindTranscript();
   bindRouter();

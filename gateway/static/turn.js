@@ -9,6 +9,8 @@ import { cancelTurn, eventsUrl, getTurn } from "./api.js";
 import { h, icon } from "./dom.js";
 import { MarkdownView } from "./markdown.js";
 import { displayName } from "./providers.js";
+import { addModelControl, retryButton, syncAddModel, syncRetry } from "./retry.js";
+import { showStatus } from "./status.js";
 
 const STATUS_LABELS = {
   waiting: "waiting",
@@ -20,7 +22,7 @@ const STATUS_LABELS = {
   unknown: "unknown",
 };
 const FINISHED = new Set(["complete", "failed", "cancelled"]);
-const EVENT_TYPES = ["turn", "start", "delta", "done", "reveal", "end"];
+const EVENT_TYPES = ["turn", "start", "status", "delta", "done", "reveal", "end"];
 const MAX_RECOVERIES = 8;
 
 // Modules that add to every turn (arena.js: the vote under a blind turn's columns), told
@@ -127,6 +129,7 @@ class AnswerColumn {
       },
       icon("copy"),
     );
+    this.retryButton = retryButton(this);
     this.textEl = h("div", { class: "answer-text" });
     this.markdown = new MarkdownView(this.textEl);
     this.placeholderEl = h("p", { class: "answer-placeholder" });
@@ -151,6 +154,7 @@ class AnswerColumn {
           { class: "answer-row" },
           h("h3", { class: "answer-name" }, displayName(provider)),
           this.stopButton,
+          this.retryButton,
           this.copyButton,
         ),
         h("div", { class: "answer-sub" }, this.statusEl, this.modelEl, this.simEl),
@@ -184,6 +188,19 @@ class AnswerColumn {
     this.placeholderEl.textContent =
       status === "waiting" ? "Waiting for the model…" : "Waiting for the first token…";
     if (!running && this.text === "") this.renderEmpty();
+    syncRetry(this);
+  }
+
+  // Retry (retry.js): the column starts over, waiting for its provider's new answer.
+  reset() {
+    this.text = "";
+    this.figures = null;
+    this.figuresEl.hidden = true;
+    this.errorEl.hidden = true;
+    this.copyButton.hidden = true;
+    this.textEl.replaceChildren();
+    delete this.el.dataset.progress;
+    this.setStatus("waiting");
   }
 
   renderEmpty() {
@@ -223,6 +240,7 @@ class AnswerColumn {
 
   // A `done` event, or a stored assistant message: both carry the final, stored answer.
   finish(answer) {
+    this.answer = answer;
     this.text = answer.content || "";
     if (answer.model) this.setModel(answer.model, null);
     this.setStatus(answer.status);
@@ -367,6 +385,7 @@ export class TurnView {
       { class: "turn" },
       h("div", { class: "prompt" }, h("span", { class: "prompt-label" }, "You"), this.promptEl),
       this.grid,
+      addModelControl(this),
       this.statusEl,
       this.comparison.el,
       this.costEl,
@@ -414,7 +433,16 @@ export class TurnView {
     return view;
   }
 
+  removeColumn(provider) {
+    const column = this.columns.get(provider);
+    if (!column) return;
+    column.el.remove();
+    this.columns.delete(provider);
+    this.grid.style.setProperty("--cols", String(this.columns.size));
+  }
+
   changed() {
+    syncAddModel(this);
     this.comparison.update([...this.columns.values()]);
     this.renderCost();
     for (const extension of turnExtensions) extension.changed(this);
@@ -530,6 +558,9 @@ export class TurnView {
         if (column.status === "waiting") column.setStatus("streaming");
         break;
       }
+      case "status":
+        showStatus(this.column(keyOf(data)), data);
+        break;
       case "delta":
         this.column(keyOf(data)).append(data.text || "");
         break;

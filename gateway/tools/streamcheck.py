@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import orjson
 
 STATUSES = frozenset(("complete", "failed", "cancelled"))
-EVENT_NAMES = frozenset((b"turn", b"start", b"delta", b"done", b"reveal", b"end"))
+EVENT_NAMES = frozenset((b"turn", b"start", b"status", b"delta", b"done", b"reveal", b"end"))
 
 
 @dataclass(slots=True)
@@ -114,6 +114,8 @@ class StreamChecker:
             self._turn(payload)
         elif name == b"start":
             self._start(payload)
+        elif name == b"status":
+            self._status(payload)
         elif name == b"done":
             self._done(payload)
         elif name == b"end":
@@ -164,6 +166,13 @@ class StreamChecker:
             self.violation("duplicate_start", provider)
         else:
             self.started.add(provider)
+
+    def _status(self, payload: dict) -> None:
+        provider = payload.get(self.key)
+        if provider not in self.texts:
+            self.violation("status_unannounced", repr(provider))
+        elif provider in self.statuses:
+            self.violation("event_after_done", f"status of {provider}")
 
     def _done(self, payload: dict) -> None:
         provider, status = payload.get(self.key), payload.get("status")

@@ -34,7 +34,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import orjson
 import redis.asyncio as aioredis
@@ -48,6 +48,7 @@ CONTROL = b"multichat:control"
 WATCH_SECONDS = 10.0  # a watcher entry lives this long unless refreshed (every third of it)
 READ_BLOCK_MS = 5_000
 READ_COUNT = 1_000
+RERUN_REPLY_SECONDS = 5.0  # how long a retry waits for the process that runs its turn
 MIRROR_KEEP = 60.0  # an ended mirror stays this long for reconnecting listeners
 UNFINISHED_TTL = 24 * 3600  # a stream whose end never came (every gateway died) still expires
 # How long the owner gathers events before it sends them: what a remote listener may wait at
@@ -93,6 +94,7 @@ class EventBus:
         grace: float,
         on_cancel: Callable[[str, list[str] | None], None],
         on_reveal: Callable[[str], None] | None = None,
+        on_rerun: Callable[[dict], Awaitable[dict | None]] | None = None,
     ) -> None:
         self.redis = aioredis.from_url(url, socket_connect_timeout=5)
         self.retention = retention
@@ -100,11 +102,14 @@ class EventBus:
         self.grace = grace  # how long a listener that left still counts (DISCONNECT_GRACE)
         self.on_cancel = on_cancel
         self.on_reveal = on_reveal  # a blind turn of ours was voted on elsewhere
+        self.on_rerun = on_rerun  # a retry or add of a turn that may be ours (registry.rerun)
+        self._replies: set[asyncio.Task] = set()
         self.worker = secrets.token_hex(8)
         self.mirrors: dict[str, Mirror] = {}
         self._publish = self.redis.register_script(PUBLISH_SCRIPT)
         self._pending: list[tuple[str, int, bytes]] = []
         self._ended: list[str] = []
+        self._reopened: list[str] = []  # a retry: the stream keeps its ids and takes more
         self._flushing: asyncio.Task | None = None
         self._control: asyncio.Task | None = None
         self._reader: asyncio.Task | None = None
@@ -140,6 +145,10 @@ class EventBus:
         if self._flushing is None:
             self._flushing = asyncio.get_running_loop().create_task(self._flush())
 
+    def reopened(self, turn_id: str) -> None:
+        """A finished turn runs again (retry, add): its stream must outlive the retention."""
+        self._reopened.append(turn_id)
+
     async def _flush(self) -> None:
         """What was published in the last ``PUBLISH_LINGER``, in one call; again while more
         comes."""
@@ -150,7 +159,8 @@ class EventBus:
                     return
                 events, self._pending = self._pending, []
                 ended, self._ended = self._ended, []
-                keys, args = publish_arguments(events, ended, int(self.retention))
+                reopened, self._reopened = self._reopened, []
+                keys, args = publish_arguments(events, ended, reopened, int(self.retention))
                 try:
                     await self._publish(keys=keys, args=args)
                 except (RedisError, OSError) as error:
@@ -211,11 +221,56 @@ class EventBus:
                             if "reveal" in request:
                                 if self.on_reveal is not None:
                                     self.on_reveal(request["reveal"])
+                            elif "rerun" in request:
+                                self._answer_rerun(request)
                             else:
                                 self.on_cancel(request["cancel"], request.get("providers"))
             except (RedisError, OSError, orjson.JSONDecodeError) as error:
                 self._warn(f"the control channel failed: {error}")
                 await asyncio.sleep(1.0)
+
+    # -- retry and add, from any process ---------------------------------------------------------
+
+    async def request_rerun(
+        self, turn_id: str, providers: list[str], add: bool, owner: int
+    ) -> dict | None:
+        """Ask the process that runs a turn to retry or add providers; its reply (a Rerun's
+        fields, or an error's), or None when no process answered in time."""
+        reply_to = f"multichat:reply:{secrets.token_hex(8)}"
+        request = {
+            "rerun": turn_id,
+            "providers": providers,
+            "add": add,
+            "owner": owner,
+            "reply": reply_to,
+        }
+        try:
+            async with self.redis.pubsub() as pubsub:
+                await pubsub.subscribe(reply_to)
+                await self.redis.publish(CONTROL, orjson.dumps(request))
+                async with asyncio.timeout(RERUN_REPLY_SECONDS):
+                    async for message in pubsub.listen():
+                        if message.get("type") == "message":
+                            return orjson.loads(message["data"])
+        except TimeoutError:
+            return None
+        except (RedisError, OSError) as error:  # answered as 503, like a database away
+            raise ConnectionError(f"the event bus is unavailable: {type(error).__name__}") from None
+        return None
+
+    def _answer_rerun(self, request: dict) -> None:
+        if self.on_rerun is None:
+            return
+
+        async def answer() -> None:
+            reply = await self.on_rerun(request)  # type: ignore[misc]
+            if reply is not None:
+                with contextlib.suppress(RedisError, OSError):
+                    await self.redis.publish(request["reply"], orjson.dumps(reply))
+
+        task = asyncio.get_running_loop().create_task(answer())
+        self._replies.add(task)
+        task.add_done_callback(self._replies.discard)
 
     # -- listeners of other processes' turns ------------------------------------------------------
 
@@ -226,18 +281,27 @@ class EventBus:
         except (RedisError, OSError):
             return False
 
-    async def mirror(self, turn_id: str, running: bool = False) -> Mirror | None:
+    async def mirror(
+        self, turn_id: str, *, last_id: int = 0, running: bool = False
+    ) -> Mirror | None:
         """This process's mirror of a turn run elsewhere, filled so far; None without one.
 
         ``running``: the database says the turn runs. Its stream may not have its first entry
         yet (a client can ask here before the owner's first round trip to Redis is done): the
         mirror then starts empty and waits for it, rather than sending the client a replay
-        with nothing live in it."""
+        with nothing live in it. An ended mirror is read afresh when the turn runs again or
+        its last id is beyond the mirror's (a retry reopened it since)."""
         mirror = self.mirrors.get(turn_id)
+        if mirror is not None and mirror.log.ended and (running or mirror.log.last_id < last_id):
+            self.forget(mirror)
+            mirror = None
         if mirror is None or mirror.broken:
             mirror = Mirror(self, turn_id)
             if not await mirror.fill(running):
                 return None
+            if running and mirror.log.ended:
+                # Reopened by a retry whose first events are not in the stream yet: follow on.
+                mirror.log.ended = False
             self.mirrors[turn_id] = mirror
             if mirror.following:
                 await self._follow()
@@ -287,20 +351,20 @@ class EventBus:
 
 
 def publish_arguments(
-    events: list[tuple[str, int, bytes]], ended: list[str], retention: int
+    events: list[tuple[str, int, bytes]], ended: list[str], reopened: list[str], retention: int
 ) -> tuple[list[str], list[bytes | str | int]]:
-    """The publishing script's KEYS and ARGV for these events and ended turns."""
+    """The publishing script's KEYS and ARGV for these events, and for the turns that ended
+    (their stream expires after the retention) or were reopened by a retry (it must not)."""
+    expiries = dict.fromkeys(reopened, UNFINISHED_TTL) | dict.fromkeys(ended, max(retention, 1))
     keys: list[str] = []
     args: list[bytes | str | int] = []
-    finished = set(ended)
     for turn_id, (first, last, chunks) in bursts(events).items():
         keys.append(stream_key(turn_id))
-        expiry = max(retention, 1) if turn_id in finished else UNFINISHED_TTL if first == 1 else 0
+        expiry = expiries.pop(turn_id, UNFINISHED_TTL if first == 1 else 0)
         args += (f"{last}-0", b"".join(chunks), expiry)
-        finished.discard(turn_id)
-    for turn_id in finished:
+    for turn_id, expiry in expiries.items():
         keys.append(stream_key(turn_id))
-        args += ("", b"", max(retention, 1))
+        args += ("", b"", expiry)
     return keys, args
 
 
@@ -339,6 +403,8 @@ class Mirror:
                 if id != log.last_id + 1 and not (id > log.last_id and is_late(id)):
                     self.break_off()
                     return False
+                if log.ended:
+                    log.ended = False  # a retry reopened the turn after that end
                 log.append_encoded(id, chunk, delta=b"\nevent: delta\n" in chunk[:40])
                 if b"\nevent: end\n" in chunk[:40]:
                     log.close_ended()
@@ -346,7 +412,11 @@ class Mirror:
         return True
 
     def keep_for_reconnects(self) -> None:
-        asyncio.get_running_loop().call_later(MIRROR_KEEP, self.bus.forget, self)
+        asyncio.get_running_loop().call_later(MIRROR_KEEP, self._forget_if_ended)
+
+    def _forget_if_ended(self) -> None:
+        if self.log.ended:  # not when a retry reopened the turn since: it is read again
+            self.bus.forget(self)
 
     def break_off(self) -> None:
         """A gap or a lost connection: the listeners' streams end; they reconnect elsewhere."""

@@ -9,7 +9,8 @@
 A turn where the provider has nothing to continue from (it failed, or was not asked, under
 ``isolated``) is left out whole, prompt and all, so user and assistant still alternate, which
 Anthropic and Perplexity require. A cancelled answer that had text is kept: the user saw it.
-The oldest pairs are dropped first to fit the budget.
+A provider retried in a turn has several answers there: its latest complete one is used (else
+its latest cancelled one with text). The oldest pairs are dropped first to fit the budget.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ class _History:
         self.prompts: dict[str, str] = {}  # turn id -> the user's prompt, in conversation order
         self.answers: dict[str, dict[str, str]] = {}  # turn id -> {provider: its answer}
         self.winners: dict[str, str] = {}  # turn id -> the provider its vote chose
+        self.complete: set[tuple[str, str]] = set()  # (turn, provider): a later partial waits
 
     def add(self, row: Mapping) -> None:
         if row["role"] is None:  # the conversation exists but has no messages yet
@@ -75,7 +77,14 @@ class _History:
                 self.prompts[turn] = row["content"]
                 if winner := row.get("winner_provider"):
                     self.winners[turn] = winner
-        elif row["status"] == "complete" or (row["status"] == "cancelled" and row["content"]):
+        elif row["status"] == "complete":  # rows in id order: a retry's after what it retried
+            self.answers.setdefault(turn, {})[row["provider"]] = row["content"]
+            self.complete.add((turn, row["provider"]))
+        elif (
+            row["status"] == "cancelled"
+            and row["content"]
+            and (turn, row["provider"]) not in self.complete
+        ):
             self.answers.setdefault(turn, {})[row["provider"]] = row["content"]
 
     def answer(self, policy: str, turn: str, provider: str) -> str | None:

@@ -35,6 +35,10 @@ class InvalidChoice(TurnError):
         self.unknown_provider = unknown_provider
 
 
+class Conflict(TurnError):
+    """The request clashes with what runs now (a retry of a provider whose leg still runs)."""
+
+
 class TooBusy(TurnError):
     """Over a limit on running turns; ``retry_after`` seconds is a fair wait."""
 

@@ -75,7 +75,8 @@ def done_data(
     answer: Mapping, message_id: int | None, error: dict | None, label: str | None = None
 ) -> dict:
     """A done event's data, from a finished leg's answer or from its stored row; a blind
-    answer's names its label, and withholds its model and whatever else would tell."""
+    answer's names its label, and withholds its model, its cost (a price points to the model)
+    and whatever else would tell."""
     if label is not None:
         return {
             "label": label,
@@ -101,6 +102,26 @@ def done_data(
         "latency_ms": answer["latency_ms"],
         "error": error,
         "citations": answer["citations"],
+        "cost_usd": answer["cost_usd"],
+    }
+
+
+def status_data(
+    provider: str,
+    state: str,
+    attempt: int,
+    attempts: int,
+    retry_in_ms: int | None,
+    label: str | None = None,
+) -> dict:
+    """Where a provider is while it has nothing to stream (a few per answer, never per token);
+    a blind answer's names its label only."""
+    return {
+        **({"provider": provider} if label is None else {"label": label}),
+        "state": state,
+        "attempt": attempt,
+        "attempts": attempts,
+        "retry_in_ms": retry_in_ms,
     }
 
 

@@ -16,9 +16,9 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from gateway.turns.events import start_data
+from gateway.turns.events import start_data, status_data
 from gateway.turns.log import EventLog, LegState
-from providers import Citations, Finish, Message, Provider, ProviderError, Started, Usage
+from providers import Citations, Finish, Message, Provider, ProviderError, Started, Status, Usage
 
 log = logging.getLogger("multichat.turns")
 
@@ -36,12 +36,16 @@ class Leg:
     cancel_requested: bool = False
     entered: bool = False  # a task cancelled before it runs never enters its body
     storing: bool = False  # from here on a cancel cannot interrupt the leg
+    cancel_reason: tuple[str, str] | None = None  # (error type, message) of a cancel with a reason
+    counted: tuple[int, int] = (0, 0)  # the budget's count so far: (parts, characters)
+    statuses: int = 0  # status events published (for the metrics' event count)
 
-    def cancel(self) -> bool:
+    def cancel(self, reason: tuple[str, str] | None = None) -> bool:
         """Ask the leg to stop; False when it is past the point where stopping matters."""
         if self.storing or self.cancel_requested or self.task is None:
             return False
         self.cancel_requested = True
+        self.cancel_reason = reason
         if self.entered:
             self.task.cancel()
         return True
@@ -77,9 +81,21 @@ async def run_leg(leg: Leg, events: EventLog) -> LegResult:
     citations: list[str] | None = None
     error: ProviderError | None = None
     status = "cancelled" if leg.cancel_requested else "complete"
+
+    def on_status(now: Status) -> None:  # a few times per answer, never per token
+        leg.statuses += 1
+        events.publish(
+            "status",
+            status_data(
+                state.provider, now.state, now.attempt, now.attempts, now.retry_in_ms, state.label
+            ),
+        )
+
     try:
         if not leg.cancel_requested:  # else it was cancelled before this task first ran
-            async for event in provider.adapter.stream(leg.thread, state.model):
+            async for event in provider.adapter.stream(
+                leg.thread, state.model, on_status=on_status
+            ):
                 if type(event) is str:
                     if "\x00" in event:
                         event = storable(event)

@@ -30,8 +30,10 @@ class LegState:
     message_id: int | None = None
     done_event_id: int | None = None
     done: dict | None = None  # the done event's data, once sent
+    run: int = 0  # 0: the turn's first answer of this provider; each retry counts one more
     prefix: bytes = b""
     label: str | None = None  # in a blind turn: what its events name instead of the provider
+    cost_usd: float | None = None  # once finished (a blind done does not say it)
 
     def __post_init__(self) -> None:
         self.prefix = delta_prefix(self.provider, self.label)
@@ -154,7 +156,7 @@ class EventLog:
         if self._held is not None:
             self._held.append((None, name, data))
             return 0
-        id = len(self.events) + 1
+        id = self._next_id()
         chunk = event_bytes(id, name, data)
         self.events.append(chunk)
         for listener in self.listeners:
@@ -167,13 +169,40 @@ class EventLog:
         if self._held is not None:
             self._held.append((leg, "delta", text))
             return
-        id = len(self.events) + 1
+        ids = self.ids
+        if ids is None:
+            id = len(self.events) + 1
+        else:  # a turn reopened from its stored events (a retry): ids go on from the last
+            id = ids[-1] + 1
+            ids.append(id)
         chunk = delta_bytes(id, leg.prefix, text)
         self.events.append(chunk)
         for listener in self.listeners:
             listener.push(chunk)
         if self.sink is not None:
             self.sink(id, chunk)
+
+    def _next_id(self) -> int:
+        if self.ids is None:
+            return len(self.events) + 1
+        id = (self.ids[-1] if self.ids else 0) + 1
+        self.ids.append(id)
+        return id
+
+    def reopen(self) -> None:
+        """A retry or an added provider: the ended turn takes events again, ids going on.
+        Listeners that were there saw the end and left; new ones resume after it."""
+        self.ended = False
+
+    @classmethod
+    def from_stored(cls, events: list[tuple[int, bytes]], listener_limit: int, **hooks) -> EventLog:
+        """A finished turn's log rebuilt from its stored events (with their ids, and the gaps
+        where its deltas were), to be reopened by a retry in a process that does not hold it."""
+        log = cls(listener_limit, **hooks)
+        log.ids = [id for id, _ in events]
+        log.events = [chunk for _, chunk in events]
+        log.ended = True
+        return log
 
     def release(self, turn_data: dict) -> None:
         """Publish the turn event, then whatever the legs said while it was being stored."""

@@ -21,13 +21,31 @@ from gateway.turns.blind import assign_labels
 from gateway.turns.bus import EventBus
 from gateway.turns.checkpoints import Checkpointer
 from gateway.turns.context import build_threads, conversation_settings
-from gateway.turns.errors import InvalidChoice, NotFound, PromptTooLong, ShuttingDown, TooBusy
+from gateway.turns.costs import BudgetWatch, answer_cost
+from gateway.turns.errors import (
+    Conflict,
+    InvalidChoice,
+    NotFound,
+    PromptTooLong,
+    ShuttingDown,
+    TooBusy,
+    TurnError,
+)
 from gateway.turns.events import done_data
 from gateway.turns.leases import LeaseKeeper
 from gateway.turns.leg import Leg, LegResult, run_leg
 from gateway.turns.limits import KeyLimits
 from gateway.turns.log import EventLog, LegState
-from gateway.turns.replay import StoredTurn, answer_error, load_stored_turn
+from gateway.turns.replay import StoredTurn, answer_error, load_stored_turn, sum_costs
+from gateway.turns.rerun import (
+    Rerun,
+    choose_rerun,
+    error_from_reply,
+    error_reply,
+    models_of,
+    turn_from_stored,
+    unblind_entries,
+)
 from gateway.turns.turn import Turn
 from providers import Provider
 from storage import Answer, Q, TurnEnd, Writer
@@ -36,6 +54,8 @@ log = logging.getLogger("multichat.turns")
 
 MAX_TITLE = 60
 MAX_ID = 2**63 - 1
+RUNNING_ELSEWHERE = "this turn is running on another gateway process; retry once it has ended"
+_IDLE = LegState("", "", False, status="complete")  # a provider not in the turn is not busy
 
 
 class TurnRegistry:
@@ -56,6 +76,7 @@ class TurnRegistry:
                 grace=settings.disconnect_grace,
                 on_cancel=self._cancel_from_elsewhere,
                 on_reveal=self._reveal_from_elsewhere,
+                on_rerun=self._rerun_from_elsewhere,
             )
             if settings.redis_url
             else None
@@ -76,6 +97,10 @@ class TurnRegistry:
         self.running_legs: dict[str, dict[str, Leg]] = {}  # by turn
         self._grace: dict[str, asyncio.TimerHandle] = {}
         self._starting = 0  # turns past the limit check whose prompt is still being stored
+        self._forget: dict[str, asyncio.TimerHandle] = {}  # ended turns leaving memory
+        self._ending: dict[str, asyncio.Event] = {}  # turns between their last done and end
+        self.prices = settings.price_table()
+        self.budget = BudgetWatch(self.prices, settings.max_turn_cost, self._budget_turns)
 
     @property
     def running(self) -> int:
@@ -89,6 +114,7 @@ class TurnRegistry:
             await self.bus.start()
         await self.leases.start()
         self.checkpoints.start()
+        self.budget.start()
 
     async def drain(self, within: float) -> bool:
         """Start no new turn; cancel the running legs and wait (up to ``within`` seconds) until
@@ -109,12 +135,13 @@ class TurnRegistry:
     async def stop(self) -> None:
         """Cancel what still runs, store it, and let the writer drain."""
         self.checkpoints.stop()
+        self.budget.stop()
         self.leases.stop()
         await self.drain(self.settings.shutdown_grace)
         await self.writer.stop()
         if self.bus is not None:
             await self.bus.stop()
-        for handle in self._grace.values():
+        for handle in [*self._grace.values(), *self._forget.values()]:
             handle.cancel()
 
     def _stored_legs(self) -> list[tuple[str, Leg]]:
@@ -199,15 +226,7 @@ class TurnRegistry:
         states = {
             p.config.name: LegState(p.config.name, model, p.config.simulated) for p, model in chosen
         }
-        events = EventLog(
-            self.settings.listener_buffer_bytes,
-            held=True,
-            on_listener=lambda _: self._cancel_grace(turn_id),
-            on_abandoned=lambda _: self._start_grace(turn_id, self.settings.disconnect_grace),
-        )
-        events.on_overflow = self._listener_overflowed
-        if self.bus is not None:
-            events.sink = self.bus.sink(turn_id)
+        events = self._new_log(turn_id, EventLog(self.settings.listener_buffer_bytes, held=True))
         # The slot is taken before the first await, or turns created at the same moment would
         # all pass the check above.
         self._starting += 1
@@ -251,6 +270,15 @@ class TurnRegistry:
         if wait_for_listener:
             self._start_grace(turn_id, self.settings.first_listener_timeout)
         return turn
+
+    def _new_log(self, turn_id: str, events: EventLog) -> EventLog:
+        """A turn's log, hooked to its grace timers, the metrics and the bus."""
+        events.on_listener = lambda _: self._cancel_grace(turn_id)
+        events.on_abandoned = lambda _: self._start_grace(turn_id, self.settings.disconnect_grace)
+        events.on_overflow = self._listener_overflowed
+        if self.bus is not None:
+            events.sink = self.bus.sink(turn_id)
+        return events
 
     async def _thread_rows(
         self, conversation_id: int | None, providers: list[str], owner: int
@@ -301,6 +329,10 @@ class TurnRegistry:
     async def _finish_leg(self, turn: Turn, leg: Leg, result: LegResult) -> None:
         state = leg.state
         answer = answer_of(turn, state, result)
+        answer.run = state.run
+        answer.cost_usd = answer_cost(self.prices, leg, result)
+        if leg.cancel_reason is not None and answer.status == "cancelled":
+            answer.error_type, answer.error_message = leg.cancel_reason
         try:
             # The writer may store a row it cannot take as failed instead: the answer says so.
             state.message_id = await self.writer.store_answer(answer)
@@ -310,7 +342,8 @@ class TurnRegistry:
             # A client that sees "complete" relies on the row being there.
             answer.status, answer.error_type = "failed", "not_stored"
             answer.error_message = "the answer could not be stored"
-        state.status = answer.status
+        state.status, state.cost_usd = answer.status, answer.cost_usd
+        turn.cost_usd = sum_costs((turn.cost_usd, answer.cost_usd))
         if (observer := self.observer) is not None:
             observer.leg_finished(turn, leg, result, answer)
         leg.provider.record(result.status == "complete")
@@ -326,8 +359,23 @@ class TurnRegistry:
 
     async def _end(self, turn: Turn) -> None:
         # Every leg is done: nothing else can publish, so the end's id is known before it is sent.
+        # A retry asked meanwhile waits for this end (``_ending``), then reopens the turn.
+        self._ending[turn.id] = ending = asyncio.Event()
+        try:
+            await self._store_end(turn)
+        finally:
+            del self._ending[turn.id]
+            ending.set()
+
+    async def _store_end(self, turn: Turn) -> None:
         end_id = turn.log.last_id + 1
-        done_ids = {name: leg.done_event_id for name, leg in turn.legs.items()}
+        # A provider whose done has no id of its own (an interrupted one, rebuilt for a retry)
+        # keeps the id its replay gives it.
+        done_ids = {
+            name: leg.done_event_id
+            for name, leg in turn.legs.items()
+            if leg.done_event_id is not None
+        }
         try:
             await self.writer.end_turn(TurnEnd(turn.id, turn.conversation_id, done_ids, end_id))  # type: ignore[arg-type]
         except Exception:
@@ -341,7 +389,195 @@ class TurnRegistry:
         self.limits.release(turn.owner)
         self._cancel_grace(turn.id)
         loop = asyncio.get_running_loop()
-        loop.call_later(self.settings.replay_retention, self.turns.pop, turn.id, None)
+        self._forget[turn.id] = loop.call_later(
+            self.settings.replay_retention, self._forget_turn, turn.id
+        )
+
+    def _forget_turn(self, turn_id: str) -> None:
+        self._forget.pop(turn_id, None)
+        self.turns.pop(turn_id, None)
+
+    # -- retry and add (gateway.turns.rerun) ------------------------------------------------------
+
+    async def rerun(
+        self, turn_id: str, entries: Sequence[str], *, add: bool, owner: int = 0
+    ) -> Rerun:
+        """Ask providers of the turn again (retry) or new ones (add), on its own stream."""
+        if self.draining:
+            raise ShuttingDown("the gateway is shutting down; try again in a moment")
+        turn = self.live(turn_id, owner)
+        stored = await self.stored(turn_id, owner) if turn is None else None
+        in_turn = (
+            {name: leg.model for name, leg in turn.legs.items()}
+            if turn is not None
+            else models_of(stored)  # type: ignore[arg-type]
+        )
+        asked = list(entries)  # as the client named them (labels, for a blind turn)
+        labels = (
+            {name: leg.label for name, leg in turn.legs.items() if leg.label}
+            if turn is not None
+            else {e["provider"]: e["label"] for e in stored.row["providers"] if e.get("label")}  # type: ignore[union-attr]
+        )
+        if labels:
+            entries = unblind_entries(labels, entries, add=add)
+        chosen = choose_rerun(self.providers, in_turn, entries, add=add)
+        names = [p.config.name for p, _ in chosen]
+        if turn is not None and (ending := self._ending.get(turn_id)) is not None:
+            await ending.wait()  # its end is being stored: reopen it once it is out
+        if turn is not None and not turn.ended:
+            busy = [
+                p.config.name for p, _ in chosen if not turn.legs.get(p.config.name, _IDLE).finished
+            ]
+            if busy:
+                raise Conflict(
+                    f"providers: {', '.join(busy)} still answering in this turn; "
+                    "cancel it or wait for its done"
+                )
+            await self._claim(
+                turn_id, self._providers_after(in_turn, turn, chosen), names, None, ours=True
+            )
+            return await self._launch(turn, chosen)
+        if stored is not None and stored.running:
+            if self.bus is None:
+                raise Conflict(RUNNING_ELSEWHERE)
+            # Its legs run on another process: that one runs these too (over Redis).
+            reply = await self.bus.request_rerun(turn_id, asked, add, owner)
+            if reply is None:
+                raise Conflict(RUNNING_ELSEWHERE)  # its owner did not answer (gone?)
+            if "error" in reply:
+                raise error_from_reply(reply)
+            return Rerun(**reply)
+        if self.running >= self.settings.max_concurrent_turns:
+            raise TooBusy("too many turns are running; try again in a moment")
+        self.limits.admit(owner)
+        self._starting += 1
+        claimed = False
+        try:
+            providers = self._providers_after(in_turn, turn or stored, chosen)
+            if turn is not None and turn.ended:
+                # Ours in memory, ended: take it if the record still ends where we do.
+                claimed = await self._claim(turn_id, providers, names, turn.log.last_id)
+            if not claimed:
+                # Not in memory, or another process ran a retry since: the record's turn.
+                stored = await load_stored_turn(self.pool, turn_id)
+                if stored is None:
+                    raise NotFound("turn")
+                if stored.running:
+                    raise Conflict(RUNNING_ELSEWHERE)
+                in_turn = models_of(stored)  # it may have more providers than our copy had
+                chosen = choose_rerun(self.providers, in_turn, entries, add=add)
+                providers = self._providers_after(in_turn, stored, chosen)
+                claimed = await self._claim(turn_id, providers, names, stored.row["end_event_id"])
+                if not claimed:
+                    raise Conflict(RUNNING_ELSEWHERE)  # taken by another process just now
+                turn = self._rebuild(stored)
+            assert turn is not None
+            turn.log.reopen()
+            if (handle := self._forget.pop(turn_id, None)) is not None:
+                handle.cancel()
+            if self.bus is not None:
+                self.bus.reopened(turn_id)
+            return await self._launch(turn, chosen)
+        except BaseException:
+            self.limits.release(owner)
+            if claimed and turn_id not in self.running_legs:
+                await Q.end_rerun.execute(self.pool, id=turn_id)  # nothing runs: finished again
+            raise
+        finally:
+            self._starting -= 1
+
+    def _providers_after(self, in_turn: dict, turn, chosen) -> list[dict]:
+        """The turn's provider list once the rerun starts: same order, added ones last."""
+        simulated = {p.config.name: p.config.simulated for p in self.providers.values()}
+        if isinstance(turn, Turn):
+            simulated |= {name: leg.simulated for name, leg in turn.legs.items()}
+        else:
+            simulated |= {e["provider"]: e["simulated"] for e in turn.row["providers"]}
+        if isinstance(turn, Turn):
+            labels = {name: leg.label for name, leg in turn.legs.items() if leg.label}
+        else:
+            labels = {e["provider"]: e["label"] for e in turn.row["providers"] if e.get("label")}
+        models = dict(in_turn) | {p.config.name: model for p, model in chosen}
+        return [
+            {"provider": name, "model": model, "simulated": simulated[name]}
+            | ({"label": labels[name]} if name in labels else {})
+            for name, model in models.items()
+        ]
+
+    async def _claim(
+        self,
+        turn_id: str,
+        providers: list[dict],
+        rerun: list[str],
+        expected_end: int | None,
+        *,
+        ours: bool = False,
+    ) -> bool:
+        """Mark the turn running (with a lease) and list its providers; False if it is not
+        (or no longer) the finished turn the caller holds."""
+        claimed = await Q.reopen_turn.fetchrow(
+            self.pool,
+            id=turn_id,
+            providers=providers,
+            rerun=rerun,
+            expected_end=expected_end,
+            lease_seconds=self.settings.turn_lease,
+            ours=ours,
+        )
+        return claimed is not None
+
+    def _rebuild(self, stored: StoredTurn) -> Turn:
+        """A finished turn from the record (as read before it was reopened), live again."""
+        turn_id = stored.row["id"]
+        events = EventLog.from_stored(
+            stored.numbered_events_after(0, as_finished=True), self.settings.listener_buffer_bytes
+        )
+        turn = turn_from_stored(stored, self._new_log(turn_id, events))
+        self.turns[turn_id] = turn
+        return turn
+
+    async def _launch(self, turn: Turn, chosen: list[tuple[Provider, str]]) -> Rerun:
+        names = [p.config.name for p, _ in chosen]
+        rows = await Q.rerun_thread_rows.fetch(
+            self.pool,
+            conversation_id=turn.conversation_id,
+            user_message_id=turn.user_message_id,
+            providers=names,
+        )
+        prompt = next(
+            (r["content"] for r in rows if r["role"] == "user" and r["turn_id"] == turn.id), None
+        )
+        if prompt is None:
+            raise NotFound("turn")  # its conversation was deleted meanwhile
+        threads = build_threads(rows, names, prompt, self.settings.context_budget_chars)
+        after = turn.log.last_id
+        legs = self.running_legs.setdefault(turn.id, {})
+        stored: asyncio.Future[Turn | None] = asyncio.get_running_loop().create_future()
+        stored.set_result(turn)
+        for provider, model in chosen:
+            name = provider.config.name
+            previous = turn.legs.get(name)
+            label = previous.label if previous is not None else None
+            state = LegState(name, model, provider.config.simulated, label=label)
+            state.run = previous.run + 1 if previous is not None else 0
+            turn.legs[name] = state
+            leg = legs[name] = Leg(state, provider, threads[name])
+            leg.task = asyncio.create_task(
+                self._run(leg, turn.log, stored), name=f"leg-{turn.id}-{name}-{state.run}"
+            )
+        if not turn.log.listeners:
+            # As a turn started by POST /turns: the caller opens the stream to follow the run.
+            self._start_grace(turn.id, self.settings.first_listener_timeout)
+        shown = [turn.legs[name].label or name for name in names]  # a blind turn's: labels
+        return Rerun(turn.id, turn.conversation_id, after, shown)
+
+    def _budget_turns(self):
+        """For the budget: each running turn's finished answers' cost, and its running legs."""
+        for legs in self.running_legs.values():
+            finished = sum(
+                leg.state.cost_usd or 0.0 for leg in legs.values() if leg.state.done is not None
+            )
+            yield finished, [leg for leg in legs.values() if leg.state.done is None]
 
     # -- grace and cancel -------------------------------------------------------------------------
 
@@ -380,6 +616,20 @@ class TurnRegistry:
     def _listener_overflowed(self) -> None:
         if self.observer is not None:
             self.observer.listener_dropped("buffer_full")
+
+    async def _rerun_from_elsewhere(self, request: dict) -> dict | None:
+        """A retry or add that another process received for one of our running turns: the
+        reply it answers its client with; None when the turn is not ours."""
+        turn_id = request["rerun"]
+        if turn_id not in self.running_legs:
+            return None  # every worker hears the request; the owner answers
+        try:
+            started = await self.rerun(
+                turn_id, request["providers"], add=request["add"], owner=request["owner"]
+            )
+        except TurnError as error:
+            return error_reply(error)
+        return started.as_dict()
 
     def _cancel_from_elsewhere(self, turn_id: str, providers: list[str] | None) -> None:
         if turn_id in self.running_legs:  # ours; every worker hears the request

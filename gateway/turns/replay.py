@@ -39,7 +39,8 @@ def done_from_row(row: Mapping, label: str | None = None) -> dict:
 @dataclass(frozen=True, slots=True)
 class StoredTurn:
     row: asyncpg.Record
-    answers: dict[str, asyncpg.Record]  # by provider
+    answers: dict[str, asyncpg.Record]  # by provider: its latest answer (a retry's, if any)
+    cost_usd: float | None = None  # what every answer of the turn cost, retries included
 
     @property
     def running(self) -> bool:
@@ -61,7 +62,12 @@ class StoredTurn:
                 )
             )
         return TurnSnapshot(
-            row["id"], row["conversation_id"], row["user_message_id"], row["status"], providers
+            row["id"],
+            row["conversation_id"],
+            row["user_message_id"],
+            row["status"],
+            providers,
+            self.cost_usd,
         )
 
     def events_after(self, after: int) -> tuple[list[bytes], bool]:
@@ -69,17 +75,23 @@ class StoredTurn:
         events, ended = self._events(after)
         return [chunk for _, chunk in events], ended
 
-    def numbered_events_after(self, after: int) -> list[tuple[int, bytes]]:
-        return self._events(after)[0]
+    def numbered_events_after(
+        self, after: int, *, as_finished: bool = False
+    ) -> list[tuple[int, bytes]]:
+        """``as_finished``: the stored events even of a turn marked running (one that a retry
+        has just reopened here)."""
+        return self._events(after, as_finished)[0]
 
-    def _events(self, after: int) -> tuple[list[tuple[int, bytes]], bool]:
+    def _events(
+        self, after: int, as_finished: bool = False
+    ) -> tuple[list[tuple[int, bytes]], bool]:
         row = self.row
         turn = event_bytes(
             1,
             "turn",
             turn_data(row["id"], row["conversation_id"], row["user_message_id"], row["providers"]),
         )
-        if self.running:
+        if self.running and not as_finished:
             # Running in another process (or its owner just died): only the turn event is safe;
             # the client's EventSource comes back after `retry` ms and finds more.
             return ([(1, turn)] if after < 1 else []), False
@@ -106,5 +118,12 @@ async def load_stored_turn(pool: asyncpg.Pool, turn_id: str) -> StoredTurn | Non
     row = await Q.get_turn.fetchrow(pool, id=turn_id)
     if row is None:
         return None
-    answers = {a["provider"]: a for a in await Q.turn_answers.fetch(pool, turn_id=turn_id)}
-    return StoredTurn(row, answers)
+    every = await Q.turn_answers.fetch(pool, turn_id=turn_id)
+    answers = {a["provider"]: a for a in every}  # in id order: the latest of each wins
+    return StoredTurn(row, answers, sum_costs(a["cost_usd"] for a in every))
+
+
+def sum_costs(costs) -> float | None:
+    """The sum of the costs that are known; None when none is."""
+    known = [c for c in costs if c is not None]
+    return round(sum(known), 8) if known else None

@@ -20,6 +20,7 @@ class Turn:
     legs: dict[str, LegState]
     log: EventLog
     owner: int = 0  # the client key that started it; 0 in open mode
+    cost_usd: float | None = None  # what its answers cost so far, retries included
 
     @property
     def ended(self) -> bool:
@@ -55,6 +56,7 @@ class Turn:
                 )
                 for leg in self.legs.values()
             ],
+            cost_usd=self.cost_usd,
         )
 
 
@@ -75,6 +77,7 @@ class TurnSnapshot:
     user_message_id: int | None
     status: str  # running | finished | interrupted
     providers: list[ProviderSnapshot]
+    cost_usd: float | None = None
 
     @property
     def blind(self) -> bool:

@@ -38,7 +38,7 @@ DELETE FROM conversations WHERE id = :id AND coalesce(owner_key_id, 0) = :owner 
 -- turn (NULL otherwise); revealed: that turn was voted on, so its identities may be shown.
 SELECT m.id, m.turn_id, m.role, m.provider, m.model, m.status, m.content, m.finish_reason,
        m.error_type, m.error_message, m.error_status_code, m.ttft_ms, m.latency_ms,
-       m.input_tokens, m.output_tokens, m.citations, m.created_at,
+       m.input_tokens, m.output_tokens, m.citations, m.cost_usd, m.run, m.created_at,
        (SELECT p ->> 'label' FROM jsonb_array_elements(t.providers) AS p
         WHERE p ->> 'provider' = m.provider) AS label,
        EXISTS (SELECT 1 FROM votes v WHERE v.turn_id = m.turn_id) AS revealed
@@ -46,3 +46,43 @@ FROM messages m
 LEFT JOIN turns t ON t.id = m.turn_id
 WHERE m.conversation_id = :conversation_id
 ORDER BY m.id;
+
+-- name: search_conversations
+-- An owner's conversations whose prompts or answers match the words of :q (web-search
+-- syntax: "quoted phrases", -excluded, or), best first: the sum of each matching message's
+-- rank, so a conversation that says more about it ranks higher. messages.search and its
+-- index are migration 0006's; the snippet is the best message's passage, as plain text.
+WITH query AS (
+    SELECT websearch_to_tsquery('english', :q) AS q
+), matches AS (
+    SELECT m.conversation_id, m.content, ts_rank(m.search, query.q) AS rank
+    FROM messages m
+    JOIN conversations c ON c.id = m.conversation_id
+    CROSS JOIN query
+    WHERE coalesce(c.owner_key_id, 0) = :owner
+      AND m.search @@ query.q
+), ranked AS (
+    SELECT conversation_id, sum(rank) AS rank,
+           (array_agg(content ORDER BY rank DESC))[1] AS best
+    FROM matches
+    GROUP BY conversation_id
+)
+SELECT c.id, c.title, c.created_at, c.updated_at,
+       (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id) AS message_count,
+       r.rank,
+       ts_headline('english', r.best, query.q,
+                   'StartSel="", StopSel="", MaxWords=24, MinWords=12, MaxFragments=1') AS snippet,
+       count(*) OVER () AS total
+FROM ranked r
+JOIN conversations c ON c.id = r.conversation_id
+CROSS JOIN query
+ORDER BY r.rank DESC, c.updated_at DESC, c.id DESC
+LIMIT :limit OFFSET :offset;
+
+-- name: export_turns
+-- A conversation's turns in order, with their prompts (called once it was found for its owner).
+SELECT t.id AS turn_id, t.created_at, t.providers, p.content AS prompt
+FROM turns t
+LEFT JOIN messages p ON p.id = t.user_message_id
+WHERE t.conversation_id = :conversation_id
+ORDER BY t.user_message_id, t.id;

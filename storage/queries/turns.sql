@@ -35,21 +35,22 @@ WITH answers AS (
     INSERT INTO messages (
         conversation_id, turn_id, role, provider, model, status, content, finish_reason,
         error_type, error_message, error_status_code, ttft_ms, latency_ms,
-        input_tokens, output_tokens, citations)
+        input_tokens, output_tokens, citations, cost_usd, run)
     SELECT conversation_id, turn_id, 'assistant', provider, model, status, content, finish_reason,
            error_type, error_message, error_status_code, ttft_ms, latency_ms,
-           input_tokens, output_tokens, citations::jsonb
+           input_tokens, output_tokens, citations::jsonb, cost_usd, run
     FROM unnest(:conversation_ids::bigint[], :turn_ids::text[], :providers::text[], :models::text[],
                 :statuses::text[], :contents::text[], :finish_reasons::text[], :error_types::text[],
                 :error_messages::text[], :error_status_codes::int[], :ttfts::float8[],
-                :latencies::float8[], :input_tokens::int[], :output_tokens::int[], :citations::text[])
+                :latencies::float8[], :input_tokens::int[], :output_tokens::int[], :citations::text[],
+                :costs::float8[], :runs::int[])
          AS batch(conversation_id, turn_id, provider, model, status, content, finish_reason,
                   error_type, error_message, error_status_code, ttft_ms, latency_ms,
-                  input_tokens, output_tokens, citations)
+                  input_tokens, output_tokens, citations, cost_usd, run)
     WHERE EXISTS (SELECT 1 FROM turns t WHERE t.id = batch.turn_id)
-    ON CONFLICT (turn_id, provider) WHERE role = 'assistant'
+    ON CONFLICT (turn_id, provider, run) WHERE role = 'assistant'
     DO UPDATE SET turn_id = EXCLUDED.turn_id
-    RETURNING id, turn_id, provider
+    RETURNING id, turn_id, provider, run
 ), ended AS (
     UPDATE turns AS t
     SET status = 'finished', finished_at = now(), lease_until = NULL,
@@ -62,7 +63,7 @@ WITH answers AS (
 ), touched AS (
     UPDATE conversations SET updated_at = now() WHERE id = ANY(:touched_ids::bigint[])
 )
-SELECT id, turn_id, provider FROM answers;
+SELECT id, turn_id, provider, run FROM answers;
 
 -- name: store_checkpoints
 -- The latest text of running answers (one row per leg, the writer sends each leg once per
@@ -102,7 +103,7 @@ WITH expired AS (
            'interrupted',
            'the gateway stopped before this answer finished; its text is kept up to the last checkpoint'
     FROM missing
-    ON CONFLICT (turn_id, provider) WHERE role = 'assistant' DO NOTHING
+    ON CONFLICT (turn_id, provider, run) WHERE role = 'assistant' DO NOTHING
 ), checkpoints_done AS (
     DELETE FROM answer_checkpoints c USING expired e WHERE c.turn_id = e.id
 )
@@ -116,11 +117,45 @@ FROM turns t JOIN conversations c ON c.id = t.conversation_id
 WHERE t.id = :id;
 
 -- name: turn_answers
+-- Every run of every provider, oldest first: a provider's last row is its latest answer.
 SELECT id, provider, model, status, content, finish_reason, error_type, error_message,
-       error_status_code, ttft_ms, latency_ms, input_tokens, output_tokens, citations
+       error_status_code, ttft_ms, latency_ms, input_tokens, output_tokens, citations,
+       cost_usd, run
 FROM messages
 WHERE turn_id = :turn_id AND role = 'assistant'
 ORDER BY id;
 
 -- name: running_turns_of_conversation
 SELECT id FROM turns WHERE conversation_id = :conversation_id AND status = 'running';
+
+-- name: reopen_turn
+-- A retry or an added provider: the turn runs again (with a lease, as a new turn), and lists
+-- every provider it now has. Unless the caller already runs it (:ours), only a finished turn
+-- whose last end is still :expected_end (what the caller holds of it) may be taken; no row
+-- back means it runs elsewhere, or changed since the caller read it. The rerun providers'
+-- done ids and the end id are cleared until the run ends: should it be interrupted, its
+-- replay numbers their dones and its end above every id it had.
+UPDATE turns
+SET status = 'running', finished_at = NULL, providers = :providers,
+    lease_until = now() + make_interval(secs => :lease_seconds::float8),
+    done_event_ids = done_event_ids - :rerun::text[], end_event_id = NULL
+WHERE id = :id
+  AND (:ours::bool
+       OR (status <> 'running' AND end_event_id IS NOT DISTINCT FROM :expected_end::int))
+RETURNING id;
+
+-- name: rerun_thread_rows
+-- What a provider re-asked in a past turn may see: the prompts and its own answers of the
+-- turns before that one (their retries included, however late), and that turn's prompt.
+SELECT m.turn_id, m.role, m.provider, m.status, m.content
+FROM messages m JOIN turns t ON t.id = m.turn_id
+WHERE t.conversation_id = :conversation_id
+  AND (t.user_message_id < :user_message_id
+       OR (t.user_message_id = :user_message_id AND m.role = 'user'))
+  AND (m.role = 'user' OR m.provider = ANY(:providers::text[]))
+ORDER BY m.id;
+
+-- name: end_rerun
+-- A reopened turn whose rerun could not start: finished again, as it was.
+UPDATE turns SET status = 'finished', finished_at = now(), lease_until = NULL
+WHERE id = :id AND status = 'running';

@@ -1,0 +1,138 @@
+"""GET /conversations/{id}/export?format=markdown|json: a whole conversation to keep.
+
+Every turn with its prompt and every provider's answers side by side (retries included, each
+with its run number), their status, figures and cost. Markdown for reading, JSON for tools;
+both download as an attachment.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from gateway.api.conversations import conversation_id, load_conversation
+from gateway.api.errors import HttpError
+from gateway.api.guard import owner_of
+from gateway.api.schemas import ConversationDetail, MessageOut
+from gateway.runtime import runtime
+from providers import PROVIDERS
+from storage import Q
+
+FORMATS = ("markdown", "json")
+
+
+async def export_conversation(request: Request) -> Response:
+    gateway = runtime(request)
+    format = request.query_params.get("format", "markdown")
+    if format not in FORMATS:
+        raise HttpError(422, f"format must be one of: {', '.join(FORMATS)}")
+    id = conversation_id(request)
+    conversation = await load_conversation(gateway.pool, id, owner_of(request))
+    turns = turns_of(conversation, await Q.export_turns.fetch(gateway.pool, conversation_id=id))
+    name = f"multichat-{id}-{slug(conversation.title)}"
+    if format == "json":
+        return JSONResponse(
+            export_json(conversation, turns),
+            headers={"Content-Disposition": f'attachment; filename="{name}.json"'},
+        )
+    return Response(
+        export_markdown(conversation, turns),
+        media_type="text/markdown; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}.md"'},
+    )
+
+
+def turns_of(conversation: ConversationDetail, turn_rows: Iterable) -> list[dict]:
+    """Each turn, in order: its prompt and its answers, by provider in the turn's order."""
+    answers: dict[str, list[MessageOut]] = {}
+    for message in conversation.messages:
+        if message.role == "assistant" and message.turn_id is not None:
+            answers.setdefault(message.turn_id, []).append(message)
+    turns = []
+    for row in turn_rows:
+        order = [entry["provider"] for entry in row["providers"]]
+        mine = answers.get(row["turn_id"], [])
+        mine.sort(
+            key=lambda m: (order.index(m.provider) if m.provider in order else 99, m.label, m.run)
+        )
+        turns.append(
+            {
+                "turn_id": row["turn_id"],
+                "created_at": row["created_at"].isoformat(),
+                "prompt": row["prompt"] or "",
+                "answers": mine,
+            }
+        )
+    return turns
+
+
+def export_json(conversation: ConversationDetail, turns: list[dict]) -> dict:
+    return {
+        "id": conversation.id,
+        "title": conversation.title,
+        "created_at": conversation.created_at.isoformat(),
+        "updated_at": conversation.updated_at.isoformat(),
+        "cost_usd": conversation.cost_usd,
+        "turns": [
+            {
+                **{k: v for k, v in turn.items() if k != "answers"},
+                "answers": [
+                    a.model_dump(mode="json", exclude={"role", "turn_id"}) for a in turn["answers"]
+                ],
+            }
+            for turn in turns
+        ],
+    }
+
+
+def export_markdown(conversation: ConversationDetail, turns: list[dict]) -> str:
+    lines = [f"# {one_line(conversation.title)}", ""]
+    summary = f"{len(turns)} turn{'s' if len(turns) != 1 else ''}, exported from Multichat"
+    if conversation.cost_usd is not None:
+        summary += f"; cost {money(conversation.cost_usd)}"
+    lines += [f"_{summary}._", ""]
+    for number, turn in enumerate(turns, start=1):
+        lines += [f"## {number}. {one_line(turn['prompt'])[:80]}", ""]
+        lines += [quote(turn["prompt"]), ""]
+        for answer in turn["answers"]:
+            lines += [f"### {heading(answer)}", "", answer.content or "_(no text)_", ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def heading(answer: MessageOut) -> str:
+    facts = [answer.status]
+    if answer.run:
+        facts.append(f"retry {answer.run}")
+    if answer.latency_ms is not None:
+        facts.append(f"{answer.latency_ms / 1000:.1f} s")
+    if answer.usage is not None and answer.usage.output_tokens is not None:
+        facts.append(f"{answer.usage.output_tokens} tokens")
+    if answer.cost_usd is not None:
+        facts.append(money(answer.cost_usd))
+    if answer.error is not None:
+        facts.append(f"{answer.error.type}: {one_line(answer.error.message)}")
+    if answer.provider is None:  # a blind turn's answer before its vote: its label only
+        return f"{answer.label} ({', '.join(facts)})"
+    spec = PROVIDERS.get(answer.provider)
+    name = spec.display_name if spec is not None else answer.provider
+    return f"{name} · {answer.model} ({', '.join(facts)})"
+
+
+def quote(text: str) -> str:
+    return "\n".join(f"> {line}" if line else ">" for line in text.splitlines() or [""])
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def money(usd: float) -> str:
+    return f"${usd:.4f}" if usd >= 0.0001 or usd == 0 else f"${usd:.6f}"
+
+
+def slug(title: str) -> str:
+    """An ASCII file name part: the title's letters and digits, dashes between, at most 40."""
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:40].strip("-") or "conversation"
