@@ -18,7 +18,6 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import anyio
-
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from sse_starlette.sse import SendTimeoutError
 from starlette.types import ASGIApp, Receive, Scope, Send
