@@ -22,6 +22,7 @@ from providers.base import (
     Usage,
     retry_after_seconds,
 )
+from providers.http1 import Reader, body_reader
 from providers.sse import SSEDecoder
 
 # After the terminator, how long to wait for the server to close the body: reading it to the
@@ -130,10 +131,10 @@ class StreamReader:
 
 async def relay(response: httpx.Response, reader: StreamReader) -> AsyncIterator[Event]:
     """Drive ``reader`` over a 200 response: text as it comes, then the tail once complete."""
-    chunks = raw_chunks(response)
-    decoder = SSEDecoder()
-    async for chunk in chunks:
-        for event, data in decoder.feed(chunk):
+    read = raw_chunks(response)
+    feed = SSEDecoder().feed
+    while chunk := await read():
+        for event, data in feed(chunk):
             try:
                 text = reader.feed(event, data)
             except (orjson.JSONDecodeError, AttributeError, KeyError, IndexError, TypeError):
@@ -142,7 +143,7 @@ async def relay(response: httpx.Response, reader: StreamReader) -> AsyncIterator
             if text:
                 yield text
             elif reader.ended:
-                await drain(chunks)
+                await drain(read)
                 for closing in reader.tail():
                     yield closing
                 return
@@ -152,17 +153,18 @@ async def relay(response: httpx.Response, reader: StreamReader) -> AsyncIterator
         yield closing
 
 
-def raw_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
-    # aiter_raw skips httpx's decoder layer; we ask for identity, but a server may not listen.
-    if response.headers.get("content-encoding", "identity") == "identity":
-        return response.aiter_raw()
-    return response.aiter_bytes()
+def raw_chunks(response: httpx.Response) -> Reader:
+    """``await read()``: the next body bytes, b"" at the end; on our own transport one plain
+    call per socket read (providers/http1.py). We ask for identity, but a server that
+    compresses anyway is decoded by httpx."""
+    encoding = response.headers.get("content-encoding", "identity")
+    return body_reader(response, decoded=encoding != "identity")
 
 
-async def drain(chunks: AsyncIterator[bytes]) -> None:
+async def drain(read: Reader) -> None:
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(DRAIN_TIMEOUT):
-            async for _ in chunks:
+            while await read():
                 pass
 
 
