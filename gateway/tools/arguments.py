@@ -14,7 +14,15 @@ DEFAULT_PROMPT = "Load test: name three rivers"
 RESULTS_DIR = Path("bench-results")
 # The benchmark's scenarios, in the order they run; gateway.tools.bench.scenarios defines them
 # (a test checks that the two agree).
-SCENARIO_NAMES = ("overhead-1", "overhead-50", "fanout", "throughput", "hold")
+SCENARIO_NAMES = (
+    "overhead-1",
+    "overhead-50",
+    "fanout",
+    "throughput",
+    "hold",
+    "saturation",
+    "streams-10k",
+)
 
 
 def add_loadtest_arguments(parser: argparse.ArgumentParser) -> None:
