@@ -180,6 +180,16 @@ class EventLog:
             listener.close()
         return id
 
+    def compact(self, keep: set[int]) -> None:
+        """After the end: keep only the events with these ids (the turn, its dones, its end:
+        what the database replay gives), and let every delta go. Listeners already hold what
+        they were sent; a later one resumes from the events kept, as from the database."""
+        if not self.ended or self.ids is not None:
+            return
+        kept = [(id, chunk) for id, chunk in enumerate(self.events, start=1) if id in keep]
+        self.ids = [id for id, _ in kept]
+        self.events = [chunk for _, chunk in kept]
+
     # -- a mirror: events encoded elsewhere -------------------------------------------------------
 
     def append_encoded(self, id: int, chunk: bytes, *, delta: bool) -> None:

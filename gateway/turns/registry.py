@@ -321,7 +321,7 @@ class TurnRegistry:
             await self.writer.end_turn(TurnEnd(turn.id, turn.conversation_id, done_ids, end_id))  # type: ignore[arg-type]
         except Exception:
             log.exception("could not mark turn %s finished", turn.id)
-        turn.log.end(turn.id, {name: leg.status for name, leg in turn.legs.items()})
+        end_id = turn.log.end(turn.id, {name: leg.status for name, leg in turn.legs.items()})
         if (observer := self.observer) is not None:
             observer.turn_ended(turn)
         if self.bus is not None:
@@ -330,6 +330,12 @@ class TurnRegistry:
         self.limits.release(turn.owner)
         self._cancel_grace(turn.id)
         loop = asyncio.get_running_loop()
+        # The exact log for as long as a client that just dropped may come back (the grace, or
+        # two EventSource retries); then only what the database replay would give (turn,
+        # dones, end) until the retention ends: a finished turn's deltas are most of its bytes.
+        keep = {1, end_id, *(id for id in done_ids.values() if id is not None)}
+        exact = max(self.settings.disconnect_grace, 2 * self.settings.retry_ms / 1000)
+        loop.call_later(exact, turn.log.compact, keep)
         loop.call_later(self.settings.replay_retention, self.turns.pop, turn.id, None)
 
     # -- grace and cancel -------------------------------------------------------------------------
