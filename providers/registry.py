@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
+import ssl
 from dataclasses import dataclass
 
 import httpx
@@ -107,6 +109,13 @@ def make_adapter(config: ProviderConfig, client: httpx.AsyncClient) -> Adapter:
     return adapter_class(spec.wire)(config, client)
 
 
+@functools.cache
+def shared_ssl_context() -> ssl.SSLContext:
+    """One for every provider's client: each context holds its own copy of the CA bundle
+    (about 0.7 MB), and they are all the same."""
+    return httpx.create_ssl_context(trust_env=False)
+
+
 def make_client(max_streams: int = 10_000) -> httpx.AsyncClient:
     """One long-lived client per provider, sized for every stream the gateway may hold open.
 
@@ -120,7 +129,7 @@ def make_client(max_streams: int = 10_000) -> httpx.AsyncClient:
         keepalive_expiry=30.0,
     )
     return httpx.AsyncClient(
-        transport=Http1Transport(limits),
+        transport=Http1Transport(limits, ssl_context=shared_ssl_context()),
         timeout=httpx.Timeout(30.0),
         follow_redirects=False,
         trust_env=False,

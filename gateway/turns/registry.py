@@ -17,7 +17,6 @@ from dataclasses import asdict
 import asyncpg
 
 from gateway.settings import Settings
-from gateway.turns.bus import EventBus
 from gateway.turns.checkpoints import Checkpointer
 from gateway.turns.context import build_threads
 from gateway.turns.errors import InvalidChoice, NotFound, PromptTooLong, ShuttingDown, TooBusy
@@ -48,7 +47,7 @@ class TurnRegistry:
             pool, batch_size=settings.writer_batch, queue_size=settings.writer_queue
         )
         self.bus = (
-            EventBus(
+            event_bus()(
                 settings.redis_url,
                 retention=settings.redis_stream_retention,
                 listener_limit=settings.listener_buffer_bytes,
@@ -430,6 +429,14 @@ class TurnRegistry:
         if stored is None or stored.row["owner"] != owner:
             raise NotFound("turn")
         return stored
+
+
+def event_bus() -> type:
+    """The Redis bus, imported only when REDIS_URL asks for it: redis-py brings about 20 MB
+    of modules (OpenTelemetry's SDK among them) that a single process never uses."""
+    from gateway.turns.bus import EventBus
+
+    return EventBus
 
 
 def answer_of(turn: Turn, state: LegState, result: LegResult) -> Answer:
