@@ -44,6 +44,13 @@ def json_headers(auth: dict[str, str | None]) -> dict[str, str]:
     return headers
 
 
+def json_body(value: object) -> bytes:
+    """A request body as JSON, in a bytes object of its own size. orjson's result sits in a
+    4 KB allocation whatever its length (measured with tracemalloc, orjson 3.x), and a
+    request body lives as long as its stream: 4 KB per open upstream stream, for ~200 bytes."""
+    return bytes(memoryview(orjson.dumps(value)))
+
+
 def merge_turns(thread: Sequence[Message]) -> list[tuple[str, str]]:
     """The thread as strictly alternating (role, text) turns, opening with the user.
 

@@ -32,7 +32,6 @@ Origin = tuple[bytes, bytes, int]  # scheme, host, port
 Reader = Callable[[], Awaitable[bytes]]
 # httpcore's names for what its network streams tell (the ``network_stream`` extension).
 EXTRA_INFO = {
-    "ssl_object": "ssl_object",
     "client_addr": "sockname",
     "server_addr": "peername",
     "socket": "socket",
@@ -78,7 +77,7 @@ class Http1Transport(httpx.AsyncBaseTransport):
         if connection is None:
             connection = await self._connect(origin, timeouts)
             await self._exchange(connection, request, timeouts)
-        return httpx.Response(
+        response = httpx.Response(
             connection.status,
             headers=connection.headers,
             stream=Body(connection),
@@ -88,6 +87,8 @@ class Http1Transport(httpx.AsyncBaseTransport):
                 "network_stream": connection,
             },
         )
+        connection.headers = []  # httpx made its own copy; these would live as long
+        return response
 
     async def _exchange(
         self, connection: Connection, request: httpx.Request, timeouts: dict[str, float | None]
@@ -199,6 +200,13 @@ class ClosedWhenIdle(httpx.RemoteProtocolError):
 class Connection(asyncio.Protocol):
     """One HTTP/1.1 connection: the asyncio protocol and the httptools parser's callbacks."""
 
+    # Slots: one of these lives as long as each open upstream stream.
+    __slots__ = (
+        "pool", "origin", "transport", "parser", "idle_since", "closed", "reused", "ssl_object",
+        "status", "reason", "headers", "head_done", "complete", "chunks", "buffered", "paused",
+        "eof", "error", "waiter", "keep_alive", "until_eof", "head_request", "received",
+    )  # fmt: skip
+
     def __init__(self, pool: Http1Transport, origin: Origin) -> None:
         self.pool = pool
         self.origin = origin
@@ -207,7 +215,7 @@ class Connection(asyncio.Protocol):
         self.idle_since = 0.0
         self.closed = False
         self.reused = False  # it served a response before this one
-        self.extra: dict[str, Any] = {}
+        self.ssl_object: ssl.SSLObject | None = None
         self._reset()
 
     def _reset(self) -> None:
@@ -231,8 +239,9 @@ class Connection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        self.extra = {ours: transport.get_extra_info(theirs) for ours, theirs in EXTRA_INFO.items()}
-        sock = self.extra["socket"]
+        # Kept: a closed TLS transport cannot tell it any more (httpx users ask afterwards).
+        self.ssl_object = transport.get_extra_info("ssl_object")
+        sock = transport.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
@@ -421,8 +430,12 @@ class Connection(asyncio.Protocol):
     def get_extra_info(self, info: str) -> Any:
         if info == "is_readable":
             return self.eof
-        # Kept from connection_made: a closed TLS transport cannot answer any more.
-        return self.extra.get(info)
+        if info == "ssl_object":
+            return self.ssl_object
+        transport = self.transport
+        if transport is None or transport.is_closing() or info not in EXTRA_INFO:
+            return None
+        return transport.get_extra_info(EXTRA_INFO[info])
 
 
 class Body(httpx.AsyncByteStream):
