@@ -221,6 +221,9 @@ class TurnRegistry:
                 self._run(leg, events, stored), name=f"leg-{turn_id}-{leg.state.provider}"
             )
         try:
+            # Let the legs send their requests first: up to its first wait for the network a
+            # leg does nothing else, and the prompt's statement would otherwise go first.
+            await asyncio.sleep(0)
             conversation_id, user_message_id = await self._store_prompt(
                 turn_id, prompt, conversation_id, states, owner
             )
