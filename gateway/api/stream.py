@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 
 import anyio
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette.event import ensure_bytes
 from sse_starlette.sse import SendTimeoutError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -64,10 +65,78 @@ class EncodedEventStream(EventSourceResponse):
     """An ``EventSourceResponse`` whose content is encoded SSE bytes."""
 
     _raw_send: Send | None = None
+    _streaming = False
+    _stopped = False  # the watcher ended the stream (a disconnect, a failed ping)
+    _watch_error: BaseException | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The stream in the request's own task, and one task that watches for the client's
+        disconnect and sends the pings: sse-starlette runs four in a task group (stream,
+        ping, disconnect and exit signal, the last idle here: the gateway drains its turns
+        itself, see gateway/app.py), about 10 KB and four task starts per stream."""
+        if scope["type"] != "http" or scope["method"] == "HEAD" or self.data_sender_callable:
+            await super().__call__(scope, receive, send)
+            return
         self._raw_send = scope.get(RAW_SEND)
-        await super().__call__(scope, receive, send)
+        task = asyncio.current_task()
+        assert task is not None
+        self._streaming = True
+        watcher = asyncio.get_running_loop().create_task(self._watch(receive, send, task))
+        try:
+            await self._stream_response(send)
+        except asyncio.CancelledError:
+            if not self._stopped:
+                raise
+            task.uncancel()  # our own cancel: the client left, or a ping could not be sent
+        finally:
+            self._streaming = False
+            watcher.cancel()
+        if self._watch_error is not None:
+            raise self._watch_error
+        if self.background is not None:
+            await self.background()
+
+    async def _watch(self, receive: Receive, send: Send, stream: asyncio.Task) -> None:
+        """Until the client disconnects (then the stream is cancelled), pinging when idle."""
+        loop = asyncio.get_running_loop()
+        interval = self.ping_interval or None
+        due = loop.time() + interval if interval else None
+        try:
+            while self.active:
+                try:
+                    async with asyncio.timeout_at(due):
+                        message = await receive()
+                except TimeoutError:
+                    await self._ping_once(send)
+                    due = loop.time() + interval  # type: ignore[operator]
+                    continue
+                if message["type"] == "http.disconnect":
+                    self.active = False
+                    if self.client_close_handler_callable is not None:
+                        await self.client_close_handler_callable(message)
+                    break
+        except asyncio.CancelledError:
+            return  # the stream ended first
+        except BaseException as error:  # a ping that could not be sent in time
+            self._watch_error = error
+        if self._streaming:
+            self._stopped = True
+            stream.cancel()
+
+    async def _ping_once(self, send: Send) -> None:
+        """One ping, as sse-starlette sends it (its own loop is not used: see ``_watch``)."""
+        message = (
+            self.ping_message_factory()
+            if self.ping_message_factory
+            else ServerSentEvent(comment="ping", sep=self.sep)
+        )
+        async with self._send_lock:
+            if self.active:
+                await self._send_with_timeout(
+                    send,
+                    {"type": "http.response.body", "body": ensure_bytes(message, self.sep),
+                     "more_body": True},
+                )  # fmt: skip
 
     async def _stream_response(self, send: Send) -> None:
         await send({"type": "http.response.start", "status": self.status_code,
