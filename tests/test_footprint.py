@@ -7,6 +7,8 @@ import subprocess
 import sys
 import tracemalloc
 
+from gateway.turns import EventLog, LegState, Turn
+from gateway.turns.events import delta_bytes
 from providers import make_client
 from providers.common import json_body
 
@@ -40,3 +42,23 @@ def test_a_request_body_takes_its_own_size_not_orjsons_buffer():
     finally:
         tracemalloc.stop()
     assert per_body < 512, per_body  # orjson.dumps alone: about 4 KB each
+
+
+def test_a_running_turns_log_keeps_a_delta_as_the_legs_own_text():
+    # The leg keeps every token's text for its answer; the log holds the same object (and
+    # its leg), not a second, encoded copy: about 100 bytes per token per open stream.
+    legs = {"claude": LegState("claude", "model", True)}
+    log = EventLog()
+    log.publish("turn", Turn("t", 1, 1, legs, log).turn_event_data())
+    texts = [f"token {i} " for i in range(1000)]  # the leg's own strings
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for text in texts:
+            log.publish_delta(legs["claude"], text)
+        per_delta = (tracemalloc.get_traced_memory()[0] - before) / len(texts)
+    finally:
+        tracemalloc.stop()
+    assert per_delta < 40, per_delta
+    # ... and a client that resumes still gets exactly the bytes the live ones got.
+    assert log.events[5] == delta_bytes(6, legs["claude"].prefix, texts[4])

@@ -1,6 +1,9 @@
 """A turn's event log and its listeners.
 
-Every event is encoded once and appended to the log; its id is its position (1, 2, 3 ...).
+Every event is encoded once, handed to the listeners and appended to the log; its id is its
+position (1, 2, 3 ...). A delta is kept as its text (the very ``str`` the leg keeps for its
+answer) and its leg, not as its bytes: those are most of a running turn's memory, and only a
+client that resumes needs them again, encoded then the same way.
 ``publish`` is synchronous, and so is ``subscribe``: a listener that joins copies the log after
 its last seen id and receives everything published after that, with no await in between, so
 there is no gap and no duplicate, however a reconnect races with the providers.
@@ -114,7 +117,9 @@ class EventLog:
         on_abandoned: Callable[[EventLog], None] | None = None,
     ) -> None:
         self.listener_limit = listener_limit
-        self.events: list[bytes] = []
+        # Each event: its bytes, or for a delta its text, with its leg in ``_legs`` (else None).
+        self._entries: list[bytes | str] = []
+        self._legs: list[LegState | None] = []
         self.listeners: set[Listener] = set()
         self.ended = False
         self.on_listener = on_listener
@@ -133,7 +138,23 @@ class EventLog:
     def last_id(self) -> int:
         if self.ids is not None:
             return self.ids[-1] if self.ids else 0
-        return len(self.events)
+        return len(self._entries)
+
+    @property
+    def events(self) -> list[bytes]:
+        """Every event in the log, encoded."""
+        return self._encoded(0)
+
+    def _encoded(self, start: int) -> list[bytes]:
+        chunks: list[bytes] = []
+        for index in range(start, len(self._entries)):
+            entry = self._entries[index]
+            if type(entry) is str:
+                leg = self._legs[index]
+                assert leg is not None and self.ids is None  # deltas are ours, numbered 1, 2 ...
+                entry = delta_bytes(index + 1, leg.prefix, entry)
+            chunks.append(entry)  # type: ignore[arg-type]
+        return chunks
 
     # -- publishing (synchronous, so ordering is the order of calls) ----------------------------
 
@@ -142,9 +163,10 @@ class EventLog:
         if self._held is not None:
             self._held.append((None, name, data))
             return 0
-        id = len(self.events) + 1
+        id = len(self._entries) + 1
         chunk = event_bytes(id, name, data)
-        self.events.append(chunk)
+        self._entries.append(chunk)
+        self._legs.append(None)
         for listener in self.listeners:
             listener.push_event(chunk)
         if self.sink is not None:
@@ -155,9 +177,10 @@ class EventLog:
         if self._held is not None:
             self._held.append((leg, "delta", text))
             return
-        id = len(self.events) + 1
+        id = len(self._entries) + 1
         chunk = delta_bytes(id, leg.prefix, text)
-        self.events.append(chunk)
+        self._entries.append(text)
+        self._legs.append(leg)
         for listener in self.listeners:
             listener.push(chunk)
         if self.sink is not None:
@@ -186,9 +209,11 @@ class EventLog:
         they were sent; a later one resumes from the events kept, as from the database."""
         if not self.ended or self.ids is not None:
             return
-        kept = [(id, chunk) for id, chunk in enumerate(self.events, start=1) if id in keep]
+        # The kept ids are never deltas': their entries are already bytes.
+        kept = [(id, entry) for id, entry in enumerate(self._entries, start=1) if id in keep]
         self.ids = [id for id, _ in kept]
-        self.events = [chunk for _, chunk in kept]
+        self._entries = [chunk for _, chunk in kept]
+        self._legs = [None] * len(kept)
 
     # -- a mirror: events encoded elsewhere -------------------------------------------------------
 
@@ -196,7 +221,8 @@ class EventLog:
         if self.ids is None:
             self.ids = []
         self.ids.append(id)
-        self.events.append(chunk)
+        self._entries.append(chunk)
+        self._legs.append(None)
         for listener in self.listeners:
             if id > listener.after:  # a client may have seen it from the owner already
                 (listener.push if delta else listener.push_event)(chunk)
@@ -216,7 +242,7 @@ class EventLog:
     def subscribe(self, after: int = 0) -> Listener:
         listener = Listener(self.listener_limit, after)
         start = after if self.ids is None else bisect.bisect_right(self.ids, after)
-        backlog = self.events[start:]
+        backlog = self._encoded(start)
         if backlog:
             listener.pending.append(b"".join(backlog))
             listener.size = len(listener.pending[0])
