@@ -113,7 +113,13 @@ class KeyStore:
 
 
 async def open_access(pool: asyncpg.Pool, session_seconds: float, token_seconds: float) -> Access:
-    secret = await Q.shared_secret.fetchval(pool, name="signing", candidate=secrets.token_bytes(32))
+    secret = None
+    while secret is None:
+        # None: another gateway stored its candidate while this statement ran; the row was not
+        # in this statement's snapshot, and is in the next one's.
+        secret = await Q.shared_secret.fetchval(
+            pool, name="signing", candidate=secrets.token_bytes(32)
+        )
     signer = Signer(bytes(secret), session_seconds=session_seconds, token_seconds=token_seconds)
     keys = KeyStore(pool)
     await keys.start()
