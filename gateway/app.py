@@ -28,6 +28,7 @@ from gateway.api import (
 from gateway.api.guard import Guard
 from gateway.api.headers import SecurityHeaders
 from gateway.api.requests import METRICS_PATH, MetricsToken, RequestContext
+from gateway.api.stream import RawSend
 from gateway.keys import open_access
 from gateway.metrics import Metrics
 from gateway.metrics import install as install_observability
@@ -83,10 +84,11 @@ def create_app(settings: Settings | None = None, *, tracer: TurnTracer | None = 
 
 class Gateway(Starlette):
     """Starlette, with the security headers outside its error middleware too: the 500 it
-    makes of an unexpected error carries them like every other response."""
+    makes of an unexpected error carries them like every other response; and ``RawSend``
+    outside everything, so that event streams send their body chunks past the wrappers."""
 
     def build_middleware_stack(self):  # type: ignore[no-untyped-def]
-        return SecurityHeaders(super().build_middleware_stack())
+        return RawSend(SecurityHeaders(super().build_middleware_stack()))
 
 
 def access_middleware(settings: Settings) -> list[Middleware]:

@@ -113,6 +113,7 @@ class KeyStore:
 
 
 async def open_access(pool: asyncpg.Pool, session_seconds: float, token_seconds: float) -> Access:
+    # Gateways starting together: one statement gives each the one stored (see keys.sql).
     secret = await Q.shared_secret.fetchval(pool, name="signing", candidate=secrets.token_bytes(32))
     signer = Signer(bytes(secret), session_seconds=session_seconds, token_seconds=token_seconds)
     keys = KeyStore(pool)

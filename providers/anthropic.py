@@ -20,7 +20,14 @@ from providers.base import (
     ProviderError,
     UpstreamRequest,
 )
-from providers.common import StreamReader, json_headers, merge_turns, relay, upstream_error
+from providers.common import (
+    StreamReader,
+    json_body,
+    json_headers,
+    merge_turns,
+    relay,
+    upstream_error,
+)
 
 ANTHROPIC_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 1024  # the API requires max_tokens
@@ -75,7 +82,7 @@ class AnthropicAdapter(Adapter):
             headers=json_headers(
                 {"x-api-key": config.api_key, "anthropic-version": ANTHROPIC_VERSION}
             ),
-            body=orjson.dumps(body),
+            body=json_body(body),
         )
 
     def parse_stream(self, response: httpx.Response) -> AsyncIterator[Event]:

@@ -19,7 +19,14 @@ from providers.base import (
     ProviderError,
     UpstreamRequest,
 )
-from providers.common import StreamReader, json_headers, merge_turns, relay, upstream_error
+from providers.common import (
+    StreamReader,
+    json_body,
+    json_headers,
+    merge_turns,
+    relay,
+    upstream_error,
+)
 
 # google.rpc status names, for errors whose HTTP status says less (or that come in-stream).
 STATUS_KINDS = {
@@ -58,7 +65,7 @@ class GeminiAdapter(Adapter):
         return UpstreamRequest(
             url=f"{config.base_url.rstrip('/')}/v1beta/models/{model}:streamGenerateContent?alt=sse",
             headers=json_headers({"x-goog-api-key": config.api_key}),
-            body=orjson.dumps(body),
+            body=json_body(body),
         )
 
     def parse_stream(self, response: httpx.Response) -> AsyncIterator[Event]:

@@ -27,7 +27,14 @@ from providers.base import (
     ProviderError,
     UpstreamRequest,
 )
-from providers.common import StreamReader, json_headers, merge_turns, relay, upstream_error
+from providers.common import (
+    StreamReader,
+    json_body,
+    json_headers,
+    merge_turns,
+    relay,
+    upstream_error,
+)
 
 # Error ``type``/``code`` values that say more than the status code does.
 ERROR_KINDS = {
@@ -71,7 +78,7 @@ class OpenAIChatAdapter(Adapter):
         return UpstreamRequest(
             url=f"{config.base_url.rstrip('/')}/chat/completions",
             headers=json_headers({"authorization": key}),
-            body=orjson.dumps(body),
+            body=json_body(body),
         )
 
     def parse_stream(self, response: httpx.Response) -> AsyncIterator[Event]:

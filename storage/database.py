@@ -139,6 +139,13 @@ class Pool(asyncpg.Pool):
         )
 
 
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """asyncpg resets every connection it takes back (advisory locks, cursors, LISTEN, SET:
+    one more round trip per operation, and the largest single cost of storing a turn in a
+    profile). Nothing here leaves session state on a pooled connection: migrations, the only
+    user of advisory locks, run on a connection of their own (storage/migrate.py)."""
+
+
 async def create_pool(dsn: str, *, min_size: int, max_size: int, command_timeout: float) -> Pool:
     """A pool that heals itself: a broken connection is replaced on the next acquire.
 
@@ -153,6 +160,7 @@ async def create_pool(dsn: str, *, min_size: int, max_size: int, command_timeout
         max_queries=50_000,
         max_inactive_connection_lifetime=60.0,
         init=_init_connection,
+        reset=_keep_session,
         loop=None,
         connection_class=asyncpg.Connection,
         record_class=asyncpg.Record,

@@ -1,4 +1,5 @@
-"""The asyncio network backend under the upstream client: plain HTTP, TLS, and failures."""
+"""The upstream client's own HTTP/1.1 transport (providers/http1.py): plain HTTP, TLS,
+connection reuse, truncated and malformed bodies, the connection bound, and respx over it."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import ssl
 
 import httpx
 import pytest
+import respx
 import trustme
 
-from providers.transport import ShardedTransport
+from providers import make_client
+from providers.http1 import Http1Transport, body_reader
 
 BODY = b"data: one\n\ndata: two\n\n"
 
@@ -25,6 +28,7 @@ async def serve_once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter)
         await asyncio.sleep(0.01)
     writer.write(b"0\r\n\r\n")
     await writer.drain()
+    writer.close()  # one response per connection: the client's next request may race this
 
 
 @pytest.fixture
@@ -37,10 +41,8 @@ def tls():
     return server, client
 
 
-def client(trust: ssl.SSLContext | None = None) -> httpx.AsyncClient:
-    transport = ShardedTransport(
-        4, httpx.Limits(max_connections=8), asyncio_streams=True, ssl_context=trust
-    )
+def client(trust: ssl.SSLContext | None = None, connections: int = 8) -> httpx.AsyncClient:
+    transport = Http1Transport(httpx.Limits(max_connections=connections), ssl_context=trust)
     return httpx.AsyncClient(transport=transport, trust_env=False)
 
 
@@ -56,6 +58,7 @@ async def test_streams_over_plain_and_tls(secure, tls):
         for _ in range(3):  # and again on kept-alive connections
             async with http.stream("GET", url) as response:
                 assert response.status_code == 200
+                assert response.headers["content-type"] == "text/event-stream"
                 chunks = [chunk async for chunk in response.aiter_raw()]
             assert b"".join(chunks) == BODY
             if secure:
@@ -77,3 +80,117 @@ async def test_refused_connection_is_a_connect_error():
     async with client() as http:
         with pytest.raises(httpx.ConnectError):
             await http.get("http://127.0.0.1:9/")
+
+
+async def serve_keep_alive(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Answers every request on the connection, each with its connection's request count."""
+    served = 0
+    while True:
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+        except asyncio.IncompleteReadError:
+            break
+        served += 1
+        body = b"request %d" % served
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body))
+        await writer.drain()
+    writer.close()
+
+
+async def test_a_connection_is_reused_once_its_body_was_read_and_not_when_cut_short():
+    server = await asyncio.start_server(serve_keep_alive, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/"
+    async with server, client() as http:
+        assert (await http.get(url)).text == "request 1"
+        assert (await http.get(url)).text == "request 2"  # the same connection
+        async with http.stream("GET", url) as response:
+            assert response.status_code == 200  # closed without reading its body
+        assert (await http.get(url)).text == "request 1"  # so a new connection
+
+
+async def test_the_fast_reader_gives_the_bytes_of_each_read():
+    server = await asyncio.start_server(serve_once, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/"
+    async with server, client() as http, http.stream("GET", url) as response:
+        read = body_reader(response)
+        chunks = []
+        while chunk := await read():
+            chunks.append(chunk)
+    assert b"".join(chunks) == BODY
+    assert len(chunks) == 2  # each written part, as the server sent it
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n",  # no last chunk
+        b"HTTP/1.1 200 OK\r\ncontent-length: 50\r\n\r\nshort",
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\nhello\r\n",  # malformed
+    ],
+    ids=["chunked", "content-length", "malformed"],
+)
+async def test_a_body_cut_short_or_malformed_is_a_protocol_error(reply):
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(reply)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/"
+    async with server, client() as http:
+        with pytest.raises(httpx.RemoteProtocolError):
+            await http.get(url)
+
+
+async def test_a_request_body_and_its_headers_reach_the_server():
+    received: list[bytes] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        received.append(head + await reader.readexactly(length))
+        writer.write(b"HTTP/1.1 204 No Content\r\n\r\n")
+        await writer.drain()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server, client() as http:
+        response = await http.post(f"http://127.0.0.1:{port}/v1/x?alt=sse", json={"a": 1})
+    assert response.status_code == 204
+    assert received[0].startswith(b"POST /v1/x?alt=sse HTTP/1.1\r\n")
+    assert b"\r\ncontent-type: application/json\r\n" in received[0].lower()
+    assert received[0].endswith(b'\r\n\r\n{"a":1}') or received[0].endswith(b'{"a": 1}')
+
+
+async def test_over_the_connection_bound_a_request_waits_for_a_free_connection():
+    release = asyncio.Event()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        await release.wait()
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/"
+    async with server, client(connections=1) as http:
+        first = asyncio.create_task(http.get(url))
+        await asyncio.sleep(0.05)
+        with pytest.raises(httpx.PoolTimeout):
+            await http.get(url, timeout=httpx.Timeout(5.0, pool=0.1))
+        second = asyncio.create_task(http.get(url))
+        release.set()
+        assert (await first).text == "ok"
+        assert (await second).text == "ok"  # it got the slot the first one freed
+
+
+async def test_respx_mocks_the_gateways_own_client():
+    # respx's default mocker patches httpcore, which this transport does not use; its httpx
+    # mocker works on any transport.
+    async with make_client(max_streams=4) as http:
+        with respx.mock(using="httpx") as router:
+            router.get("https://api.example/x").respond(200, text="mocked")
+            response = await http.get("https://api.example/x")
+    assert response.text == "mocked"

@@ -1,5 +1,5 @@
-"""The private parts of libraries that we rely on: httpx and httpcore (providers/transport.py,
-netio.py), uvicorn and sse-starlette (gateway/server.py, gateway/app.py).
+"""The private parts of libraries that we rely on: httpx (providers/http1.py), uvicorn and
+sse-starlette (gateway/server.py, gateway/app.py, gateway/api/stream.py).
 
 pyproject.toml pins these libraries below their next minor release. Whoever lifts a pin runs
 this file first: each test names the internal it checks, so a change upstream fails here, in
@@ -8,56 +8,36 @@ one clear line, instead of somewhere deep in a stream.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 
-import httpcore
 import httpx
 
-from providers.netio import AsyncioBackend, AsyncioStream
-from providers.transport import ShardedTransport
+from providers.http1 import Body, Http1Transport, body_reader
 
 
-def test_httpx_transport_keeps_its_httpcore_pool_in_the_private_pool_attribute():
-    transport = httpx.AsyncHTTPTransport()
-    assert isinstance(getattr(transport, "_pool", None), httpcore.AsyncConnectionPool), (
-        "httpx.AsyncHTTPTransport._pool is gone or no longer an httpcore pool: "
-        "providers/transport.py replaces it to install our network backend"
-    )
-
-
-def test_httpcore_pool_still_takes_the_arguments_we_rebuild_it_with():
-    parameters = inspect.signature(httpcore.AsyncConnectionPool.__init__).parameters
-    for name in (
-        "ssl_context",
-        "max_connections",
-        "max_keepalive_connections",
-        "keepalive_expiry",
-        "network_backend",
+async def test_httpx_still_wraps_a_transports_body_where_body_reader_finds_it():
+    # providers/http1.body_reader reads our Body directly; without it every chunk would take
+    # httpx's iterator stack again (still correct, so only this test notices).
+    server = await asyncio.start_server(serve_one_response, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/"
+    async with (
+        server,
+        httpx.AsyncClient(transport=Http1Transport()) as http,
+        http.stream("GET", url) as response,
     ):
-        assert name in parameters, f"httpcore.AsyncConnectionPool no longer takes {name}="
-
-
-def test_every_shard_really_uses_the_asyncio_backend():
-    transport = ShardedTransport(4, httpx.Limits(max_connections=40))
-    for shard in transport._pools:  # noqa: SLF001
-        backend = getattr(shard._pool, "_network_backend", None)  # noqa: SLF001
-        assert isinstance(backend, AsyncioBackend), (
-            "httpcore's pool no longer keeps its backend in _network_backend, or ignores ours"
+        assert type(getattr(response.stream, "_stream", None)) is Body, (
+            "httpx no longer keeps a transport's stream in BoundAsyncStream._stream"
         )
+        assert body_reader(response) == response.stream._stream.read  # noqa: SLF001
+        assert await body_reader(response)() == b"ok"
 
 
-def test_our_stream_and_backend_implement_httpcore_interface_with_its_signatures():
-    for ours, theirs in (
-        (AsyncioStream, httpcore.AsyncNetworkStream),
-        (AsyncioBackend, httpcore.AsyncNetworkBackend),
-    ):
-        for name, method in inspect.getmembers(theirs, inspect.isfunction):
-            if name.startswith("_"):
-                continue
-            assert name in vars(ours), f"{ours.__name__} lacks httpcore's {theirs.__name__}.{name}"
-            expected = list(inspect.signature(method).parameters)
-            actual = list(inspect.signature(getattr(ours, name)).parameters)
-            assert actual == expected, f"{ours.__name__}.{name}{actual} != httpcore's {expected}"
+async def serve_one_response(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await reader.readuntil(b"\r\n\r\n")
+    writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+    await writer.drain()
+    writer.close()
 
 
 def test_uvicorn_protocol_has_the_hooks_our_head_timeout_extends():
@@ -97,3 +77,20 @@ def test_uvicorn_supervisor_makes_its_workers_by_the_name_run_workers_replaces()
     )
     assert isinstance(inspect.getattr_static(multiprocess.Process, "server"), property)
     assert "_server" in inspect.getsource(multiprocess.Process.__init__)
+
+
+def test_sse_starlette_still_streams_through_the_method_encoded_event_stream_overrides():
+    from sse_starlette import EventSourceResponse
+
+    source = inspect.getsource(EventSourceResponse.__call__)
+    assert "self._stream_response(send)" in source, (
+        "gateway/api/stream.py replaces EventSourceResponse._stream_response"
+    )
+    init = inspect.getsource(EventSourceResponse.__init__)
+    for attribute in (
+        "self._send_lock",
+        "self.active",
+        "self._cleanup_timeout",
+        "self.send_timeout",
+    ):
+        assert attribute in init, f"EncodedEventStream uses EventSourceResponse's {attribute}"

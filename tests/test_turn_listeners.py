@@ -151,3 +151,23 @@ async def test_the_last_listener_leaving_reports_the_turn_abandoned_once():
     finish(turn, legs)
     await drain(turn.stream(0))  # a listener of an ended turn never reports it abandoned
     assert abandoned == [turn]
+
+
+async def test_compacting_an_ended_log_keeps_its_milestones_and_spares_its_listeners():
+    turn, legs = make_turn()
+    connected = turn.subscribe(0)  # connected while the turn ran: holds every event
+    for i in range(20):
+        turn.publish_delta(legs["claude"], f"t{i} ")
+    finish(turn, legs)
+    whole = parse(b"".join(turn.events))
+    milestones = [e.id for e in whole.events if e.name != "delta"]
+
+    turn.compact(set(milestones))
+
+    assert parse(connected.take()).events == whole.events
+    assert turn.last_id == whole.events[-1].id
+    rest = parse(await drain(turn.stream(5)))
+    assert [e.id for e in rest.events] == [id for id in milestones if id > 5]
+    assert parse(await drain(turn.stream(0))).events == [
+        e for e in whole.events if e.name != "delta"
+    ]

@@ -275,3 +275,29 @@ async def test_retry_with_client_keys_other_keys_get_404_and_the_url_carries_a_t
         assert "token=" in events_url
         status, run = await read_events(client, events_url)  # no Authorization: the token
         assert status == 200 and run.done("gemini")["status"] == "complete"
+
+
+async def test_a_retry_inside_the_reconnect_window_keeps_its_events_through_compaction(
+    gateways, monkeypatch
+):
+    # The first end schedules its compaction (keep turn, dones, end) for when the reconnect
+    # window closes. A retry that ran and ended before then must not be compacted away by it:
+    # its done and second end stay, and resuming after the first end still gives them.
+    monkeypatch.setenv("CHATGPT_MAX_ATTEMPTS", "1")
+    server = gateways.start(disconnect_grace=0, retry_ms=1000)  # a 2 s window
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+        turn, first = await finished_turn(client, {"prompt": "again", "models": ["claude", FLAKY]})
+        url = f"{API}/turns/{turn['turn_id']}/events"
+        response = await client.post(
+            f"{API}/turns/{turn['turn_id']}/retry", json={"providers": ["chatgpt"]}
+        )
+        assert response.status_code == 202, response.text
+        _, run = await read_events(client, response.json()["events_url"])
+        assert run.events[-1].name == "end"
+        await asyncio.sleep(3)  # past the first end's window, and the second's
+        status, again = await read_events(client, url, after=first[-1].id)
+        assert status == 200
+        names = [e.name for e in again.events]
+        assert names[-2:] == ["done", "end"], names
+        assert again.done("chatgpt")["status"] == "complete"
+        assert again.events[-1].id == run.events[-1].id

@@ -221,3 +221,35 @@ async def test_unknown_turn_is_404_and_a_garbage_last_event_id_is_422(gateways, 
         status, stream = await read_events(client, url)
         assert status == 200
         check_invariants(stream, ["claude"])
+
+
+async def test_past_the_reconnect_window_a_finished_turn_keeps_only_what_the_database_gives(
+    gateways, sim
+):
+    # The window in which a dropped client gets the exact log (the disconnect grace, or two
+    # EventSource retries) is over almost as soon as the turn ends; from then on memory holds
+    # the turn, the dones and the end only.
+    server = gateways.start(disconnect_grace=0, retry_ms=50)
+    async with httpx.AsyncClient(base_url=server.url, timeout=15) as client:
+        turn = await create_turn(client, BODY)
+        url = turn["events_url"]
+        status, whole = await read_events(client, url)
+        assert status == 200
+        check_invariants(whole, PROVIDERS)
+        middle = [e.id for e in whole.events if e.name == "delta"][10]
+
+        async def compacted() -> bool:
+            _, rest = await read_events(client, url, after=middle)
+            return all(e.name != "delta" for e in rest.events)
+
+        await eventually(compacted, within=10)
+        status, rest = await read_events(client, url, after=middle)
+        assert status == 200
+        assert [(e.id, e.name, e.data) for e in rest.events] == [
+            (e.id, e.name, e.data) for e in whole.events if e.id > middle and e.name != "delta"
+        ]
+        # The milestones keep their ids, as the database's replay does.
+        status, again = await read_events(client, url, after=0)
+        assert milestones(again) == milestones(whole)
+        status, _ = await read_events(client, url, after=whole.events[-1].id)
+        assert status == 204

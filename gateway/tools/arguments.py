@@ -15,7 +15,16 @@ RESULTS_DIR = Path("bench-results")
 LISTEN_CHOICES = ("owner", "other", "alternate")  # where an eventsource turn's events are read
 # The benchmark's scenarios, in the order they run; gateway.tools.bench.scenarios defines them
 # (a test checks that the two agree).
-SCENARIO_NAMES = ("overhead-1", "overhead-50", "fanout", "throughput", "hold", "scale")
+SCENARIO_NAMES = (
+    "overhead-1",
+    "overhead-50",
+    "fanout",
+    "throughput",
+    "hold",
+    "saturation",
+    "streams-10k",
+    "scale",
+)
 
 
 def add_loadtest_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,6 +1,9 @@
 """A turn's event log and its listeners.
 
-Every event is encoded once and appended to the log; its id is its position (1, 2, 3 ...).
+Every event is encoded once, handed to the listeners and appended to the log; its id is its
+position (1, 2, 3 ...). A delta is kept as its text (the very ``str`` the leg keeps for its
+answer) and its leg, not as its bytes: those are most of a running turn's memory, and only a
+client that resumes needs them again, encoded then the same way.
 ``publish`` is synchronous, and so is ``subscribe``: a listener that joins copies the log after
 its last seen id and receives everything published after that, with no await in between, so
 there is no gap and no duplicate, however a reconnect races with the providers.
@@ -128,7 +131,9 @@ class EventLog:
         on_abandoned: Callable[[EventLog], None] | None = None,
     ) -> None:
         self.listener_limit = listener_limit
-        self.events: list[bytes] = []
+        # Each event: its bytes, or for a delta its text, with its leg in ``_legs`` (else None).
+        self._entries: list[bytes | str] = []
+        self._legs: list[LegState | None] = []
         self.listeners: set[Listener] = set()
         self.ended = False
         self.on_listener = on_listener
@@ -147,7 +152,23 @@ class EventLog:
     def last_id(self) -> int:
         if self.ids is not None:
             return self.ids[-1] if self.ids else 0
-        return len(self.events)
+        return len(self._entries)
+
+    @property
+    def events(self) -> list[bytes]:
+        """Every event in the log, encoded."""
+        return self._encoded(0)
+
+    def _encoded(self, start: int) -> list[bytes]:
+        chunks: list[bytes] = []
+        for index in range(start, len(self._entries)):
+            entry = self._entries[index]
+            if type(entry) is str:
+                leg = self._legs[index]
+                assert leg is not None and self.ids is None  # deltas are ours, numbered 1, 2 ...
+                entry = delta_bytes(index + 1, leg.prefix, entry)
+            chunks.append(entry)  # type: ignore[arg-type]
+        return chunks
 
     # -- publishing (synchronous, so ordering is the order of calls) ----------------------------
 
@@ -158,7 +179,8 @@ class EventLog:
             return 0
         id = self._next_id()
         chunk = event_bytes(id, name, data)
-        self.events.append(chunk)
+        self._entries.append(chunk)
+        self._legs.append(None)
         for listener in self.listeners:
             listener.push_event(chunk)
         if self.sink is not None:
@@ -169,14 +191,12 @@ class EventLog:
         if self._held is not None:
             self._held.append((leg, "delta", text))
             return
-        ids = self.ids
-        if ids is None:
-            id = len(self.events) + 1
-        else:  # a turn reopened from its stored events (a retry): ids go on from the last
-            id = ids[-1] + 1
-            ids.append(id)
+        id = self._next_id()
         chunk = delta_bytes(id, leg.prefix, text)
-        self.events.append(chunk)
+        # Kept as its text, encoded again only for a client that resumes; but where ids are
+        # not positions (a log reopened by a retry), as its bytes.
+        self._entries.append(text if self.ids is None else chunk)
+        self._legs.append(leg)
         for listener in self.listeners:
             listener.push(chunk)
         if self.sink is not None:
@@ -184,7 +204,7 @@ class EventLog:
 
     def _next_id(self) -> int:
         if self.ids is None:
-            return len(self.events) + 1
+            return len(self._entries) + 1
         id = (self.ids[-1] if self.ids else 0) + 1
         self.ids.append(id)
         return id
@@ -200,7 +220,8 @@ class EventLog:
         where its deltas were), to be reopened by a retry in a process that does not hold it."""
         log = cls(listener_limit, **hooks)
         log.ids = [id for id, _ in events]
-        log.events = [chunk for _, chunk in events]
+        log._entries = [chunk for _, chunk in events]
+        log._legs = [None] * len(events)
         log.ended = True
         return log
 
@@ -221,13 +242,26 @@ class EventLog:
             listener.close()
         return id
 
+    def compact(self, keep: set[int]) -> None:
+        """After the end: keep only the events with these ids (the turn, its dones, its end:
+        what the database replay gives), and let every delta go. Listeners already hold what
+        they were sent; a later one resumes from the events kept, as from the database."""
+        if not self.ended or self.ids is not None or max(keep) != self.last_id:
+            return  # running again, or ended again since (a retry): that end compacts it
+        # The kept ids are never deltas': their entries are already bytes.
+        kept = [(id, entry) for id, entry in enumerate(self._entries, start=1) if id in keep]
+        self.ids = [id for id, _ in kept]
+        self._entries = [chunk for _, chunk in kept]
+        self._legs = [None] * len(kept)
+
     # -- a mirror: events encoded elsewhere -------------------------------------------------------
 
     def append_encoded(self, id: int, chunk: bytes, *, delta: bool) -> None:
         if self.ids is None:
             self.ids = []
         self.ids.append(id)
-        self.events.append(chunk)
+        self._entries.append(chunk)
+        self._legs.append(None)
         for listener in self.listeners:
             if id > listener.after:  # a client may have seen it from the owner already
                 (listener.push if delta else listener.push_event)(chunk)
@@ -247,7 +281,7 @@ class EventLog:
     def subscribe(self, after: int = 0) -> Listener:
         listener = Listener(self.listener_limit, after)
         start = after if self.ids is None else bisect.bisect_right(self.ids, after)
-        backlog = self.events[start:]
+        backlog = self._encoded(start)
         if backlog:
             listener.pending.append(b"".join(backlog))
             listener.size = len(listener.pending[0])

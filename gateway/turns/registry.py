@@ -18,7 +18,6 @@ import asyncpg
 
 from gateway.settings import Settings
 from gateway.turns.blind import assign_labels
-from gateway.turns.bus import EventBus
 from gateway.turns.checkpoints import Checkpointer
 from gateway.turns.context import build_threads, conversation_settings
 from gateway.turns.costs import BudgetWatch, answer_cost
@@ -69,7 +68,7 @@ class TurnRegistry:
             pool, batch_size=settings.writer_batch, queue_size=settings.writer_queue
         )
         self.bus = (
-            EventBus(
+            event_bus()(
                 settings.redis_url,
                 retention=settings.redis_stream_retention,
                 listener_limit=settings.listener_buffer_bytes,
@@ -254,6 +253,9 @@ class TurnRegistry:
                 self._run(leg, events, stored), name=f"leg-{turn_id}-{leg.state.provider}"
             )
         try:
+            # Let the legs send their requests first: up to its first wait for the network a
+            # leg does nothing else, and the prompt's statement would otherwise go first.
+            await asyncio.sleep(0)
             conversation_id, user_message_id = await self._store_prompt(
                 turn_id, prompt, conversation_id, states, owner
             )
@@ -380,7 +382,9 @@ class TurnRegistry:
             await self.writer.end_turn(TurnEnd(turn.id, turn.conversation_id, done_ids, end_id))  # type: ignore[arg-type]
         except Exception:
             log.exception("could not mark turn %s finished", turn.id)
-        turn.log.end(turn.id, {leg.label or name: leg.status for name, leg in turn.legs.items()})
+        end_id = turn.log.end(
+            turn.id, {leg.label or name: leg.status for name, leg in turn.legs.items()}
+        )
         if (observer := self.observer) is not None:
             observer.turn_ended(turn)
         if self.bus is not None:
@@ -389,6 +393,12 @@ class TurnRegistry:
         self.limits.release(turn.owner)
         self._cancel_grace(turn.id)
         loop = asyncio.get_running_loop()
+        # The exact log for as long as a client that just dropped may come back (the grace, or
+        # two EventSource retries); then only what the database replay would give (turn,
+        # dones, end) until the retention ends: a finished turn's deltas are most of its bytes.
+        keep = {1, end_id, *(id for id in done_ids.values() if id is not None)}
+        exact = max(self.settings.disconnect_grace, 2 * self.settings.retry_ms / 1000)
+        loop.call_later(exact, turn.log.compact, keep)
         self._forget[turn.id] = loop.call_later(
             self.settings.replay_retention, self._forget_turn, turn.id
         )
@@ -689,6 +699,14 @@ class TurnRegistry:
         if stored is None or stored.row["owner"] != owner:
             raise NotFound("turn")
         return stored
+
+
+def event_bus() -> type:
+    """The Redis bus, imported only when REDIS_URL asks for it: redis-py brings about 20 MB
+    of modules (OpenTelemetry's SDK among them) that a single process never uses."""
+    from gateway.turns.bus import EventBus
+
+    return EventBus
 
 
 def answer_of(turn: Turn, state: LegState, result: LegResult) -> Answer:

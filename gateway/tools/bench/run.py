@@ -28,10 +28,17 @@ from gateway.tools.loadtest import LoadReport, run_load
 
 # BENCH_METRICS=compare: each scenario also runs through a gateway with METRICS=off.
 METRICS_OFF = "(metrics off)"
+# BENCH_BASELINE=<a source tree of the gateway>: each scenario also runs through a gateway of
+# that code (an A/B of two versions in one run, on the same noisy machine).
+BASELINE = "(baseline)"
 
 
 def compare_metrics() -> bool:
     return os.environ.get("BENCH_METRICS", "") == "compare"
+
+
+def baseline_tree() -> str | None:
+    return os.environ.get("BENCH_BASELINE") or None
 
 
 class Bench:
@@ -72,6 +79,7 @@ class Bench:
         metrics: bool = True,
         pinned: bool = True,
         env: dict[str, str] | None = None,
+        tree: str | None = None,
     ) -> tuple[Child, str]:
         port = free_port()
         data_dir = self.work_dir / "gateway-data"
@@ -79,9 +87,12 @@ class Bench:
         environment = gateway_environment(self.database.dsn, self.simulator_url, port, data_dir)
         environment["METRICS"] = "on" if metrics else "off"
         environment.update(env or {})
+        if tree is not None:
+            environment["PYTHONPATH"] = tree  # ahead of this checkout's editable install
+        suffix = "-baseline" if tree else "" if metrics else "-metrics-off"
         gateway = Child(
             ["serve", "--port", str(port)],
-            self.logs / f"gateway-{name}{'' if metrics else '-metrics-off'}.log",
+            self.logs / f"gateway-{name}{suffix}.log",
             self.gateway_cores if pinned else None,
             env=environment,
             cwd=self.work_dir,  # no .env from the developer's checkout
@@ -102,7 +113,15 @@ class Bench:
                 results[scenario.name] = await run_scale(self, scenario)
                 print(f"bench: {scenario.name}: {scale_line(results[scenario.name])}", flush=True)
                 continue
-            if compare_metrics():
+            if baseline_tree():
+                new, old = await self.run_scenario_metrics_on_and_off(scenario, baseline_tree())
+                results[scenario.name] = new
+                results[f"{scenario.name} {BASELINE}"] = old
+                cost = new["derived"].pop("metrics_cost_us_per_token")
+                new["derived"]["us_per_token_vs_baseline"] = cost
+                print(f"bench: {scenario.name}: {BASELINE} {one_line(old['derived'])}")
+                print(f"bench: {scenario.name}: this code costs {cost} µs per token more")
+            elif compare_metrics():
                 on, off = await self.run_scenario_metrics_on_and_off(scenario)
                 results[scenario.name] = on
                 results[f"{scenario.name} {METRICS_OFF}"] = off
@@ -136,14 +155,17 @@ class Bench:
         return summarise_scenario(scenario, direct, through, idle_rss, idle_cpu)
 
     async def run_scenario_metrics_on_and_off(
-        self, scenario: Scenario
+        self, scenario: Scenario, baseline: str | None = None
     ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The scenario through two gateways, metrics on and METRICS=off, their rounds
-        interleaved with the direct ones (on the same core, one loaded at a time): the
-        difference in CPU per token is what the metrics cost, on the same noisy machine."""
+        """The scenario through two gateways, metrics on and METRICS=off (or, with
+        ``baseline``, this code and the baseline tree's), their rounds interleaved with the
+        direct ones (on the same core, one loaded at a time): the difference in CPU per token
+        is what the metrics (or this code) cost, on the same noisy machine."""
         on, on_url = await self.start_gateway(scenario.name)
         try:
-            off, off_url = await self.start_gateway(scenario.name, metrics=False)
+            off, off_url = await self.start_gateway(
+                scenario.name, metrics=baseline is not None, tree=baseline
+            )
         except BaseException:
             on.stop()
             raise

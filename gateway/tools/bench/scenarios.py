@@ -29,7 +29,8 @@ class Scenario:
 
 
 def scenarios(quick: bool) -> dict[str, Scenario]:
-    """The five scenarios of issue 5 and the scale-out one of issue 12; ``quick`` shrinks each to a few seconds (a smoke run)."""
+    """The five scenarios of issue 5, the two of issue 14 (saturation, streams-10k) and the
+    scale-out one of issue 12; ``quick`` shrinks each to a few seconds (a smoke run)."""
     # ttft=0 everywhere but hold: the direct baseline then has no timer in front of the first
     # token, so added TTFT is all the gateway's own work (storing the prompt included).
     full = [
@@ -84,6 +85,27 @@ def scenarios(quick: bool) -> dict[str, Scenario]:
             ramp_up=10.0,
             turn_timeout=180.0,
         ),
+        Scenario(
+            "saturation",
+            "1 provider, 200 tokens 5 ms apart, 200 concurrent turns (40,000 tokens/s offered)",
+            ("claude",),
+            "tokens=200,gap=5,ttft=0",
+            clients=200,
+            duration=10,
+            ramp_up=2.0,
+            rounds=2,
+        ),
+        Scenario(
+            "streams-10k",
+            "5 providers, 2,000 concurrent turns (10,000 streams), 1 token/s for 60 s",
+            ALL_PROVIDERS,
+            "tokens=60,gap=1000,ttft=1000",
+            clients=2000,
+            duration=None,
+            turns=1,
+            ramp_up=20.0,
+            turn_timeout=240.0,
+        ),
     ]
     full.append(
         Scenario(
@@ -112,5 +134,14 @@ def scenarios(quick: bool) -> dict[str, Scenario]:
         ramp_up=2.0,
         duration=None,
         turn_timeout=60.0,
+    )
+    shrunk["streams-10k"] = replace(
+        shrunk["streams-10k"],
+        description="5 providers, 400 concurrent turns (2,000 streams), 1 token/s for 10 s",
+        clients=400,
+        knobs="tokens=10,gap=1000,ttft=1000",
+        ramp_up=4.0,
+        duration=None,
+        turn_timeout=90.0,
     )
     return shrunk

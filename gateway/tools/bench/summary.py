@@ -80,6 +80,12 @@ def summarise_scenario(
         "added_gap_p99_ms": difference(gap_gateway, gap_direct, "p99"),
         "direct_tokens_per_s": direct["tokens_per_s"],
         "gateway_tokens_per_s": gateway["tokens_per_s"],
+        # saturation: how much of what the simulators deliver directly the gateway relays
+        "relayed_percent_of_direct": round(
+            100 * gateway["tokens_per_s"] / direct["tokens_per_s"], 1
+        )
+        if direct["tokens_per_s"] and gateway["tokens_per_s"] is not None
+        else None,
         "relayed_tokens": tokens,
         "gateway_cpu_s": round(cpu, 3),
         "cpu_us_per_token": round(cpu * 1e6 / tokens, 2) if tokens else None,
