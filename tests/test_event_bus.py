@@ -108,3 +108,33 @@ async def test_a_gap_breaks_the_mirror_rather_than_skipping_events(two_buses):
     chunk = event_bytes(5, "delta", {"provider": "claude", "text": "after a loss"})
     await owner.redis.xadd(stream_key("gap"), {b"e": chunk}, id="5-0")
     assert await other.mirror("gap", running=True) is None  # not from the start
+
+
+async def test_a_listener_that_leaves_and_comes_back_at_once_still_counts(redis_url):
+    # The owner cancels a turn whose listeners all left, unless another process still counts
+    # as watching it. A client that drops and comes back to the same process at once must be
+    # counted when the grace is over; when it finally leaves, it counts for the grace only.
+    owner, other = (
+        EventBus(redis_url, retention=60, listener_limit=1_000_000, grace=0.3, on_cancel=noop)
+        for _ in range(2)
+    )
+    for bus in (owner, other):
+        await bus.start()
+    try:
+        log = owner_log(owner, "back")
+        log.publish("turn", {"turn_id": "back", "providers": []})
+        await flushed(owner)
+        mirror = await other.mirror("back", running=True)
+        assert mirror is not None
+        first = mirror.log.subscribe()
+        await asyncio.sleep(0.1)
+        mirror.log.unsubscribe(first)
+        again = mirror.log.subscribe()  # back in the same loop iteration
+        await asyncio.sleep(0.8)  # past the grace
+        assert await owner.watched("back")
+        mirror.log.unsubscribe(again)
+        await asyncio.sleep(0.8)
+        assert not await owner.watched("back")
+    finally:
+        for bus in (owner, other):
+            await bus.stop()

@@ -126,6 +126,8 @@ class EventBus:
         for task in (self._control, self._reader):
             if task is not None:
                 task.cancel()
+        for mirror in self.mirrors.values():
+            mirror.close()
         await self.redis.aclose()
 
     # -- the owner's side -------------------------------------------------------------------------
@@ -310,6 +312,7 @@ class EventBus:
     def forget(self, mirror: Mirror) -> None:
         if self.mirrors.get(mirror.turn_id) is mirror:
             del self.mirrors[mirror.turn_id]
+        mirror.close()
 
     async def _follow(self) -> None:
         """Make sure the reader reads the mirror just added: start it, or wake its read."""
@@ -378,7 +381,8 @@ class Mirror:
             bus.listener_limit, on_listener=self._watching, on_abandoned=self._unwatched
         )
         self.broken = False
-        self._refresh: asyncio.Task | None = None
+        self._presence: asyncio.Task | None = None
+        self._changed = asyncio.Event()
 
     @property
     def following(self) -> bool:
@@ -424,32 +428,44 @@ class Mirror:
         self.log.close_broken()
         self.bus.forget(self)
 
-    # presence: the owner must not cancel a turn that is read here
+    # presence: the owner must not cancel a turn that is read here. One task per mirror writes
+    # it, so that the writes keep the order of what happened: with a task per change, a "left"
+    # (until now + the grace) could land after the "came back" that followed it and stand for
+    # ten seconds, while the next refresh was still seconds away.
     def _watching(self, _log: EventLog) -> None:
-        if self._refresh is None or self._refresh.done():
-            self._refresh = asyncio.get_running_loop().create_task(self._keep_watching())
+        self._presence_changed()
 
     def _unwatched(self, _log: EventLog) -> None:
-        if self._refresh is not None:
-            self._refresh.cancel()
-        asyncio.get_running_loop().create_task(self._stop_watching())
+        self._presence_changed()
 
-    async def _keep_watching(self) -> None:
+    def _presence_changed(self) -> None:
+        self._changed.set()
+        if self._presence is None or self._presence.done():
+            self._presence = asyncio.get_running_loop().create_task(self._keep_presence())
+
+    async def _keep_presence(self) -> None:
         key = watchers_key(self.turn_id)
         while True:
+            self._changed.clear()
+            watched = bool(self.log.listeners)
+            # Read here: counts while refreshed. Left: counts for the grace period, in which
+            # the client may come back here or anywhere else.
+            until = time.time() + (WATCH_SECONDS if watched else self.bus.grace)
             with contextlib.suppress(RedisError, OSError):
                 pipe = self.bus.redis.pipeline(transaction=False)
-                pipe.zadd(key, {self.bus.worker: time.time() + WATCH_SECONDS})
+                pipe.zadd(key, {self.bus.worker: until})
                 pipe.expire(key, int(WATCH_SECONDS * 3))
                 await pipe.execute()
-            await asyncio.sleep(WATCH_SECONDS / 3)
+            if not watched:
+                await self._changed.wait()  # nothing to refresh until a listener comes
+                continue
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(WATCH_SECONDS / 3):
+                    await self._changed.wait()
 
-    async def _stop_watching(self) -> None:
-        # Left, as a local listener leaves: it counts for the grace period, in which it may
-        # come back here or anywhere else.
-        with contextlib.suppress(RedisError, OSError):
-            until = time.time() + self.bus.grace
-            await self.bus.redis.zadd(watchers_key(self.turn_id), {self.bus.worker: until})
+    def close(self) -> None:
+        if self._presence is not None:
+            self._presence.cancel()
 
 
 def bursts(events: list[tuple[str, int, bytes]]) -> dict[str, tuple[int, int, list[bytes]]]:
