@@ -134,6 +134,10 @@ class Cluster:
         self.nginx = Nginx(self.tmp_path, [g.port for g in self.gateways]).start()
         return self
 
+    def outputs(self) -> str:
+        """Every gateway's log, for a failure's message."""
+        return "\n".join(f"--- gateway {g.port}:\n{g.output()[-4000:]}" for g in self.gateways)
+
     def stop(self) -> None:
         if self.nginx is not None:
             self.nginx.stop()
