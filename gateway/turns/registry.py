@@ -501,11 +501,9 @@ class TurnRegistry:
         simulated = {p.config.name: p.config.simulated for p in self.providers.values()}
         if isinstance(turn, Turn):
             simulated |= {name: leg.simulated for name, leg in turn.legs.items()}
-        else:
-            simulated |= {e["provider"]: e["simulated"] for e in turn.row["providers"]}
-        if isinstance(turn, Turn):
             labels = {name: leg.label for name, leg in turn.legs.items() if leg.label}
         else:
+            simulated |= {e["provider"]: e["simulated"] for e in turn.row["providers"]}
             labels = {e["provider"]: e["label"] for e in turn.row["providers"] if e.get("label")}
         models = dict(in_turn) | {p.config.name: model for p, model in chosen}
         return [
