@@ -8,6 +8,8 @@ What this package offers (import from here, not from the modules):
   ``Provider``, a configured provider (config, adapter, passive health).
 * ``PROVIDERS`` (the registry: wire format, flavour, key variable, default model of each),
   ``make_adapter`` and ``make_client``; ``SIMULATOR_KEY``, the key the simulators accept.
+* ``check_model`` and ``InvalidModel`` (``models``): the one grammar of a pinned model, and
+  ``<PROVIDER>_MODELS``, checked before any upstream call.
 * ``PriceTable`` and ``Price`` (``prices``): what each model's tokens cost, shipped as
   ``prices.json`` and overridable by a file; ``estimate_tokens`` where no usage was reported.
 * ``SSEDecoder``, the one server-sent-events decoder; ``SSEFieldDecoder``, the same decoder
@@ -31,6 +33,7 @@ from providers.base import (
     UpstreamRequest,
     Usage,
 )
+from providers.models import InvalidModel, check_model
 from providers.prices import Price, PriceFileError, PriceTable, estimate_tokens
 from providers.registry import PROVIDERS, SIMULATOR_KEY, ProviderSpec, make_adapter, make_client
 from providers.sse import SSEDecoder, SSEEvent, SSEFieldDecoder, SSEFields
@@ -45,6 +48,7 @@ __all__ = [
     "Citations",
     "Event",
     "Finish",
+    "InvalidModel",
     "Message",
     "Provider",
     "ProviderConfig",
@@ -58,6 +62,7 @@ __all__ = [
     "Status",
     "UpstreamRequest",
     "Usage",
+    "check_model",
     "estimate_tokens",
     "make_adapter",
     "make_client",

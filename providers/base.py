@@ -32,6 +32,8 @@ from typing import ClassVar, Literal
 import httpx
 import orjson
 
+from providers.models import InvalidModel, check_grammar
+
 Role = Literal["user", "assistant"]
 
 
@@ -128,6 +130,8 @@ class ProviderConfig:
     max_attempts: int = 3
     backoff_base: float = 0.5
     max_retry_wait: float = 20.0
+    # The models clients may pin besides ``model`` (<PROVIDER>_MODELS); empty: any valid name.
+    models: tuple[str, ...] = ()
 
 
 @dataclass
@@ -209,6 +213,11 @@ class Adapter:
         The upstream response is closed on every exit path (end, error, cancel, aclose).
         """
         model = model or self.config.model
+        if model != self.config.model:  # a pinned one: admission checked more, no path skips this
+            try:
+                check_grammar(self.config.name, model)
+            except InvalidModel as error:
+                raise ProviderError("invalid_model", str(error), status_code=422) from None
         request = self.build_request(thread, model)
         attempt = 0
         attempts = self.config.max_attempts

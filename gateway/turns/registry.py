@@ -42,6 +42,7 @@ from gateway.turns.rerun import (
     error_from_reply,
     error_reply,
     models_of,
+    pinned,
     turn_from_stored,
     unblind_entries,
 )
@@ -179,7 +180,7 @@ class TurnRegistry:
                 )
             if any(p is provider for p, _ in chosen):
                 raise InvalidChoice(f"models: {name!r} is listed twice")
-            chosen.append((provider, model.strip() or provider.config.model))
+            chosen.append((provider, pinned(provider, model.strip(), "models")))
         return chosen
 
     async def create_turn(
