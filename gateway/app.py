@@ -29,7 +29,8 @@ from gateway.api.guard import Guard
 from gateway.api.headers import SecurityHeaders
 from gateway.api.requests import METRICS_PATH, MetricsToken, RequestContext
 from gateway.api.stream import RawSend
-from gateway.keys import open_access
+from gateway.auth import TrustedProxies, open_access
+from gateway.logs import install_token_redaction
 from gateway.metrics import Metrics
 from gateway.metrics import install as install_observability
 from gateway.runtime import Runtime
@@ -70,11 +71,17 @@ def create_app(settings: Settings | None = None, *, tracer: TurnTracer | None = 
     # the simulators' included: the turns drain instead, and their streams end by themselves.
     AppStatus.disable_automatic_graceful_drain()
     install_routine_events_filter()
+    install_token_redaction()
     app = Gateway(
         routes=routes,
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
-        middleware=[request_context(settings, routes, metrics), *access_middleware(settings)],
+        middleware=[
+            # First: who the client is, as a trusted proxy says, for everything after.
+            Middleware(TrustedProxies, trusted=settings.trusted_proxies),
+            request_context(settings, routes, metrics),
+            *access_middleware(settings),
+        ],
     )
     app.state.settings = settings
     app.state.metrics = metrics
@@ -138,11 +145,12 @@ async def start_runtime(settings: Settings, stack: contextlib.AsyncExitStack) ->
     )
     stack.push_async_callback(pool.close)
     providers = await open_providers(settings, stack)
-    access = await open_access(pool, settings.session_ttl, settings.events_token_ttl)
-    stack.callback(access.keys.stop)
     turns = TurnRegistry(settings, pool, providers)
     await turns.start()
     stack.push_async_callback(turns.stop)
+    access = await open_access(pool, settings, turns.cancel_owned_by)
+    stack.callback(access.revocations.stop)
+    turns.limits.exempt = access.keys.is_admin
     return Runtime(settings=settings, pool=pool, providers=providers, turns=turns, access=access)
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import asyncpg
 from starlette.requests import Request
 
-from gateway.keys import Access
+from gateway.auth import Access
 from gateway.settings import Settings
 from gateway.turns import TurnRegistry
 from providers import Provider

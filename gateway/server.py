@@ -38,7 +38,12 @@ class GatewayServer(uvicorn.Server):
     def _log_started_message(self, listeners: list[socket.socket]) -> None:  # type: ignore[override]
         super()._log_started_message(listeners)
         if self.config.uds is None and self.config.fd is None and listeners:
-            log.info("Open %s", page_url(self.config.host, listeners[0].getsockname()[1]))
+            app = starlette_app(self.config.loaded_app)
+            settings = getattr(app.state, "settings", None) if app is not None else None
+            port = listeners[0].getsockname()[1]
+            base = (settings.public_url if settings else None) or page_url(self.config.host, port)
+            for line in sign_in_lines(base, app):
+                log.info("%s", line)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         for server in self.servers:  # no new connection while the turns drain
@@ -84,6 +89,23 @@ def install_routine_events_filter() -> None:
     logger = logging.getLogger("uvicorn.error")
     if not any(isinstance(f, RoutineEvents) for f in logger.filters):
         logger.addFilter(RoutineEvents())
+
+
+def sign_in_lines(base: str, app: Starlette | None) -> list[str]:
+    """What to open: with the first key, the address that signs a browser in. The key rides
+    in the fragment, which a browser sends to no server (no access log, no proxy log)."""
+    runtime = getattr(app.state, "runtime", None) if app is not None else None
+    access = getattr(runtime, "access", None)
+    base = base.rstrip("/") + "/"
+    if runtime is not None and runtime.settings.auth == "off":
+        return [f"Open {base} (AUTH=off: the gateway trusts every request)"]
+    if access is not None and access.sign_in_key:
+        key = access.sign_in_key
+        return [
+            f"Open {base}#key={key} to sign in (the first client key, an admin)",
+            f"For curl and the load test: export MULTICHAT_KEY={key}",
+        ]
+    return [f"Open {base} and sign in with a client key (multichat keys create --name NAME)"]
 
 
 def page_url(host: str, port: int) -> str:
@@ -165,6 +187,9 @@ def serve_config(app: object, settings, workers: int = 1, **logging: object) -> 
         # The turns drain first (SHUTDOWN_GRACE); then uvicorn waits for the last writes.
         timeout_graceful_shutdown=settings.shutdown_grace + 5,
         log_level=settings.log_level,
+        # Off: forwarding headers are believed from TRUSTED_PROXIES only (gateway.auth.proxies);
+        # uvicorn's own handling would trust 127.0.0.1 whatever that says.
+        proxy_headers=False,
         **logging,  # type: ignore[arg-type]
     )
     config.header_timeout = settings.header_timeout  # type: ignore[attr-defined]

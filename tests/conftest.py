@@ -19,7 +19,7 @@ import pytest
 from gateway.settings import Settings, load_settings
 from providers import PROVIDERS
 from storage import EmbeddedPostgres, migrate
-from tests import leftovers
+from tests import credentials, leftovers
 
 ROOT = Path(__file__).resolve().parent.parent
 # One template per test session: two sessions on one server (two checkouts, or a developer
@@ -29,6 +29,9 @@ TEMPLATE = f"multichat_test_template_{os.getpid()}"
 # Before any fixture starts anything: every process the session starts inherits the marker, and
 # pytest_sessionfinish fails the run if one of them is still running.
 SESSION_MARKER = leftovers.install_marker()
+
+# Every gateway the tests start accepts the suite's key, and the suite's clients send it.
+credentials.install()
 
 # Tests must never reach a real provider, whatever the developer's shell exports.
 for _spec in PROVIDERS.values():

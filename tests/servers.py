@@ -17,6 +17,8 @@ from typing import Any
 
 import uvicorn
 
+from tests.credentials import accepting, app_takes_test_key
+
 _HANDED_OUT: set[int] = set()
 
 
@@ -51,6 +53,8 @@ class ServerThread:
         config.setdefault("log_level", "warning")
         config.setdefault("lifespan", "on")
         config.setdefault("timeout_graceful_shutdown", 2)
+        # As `multichat serve` runs: forwarding headers are for TRUSTED_PROXIES alone.
+        config.setdefault("proxy_headers", False)
         self.server = uvicorn.Server(
             uvicorn.Config(app, host="127.0.0.1", port=self.port, **config)
         )
@@ -79,6 +83,8 @@ class ServerThread:
             if time.monotonic() > deadline:
                 raise TimeoutError("server did not start")
             time.sleep(0.01)
+        if app_takes_test_key(self.server.config.app):
+            accepting(self.port)
         return self
 
     def stop(self, timeout: float = 15.0) -> None:

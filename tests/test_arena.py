@@ -310,7 +310,7 @@ async def test_a_blind_turn_read_and_voted_through_another_worker(tmp_path, data
 @pytest.fixture
 async def keyed_gateway(database_url, sim):
     keys = await make_keys(database_url, "alice", "bob")
-    server = start_gateway(database_url, sim.url)
+    server = start_gateway(database_url, sim.url, multichat_key=None)
     yield server, keys
     server.stop()
 

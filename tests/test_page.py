@@ -18,6 +18,7 @@ import pytest_asyncio
 
 from providers import PROVIDERS
 from tests.conftest import start_gateway
+from tests.credentials import BROWSER_HEADERS
 from tests.page_helpers import (
     CuttableProxy,
     PacedSimulator,
@@ -123,7 +124,8 @@ def paced_gateway(database_url, paced_simulator):
 async def context(browser, request):
     """A fresh browser context; fails the test on any uncaught error in the page."""
     viewport = getattr(request, "param", DESKTOP)
-    context = await browser.new_context(viewport=viewport)
+    # Signed in as the suite's key (tests/credentials.py), as a bearer on every request.
+    context = await browser.new_context(viewport=viewport, extra_http_headers=BROWSER_HEADERS)
     context.set_default_timeout(WAIT)
     errors: list[str] = []
     context.on("weberror", lambda error: errors.append(str(error.error)))

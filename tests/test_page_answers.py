@@ -15,6 +15,7 @@ import pytest
 
 from tests import test_page
 from tests.conftest import start_gateway
+from tests.credentials import BROWSER_HEADERS
 from tests.test_page import answer, ask, expect, last_turn, open_page, status_is
 
 # test_page.py's fixtures: one Chromium per module, a context and page per test, a gateway on
@@ -353,7 +354,9 @@ async def test_titles_are_plain_text_and_several_conversations_delete_at_once(ga
 
 
 async def test_phone_shows_that_the_model_chips_scroll(gateway, browser):
-    context = await browser.new_context(viewport={"width": 360, "height": 740})
+    context = await browser.new_context(
+        viewport={"width": 360, "height": 740}, extra_http_headers=BROWSER_HEADERS
+    )
     try:
         phone = await context.new_page()
         await open_page(phone, gateway.url + "/")

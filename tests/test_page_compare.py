@@ -7,6 +7,7 @@ import httpx
 import pytest
 
 from tests.conftest import start_gateway
+from tests.credentials import TEST_KEY
 from tests.page_helpers import expected
 from tests.test_page import (  # noqa: F401 (fixtures)
     WAIT,
@@ -101,6 +102,8 @@ async def test_search_in_the_sidebar_and_export_download(gateway, page, tmp_path
 
     link = page.locator("#export-markdown")
     await expect(link).to_be_visible()
+    # A download carries no extra header of the browser's, but the session cookie.
+    await page.context.request.post(f"{gateway.url}/api/v1/session", data={"key": TEST_KEY})
     async with page.expect_download(timeout=WAIT) as info:
         await link.click()
     download = await info.value

@@ -1,7 +1,9 @@
-"""Client keys, ownership, EventSource tokens, CSRF and Host checks, per-key limits (#11).
+"""Client keys, ownership, EventSource tokens, CSRF and Host checks, per-key limits (#11, #20).
 
-One gateway with two keys, alice's and bob's. Alice's conversation and turns answer 404 to
-bob (no existence leak) and 401 with no key or a wrong one, on every endpoint.
+One gateway with two ordinary keys, alice's and bob's (an admin key made first, as a real
+install has one). Alice's conversation and turns answer 404 to bob (no existence leak) and 401
+with no key or a wrong one, on every endpoint. These gateways do not take the suite's key
+(tests/credentials.py): a request without a header here has no credentials at all.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import httpx
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
-from gateway.keys import create_key
+from gateway.auth import create_key
 from storage import create_pool
 from tests.conftest import start_gateway
 from tests.sse_client import iter_events
@@ -28,17 +30,25 @@ SLOW = "+tokens=400,gap=25"
 
 
 async def make_keys(database_url: str, *names: str) -> dict[str, str]:
+    """Ordinary keys of these names, and under "admin" the admin key made before them (the
+    first key of a database is an admin, as the one a fresh install makes at start)."""
     pool = await create_pool(database_url, min_size=1, max_size=2, command_timeout=10)
     try:
-        return {name: (await create_key(pool, name))[0] for name in names}
+        made = {"admin": (await create_key(pool, "operator"))[0]}
+        return made | {name: (await create_key(pool, name))[0] for name in names}
     finally:
         await pool.close()
+
+
+def keyed_gateway(database_url: str, simulator_url: str, **overrides):
+    """A gateway that takes no suite key: requests carry only what a test gives them."""
+    return start_gateway(database_url, simulator_url, multichat_key=None, **overrides)
 
 
 @pytest.fixture
 async def keyed(database_url, sim):
     keys = await make_keys(database_url, "alice", "bob")
-    server = start_gateway(database_url, sim.url)
+    server = keyed_gateway(database_url, sim.url)
     yield server, keys
     server.stop()
 
@@ -177,7 +187,7 @@ async def test_the_page_session_cookie(keyed):
     server, keys = keyed
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
         state = (await client.get(f"{API}/session")).json()
-        assert state == {"auth": "keys", "signed_in": False, "key_name": None}
+        assert state == {"auth": "keys", "signed_in": False, "key_name": None, "admin": False}
         wrong = await client.post(f"{API}/session", json={"key": "mck_nope"})
         assert wrong.status_code == 401
         signed = await client.post(f"{API}/session", json={"key": keys["alice"]})
@@ -194,8 +204,15 @@ async def test_the_page_session_cookie(keyed):
         async with client.stream("GET", f"{API}/turns/{turn_id}/events") as response:
             assert response.status_code == 200
             assert [e async for e in iter_events(response)][-1].name == "end"
+        cookie_header = {"cookie": f"multichat_session={client.cookies['multichat_session']}"}
         assert (await client.delete(f"{API}/session")).status_code == 204
         assert (await client.get(f"{API}/conversations/")).status_code == 401
+        # Signing out ended the session on the server: the cookie, kept by someone, is dead.
+        replayed = await client.get(f"{API}/conversations/", headers=cookie_header)
+        assert replayed.status_code == 401
+        assert (await client.get(f"{API}/session", headers=cookie_header)).json()[
+            "signed_in"
+        ] is False
 
 
 async def test_cross_site_requests_and_rebinding_hosts_are_refused(keyed, sim):
@@ -223,7 +240,8 @@ async def test_cross_site_requests_and_rebinding_hosts_are_refused(keyed, sim):
 
 
 async def test_cors_preflight_from_an_allowed_origin(database_url, sim):
-    server = start_gateway(database_url, sim.url, cors_origins=["https://app.example"])
+    keys = await make_keys(database_url, "alice")
+    server = keyed_gateway(database_url, sim.url, cors_origins=["https://app.example"])
     try:
         async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
             preflight = await client.options(
@@ -244,7 +262,9 @@ async def test_cors_preflight_from_an_allowed_origin(database_url, sim):
             )
             assert "access-control-allow-origin" not in denied.headers
             posted = await client.post(
-                f"{API}/conversations/", json={}, headers={"origin": "https://app.example"}
+                f"{API}/conversations/",
+                json={},
+                headers={"origin": "https://app.example", **bearer(keys["alice"])},
             )
             assert posted.status_code == 201
             assert posted.headers["access-control-allow-origin"] == "https://app.example"
@@ -254,7 +274,7 @@ async def test_cors_preflight_from_an_allowed_origin(database_url, sim):
 
 async def test_per_key_limits(database_url, sim):
     keys = await make_keys(database_url, "alice", "bob")
-    server = start_gateway(
+    server = keyed_gateway(
         database_url, sim.url, key_turns_per_minute=3, key_max_concurrent_turns=1
     )
     try:
@@ -311,37 +331,52 @@ async def test_keys_never_appear_in_logs_errors_or_events(keyed, caplog):
         assert key not in everything and key[4:20] not in everything
 
 
-def test_open_mode_is_for_loopback_clients_only(database_url):
-    """No keys: a client from elsewhere (a wrong HOST, a port forward) gets nothing."""
-    from starlette.testclient import TestClient
+async def test_no_address_is_trusted_without_credentials(database_url, sim):
+    """No loopback exception: a same-host forwarder makes every remote client a loopback
+    peer, so a loopback peer is nobody in particular (and even with no key in the database,
+    where the gateway used to be open to it)."""
+    server = keyed_gateway(database_url, sim.url)
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+            for method, path in (
+                ("GET", f"{API}/conversations/"),
+                ("GET", f"{API}/providers"),
+                ("GET", "/metrics"),
+                ("POST", f"{API}/chat/"),
+            ):
+                body = {"prompt": "free?", "models": ["claude"]} if method == "POST" else None
+                response = await client.request(method, path, json=body)
+                assert response.status_code == 401, (method, path)
+            for host in ("localhost", "127.0.0.1"):
+                refused = await client.get(f"{API}/conversations/", headers={"host": host})
+                assert refused.status_code == 401
+            state = (await client.get(f"{API}/session")).json()
+            assert state["auth"] == "keys" and not state["signed_in"]
+        assert sum(s["requests"] for s in sim.stats().values()) == 0, "no provider was called"
+    finally:
+        server.stop()
 
-    from gateway.app import create_app
-    from tests.conftest import make_settings
 
-    settings = make_settings(database_url=database_url, simulator_url="http://127.0.0.1:9")
-    app = create_app(settings)
-    with TestClient(app, base_url="http://127.0.0.1", client=("203.0.113.7", 4000)) as remote:
-        assert remote.get(f"{API}/conversations/").status_code == 401
-        assert remote.get(f"{API}/health").status_code == 200
-    with TestClient(app, base_url="http://127.0.0.1", client=("127.0.0.1", 4000)) as local:
-        assert local.get(f"{API}/conversations/").status_code == 200
+async def test_revoking_every_key_does_not_open_the_gateway(keyed, database_url):
+    server, keys = keyed
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+        assert (
+            await client.get(f"{API}/providers", headers=bearer(keys["alice"]))
+        ).status_code == 200
+        await rows(database_url, "UPDATE client_keys SET revoked_at = now()")
+        for headers in (bearer(keys["alice"]), {}):
+            response = await eventually_status(client, f"{API}/providers", headers, 401)
+            assert response.status_code == 401
 
 
-def test_serve_refuses_a_public_address_without_keys(tmp_path, database_url):
-    import os
-
-    env = {**os.environ, "DATABASE_URL": database_url, "HOST": "0.0.0.0", "DATA_DIR": str(tmp_path)}
-    done = subprocess.run(
-        [sys.executable, "-m", "gateway", "serve"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 2
-    lines = [line for line in done.stderr.splitlines() if "multichat:" in line]
-    assert len(lines) == 1 and "HOST=0.0.0.0" in lines[0] and "keys create" in lines[0]
-    assert "Traceback" not in done.stderr
+async def eventually_status(client, path: str, headers: dict, status: int) -> httpx.Response:
+    """The response once it has that status (a revocation takes up to a second to be heard)."""
+    for _ in range(200):
+        response = await client.get(path, headers=headers)
+        if response.status_code == status:
+            return response
+        await asyncio.sleep(0.05)
+    return response
 
 
 async def test_keys_cli_create_list_revoke(tmp_path, database_url):
@@ -360,11 +395,17 @@ async def test_keys_cli_create_list_revoke(tmp_path, database_url):
 
     created = multichat("create", "--name", "carol")
     assert created.returncode == 0, created.stderr
-    key = created.stdout.strip().splitlines()[-1]
-    assert key.startswith("mck_") and len(key) > 40
+    key = created.stdout.strip()  # alone on stdout: export MULTICHAT_KEY=$(multichat keys create …)
+    assert key.startswith("mck_") and len(key) > 40 and "\n" not in key
+    assert "admin" in created.stderr, "the first key of a database is an admin"
+    second = multichat("create", "--name", "dave")
+    assert second.returncode == 0 and "admin" not in second.stderr
+    assert multichat("create", "--name", "erin", "--admin").returncode == 0
     assert multichat("create", "--name", "carol").returncode == 2, "one live key per name"
     listing = multichat("list")
     assert "carol" in listing.stdout and key not in listing.stdout and key[:10] in listing.stdout
+    roles = {line.split()[1]: line.split()[3] for line in listing.stdout.splitlines()}
+    assert roles == {"carol": "admin", "dave": "-", "erin": "admin"}
     stored = await rows(database_url, "SELECT key_hash FROM client_keys WHERE name = 'carol'")
     assert key.encode() not in bytes(stored[0]["key_hash"]), "only a hash is stored"
     assert multichat("revoke", "carol").returncode == 0

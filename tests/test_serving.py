@@ -10,6 +10,7 @@ import socket
 import httpx
 
 from tests.conftest import start_gateway
+from tests.credentials import AUTHORIZATION
 from tests.turn_helpers import API, answers, eventually
 
 
@@ -102,7 +103,8 @@ def test_the_file_limit_is_raised_to_the_hard_limit(processes, database_url, sim
 def test_start_up_says_where_to_open_and_the_access_log_stays(processes, database_url):
     # No SIMULATOR_URL: the in-process simulators, which used to silence uvicorn's loggers.
     gateway = processes({"DATABASE_URL": database_url})
-    httpx.get(f"{gateway.url}/api/v1/providers", timeout=10).raise_for_status()
+    with httpx.Client(timeout=10) as client:  # sends the suite's key (tests/credentials.py)
+        client.get(f"{gateway.url}/api/v1/providers").raise_for_status()
     gateway.stop()
     output = gateway.output()
     assert f"Open http://127.0.0.1:{gateway.port}/" in output
@@ -132,7 +134,8 @@ def test_a_client_that_stops_reading_is_one_info_line(processes, database_url, s
         sock.connect(("127.0.0.1", gateway.port))
         sock.sendall(
             b"POST /api/v1/chat/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+            + AUTHORIZATION
+            + b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
         )
         # Never read. The gateway drops this client and the answer is stored all the same.
 
@@ -176,7 +179,8 @@ async def test_a_listener_dropped_for_a_full_buffer_is_counted(database_url, sim
             sock.connect(("127.0.0.1", server.port))
             sock.sendall(
                 b"POST /api/v1/chat/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                + AUTHORIZATION
+                + b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
                 % (len(body), body)
             )  # and never read
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.api import arena, chat, export, search, session, system, turns
+from gateway.api import arena, chat, export, keys, search, session, system, turns
 from gateway.api import conversations as conv
 from gateway.api.openapi import ApiEndpoint
 from gateway.api.schemas import (
@@ -338,7 +338,7 @@ ENDPOINTS: list[ApiEndpoint] = [
         "GET",
         f"{API}/session",
         session.session_state,
-        "How this gateway authenticates, and whether this browser is signed in",
+        "How this gateway authenticates, and who this request is (session cookie or bearer key)",
         "session",
         response=SessionState,
         public=True,
@@ -358,9 +358,40 @@ ENDPOINTS: list[ApiEndpoint] = [
         "DELETE",
         f"{API}/session",
         session.sign_out,
-        "Sign out: the session cookie is cleared",
+        "Sign out: the session ends on the server (on every process) and its cookie is cleared",
         "session",
         status=204,
         public=True,
+    ),
+    ApiEndpoint(
+        "GET",
+        f"{API}/keys",
+        keys.list_keys,
+        "Every client key, live or revoked (never the keys themselves); admin keys only",
+        "keys",
+        response=keys.KeyInfo,
+        response_is_list=True,
+        errors=(403, 503),
+    ),
+    ApiEndpoint(
+        "POST",
+        f"{API}/keys",
+        keys.create,
+        "Make a client key; the key is in this answer only. Admin keys only",
+        "keys",
+        body=keys.KeyCreate,
+        response=keys.KeyCreated,
+        status=201,
+        errors=(400, 403, 409, 413, 415, 422, 503),
+    ),
+    ApiEndpoint(
+        "DELETE",
+        f"{API}/keys/{{key_id:id}}",
+        keys.revoke,
+        "Revoke a key: its sessions, events_url tokens and running turns end with it (within a"
+        " second on every gateway process). Admin keys only",
+        "keys",
+        status=204,
+        errors=(403, 404, 503),
     ),
 ]

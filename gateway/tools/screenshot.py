@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import os
 from pathlib import Path
+from urllib.parse import quote
 
 PROMPT = "Explain recursion to a five-year-old"
 VIEWPORT = {"width": 1440, "height": 1200}  # tall enough for the columns and the bars
@@ -48,7 +49,10 @@ async def take(
     try:
         page = await context.new_page()
         page.set_default_timeout(TIMEOUT_MS)
-        await page.goto(url.rstrip("/") + "/")
+        # Signed in as the page is from the address the gateway prints: the key in the
+        # fragment (MULTICHAT_KEY, or the first key printed at start).
+        key = os.environ.get("MULTICHAT_KEY")
+        await page.goto(url.rstrip("/") + "/" + (f"#key={quote(key, safe='')}" if key else ""))
         await page.wait_for_selector("html[data-ready]")
         await page.fill("#prompt", prompt)
         await page.press("#prompt", "Enter")
