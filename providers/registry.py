@@ -146,4 +146,7 @@ def httpx_proxy(network: Network, context: ssl.SSLContext) -> httpx.Proxy | None
     if proxy is None:
         return None
     auth = (proxy.username, proxy.password or "") if proxy.username is not None else None
-    return httpx.Proxy(f"{proxy.scheme}://{proxy.display}", auth=auth, ssl_context=context)
+    https = proxy.scheme == "https"  # the context for TLS to the proxy itself
+    return httpx.Proxy(
+        f"{proxy.scheme}://{proxy.display}", auth=auth, ssl_context=context if https else None
+    )

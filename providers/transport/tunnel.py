@@ -106,7 +106,7 @@ def status_line(head: bytes, proxy: Proxy) -> tuple[int, str]:
 
 def refusal(proxy: Proxy, origin: str, status: int, reason: str) -> str:
     answer = f"{status} {reason}".strip()
-    if status == 407:
+    if status in (401, 407):  # 407 by the standard; tinyproxy says 401 to wrong credentials
         if proxy.username is None:
             return (
                 f"the proxy {proxy.display} requires authentication ({answer}); give the "
