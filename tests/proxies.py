@@ -148,7 +148,7 @@ class TinyProxy(Process):
     def __init__(
         self, folder: Path, *, auth: tuple[str, str] | None = None, connect_ports=()
     ) -> None:
-        self.binary = need("tinyproxy", "tinyproxy")
+        self.binary = need("tinyproxy", "tinyproxy-bin")
         self.port = free_port()
         self.log = folder / f"tinyproxy-{self.port}.log"
         self.config = folder / f"tinyproxy-{self.port}.conf"
