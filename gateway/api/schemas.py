@@ -444,6 +444,7 @@ STREAM_EVENTS: dict[str, type[BaseModel]] = {
 class Standing(BaseModel):
     provider: str
     model: str
+    rank: int = Field(description="1 + how many rate higher: equal whole-point ratings tie")
     rating: float = Field(description="Bradley–Terry on the Elo scale: the models' mean is 1000")
     ci_low: float = Field(description="95 % bootstrap interval, low end")
     ci_high: float
