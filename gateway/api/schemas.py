@@ -295,7 +295,10 @@ class VoteRequest(Strict):
     """Exactly one of the two (null is not a value)."""
 
     model_config = ConfigDict(
-        json_schema_extra={"oneOf": [{"required": ["winner"]}, {"required": ["ranking"]}]}
+        json_schema_extra={
+            "oneOf": [{"required": ["winner"]}, {"required": ["ranking"]}],
+            "examples": [{"winner": "A"}, {"ranking": ["B", "A", "C"]}, {"winner": "tie"}],
+        }
     )
 
     winner: Annotated[Text, Field(max_length=20)] = Field(  # type: ignore[assignment]
