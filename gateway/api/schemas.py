@@ -151,6 +151,9 @@ class MessageOut(BaseModel):
     role: Literal["user", "assistant"]
     provider: str | None = Field(description="null for a blind turn's answer until its vote")
     model: str | None
+    simulated: bool | None = Field(
+        default=None, description="Answered by the built-in simulator (null: not known, or blind)"
+    )
     label: str | None = Field(default=None, description="A blind turn's answer: its label")
     status: AnswerStatus
     content: str
@@ -470,6 +473,9 @@ class ProviderInfo(BaseModel):
     name: str
     display_name: str
     model: str
+    models: list[str] = Field(
+        default_factory=list, description="Models to offer by name: the default first"
+    )
     simulated: bool
     health: Literal["ok", "degraded", "down", "unknown"]
     detail: str | None = None
