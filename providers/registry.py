@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import ssl
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import httpx
@@ -22,6 +23,8 @@ class ProviderSpec:
     model: str
     simulator_prefix: str  # where the built-in simulator serves this API
     display_name: str  # the name people know it by, as the page shows it
+    # How its models' names start: the price table's models that are this provider's.
+    model_prefixes: tuple[str, ...] = ()
 
 
 PROVIDERS: dict[str, ProviderSpec] = {
@@ -36,6 +39,7 @@ PROVIDERS: dict[str, ProviderSpec] = {
             "claude-sonnet-5",
             "/anthropic",
             display_name="Claude",
+            model_prefixes=("claude-",),
         ),
         ProviderSpec(
             "chatgpt",
@@ -46,6 +50,7 @@ PROVIDERS: dict[str, ProviderSpec] = {
             "gpt-5.5",
             "/openai/v1",
             display_name="ChatGPT",
+            model_prefixes=("gpt-", "o1", "o3", "o4"),
         ),
         ProviderSpec(
             "gemini",
@@ -56,6 +61,7 @@ PROVIDERS: dict[str, ProviderSpec] = {
             "gemini-3.5-flash",
             "/gemini",
             display_name="Gemini",
+            model_prefixes=("gemini-",),
         ),
         ProviderSpec(
             "grok",
@@ -66,6 +72,7 @@ PROVIDERS: dict[str, ProviderSpec] = {
             "grok-4.3",
             "/xai/v1",
             display_name="Grok",
+            model_prefixes=("grok-",),
         ),
         ProviderSpec(
             "perplexity",
@@ -76,9 +83,19 @@ PROVIDERS: dict[str, ProviderSpec] = {
             "sonar-pro",
             "/perplexity",
             display_name="Perplexity",
+            model_prefixes=("sonar",),
         ),
     )
 }
+
+
+def known_models(spec: ProviderSpec, default: str, priced: Iterable[str]) -> list[str]:
+    """The models to offer by name: the configured default first, then the priced ones."""
+    return [
+        default,
+        *sorted(m for m in priced if m.startswith(spec.model_prefixes) and m != default),
+    ]
+
 
 # The key the simulators accept; anything else gets that provider's real "bad key" error.
 SIMULATOR_KEY = "simulated-key"
