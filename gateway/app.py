@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
 
 from sse_starlette.sse import AppStatus
 from starlette.applications import Starlette
@@ -173,9 +174,11 @@ async def open_providers(
         simulator_root = await start_simulator(stack)
     providers: dict[str, Provider] = {}
     for config in provider_configs(settings, simulator_root or ""):
-        client = make_client()
+        client = make_client(network=config.network)
         stack.push_async_callback(client.aclose)
         providers[config.name] = Provider(config=config, adapter=make_adapter(config, client))
+        host = urlsplit(config.base_url).netloc.rpartition("@")[2]  # never a URL's userinfo
+        log.info("provider %s: %s, %s", config.name, host, config.network.describe())
     simulated = [name for name, p in providers.items() if p.config.simulated]
     if simulated:
         log.info("simulated providers (no API key): %s", ", ".join(simulated))

@@ -32,6 +32,8 @@ from typing import ClassVar, Literal
 import httpx
 import orjson
 
+from providers.transport import Network
+
 Role = Literal["user", "assistant"]
 
 
@@ -128,6 +130,8 @@ class ProviderConfig:
     max_attempts: int = 3
     backoff_base: float = 0.5
     max_retry_wait: float = 20.0
+    # Direct or through a proxy, the CAs, a client certificate (providers/transport).
+    network: Network = field(default_factory=Network)
 
 
 @dataclass
@@ -302,9 +306,12 @@ class Adapter:
             raise ProviderError(
                 "timeout", f"{config.name} stopped sending", retryable=True
             ) from None
-        except httpx.ConnectError:
+        except (httpx.ConnectError, httpx.ProxyError) as error:
+            # The transport's message says what failed (DNS, refused, TLS, the proxy's answer);
+            # scrubbed all the same, in case a library echoed the proxy's credentials.
+            reason = config.network.scrub(str(error)) or type(error).__name__
             raise ProviderError(
-                "connect_error", f"could not connect to {config.name}", retryable=True
+                "connect_error", f"could not connect to {config.name}: {reason}", retryable=True
             ) from None
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
             raise ProviderError(
