@@ -16,13 +16,20 @@ from providers.http1 import Http1Transport
 @dataclass(frozen=True, slots=True)
 class ProviderSpec:
     name: str  # the name in the API
-    wire: str  # anthropic | openai_chat | gemini
+    wire: str  # anthropic | openai_responses | openai_chat | gemini
     flavour: str  # the API within a wire format: openai, xai, perplexity, anthropic, gemini
     key_env: str
     base_url: str
     model: str
     simulator_prefix: str  # where the built-in simulator serves this API
     display_name: str  # the name people know it by, as the page shows it
+    # Other wire formats it can be told to speak (<NAME>_WIRE): ChatGPT's Chat Completions,
+    # for servers that only have that.
+    other_wires: tuple[str, ...] = ()
+
+    @property
+    def wires(self) -> tuple[str, ...]:
+        return (self.wire, *self.other_wires)
 
 
 PROVIDERS: dict[str, ProviderSpec] = {
@@ -40,13 +47,14 @@ PROVIDERS: dict[str, ProviderSpec] = {
         ),
         ProviderSpec(
             "chatgpt",
-            "openai_chat",
+            "openai_responses",
             "openai",
             "OPENAI_API_KEY",
             "https://api.openai.com/v1",
             "gpt-5.5",
             "/openai/v1",
             display_name="ChatGPT",
+            other_wires=("openai_chat",),
         ),
         ProviderSpec(
             "gemini",
@@ -99,14 +107,21 @@ def adapter_class(wire: str) -> type[Adapter]:
         from providers.openai_chat import OpenAIChatAdapter
 
         return OpenAIChatAdapter
+    if wire == "openai_responses":
+        from providers.openai_responses import OpenAIResponsesAdapter
+
+        return OpenAIResponsesAdapter
     raise ValueError(f"unknown wire format {wire!r}")
 
 
 def make_adapter(config: ProviderConfig, client: httpx.AsyncClient) -> Adapter:
     spec = PROVIDERS[config.name]
-    if config.flavour is None:
-        config = dataclasses.replace(config, flavour=spec.flavour)
-    return adapter_class(spec.wire)(config, client)
+    wire = config.wire or spec.wire
+    if wire not in spec.wires:
+        raise ValueError(f"{config.name} speaks {' or '.join(spec.wires)}, not {wire}")
+    if config.flavour is None or config.wire is None:
+        config = dataclasses.replace(config, flavour=config.flavour or spec.flavour, wire=wire)
+    return adapter_class(wire)(config, client)
 
 
 @functools.cache

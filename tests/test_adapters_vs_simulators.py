@@ -108,7 +108,7 @@ async def test_complete_answer(provider, sim, http_client):
 
 
 def _raw_stop(provider: str) -> str:
-    return {"claude": "end_turn", "gemini": "STOP"}.get(provider, "stop")
+    return {"claude": "end_turn", "gemini": "STOP", "chatgpt": "completed"}.get(provider, "stop")
 
 
 @pytest.mark.parametrize("provider", ALL)
