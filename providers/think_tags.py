@@ -59,7 +59,7 @@ class ThinkSplitter:
                     text = text[end + len(CLOSE) :]
                     continue
                 cut = partial_tag(text, CLOSE)
-                if cut < len(text):
+                if cut:
                     out.append(Thinking(text[:cut]))
                 self.held = text[cut:]
                 break

@@ -161,7 +161,7 @@ class GeminiApi(SimulatedApi):
                     raise self.invalid(f"Unsupported MIME type: {mime}")
                 field = f"contents[{i}].parts[{j}].inline_data.data"
                 try:
-                    facts = inspect(strict_base64(blob.get("data")))
+                    facts = inspect(strict_base64(blob.get("data"), url_safe=True))
                 except ImageError as error:
                     if error.reason == "base64":
                         raise self.bad_field(field, "Base64 decoding failed") from None

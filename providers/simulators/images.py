@@ -63,9 +63,13 @@ class ImageFacts:
         return f"a {self.width}x{self.height} {self.format}, mostly {self.colour} ({self.hex})"
 
 
-def strict_base64(text: object) -> bytes:
+def strict_base64(text: object, *, url_safe: bool = False) -> bytes:
+    """Base64 that must be valid; ``url_safe`` also takes the URL alphabet (-_), as protobuf
+    JSON (Gemini) does: python-genai sends bytes that way."""
     if not isinstance(text, str) or not text:
         raise ImageError("base64")
+    if url_safe:
+        text = text.replace("-", "+").replace("_", "/")
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):

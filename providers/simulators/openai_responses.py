@@ -379,41 +379,34 @@ class ResponsesStream(EventStream):
             "output_tokens_details": {"reasoning_tokens": reasoning},
             "total_tokens": prompt + emitted + reasoning,
         }
+        closing = [
+            self.event(
+                "response.output_text.done",
+                item_id=self.message_id,
+                output_index=index,
+                content_index=0,
+                text=text,
+                logprobs=[],
+            ),
+            self.event(
+                "response.content_part.done",
+                item_id=self.message_id,
+                output_index=index,
+                content_index=0,
+                part=self.text_part(text),
+            ),
+            self.event("response.output_item.done", output_index=index, item=output[-1]),
+        ]
         if finish == "length":
-            final = self.event(
-                "response.incomplete",
-                response=self.response(
-                    "incomplete",
-                    output,
-                    usage=usage,
-                    incomplete_details={"reason": "max_output_tokens"},
-                ),
+            incomplete = {"reason": "max_output_tokens"}
+            response = self.response(
+                "incomplete", output, usage=usage, incomplete_details=incomplete
             )
+            closing.append(self.event("response.incomplete", response=response))
         else:
-            final = self.event(
-                "response.completed", response=self.response("completed", output, usage=usage)
-            )
-        return b"".join(
-            (
-                self.event(
-                    "response.output_text.done",
-                    item_id=self.message_id,
-                    output_index=index,
-                    content_index=0,
-                    text=text,
-                    logprobs=[],
-                ),
-                self.event(
-                    "response.content_part.done",
-                    item_id=self.message_id,
-                    output_index=index,
-                    content_index=0,
-                    part=self.text_part(text),
-                ),
-                self.event("response.output_item.done", output_index=index, item=output[-1]),
-                final,
-            )
-        )
+            response = self.response("completed", output, usage=usage)
+            closing.append(self.event("response.completed", response=response))
+        return b"".join(closing)
 
     def error(self) -> bytes:
         error = {
