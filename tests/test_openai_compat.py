@@ -18,6 +18,7 @@ from gateway.turns import delta_bytes, delta_prefix, event_bytes
 from providers import PROVIDERS
 from storage import create_pool
 from tests.conftest import start_gateway
+from tests.turn_helpers import eventually
 
 ALL = tuple(PROVIDERS)
 HELLO = [{"role": "user", "content": "Say hello"}]
@@ -296,6 +297,30 @@ def test_a_provider_failing_first_is_an_error_status_and_later_an_error_in_the_s
         for chunk in stream:
             received.append(chunk.choices[0].delta.content)
     assert any(received)  # the words before the failure came through
+
+
+async def test_a_client_that_leaves_cancels_its_call_after_the_grace(streaming_gateway):
+    """The call listens to its turn like any client: when it leaves, the turn waits for a
+    reconnect (the grace), then stops the provider and stores what it had as cancelled."""
+    client = async_sdk(streaming_gateway)
+    slow = f"claude:{PROVIDERS['claude'].model}+tokens=400,gap=25"
+    raw = await client.chat.completions.with_raw_response.create(
+        model=slow, messages=HELLO, stream=True
+    )
+    stream = raw.parse()
+    async for chunk in stream:
+        if chunk.choices[0].delta.content:
+            break
+    await stream.close()
+    turn = f"{streaming_gateway.url}/api/v1/turns/{raw.headers['x-multichat-turn-id']}"
+    async with httpx.AsyncClient(timeout=10) as http:
+
+        async def finished() -> dict | None:
+            state = (await http.get(turn)).json()
+            return state if state["status"] == "finished" else None
+
+        state = await eventually(finished)
+    assert [p["status"] for p in state["providers"]] == ["cancelled"]
 
 
 # -- history and conversations ---------------------------------------------------------------------
