@@ -231,7 +231,9 @@ NOT_HONOURED = [
     ({"stop": ["\n"]}, "stop", "unsupported_parameter"),
     ({"frobnicate": 1}, "frobnicate", "unknown_parameter"),
     ({"store": False}, "store", "unsupported_parameter"),
-    ({"stream_options": {"include_usage": True}}, "stream_options", "unknown_parameter"),
+    ({"stream_options": {"include_usage": True}}, "stream_options", "unsupported_parameter"),
+    ({"messages": [{"role": "user", "content": "hi", "name": "ann"}]}, "messages.0.name", "unsupported_parameter"),
+    ({"messages": [{"role": "assistant", "content": "a", "tool_calls": [{"id": "x"}]}, *HELLO]}, "messages.0.tool_calls", "unsupported_parameter"),
     ({"messages": [{"role": "tool", "content": "x"}]}, "messages.0.role", "unsupported_parameter"),
     ({"messages": [*HELLO, {"role": "assistant", "content": "Sure"}]}, "messages.1", "unsupported_parameter"),
 ]  # fmt: skip
@@ -347,9 +349,11 @@ def test_calls_are_added_to_a_conversation_by_header_or_user(streaming_gateway):
     client = sdk(streaming_gateway)
     first = client.chat.completions.with_raw_response.create(model="claude", messages=HELLO)
     conversation_id = first.headers["x-multichat-conversation-id"]
+    # The SDK's own message object, echoed back as history (null refusal, empty annotations).
+    answer = first.parse().choices[0].message.model_dump()
     again = client.chat.completions.with_raw_response.create(
         model="grok",
-        messages=[{"role": "user", "content": "and again"}],
+        messages=[*HELLO, answer, {"role": "user", "content": "and again"}],  # type: ignore[list-item]
         extra_headers={"X-Multichat-Conversation-Id": conversation_id},
     )
     by_user = client.chat.completions.with_raw_response.create(

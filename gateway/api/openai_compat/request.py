@@ -133,7 +133,7 @@ def read_request(data: dict) -> ChatCompletionRequest:
     if isinstance(messages, list):
         kept["messages"] = [plain_message(i, m) for i, m in enumerate(messages)]
     if kept.get("stream_options") is not None and kept.get("stream") is not True:
-        raise unsupported(
+        raise not_honoured(
             "stream_options", "'stream_options' is only allowed when 'stream' is true"
         )
     try:
@@ -154,16 +154,17 @@ def plain_message(index: int, message: object) -> object:
         )
     kept = {}
     for name, value in message.items():
-        if name == "name" and value is not None:
-            raise not_honoured(f"{where}.name", "a message's 'name' is not supported")
+        if name == "name":
+            if value is not None:
+                raise not_honoured(f"{where}.name", "a message's 'name' is not supported")
+            continue
         if role == "assistant" and name in NOT_HONOURED_IN_ASSISTANT:
             if not asks_nothing(value, NOT_HONOURED_IN_ASSISTANT[name]):
                 raise not_honoured(
                     f"{where}.{name}", f"an assistant message's '{name}' is not supported"
                 )
             continue
-        if value is not None or name != "name":
-            kept[name] = value
+        kept[name] = value
     return kept
 
 
