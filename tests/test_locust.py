@@ -27,7 +27,7 @@ from tests.conftest import ROOT
 from tests.servers import free_port
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-FAST = "+tokens=12,ttft=0,gap=5"
+FAST = "+tokens=12,ttft=0,gap=10"  # deltas 10 ms apart: answers with a rate to measure
 # A user of the test's own, beside the shipped ones: every stream of it is broken on purpose
 # (the simulators fail both answers after three chunks).
 BROKEN_USER = """
