@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
 
 from sse_starlette.sse import AppStatus
 from starlette.applications import Starlette
@@ -27,6 +28,7 @@ from gateway.api import (
 )
 from gateway.api.guard import Guard
 from gateway.api.headers import SecurityHeaders
+from gateway.api.openai_compat import OpenAIErrors, openai_routes
 from gateway.api.requests import METRICS_PATH, MetricsToken, RequestContext
 from gateway.api.stream import RawSend
 from gateway.auth import TrustedProxies, open_access
@@ -34,7 +36,7 @@ from gateway.logs import install_token_redaction
 from gateway.metrics import Metrics
 from gateway.metrics import install as install_observability
 from gateway.runtime import Runtime
-from gateway.server import install_routine_events_filter
+from gateway.server import drain_on_stop_signals, install_routine_events_filter
 from gateway.settings import Settings, load_settings, provider_configs
 from gateway.tracing import TurnTracer
 from gateway.turns import TurnRegistry
@@ -54,6 +56,7 @@ def create_app(settings: Settings | None = None, *, tracer: TurnTracer | None = 
         Route(f"{API}/openapi.json", system.openapi_json, include_in_schema=False),
         *system.docs_routes(),
         *page_routes(),
+        *openai_routes(),
     ]
     if metrics is not None:
         routes.append(Route(METRICS_PATH, system.metrics, include_in_schema=False))
@@ -63,8 +66,11 @@ def create_app(settings: Settings | None = None, *, tracer: TurnTracer | None = 
         async with contextlib.AsyncExitStack() as stack:
             runtime = app.state.runtime = await start_runtime(settings, stack)
             install_observability(metrics, runtime, stack, tracer)
-            # gateway.server.GatewayServer calls this on SIGTERM, before connections close.
-            app.state.drain = lambda: runtime.turns.drain(settings.shutdown_grace)
+            # SIGTERM and SIGINT end every stream with its dones and end before uvicorn closes
+            # the connections (gateway/server.py).
+            stack.enter_context(
+                drain_on_stop_signals(lambda: runtime.turns.drain(settings.shutdown_grace))
+            )
             yield
 
     # sse-starlette would cancel every stream of the process the moment a shutdown begins,
@@ -91,11 +97,12 @@ def create_app(settings: Settings | None = None, *, tracer: TurnTracer | None = 
 
 class Gateway(Starlette):
     """Starlette, with the security headers outside its error middleware too: the 500 it
-    makes of an unexpected error carries them like every other response; and ``RawSend``
-    outside everything, so that event streams send their body chunks past the wrappers."""
+    makes of an unexpected error carries them like every other response; so does the OpenAI
+    shape of every error of a ``/v1/`` request; and ``RawSend`` outside everything, so that
+    event streams send their body chunks past the wrappers."""
 
     def build_middleware_stack(self):  # type: ignore[no-untyped-def]
-        return RawSend(SecurityHeaders(super().build_middleware_stack()))
+        return RawSend(SecurityHeaders(OpenAIErrors(super().build_middleware_stack())))
 
 
 def access_middleware(settings: Settings) -> list[Middleware]:
@@ -108,8 +115,18 @@ def access_middleware(settings: Settings) -> list[Middleware]:
                 CORSMiddleware,
                 allow_origins=settings.cors_origins,
                 allow_methods=["GET", "POST", "PATCH", "DELETE"],
-                allow_headers=["authorization", "content-type", "last-event-id"],
-                expose_headers=["x-total-count", "retry-after"],
+                allow_headers=[
+                    "authorization",
+                    "content-type",
+                    "last-event-id",
+                    "x-multichat-conversation-id",
+                ],
+                expose_headers=[
+                    "x-total-count",
+                    "retry-after",
+                    "x-multichat-conversation-id",
+                    "x-multichat-turn-id",
+                ],
                 max_age=600,
             )
         )
@@ -178,9 +195,11 @@ async def open_providers(
         simulator_root = await start_simulator(stack)
     providers: dict[str, Provider] = {}
     for config in provider_configs(settings, simulator_root or ""):
-        client = make_client()
+        client = make_client(network=config.network)
         stack.push_async_callback(client.aclose)
         providers[config.name] = Provider(config=config, adapter=make_adapter(config, client))
+        host = urlsplit(config.base_url).netloc.rpartition("@")[2]  # never a URL's userinfo
+        log.info("provider %s: %s, %s", config.name, host, config.network.describe())
     simulated = [name for name, p in providers.items() if p.config.simulated]
     if simulated:
         log.info("simulated providers (no API key): %s", ", ".join(simulated))
@@ -191,40 +210,14 @@ async def start_simulator(stack: contextlib.AsyncExitStack) -> str:
     """Serve the simulators from this process, on a free loopback port, for keyless providers."""
     import socket
 
-    import uvicorn
-
-    from gateway.server import UnloggedProtocol
+    from gateway.server import start_background_server
     from providers.simulators.app import create_app as create_simulator
 
     sock = socket.socket()
+    stack.callback(sock.close)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_simulator(),
-        lifespan="off",
-        # No level, no logging config, no access_log=False: each would reconfigure uvicorn's
-        # loggers, which the gateway's own server shares. The protocol keeps it quiet instead.
-        http=UnloggedProtocol,
-        log_level=None,
-        log_config=None,
-        timeout_graceful_shutdown=1,
-    )
-    server = uvicorn.Server(config)
-    # Signals are the gateway's: a second server taking SIGTERM would stop the simulators
-    # first, under the answers the gateway is still draining.
-    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
-    task = asyncio.create_task(server.serve(sockets=[sock]), name="simulator")
-
-    async def stop() -> None:
-        server.should_exit = True
-        await asyncio.gather(task, return_exceptions=True)
-        sock.close()
-
-    stack.push_async_callback(stop)
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
+    stack.push_async_callback(await start_background_server(create_simulator(), sock))
     log.info("provider simulators serving on http://127.0.0.1:%d", port)
     return f"http://127.0.0.1:{port}"
 

@@ -7,9 +7,8 @@ requests would have to carry a header. Instead:
 * ``install()`` puts ``TEST_KEY`` in the environment, where the gateways read MULTICHAT_KEY
   (in-process ones through ``load_settings``, ``multichat serve`` processes by inheritance);
 * a gateway that does accept it, once listening, is registered by port (``accepting``);
-* httpx clients made without an ``auth`` of their own get ``TestKeyAuth``, which adds
-  ``Authorization: Bearer TEST_KEY`` to a request for a registered port, unless the request
-  has an Authorization header already.
+* httpx's transports add ``Authorization: Bearer TEST_KEY`` to a request for a registered
+  port, unless the request has an Authorization header already.
 
 Tests about authentication start their gateways with ``multichat_key=None`` (or an
 environment without it): those are not registered, and their clients send nothing unasked.
@@ -47,30 +46,33 @@ def app_takes_test_key(app: object) -> bool:
     return key is not None and key.get_secret_value() == TEST_KEY
 
 
-class TestKeyAuth(httpx.Auth):
-    def auth_flow(self, request: httpx.Request):
-        url = request.url
-        if (
-            url.port in _ACCEPTING
-            and url.host in LOOPBACK
-            and "authorization" not in request.headers
-        ):
-            request.headers["Authorization"] = f"Bearer {TEST_KEY}"
-        yield request
+def add_test_key(request: httpx.Request) -> None:
+    url = request.url
+    if url.port in _ACCEPTING and url.host in LOOPBACK and "authorization" not in request.headers:
+        request.headers["Authorization"] = f"Bearer {TEST_KEY}"
 
 
 def install() -> None:
+    """At the transport, so that every way of making a request gets it: clients, httpx.get,
+    SDKs built on httpx. The gateways' own upstream calls use their own transport: untouched."""
     os.environ["MULTICHAT_KEY"] = TEST_KEY
-    auth = TestKeyAuth()
-    for client_class in (httpx.Client, httpx.AsyncClient):
-        if getattr(client_class.__init__, "sends_test_key", False):
-            continue
-        original = client_class.__init__
+    if getattr(httpx.HTTPTransport.handle_request, "sends_test_key", False):
+        return
+    handle, handle_async = (
+        httpx.HTTPTransport.handle_request,
+        httpx.AsyncHTTPTransport.handle_async_request,
+    )
 
-        @functools.wraps(original)
-        def init(self, *args, _original=original, **kwargs):
-            kwargs.setdefault("auth", auth)
-            _original(self, *args, **kwargs)
+    @functools.wraps(handle)
+    def handle_request(self, request):
+        add_test_key(request)
+        return handle(self, request)
 
-        init.sends_test_key = True  # type: ignore[attr-defined]
-        client_class.__init__ = init  # type: ignore[method-assign]
+    @functools.wraps(handle_async)
+    async def handle_async_request(self, request):
+        add_test_key(request)
+        return await handle_async(self, request)
+
+    handle_request.sends_test_key = True  # type: ignore[attr-defined]
+    httpx.HTTPTransport.handle_request = handle_request  # type: ignore[method-assign]
+    httpx.AsyncHTTPTransport.handle_async_request = handle_async_request  # type: ignore[method-assign]
