@@ -1,0 +1,67 @@
+"""Secrets out of logs (#20, point 5): the token of a turn's ``events_url`` is a credential; no
+access line (text or JSON) and no span attribute carries it."""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+import pytest
+
+from gateway.logs import RedactTokens, redact
+from tests.gateway_process import GatewayProcess
+from tests.turn_helpers import API
+
+FAST = "+tokens=4,gap=1"
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_the_events_url_token_is_redacted_from_access_lines(
+    tmp_path, database_url, sim, log_format
+):
+    process = GatewayProcess(
+        tmp_path,
+        {"DATABASE_URL": database_url, "SIMULATOR_URL": sim.url, "LOG_FORMAT": log_format},
+    )
+    try:
+        process.wait_ready()
+        with httpx.Client(base_url=process.url, timeout=30) as client:
+            body = {"prompt": "log me", "models": [f"claude:claude-sonnet-5{FAST}"]}
+            created = client.post(f"{API}/turns", json=body)
+            assert created.status_code == 201
+            events_url = created.json()["events_url"]
+            token = events_url.split("token=", 1)[1]
+            # As an EventSource would: no key (an empty header keeps the suite's key out, see
+            # tests/credentials.py), the token alone; and a refused one too.
+            anonymous = {"authorization": ""}
+            assert client.get(events_url, headers=anonymous).status_code == 200
+            refused = client.get(f"{events_url}x&last_event_id=2", headers=anonymous)
+            assert refused.status_code == 401
+    finally:
+        process.stop()
+    output = process.output()
+    assert token[:20] not in output, "the token must not reach the log"
+    if log_format == "text":
+        assert "token=[redacted]" in output, output[-2000:]
+
+
+def test_redaction_keeps_the_rest_of_the_line():
+    line = "/api/v1/turns/abc/events?last_event_id=3&token=eyJ0.abc-_x&x=1"
+    assert redact(line) == "/api/v1/turns/abc/events?last_event_id=3&token=[redacted]&x=1"
+    assert redact("/api/v1/turns/abc/events?TOKEN=s3cret") == (
+        "/api/v1/turns/abc/events?TOKEN=[redacted]"
+    )
+    assert redact("/no/token/here") == "/no/token/here"
+    record = logging.LogRecord(
+        "uvicorn.access", logging.INFO, "", 0, '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", "/api/v1/turns/t/events?token=secret", "1.1", 200), None,
+    )  # fmt: skip
+    RedactTokens().filter(record)
+    assert "secret" not in record.getMessage() and "token=[redacted]" in record.getMessage()
+
+
+def test_span_attributes_carry_no_token():
+    from gateway.tracing import safe
+
+    attributes = safe({"url.full": "http://h/api/v1/turns/t/events?token=secret", "n": 3})
+    assert attributes == {"url.full": "http://h/api/v1/turns/t/events?token=[redacted]", "n": 3}
