@@ -77,7 +77,12 @@ class EmbeddedPostgres:
         if "(1 row)" not in exists:
             self._server.psql(f"CREATE DATABASE {DATABASE};")
         log.info("embedded PostgreSQL running, data in %s", self.data_dir)
-        return self._server.get_uri(DATABASE)
+        return self.dsn()
+
+    def dsn(self, database: str = DATABASE) -> str:
+        """A DSN for ``database`` on the running server (its Unix socket)."""
+        assert self._server is not None, "start() first"
+        return self._server.get_uri(database)
 
     def stop(self) -> None:
         """Leave the server; stop it if no other living process uses it."""

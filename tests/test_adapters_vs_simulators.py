@@ -25,7 +25,7 @@ from providers import (
     make_client,
 )
 from providers.simulators.text import expected_answer
-from tests.turn_helpers import eventually
+from tests.support.turn_helpers import eventually
 
 ALL = list(PROVIDERS)
 PROMPT = "Which river is longest?"

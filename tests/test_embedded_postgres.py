@@ -11,10 +11,13 @@ import sys
 import time
 
 import psutil
+import pytest
 
 from storage import EmbeddedPostgres
 from storage.embedded import HANDLES
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
+
+pytestmark = pytest.mark.integration
 
 
 def postmaster_pid(embedded: EmbeddedPostgres) -> int:

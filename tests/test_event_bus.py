@@ -15,7 +15,9 @@ import pytest
 from gateway.turns.bus import EventBus, stream_key
 from gateway.turns.events import event_bytes
 from gateway.turns.log import EventLog
-from tests.cluster import RedisServer
+from tests.support.cluster import RedisServer
+
+pytestmark = pytest.mark.cluster
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ from gateway.tools.loadtest.native import native_request
 from gateway.turns.events import delta_bytes, delta_prefix, event_bytes
 from providers import Message, make_adapter
 from providers.registry import PROVIDERS
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 
 ALL = tuple(PROVIDERS)
 FAST = "tokens=7,gap=0,ttft=0"
@@ -240,6 +240,7 @@ async def run_against(response: bytes, close: bool = False, **overrides) -> dict
     return report.as_dict()
 
 
+@pytest.mark.integration
 async def test_a_broken_stream_in_a_run_is_counted_and_printed(capsys):
     broken = good_stream()[:4] + [delta(3, "claude", "")] + good_stream()[4:]
     result = await run_against(chunked_response(broken), clients=2, turns=2)
@@ -250,6 +251,7 @@ async def test_a_broken_stream_in_a_run_is_counted_and_printed(capsys):
     assert printed.count("protocol violation") == len(result["violation_examples"]) > 0
 
 
+@pytest.mark.integration
 async def test_http_errors_and_cut_streams_are_counted_by_kind():
     refused = b"HTTP/1.1 429 Too Many Requests\r\ncontent-length: 2\r\nretry-after: 1\r\n\r\n{}"
     result = await run_against(refused, clients=1, turns=3)
@@ -371,6 +373,7 @@ def test_the_command_line_knows_every_scenario():
     assert tuple(scenarios(False)) == tuple(scenarios(True)) == SCENARIO_NAMES
 
 
+@pytest.mark.integration
 def test_building_the_parser_imports_none_of_the_tools():
     """``multichat serve`` builds every subcommand's parser: the flags come from a stdlib-only
     module, and the tools are imported only when their command runs."""

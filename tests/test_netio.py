@@ -14,6 +14,8 @@ import trustme
 from providers import make_client
 from providers.http1 import Http1Transport, body_reader
 
+pytestmark = pytest.mark.integration
+
 BODY = b"data: one\n\ndata: two\n\n"
 
 

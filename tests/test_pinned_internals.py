@@ -12,10 +12,12 @@ import asyncio
 import inspect
 
 import httpx
+import pytest
 
 from providers.http1 import Body, Http1Transport, body_reader
 
 
+@pytest.mark.integration
 async def test_httpx_still_wraps_a_transports_body_where_body_reader_finds_it():
     # providers/http1.body_reader reads our Body directly; without it every chunk would take
     # httpx's iterator stack again (still correct, so only this test notices).

@@ -14,8 +14,8 @@ import signal
 import httpx
 import pytest
 
-from tests.sse_client import Stream, iter_events
-from tests.turn_helpers import API, answers, eventually, rows
+from tests.support.sse_client import Stream, iter_events
+from tests.support.turn_helpers import API, answers, eventually, rows
 
 SLOW = "+tokens=400,gap=25"  # about ten seconds of answer: the signal always lands mid-turn
 

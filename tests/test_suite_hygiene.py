@@ -9,8 +9,13 @@ import subprocess
 import sys
 import time
 
-from tests import leftovers
-from tests.conftest import ROOT, SESSION_MARKER
+import pytest
+
+from tests.support import leftovers
+from tests.support.no_leftovers import SESSION_MARKER
+from tests.support.paths import ROOT
+
+pytestmark = pytest.mark.integration
 
 UNMARKED = {k: v for k, v in os.environ.items() if k != leftovers.MARKER_ENV}
 # The checks below run on a marker of their own: with the session's, they would find (and kill)
@@ -108,7 +113,7 @@ def test_a_postgres_another_session_still_uses_is_not_a_leftover(tmp_path, monke
 
 
 INNER_CONFTEST = """
-from tests.conftest import pytest_sessionfinish, pytest_terminal_summary  # noqa: F401
+from tests.support.no_leftovers import pytest_sessionfinish, pytest_terminal_summary  # noqa: F401
 
 
 def pytest_addoption(parser):

@@ -12,10 +12,9 @@ import orjson
 import pytest
 
 from providers.simulators.text import expected_answer
-from tests.sse_client import Stream, check_invariants, iter_events
-from tests.turn_helpers import (
+from tests.support.sse_client import Stream, check_invariants, iter_events
+from tests.support.turn_helpers import (
     API,
-    Gateways,
     answers,
     create_turn,
     deltas_of,
@@ -30,13 +29,6 @@ from tests.turn_helpers import (
 # was closed by the grace running out, not by its end. No test measures how long that took.
 GRACE = 0.3
 PROVIDERS = ["claude", "chatgpt", "gemini"]
-
-
-@pytest.fixture
-def gateways(database_url, sim):
-    gateways = Gateways(database_url, sim.url)
-    yield gateways
-    gateways.stop_all()
 
 
 def models(knobs: str) -> list[str]:

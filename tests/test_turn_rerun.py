@@ -7,12 +7,10 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-import pytest
 
 from providers.simulators.text import expected_answer
-from tests.turn_helpers import (
+from tests.support.turn_helpers import (
     API,
-    Gateways,
     create_turn,
     deltas_of,
     read_events,
@@ -22,13 +20,6 @@ from tests.turn_helpers import (
 )
 
 FLAKY = "chatgpt:gpt-5.5+fault=status,status=503,fail_times=1"  # fails once, then answers
-
-
-@pytest.fixture
-def gateways(database_url, sim):
-    gateways = Gateways(database_url, sim.url)
-    yield gateways
-    gateways.stop_all()
 
 
 async def finished_turn(client: httpx.AsyncClient, body: dict) -> tuple[dict, list]:
@@ -250,7 +241,7 @@ async def test_history_uses_the_latest_complete_answer(gateways, sim, monkeypatc
 async def test_retry_with_client_keys_other_keys_get_404_and_the_url_carries_a_token(
     gateways, database_url
 ):
-    from tests.test_security import make_keys
+    from tests.support.keys import make_keys
 
     keys = await make_keys(database_url, "alice", "bob")
     server = gateways.start()

@@ -9,14 +9,11 @@ import time
 
 import httpx
 import orjson
-import pytest
 
 from providers.simulators.text import expected_answer
-from storage import EmbeddedPostgres
-from tests.sse_client import Stream, check_invariants, iter_events
-from tests.turn_helpers import (
+from tests.support.sse_client import Stream, check_invariants, iter_events
+from tests.support.turn_helpers import (
     API,
-    Gateways,
     answers,
     create_turn,
     eventually,
@@ -25,22 +22,6 @@ from tests.turn_helpers import (
     rows,
     turn_state,
 )
-
-
-@pytest.fixture
-def gateways(database_url, sim):
-    gateways = Gateways(database_url, sim.url)
-    yield gateways
-    gateways.stop_all()
-
-
-@pytest.fixture
-def private_postgres(tmp_path):
-    # Its own server: stopping the shared one would break every other test.
-    embedded = EmbeddedPostgres(tmp_path / "pg")
-    dsn = embedded.start()
-    yield embedded, dsn
-    embedded.stop()
 
 
 async def test_database_outage_in_the_middle_of_a_turn(gateways, private_postgres, sim):

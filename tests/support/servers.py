@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -40,6 +39,21 @@ def bound_socket(port: int = 0) -> socket.socket:
     return sock
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, telling the test thread when it listens (or gave up) instead of being
+    polled for it. (Signals: uvicorn listens to them on the main thread only.)"""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.ready = threading.Event()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        try:
+            await super().startup(sockets)
+        finally:
+            self.ready.set()
+
+
 class ServerThread:
     """The listening socket is bound here, not when the server starts: a port picked now and
     bound later could be taken in between (as the source port of any outgoing connection)."""
@@ -51,11 +65,7 @@ class ServerThread:
         config.setdefault("log_level", "warning")
         config.setdefault("lifespan", "on")
         config.setdefault("timeout_graceful_shutdown", 2)
-        self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=self.port, **config)
-        )
-        # uvicorn installs signal handlers only on the main thread; a thread must not.
-        self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self.server = _Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, **config))
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.loop: asyncio.AbstractEventLoop | None = None
         self.error: BaseException | None = None
@@ -65,6 +75,8 @@ class ServerThread:
             asyncio.run(self._serve())
         except BaseException as error:  # noqa: BLE001 - reported to the test thread
             self.error = error
+        finally:
+            self.server.ready.set()  # whatever happened, the test thread stops waiting
 
     async def _serve(self) -> None:
         self.loop = asyncio.get_running_loop()
@@ -72,13 +84,10 @@ class ServerThread:
 
     def start(self, timeout: float = 30.0) -> ServerThread:
         self.thread.start()
-        deadline = time.monotonic() + timeout
-        while not self.server.started:
-            if self.error is not None or not self.thread.is_alive():
-                raise RuntimeError(f"server failed to start: {self.error!r}")
-            if time.monotonic() > deadline:
-                raise TimeoutError("server did not start")
-            time.sleep(0.01)
+        if not self.server.ready.wait(timeout):
+            raise TimeoutError("server did not start")
+        if not self.server.started:
+            raise RuntimeError(f"server failed to start: {self.error!r}")
         return self
 
     def stop(self, timeout: float = 15.0) -> None:

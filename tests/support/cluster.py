@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
-from tests.gateway_process import GatewayProcess
-from tests.servers import free_port
+from tests.support.gateway_process import GatewayProcess
+from tests.support.paths import ROOT
+from tests.support.servers import free_port
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 

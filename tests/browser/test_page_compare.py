@@ -4,29 +4,9 @@ turn, the status event shown while a provider retries, search in the sidebar, ex
 from __future__ import annotations
 
 import httpx
-import pytest
 
-from tests.conftest import start_gateway
-from tests.page_helpers import expected
-from tests.test_page import (  # noqa: F401 (fixtures)
-    WAIT,
-    answer,
-    ask,
-    browser,
-    context,
-    expect,
-    open_page,
-    page,
-    status_is,
-    text_of,
-)
-
-
-@pytest.fixture
-def gateway(database_url, sim):
-    server = start_gateway(database_url, sim.url, disconnect_grace=10, retry_ms=300)
-    yield server
-    server.stop()
+from tests.support.browser import WAIT, expect
+from tests.support.page_helpers import answer, ask, expected, open_page, status_is, text_of
 
 
 async def test_retry_a_failed_column(gateway, page):  # noqa: F811

@@ -1,4 +1,6 @@
-"""Helpers for the browser tests of the comparison page (tests/test_page.py)."""
+"""Driving the comparison page in the browser tests (tests/browser), and what they run it on: a
+simulator with each provider at its own pace, a proxy that can cut every connection at once,
+and a check that a column's text is always a prefix of its answer."""
 
 from __future__ import annotations
 
@@ -9,6 +11,9 @@ import re
 
 from providers import PROVIDERS
 from providers.simulators.text import expected_answer
+from tests.support.browser import WAIT
+
+ALL = list(PROVIDERS)
 
 # Each provider its own pace, so columns fill at different speeds and the comparison shows it.
 # They reach the simulator as an x-simulator header (see PacedSimulator), so model names stay
@@ -154,3 +159,53 @@ async def install_text_checker(page, expected_texts: dict[str, str]) -> None:
 
 async def text_violations(page) -> list:
     return await page.evaluate("() => window.__textViolations")
+
+
+# -- driving the page -------------------------------------------------------------------------
+
+
+async def open_page(page, url: str) -> None:
+    await page.goto(url)
+    await page.wait_for_selector("html[data-ready]")
+
+
+async def ask(page, prompt: str) -> None:
+    await page.fill("#prompt", prompt)
+    await page.press("#prompt", "Enter")
+
+
+def last_turn(page):
+    return page.locator("#turns > .turn").last
+
+
+def answer(page, provider: str, turn=None):
+    return (turn or last_turn(page)).locator(f'.answer[data-provider="{provider}"]')
+
+
+async def status_is(page, provider: str, status: str, turn=None) -> None:
+    from playwright.async_api import expect
+
+    await expect(answer(page, provider, turn)).to_have_attribute(
+        "data-status", status, timeout=WAIT
+    )
+
+
+async def text_of(page, provider: str, turn=None) -> str:
+    return await answer(page, provider, turn).locator(".answer-text").text_content()
+
+
+async def every_column_has_text(page, providers) -> None:
+    await page.wait_for_function(
+        """(names) => names.every((name) => {
+            const el = document.querySelector(
+              `#turns > .turn:last-child .answer[data-provider="${name}"] .answer-text`);
+            return el && el.textContent.length > 0;
+        })""",
+        arg=list(providers),
+        timeout=WAIT,
+    )
+
+
+def hash_params(url: str) -> dict[str, str]:
+    fragment = url.partition("#")[2]
+    return dict(part.split("=", 1) for part in fragment.split("&") if "=" in part)

@@ -2,7 +2,7 @@
 session cookie its calls and streams carry, and the events_url token a browser EventSource
 opens a turn's stream with (or is refused with), from a context that has no cookie at all.
 
-The browser, context and page fixtures are test_page.py's (the same skip and CI rules).
+The browser, context and page fixtures are tests/browser/conftest.py's.
 """
 
 from __future__ import annotations
@@ -13,38 +13,26 @@ from urllib.parse import urljoin
 import httpx
 import pytest
 
-from tests import test_page as page_tests
-from tests.conftest import start_gateway
-from tests.page_helpers import (
-    CuttableProxy,
-    expected,
-    install_text_checker,
-    paced_expected,
-    text_violations,
-)
-from tests.test_page import (
+from tests.support.browser import WAIT, expect
+from tests.support.gateways import start_gateway
+from tests.support.keys import expired_token, make_keys
+from tests.support.page_helpers import (
     ALL,
-    WAIT,
+    CuttableProxy,
     ask,
     every_column_has_text,
-    expect,
+    expected,
+    install_text_checker,
     last_turn,
     open_page,
+    paced_expected,
     status_is,
     text_of,
+    text_violations,
 )
-from tests.test_security import expired_token, make_keys
-from tests.turn_helpers import API, rows
+from tests.support.turn_helpers import API, rows
 
 MODELS = ("claude", "chatgpt", "gemini")
-
-# test_page.py's fixtures, found here by these names: one Chromium for this module, a fresh
-# context per test (failing it on an uncaught error in the page), the open-mode gateway.
-browser = page_tests.browser
-context = page_tests.context
-page = page_tests.page
-gateway = page_tests.gateway
-paced_simulator = page_tests.paced_simulator
 
 
 @pytest.fixture

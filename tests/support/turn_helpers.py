@@ -13,8 +13,8 @@ import asyncpg
 import httpx
 
 from providers import PROVIDERS
-from tests.conftest import start_gateway
-from tests.sse_client import Event, Stream, iter_events
+from tests.support.gateways import start_gateway
+from tests.support.sse_client import Event, Stream, iter_events
 
 API = "/api/v1"
 

@@ -8,183 +8,32 @@ No browser on this machine: the tests are skipped, except under CI=true, where t
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 import httpx
 import pytest
-import pytest_asyncio
 
 from providers import PROVIDERS
-from tests.conftest import start_gateway
-from tests.page_helpers import (
+from tests.support.browser import PHONE, expect
+from tests.support.page_helpers import (
+    ALL,
     CuttableProxy,
-    PacedSimulator,
+    answer,
+    ask,
+    every_column_has_text,
     expected,
+    hash_params,
     install_text_checker,
+    last_turn,
+    open_page,
     paced_expected,
+    status_is,
+    text_of,
     text_violations,
 )
 
-CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-ALL = list(PROVIDERS)
-DESKTOP = {"width": 1440, "height": 900}
-PHONE = {"width": 390, "height": 844}
-STATIC = Path(__file__).resolve().parent.parent / "gateway" / "static"
-WAIT = 15_000  # ms: the longest any condition may take to come true
-
-
-def expect(target):
-    """Playwright's expect, which waits (up to WAIT) for the condition instead of reading the
-    page once: a status shown and the button that follows it are not one paint."""
-    from playwright.async_api import expect as playwright_expect
-
-    playwright_expect.set_options(timeout=WAIT)
-    return playwright_expect(target)
-
-
-def missing_browser() -> str | None:
-    """Why the browser tests cannot run here, or None."""
-    try:
-        import playwright.async_api  # noqa: F401
-    except ImportError:
-        return "the playwright package is not installed (pip install -e '.[test]')"
-    if not CHROMIUM.exists():
-        return f"no Chromium at {CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)"
-    return None
-
-
-def no_browser(reason: str) -> None:
-    if IN_CI:
-        pytest.fail(f"{reason} (CI=true: the browser tests must run, not be skipped)")
-    pytest.skip(reason)
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def browser():
-    """One headless Chromium for the whole module (never downloaded: the system's own)."""
-    reason = missing_browser()
-    if reason:
-        no_browser(reason)
-    from playwright.async_api import async_playwright
-
-    playwright = await async_playwright().start()
-    try:
-        chromium = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-    except Exception as error:
-        await playwright.stop()
-        no_browser(f"Chromium at {CHROMIUM} did not start: {error}")
-    yield chromium
-    await chromium.close()
-    await playwright.stop()
-
-
-@pytest.fixture
-def gateway(database_url, sim):
-    """A gateway on the session's simulator (12 tokens per answer, fast). The grace period
-    outlasts a reload or a reconnect; the EventSource retries after 300 ms."""
-    server = start_gateway(database_url, sim.url, disconnect_grace=10, retry_ms=300)
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def paced_simulator():
-    """The simulators with each provider at its own pace (tests.page_helpers.PACE)."""
-    from providers.simulators.app import create_app as create_simulator
-    from tests.servers import ServerThread
-
-    server = ServerThread(PacedSimulator(create_simulator())).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def paced_gateway(database_url, paced_simulator):
-    server = start_gateway(database_url, paced_simulator.url, disconnect_grace=10, retry_ms=300)
-    yield server
-    server.stop()
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def context(browser, request):
-    """A fresh browser context; fails the test on any uncaught error in the page."""
-    viewport = getattr(request, "param", DESKTOP)
-    context = await browser.new_context(viewport=viewport)
-    context.set_default_timeout(WAIT)
-    errors: list[str] = []
-    context.on("weberror", lambda error: errors.append(str(error.error)))
-    yield context
-    await context.close()
-    assert not errors, f"uncaught errors in the page: {errors}"
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def page(context):
-    return await context.new_page()
-
-
-# -- helpers -------------------------------------------------------------------------------------
-
-
-async def open_page(page, url: str) -> None:
-    await page.goto(url)
-    await page.wait_for_selector("html[data-ready]")
-
-
-async def ask(page, prompt: str) -> None:
-    await page.fill("#prompt", prompt)
-    await page.press("#prompt", "Enter")
-
-
-def last_turn(page):
-    return page.locator("#turns > .turn").last
-
-
-def answer(page, provider: str, turn=None):
-    return (turn or last_turn(page)).locator(f'.answer[data-provider="{provider}"]')
-
-
-async def status_is(page, provider: str, status: str, turn=None) -> None:
-    from playwright.async_api import expect
-
-    await expect(answer(page, provider, turn)).to_have_attribute(
-        "data-status", status, timeout=WAIT
-    )
-
-
-async def text_of(page, provider: str, turn=None) -> str:
-    return await answer(page, provider, turn).locator(".answer-text").text_content()
-
-
-async def every_column_has_text(page, providers) -> None:
-    await page.wait_for_function(
-        """(names) => names.every((name) => {
-            const el = document.querySelector(
-              `#turns > .turn:last-child .answer[data-provider="${name}"] .answer-text`);
-            return el && el.textContent.length > 0;
-        })""",
-        arg=list(providers),
-        timeout=WAIT,
-    )
-
-
-def hash_params(url: str) -> dict[str, str]:
-    fragment = url.partition("#")[2]
-    return dict(part.split("=", 1) for part in fragment.split("&") if "=" in part)
+STATIC = Path(__file__).resolve().parents[2] / "gateway" / "static"
 
 
 # -- tests ---------------------------------------------------------------------------------------

@@ -1,16 +1,15 @@
 """The arena on the page, in Chromium: a blind turn's columns give nothing away until the vote,
 the vote reveals them, the context policy is the conversation's, and the leaderboard draws its
-intervals. (Fixtures and helpers of tests/test_page.py, imported: hence F811 for their names.)"""
-
-# ruff: noqa: F811
+intervals."""
 
 from __future__ import annotations
 
 import httpx
 
-from tests.arena_helpers import leaked_names
-from tests.test_page import ask, browser, context, expect, gateway, open_page, page  # noqa: F401 (fixtures)
-from tests.turn_helpers import API
+from tests.support.arena_helpers import leaked_names
+from tests.support.browser import expect
+from tests.support.page_helpers import ask, open_page
+from tests.support.turn_helpers import API
 
 # One token each ("Simulated"): the simulators' longer answers name their API.
 MODELS = "claude:claude-sonnet-5+tokens=1,chatgpt:gpt-5.5+tokens=1,gemini:gemini-3.5-flash+tokens=1"

@@ -1,7 +1,7 @@
 """Swagger UI and ReDoc work offline, under their strict Content-Security-Policy, in Chromium.
 
 Every request that would leave the machine is aborted (and counted), so a page that needs a
-CDN fails here. Skipped without a browser, except under CI=true (tests/test_page.py's rules).
+CDN fails here. Skipped without a browser, except under CI=true (tests/support/browser.py).
 """
 
 from __future__ import annotations
@@ -12,12 +12,11 @@ import httpx
 import pytest_asyncio
 
 from gateway.api.system import DOCS_FILES, DOCS_STATIC_URL, REDOC_SCRIPT
-from tests import test_page
-from tests.conftest import start_gateway
+from tests.support.browser import DESKTOP, WAIT
+from tests.support.databases import TEMPLATE, create_database, drop_database
+from tests.support.gateways import start_gateway
 
 API = "/api/v1"
-WAIT = test_page.WAIT
-browser = test_page.browser  # one headless Chromium for this module, or a skip (a failure in CI)
 
 # Reports every violation of the page's policy, even one the page itself catches.
 CSP_LISTENER = """
@@ -31,8 +30,6 @@ document.addEventListener("securitypolicyviolation", (event) => {
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def docs_gateway(postgres_admin_dsn, template_dsn):
     """One gateway for the module (the docs pages need no fresh database per test)."""
-    from tests.conftest import TEMPLATE, create_database, drop_database
-
     dsn = await create_database(postgres_admin_dsn, TEMPLATE)
     server = start_gateway(dsn, "http://127.0.0.1:9")
     yield server
@@ -44,7 +41,7 @@ async def docs_gateway(postgres_admin_dsn, template_dsn):
 async def offline_page(browser):
     """A page whose only network is this machine: each other request is aborted and recorded,
     with the console's messages and every CSP violation."""
-    context = await browser.new_context(viewport=test_page.DESKTOP)
+    context = await browser.new_context(viewport=DESKTOP)
     context.set_default_timeout(WAIT)
     record = {"left": [], "console": [], "errors": [], "requests": []}
 

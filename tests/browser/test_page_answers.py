@@ -1,30 +1,23 @@
 """The comparison page's answers in Chromium: Markdown as answers use it (and never as markup),
 incremental rendering, honest figures, Escape, and deleting several conversations at once.
 
-Fixtures and helpers are test_page.py's (one browser per module, a gateway per test on the
+Fixtures are tests/browser/conftest.py's (one browser per module, a gateway per test on the
 session's simulator).
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests import test_page
-from tests.conftest import start_gateway
-from tests.test_page import answer, ask, expect, last_turn, open_page, status_is
+from tests.support.browser import expect
+from tests.support.gateways import start_gateway
+from tests.support.page_helpers import answer, ask, last_turn, open_page, status_is
+from tests.support.paths import DATA
 
-# test_page.py's fixtures: one Chromium per module, a context and page per test, a gateway on
-# the session's simulator.
-browser = test_page.browser
-context = test_page.context
-page = test_page.page
-gateway = test_page.gateway
-
-CORPUS = json.loads((Path(__file__).parent / "markdown_corpus.json").read_text())
+CORPUS = json.loads((DATA / "markdown_corpus.json").read_text())
 
 
 async def render_all(page, texts: list[str]) -> list[dict]:
