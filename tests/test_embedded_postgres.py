@@ -8,14 +8,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
-import psutil
 import pytest
 
 from storage import EmbeddedPostgres
 from storage.embedded import HANDLES
 from tests.support.paths import ROOT
+from tests.support.processes import wait_for_exit
 
 pytestmark = pytest.mark.integration
 
@@ -25,12 +24,7 @@ def postmaster_pid(embedded: EmbeddedPostgres) -> int:
 
 
 def wait_gone(pid: int, within: float = 30.0) -> bool:
-    deadline = time.monotonic() + within
-    while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
+    return wait_for_exit([pid], within)
 
 
 def handles(embedded: EmbeddedPostgres) -> list[int]:

@@ -54,7 +54,8 @@ async def read_with_cuts(client, url: str, every: int, max_parts: int = 200) -> 
             if part.events[-1].name == "end":
                 break
         else:
-            await asyncio.sleep(0.1)  # the owner has not published more yet
+            # Nothing new yet: wait before reconnecting, as an EventSource does (its retry).
+            await asyncio.sleep(0.1)
     return stitch(*parts)
 
 
@@ -177,7 +178,7 @@ async def test_redis_restarted_mid_turn_every_stream_ends_and_nothing_is_lost(
         assert first_status == 200 and first.events
         local_reader = asyncio.create_task(read_part(client, local, 0, None))
         cluster.redis.stop()
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(0.5)  # the outage's length: what the turn must live through
         cluster.redis.start()
         # The owner's own listener goes on from memory to the end.
         status, whole = await asyncio.wait_for(local_reader, 60)

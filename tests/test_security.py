@@ -18,7 +18,7 @@ import pytest
 from tests.support.gateways import start_gateway
 from tests.support.keys import bearer, expired_token, make_keys
 from tests.support.sse_client import iter_events
-from tests.support.turn_helpers import API, rows
+from tests.support.turn_helpers import API, eventually, rows
 
 FAST = "+tokens=8,gap=1"
 SLOW = "+tokens=400,gap=25"
@@ -252,10 +252,7 @@ async def test_per_key_limits(database_url, sim):
                 state = await client.get(f"{API}/turns/{turn_id}", headers=bearer(keys["alice"]))
                 return state.json()["status"] == "finished"
 
-            for _ in range(300):
-                if await ended():
-                    break
-                await asyncio.sleep(0.05)
+            await eventually(ended)
             fast = {"prompt": "fast", "models": [f"claude:claude-sonnet-5{FAST}"]}
             for _ in range(2):  # the 2nd and 3rd turn of the minute
                 response = await client.post(

@@ -7,13 +7,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
 from tests.support import leftovers
 from tests.support.no_leftovers import SESSION_MARKER
 from tests.support.paths import ROOT
+from tests.support.processes import wait_for_exit
 
 pytestmark = pytest.mark.integration
 
@@ -106,9 +106,7 @@ def test_a_postgres_another_session_still_uses_is_not_a_leftover(tmp_path, monke
     again = EmbeddedPostgres(tmp_path / "pg")
     again.start()
     again.stop()
-    deadline = time.monotonic() + 30
-    while alive(postmaster) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for_exit([postmaster], 30)
     assert not alive(postmaster)
 
 

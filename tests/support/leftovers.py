@@ -26,6 +26,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.processes import wait_for_exit
+
 MARKER_ENV = "MULTICHAT_TEST_SESSION"
 PROC = Path("/proc")
 GRACE = 5.0  # seconds a straggler gets to exit by itself before it is called a leftover
@@ -125,9 +127,7 @@ def kill(leftovers: list[Leftover], within: float = 5.0) -> None:
     for process in leftovers:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(process.pid, signal.SIGTERM)
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline and any(_alive(p.pid) for p in leftovers):
-        time.sleep(0.05)
+    wait_for_exit([p.pid for p in leftovers], within)
     for process in leftovers:
         if _alive(process.pid):
             with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -139,9 +139,10 @@ def check(marker: str, grace: float = GRACE) -> list[Leftover]:
     deadline = time.monotonic() + grace
     while True:
         left = stragglers(marker)
-        if not left or time.monotonic() > deadline:
+        remaining = deadline - time.monotonic()
+        if not left or remaining <= 0:
             break
-        time.sleep(0.1)
+        wait_for_exit([p.pid for p in left], remaining, all_of=False)  # then look again
     if left:
         kill(left)
     return left

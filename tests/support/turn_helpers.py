@@ -138,6 +138,19 @@ async def answers(database_url: str, turn_id: str) -> dict[str, asyncpg.Record]:
     return {row["provider"]: row for row in found}
 
 
+async def metric(client: httpx.AsyncClient, name: str) -> float:
+    """The value of an unlabelled metric on the gateway's GET /metrics."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    response = await client.get("/metrics")
+    assert response.status_code == 200, response.text
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            if sample.name == name and not sample.labels:
+                return sample.value
+    raise AssertionError(f"no {name} on /metrics")
+
+
 async def turn_state(client: httpx.AsyncClient, turn_id: str) -> dict:
     response = await client.get(f"{API}/turns/{turn_id}")
     assert response.status_code == 200, response.text
