@@ -30,12 +30,12 @@ from gateway.api.headers import SecurityHeaders
 from gateway.api.requests import METRICS_PATH, MetricsToken, RequestContext
 from gateway.api.stream import RawSend
 from gateway.keys import open_access
-from gateway.metrics import Metrics
-from gateway.metrics import install as install_observability
+from gateway.observability.families import Metrics
+from gateway.observability.observer import install as install_observability
+from gateway.observability.tracing import TurnTracer
 from gateway.runtime import Runtime
 from gateway.server import install_routine_events_filter
 from gateway.settings import Settings, load_settings, provider_configs
-from gateway.tracing import TurnTracer
 from gateway.turns import TurnRegistry
 from providers import PROVIDERS, Provider, make_adapter, make_client
 from storage import EmbeddedPostgres, create_pool, migrate

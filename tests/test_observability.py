@@ -9,7 +9,6 @@ import json
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import httpx
 import pytest
@@ -260,7 +259,7 @@ def test_json_logs_one_object_per_line_with_access_and_turn_lines(tmp_path, data
 @pytest.mark.integration
 def test_no_tracing_without_the_endpoint_and_no_import(tmp_path):
     code = (
-        "import sys, gateway.app, gateway.tracing as t;"
+        "import sys, gateway.app, gateway.observability.tracing as t;"
         "assert t.tracer_from_environment() is None;"
         # (other libraries may import OpenTelemetry's API; the gateway loads neither of these)
         "print([m for m in sys.modules if m.startswith(('opentelemetry.exporter', "
@@ -281,7 +280,7 @@ async def test_traces_a_span_per_turn_and_one_per_leg(database_url, sim):
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-    from gateway.tracing import TurnTracer
+    from gateway.observability.tracing import TurnTracer
 
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
@@ -384,7 +383,10 @@ async def test_the_dashboard_and_the_readme_ask_only_for_metrics_that_exist(gate
 
 
 def test_readme_lists_every_metric_family():
-    source = Path(ROOT / "gateway" / "metrics.py").read_text()
+    source = "".join(
+        (ROOT / "gateway" / "observability" / name).read_text()
+        for name in ("families.py", "collector.py")
+    )
     families = set(re.findall(r'"(multichat_[a-z_]+)"', source))
     text = (ROOT / "README.md").read_text()
     section = text.split("## Metrics", 1)[1].split("\n## ", 1)[0]

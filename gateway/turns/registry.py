@@ -90,7 +90,7 @@ class TurnRegistry:
             self.writer, settings.checkpoint_interval, self._stored_legs
         )
         self.draining = False  # shutting down: no new turn starts
-        self.observer = None  # gateway.metrics: told once per answer and per turn
+        self.observer = None  # gateway.observability: told once per answer and per turn
         self.limits = KeyLimits(settings.key_turns_per_minute, settings.key_max_concurrent_turns)
         self.turns: dict[str, Turn] = {}  # live turns, and ended ones for the retention window
         self.running_legs: dict[str, dict[str, Leg]] = {}  # by turn

@@ -1,16 +1,9 @@
-"""Every metric family of the gateway, and the observer that feeds them once per answer.
-
-Nothing here runs per token. The hooks are where things happen once:
-
-* a leg's end (``TurnRegistry._finish_leg``): the answer's TTFT, duration, mean inter-token gap,
-  status, error type, and its relayed tokens and events, counted from the leg's parts;
-* a turn's end (``TurnRegistry._end``): the turn's duration, its JSON log line
-  (``LOG_FORMAT=json``) and its trace (``gateway.tracing``, when enabled);
-* each upstream attempt (``Adapter.on_attempt``, a plain callback in ``providers``);
-* each writer commit (``Writer.on_commit``, a plain callback in ``storage``).
+"""Every metric family of the gateway, in one registry per app, and what it records once per
+answer, attempt, commit or turn (never per token).
 
 What is *open* (turns, legs, listeners, upstream streams), the writer's queue and the pool are
-read from the registry at scrape time by a custom collector, which costs nothing in between.
+read from the registry at scrape time by ``gateway.observability.collector``, which costs
+nothing in between.
 
 Labels stay bounded: ``provider`` (the configured providers), ``status`` (complete, failed,
 cancelled), ``error_type`` (a short identifier; past ``MAX_ERROR_TYPES`` distinct ones, or
@@ -26,14 +19,11 @@ the other workers).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 import os
 import re
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -45,18 +35,13 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
+
+from gateway.observability.collector import LIVE_FIGURES, LiveCollector
+from gateway.observability.records import LegRecord
 
 if TYPE_CHECKING:
-    from gateway.runtime import Runtime
-    from gateway.tracing import TurnTracer
-    from gateway.turns.leg import Leg, LegResult
     from gateway.turns.registry import TurnRegistry
-    from gateway.turns.turn import Turn
-    from storage import Answer
 
-turn_log = logging.getLogger("multichat.turn")
 # No `_created` sample beside every counter and histogram: half the series, no information
 # that Prometheus uses (it is process-wide, as the gateway is the process).
 disable_created_metrics()
@@ -180,7 +165,7 @@ class Metrics:
             )
         else:
             ProcessCollector(registry=r)
-            r.register(LiveCollector(self))
+            r.register(LiveCollector(lambda: self.source))
 
     # -- hooks: each once per answer, attempt, commit or turn ---------------------------------
 
@@ -261,200 +246,3 @@ class Metrics:
             from prometheus_client import multiprocess
 
             multiprocess.mark_process_dead(os.getpid())
-
-
-# -- what is open, read at scrape time ------------------------------------------------------------
-
-Figure = Iterator[tuple[tuple[str, ...], float]]
-
-
-def _open_turns(turns: TurnRegistry) -> Figure:
-    yield (), len(turns.running_legs)
-
-
-def _legs(turns: TurnRegistry, streaming: bool) -> Figure:
-    counts = dict.fromkeys(turns.providers, 0)
-    for legs in list(turns.running_legs.values()):
-        for name, leg in legs.items():
-            status = leg.state.status
-            if (status == "streaming") if streaming else status in ("pending", "streaming"):
-                counts[name] = counts.get(name, 0) + 1
-    for name, count in counts.items():
-        yield (name,), count
-
-
-def _listeners(turns: TurnRegistry) -> Figure:
-    yield (), sum(len(getattr(t.log, "listeners", ())) for t in list(turns.turns.values()))
-
-
-def _writer_queue(turns: TurnRegistry) -> Figure:
-    yield (), turns.writer.queue.qsize()
-
-
-def _writer_capacity(turns: TurnRegistry) -> Figure:
-    yield (), turns.writer.queue.maxsize
-
-
-def _pool(turns: TurnRegistry, which: str) -> Figure:
-    pool = turns.pool
-    size, idle = pool.get_size(), pool.get_idle_size()
-    yield (), {"in_use": size - idle, "size": size, "max": pool.get_max_size()}[which]
-
-
-LIVE_FIGURES: tuple[tuple[str, str, tuple[str, ...], Callable[[Any], Figure]], ...] = (
-    ("multichat_open_turns", "Turns with an answer still running", (), _open_turns),
-    (
-        "multichat_open_legs",
-        "Answers still running (upstream called, not yet finished)",
-        ("provider",),
-        lambda t: _legs(t, streaming=False),
-    ),
-    (
-        "multichat_upstream_streams",
-        "Upstream responses streaming text now",
-        ("provider",),
-        lambda t: _legs(t, streaming=True),
-    ),
-    ("multichat_listeners", "Connected event-stream listeners", (), _listeners),
-    ("multichat_writer_queue_depth", "Items waiting for the writer", (), _writer_queue),
-    ("multichat_writer_queue_size", "The writer queue's capacity", (), _writer_capacity),
-    (
-        "multichat_db_pool_in_use",
-        "Database connections in use",
-        (),
-        lambda t: _pool(t, "in_use"),
-    ),
-    ("multichat_db_pool_size", "Database connections open", (), lambda t: _pool(t, "size")),
-    ("multichat_db_pool_max", "The pool's maximum size", (), lambda t: _pool(t, "max")),
-)
-
-
-class LiveCollector(Collector):
-    """The open figures, computed from the turn registry when Prometheus scrapes."""
-
-    def __init__(self, metrics: Metrics) -> None:
-        self.metrics = metrics
-
-    def describe(self) -> list:
-        return []
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        source = self.metrics.source
-        if source is None:
-            return
-        for name, doc, labels, read in LIVE_FIGURES:
-            family = GaugeMetricFamily(name, doc, labels=list(labels))
-            for values, value in read(source):
-                family.add_metric(list(values), value)
-            yield family
-
-
-# -- the observer: what the registry's hooks call ------------------------------------------------
-
-
-@dataclass(slots=True)
-class LegRecord:
-    """One finished answer, as metrics, the turn's log line and its trace see it."""
-
-    provider: str
-    model: str
-    status: str
-    error_type: str | None
-    ttft_ms: float | None
-    latency_ms: float
-    tokens: int
-    ended_ns: int  # wall clock, for traces
-    statuses: int = 0  # status events it published (waiting, retrying, streaming)
-
-
-@dataclass
-class Observer:
-    """Fans a leg's end and a turn's end out to metrics, the JSON turn line and traces; each
-    part is optional (``METRICS=off``, ``LOG_FORMAT=text``, no tracing)."""
-
-    metrics: Metrics | None = None
-    log_turns: bool = False
-    tracer: Any = None  # gateway.tracing.TurnTracer
-    _legs: dict[str, list[LegRecord]] = field(default_factory=dict)
-
-    def listener_dropped(self, reason: str) -> None:
-        if self.metrics is not None:
-            self.metrics.listener_dropped(reason)
-
-    def leg_finished(self, turn: Turn, leg: Leg, result: LegResult, answer: Answer) -> None:
-        record = LegRecord(
-            provider=leg.state.provider,
-            model=leg.state.model,
-            status=answer.status,
-            error_type=answer.error_type,
-            ttft_ms=result.ttft_ms,
-            latency_ms=result.latency_ms,
-            tokens=len(leg.parts),
-            ended_ns=time.time_ns(),
-            statuses=leg.statuses,
-        )
-        if self.metrics is not None:
-            self.metrics.answer(record)
-        self._legs.setdefault(turn.id, []).append(record)
-
-    def turn_ended(self, turn: Turn) -> None:
-        records = self._legs.pop(turn.id, [])
-        now = time.time_ns()
-        started = min((r.ended_ns - int(r.latency_ms * 1e6) for r in records), default=now)
-        if self.metrics is not None:
-            self.metrics.events.inc(2)  # turn and end
-            self.metrics.turn((now - started) / 1e9)
-        if self.log_turns:
-            log_turn(turn, records, (now - started) / 1e6)
-        if self.tracer is not None:
-            self.tracer.turn(turn, records, started, now)
-
-
-def install(
-    metrics: Metrics | None,
-    runtime: Runtime,
-    stack: contextlib.AsyncExitStack,
-    tracer: TurnTracer | None = None,
-) -> Observer | None:
-    """Hook metrics, turn lines and traces into a started runtime; None when all are off."""
-    settings = runtime.settings
-    if tracer is None:
-        from gateway.tracing import tracer_from_environment
-
-        tracer = tracer_from_environment()
-    if tracer is not None:
-        stack.callback(tracer.shutdown)
-    if metrics is None and settings.log_format != "json" and tracer is None:
-        return None
-    observer = Observer(metrics, settings.log_format == "json", tracer)
-    turns = runtime.turns
-    turns.observer = observer  # type: ignore[attr-defined]  # read in _finish_leg and _end
-    if metrics is not None:
-        metrics.source = turns
-        turns.writer.on_commit = metrics.on_commit
-        for name, provider in runtime.providers.items():
-            provider.adapter.on_attempt = metrics.attempt_hook(name)
-        if metrics.multiprocess:
-            refresher = asyncio.get_running_loop().create_task(metrics.refresh_forever())
-            stack.callback(metrics.close)
-            stack.callback(refresher.cancel)
-    return observer
-
-
-def log_turn(turn: Turn, records: list[LegRecord], duration_ms: float) -> None:
-    turn_log.info(
-        "turn %s finished",
-        turn.id,
-        extra={
-            "fields": {
-                "event": "turn",
-                "turn_id": turn.id,
-                "conversation_id": turn.conversation_id,
-                "providers": [r.provider for r in records],
-                "statuses": {r.provider: r.status for r in records},
-                "ttft_ms": {r.provider: r.ttft_ms for r in records},
-                "tokens": {r.provider: r.tokens for r in records},
-                "duration_ms": round(duration_ms, 3),
-            }
-        },
-    )

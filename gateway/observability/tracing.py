@@ -16,7 +16,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from gateway.metrics import LegRecord
+    from gateway.observability.records import LegRecord
     from gateway.turns.turn import Turn
 
 log = logging.getLogger("multichat")

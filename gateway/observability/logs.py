@@ -3,7 +3,7 @@
 In json mode every record (the gateway's, uvicorn's, the libraries') is one object with
 ``ts``, ``level``, ``logger`` and ``message``, plus the fields a record carries in
 ``extra={"fields": {...}}``: the access line per request (``gateway.api.requests``) and the
-line per finished turn (``gateway.metrics``). uvicorn's own access log is off then, so there
+line per finished turn (``gateway.observability.turn_log``). uvicorn's own access log is off then, so there
 is one access line per request. The same dictionary configures each worker of
 ``multichat serve --workers N`` (uvicorn applies it in every process).
 """
@@ -46,7 +46,7 @@ def json_log_config(level: str = "info") -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"json": {"()": "gateway.logs.JsonFormatter"}},
+        "formatters": {"json": {"()": "gateway.observability.logs.JsonFormatter"}},
         "handlers": {
             "json": {
                 "class": "logging.StreamHandler",
