@@ -121,7 +121,7 @@ def status_of(error: TurnError) -> HttpError:
             422, error.message, type="unknown_provider" if error.unknown_provider else None
         )
     if isinstance(error, Conflict):
-        return HttpError(409, error.message, type="conflict")
+        return HttpError(409, error.message, type=error.kind)
     if isinstance(error, ShuttingDown):
         return HttpError(503, error.message, type="shutting_down", headers={"Retry-After": "2"})
     if isinstance(error, TooBusy):

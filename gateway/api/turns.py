@@ -126,8 +126,8 @@ async def cancel_turn(request: Request) -> Response:
         stored = await gateway.turns.stored(turn_id, owner)
         snapshot = stored.snapshot()
         providers = named_providers(body.providers, snapshot)
-        if stored.running and gateway.turns.bus is not None:
-            await gateway.turns.bus.request_cancel(turn_id, providers)  # to its owner
+        if stored.running:
+            await gateway.turns.bridge.cancel_elsewhere(turn_id, providers)  # to its owner
         return JSONResponse(dump(await turn_view(gateway.pool, snapshot, owner)))
     gateway.turns.cancel(turn_id, named_providers(body.providers, turn.snapshot()))
     return JSONResponse(dump(await turn_view(gateway.pool, turn.snapshot(), owner)))

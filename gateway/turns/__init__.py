@@ -7,7 +7,7 @@ No HTTP here. What this package offers:
 * ``EventLog``, ``LegState`` (``log``): a turn's encoded events and the listeners reading them.
 * ``run_leg`` (``leg``): one provider answering, its text relayed as it arrives.
 * ``StoredTurn`` (``replay``): a finished turn rebuilt from PostgreSQL, same events, same ids.
-* ``Rerun`` (``rerun``): what a retry or an added provider started in a turn.
+* ``Rerun`` (``reruns.choice``): what a retry or an added provider started in a turn.
 * ``build_threads`` (``context``): each provider's own view of the conversation.
 * ``LeaseKeeper`` (``leases``): whose turns are still running, across gateways.
 * The domain errors (``errors``), which ``gateway.api`` maps to status codes.
@@ -30,7 +30,7 @@ from gateway.turns.leg import Leg, LegResult, run_leg
 from gateway.turns.log import EventLog, LegState, Listener
 from gateway.turns.registry import TurnRegistry
 from gateway.turns.replay import StoredTurn, answer_error, done_from_row, load_stored_turn
-from gateway.turns.rerun import Rerun
+from gateway.turns.reruns.choice import Rerun
 from gateway.turns.turn import ProviderSnapshot, Turn, TurnSnapshot
 
 __all__ = [

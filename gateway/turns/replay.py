@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from gateway.turns.errors import NotFound
 from gateway.turns.events import done_data, end_data, event_bytes, turn_data
 from gateway.turns.turn import ProviderSnapshot, TurnSnapshot
 from storage import Q
@@ -121,6 +122,14 @@ async def load_stored_turn(pool: asyncpg.Pool, turn_id: str) -> StoredTurn | Non
     every = await Q.turn_answers.fetch(pool, turn_id=turn_id)
     answers = {a["provider"]: a for a in every}  # in id order: the latest of each wins
     return StoredTurn(row, answers, sum_costs(a["cost_usd"] for a in every))
+
+
+async def load_owned_turn(pool: asyncpg.Pool, turn_id: str, owner: int = 0) -> StoredTurn:
+    """The stored turn if it is ``owner``'s; another key's turn is as good as absent."""
+    stored = await load_stored_turn(pool, turn_id)
+    if stored is None or stored.row["owner"] != owner:
+        raise NotFound("turn")
+    return stored
 
 
 def sum_costs(costs) -> float | None:
