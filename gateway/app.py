@@ -70,25 +70,24 @@ def create_app(settings: Settings | None = None, *, tracer: TurnTracer | None = 
     # the simulators' included: the turns drain instead, and their streams end by themselves.
     AppStatus.disable_automatic_graceful_drain()
     install_routine_events_filter()
-    app = Gateway(
+    app = Starlette(
         routes=routes,
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
-        middleware=[request_context(settings, routes, metrics), *access_middleware(settings)],
+        middleware=[
+            # RawSend first: event streams send their body chunks past the wrappers below it.
+            Middleware(RawSend),
+            # Every response carries them; the one that bypasses this list (Starlette's error
+            # middleware answers a bug's 500 itself) gets them from its handler.
+            Middleware(SecurityHeaders),
+            request_context(settings, routes, metrics),
+            *access_middleware(settings),
+        ],
     )
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.openapi = openapi_document(ENDPOINTS, title=system.TITLE, version=VERSION)
     return app
-
-
-class Gateway(Starlette):
-    """Starlette, with the security headers outside its error middleware too: the 500 it
-    makes of an unexpected error carries them like every other response; and ``RawSend``
-    outside everything, so that event streams send their body chunks past the wrappers."""
-
-    def build_middleware_stack(self):  # type: ignore[no-untyped-def]
-        return RawSend(SecurityHeaders(super().build_middleware_stack()))
 
 
 def access_middleware(settings: Settings) -> list[Middleware]:

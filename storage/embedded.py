@@ -31,15 +31,23 @@ def _pgserver():
     return pgserver
 
 
+def handles_lock():
+    """pgserver's inter-process lock on its handle files: the same lock file
+    (``PostgresServer.lock_path``), taken through fasteners, the library pgserver locks with."""
+    import fasteners
+    from pgserver.postgres_server import PostgresServer
+
+    return fasteners.InterProcessLock(PostgresServer.lock_path)
+
+
 def prune_dead_handles(pgdata: Path) -> list[int]:
     """Drop the pids of processes that no longer exist from pgserver's handle file (under
     pgserver's inter-process lock); returns the pids removed."""
     import psutil
-    from pgserver.postgres_server import PostgresServer
     from pgserver.utils import DiskList
 
     handles = DiskList(pgdata / HANDLES)
-    with PostgresServer._lock:
+    with handles_lock():
         pids = handles.get()
         alive = [pid for pid in pids if pid == os.getpid() or _exists(psutil, pid)]
         if alive != pids:
@@ -106,7 +114,8 @@ class EmbeddedPostgres:
 
     def _follow_postmaster(self) -> None:
         """Point pgserver's handle at the postmaster now running in the directory, if any: the
-        one it started may have been stopped and replaced."""
+        one it started may have been stopped and replaced. pgserver has no public way to do
+        this: its ``_postmaster_info`` is set (tests/test_pinned_internals.py names it)."""
         from pgserver.utils import PostmasterInfo
 
         assert self._server is not None

@@ -21,10 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
 import orjson
 
-from storage.database import is_unavailable
+from storage.database import Pool, is_unavailable
 from storage.sql import Q
 
 log = logging.getLogger("multichat.writer")
@@ -76,7 +75,7 @@ _Item = tuple[Item, asyncio.Future | None]  # checkpoints have no future: nobody
 class Writer:
     def __init__(
         self,
-        pool: asyncpg.Pool,
+        pool: Pool,
         *,
         batch_size: int = 200,
         queue_size: int = 10_000,

@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
+from gateway.api.headers import SECURITY_HEADERS
 from gateway.server import routine_reason
 from gateway.turns import (
     Conflict,
@@ -155,7 +156,12 @@ async def _unexpected(request: Request, error: Exception) -> Response:
     # the server's filter (gateway.server.RoutineEvents) when Starlette re-raises it.
     if routine_reason(error) is None:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
-    return error_response(500, "internal_error", "something went wrong on our side")
+    response = error_response(500, "internal_error", "something went wrong on our side")
+    # Starlette's error middleware sends this past every middleware of the app's list:
+    # it carries the security headers itself.
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
 
 
 EXCEPTION_HANDLERS = {

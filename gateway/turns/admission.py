@@ -8,8 +8,6 @@ import asyncio
 import secrets
 from collections.abc import Callable, Sequence
 
-import asyncpg
-
 from gateway.settings import Settings
 from gateway.turns.blind import assign_labels
 from gateway.turns.context import build_threads, conversation_settings
@@ -22,7 +20,7 @@ from gateway.turns.log import EventLog, LegState
 from gateway.turns.table import TurnTable
 from gateway.turns.turn import Turn
 from providers import Provider
-from storage import Q
+from storage import Pool, Q
 
 MAX_TITLE = 60
 MAX_ID = 2**63 - 1
@@ -33,7 +31,7 @@ class Admission:
         self,
         table: TurnTable,
         settings: Settings,
-        pool: asyncpg.Pool,
+        pool: Pool,
         providers: dict[str, Provider],
         limits: KeyLimits,
         endings: Endings,

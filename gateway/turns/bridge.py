@@ -8,12 +8,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-import asyncpg
-
 from gateway.turns.errors import TurnError
 from gateway.turns.replay import load_stored_turn
 from gateway.turns.reruns.choice import Rerun, error_reply
 from gateway.turns.table import TurnTable
+from storage import Pool
 
 if TYPE_CHECKING:
     from gateway.turns.bus import EventBus
@@ -32,7 +31,7 @@ def event_bus() -> type[EventBus]:
 
 
 class ProcessBridge:
-    def __init__(self, table: TurnTable, pool: asyncpg.Pool, rerun: RerunCall) -> None:
+    def __init__(self, table: TurnTable, pool: Pool, rerun: RerunCall) -> None:
         self.table = table
         self.pool = pool
         self.rerun = rerun

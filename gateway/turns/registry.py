@@ -19,8 +19,6 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
-import asyncpg
-
 from gateway.settings import Settings
 from gateway.turns.admission import Admission
 from gateway.turns.bridge import ProcessBridge, event_bus
@@ -37,15 +35,13 @@ from gateway.turns.reruns.service import RerunService
 from gateway.turns.table import TurnTable
 from gateway.turns.turn import Turn
 from providers import Provider
-from storage import Writer
+from storage import Pool, Writer
 
 log = logging.getLogger("multichat.turns")
 
 
 class TurnRegistry:
-    def __init__(
-        self, settings: Settings, pool: asyncpg.Pool, providers: dict[str, Provider]
-    ) -> None:
+    def __init__(self, settings: Settings, pool: Pool, providers: dict[str, Provider]) -> None:
         self.settings = settings
         self.pool = pool
         self.providers = providers

@@ -15,7 +15,7 @@ import asyncpg
 from gateway.turns.errors import NotFound
 from gateway.turns.events import done_data, end_data, event_bytes, turn_data
 from gateway.turns.turn import ProviderSnapshot, TurnSnapshot
-from storage import Q
+from storage import Pool, Q
 
 INTERRUPTED_IDS = 1_000_000_000  # a crashed turn's replay numbers its dones and end from here
 
@@ -115,7 +115,7 @@ class StoredTurn:
         return [(id, chunk) for id, chunk in sorted(events, key=lambda e: e[0]) if id > after], True
 
 
-async def load_stored_turn(pool: asyncpg.Pool, turn_id: str) -> StoredTurn | None:
+async def load_stored_turn(pool: Pool, turn_id: str) -> StoredTurn | None:
     row = await Q.get_turn.fetchrow(pool, id=turn_id)
     if row is None:
         return None
@@ -124,7 +124,7 @@ async def load_stored_turn(pool: asyncpg.Pool, turn_id: str) -> StoredTurn | Non
     return StoredTurn(row, answers, sum_costs(a["cost_usd"] for a in every))
 
 
-async def load_owned_turn(pool: asyncpg.Pool, turn_id: str, owner: int = 0) -> StoredTurn:
+async def load_owned_turn(pool: Pool, turn_id: str, owner: int = 0) -> StoredTurn:
     """The stored turn if it is ``owner``'s; another key's turn is as good as absent."""
     stored = await load_stored_turn(pool, turn_id)
     if stored is None or stored.row["owner"] != owner:

@@ -8,8 +8,6 @@ import asyncio
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-import asyncpg
-
 from gateway.settings import Settings
 from gateway.turns.context import build_threads
 from gateway.turns.ending import Endings
@@ -30,7 +28,7 @@ from gateway.turns.reruns.choice import (
 from gateway.turns.table import TurnTable
 from gateway.turns.turn import Turn
 from providers import Provider
-from storage import Q
+from storage import Pool, Q
 
 if TYPE_CHECKING:
     from gateway.turns.bus import EventBus
@@ -44,7 +42,7 @@ class RerunService:
         self,
         table: TurnTable,
         settings: Settings,
-        pool: asyncpg.Pool,
+        pool: Pool,
         providers: dict[str, Provider],
         limits: KeyLimits,
         endings: Endings,
