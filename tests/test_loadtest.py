@@ -29,52 +29,17 @@ from gateway.tools.loadtest import (
     run_load,
 )
 from gateway.tools.loadtest.native import native_request
-from gateway.turns.events import delta_bytes, delta_prefix, event_bytes
+from gateway.turns.events import event_bytes
 from providers import Message, make_adapter
 from providers.registry import PROVIDERS
 from tests.support.paths import ROOT
+from tests.support.stream_bytes import delta, done, end, good_stream, turn
 
 ALL = tuple(PROVIDERS)
 FAST = "tokens=7,gap=0,ttft=0"
 
 
 # -- a stream, built event by event ---------------------------------------------------------------
-
-
-def turn(providers: tuple[str, ...] = ("claude", "gemini"), id: int = 1) -> bytes:
-    entries = [{"provider": p, "model": "m", "simulated": True} for p in providers]
-    data = {"turn_id": "t1", "conversation_id": 1, "user_message_id": 1, "providers": entries}
-    return event_bytes(id, "turn", data)
-
-
-def delta(id: int, provider: str, text: str) -> bytes:
-    return delta_bytes(id, delta_prefix(provider), text)
-
-
-def done(id: int, provider: str, content: str, status: str = "complete") -> bytes:
-    data = {"provider": provider, "status": status, "message_id": id, "content": content}
-    data["error"] = None if status == "complete" else {"type": "upstream_error", "message": "x"}
-    return event_bytes(id, "done", data)
-
-
-def end(id: int, statuses: dict[str, str]) -> bytes:
-    return event_bytes(id, "end", {"turn_id": "t1", "statuses": statuses})
-
-
-def good_stream() -> list[bytes]:
-    both = {"claude": "complete", "gemini": "complete"}
-    return [
-        b"retry: 2000\n\n",
-        turn(),
-        event_bytes(2, "start", {"provider": "claude", "model": "m"}),
-        delta(3, "claude", "Hello"),
-        delta(4, "gemini", "Hi"),
-        delta(5, "claude", " world"),
-        b": ping\n\n",
-        done(6, "gemini", "Hi"),
-        done(7, "claude", "Hello world"),
-        end(8, both),
-    ]
 
 
 def check(events: list[bytes], split: int | None = None) -> tuple[list[str], GatewayStream]:

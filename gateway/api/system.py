@@ -17,7 +17,7 @@ from gateway.api.page import STATIC_DIR, StaticAssets
 from gateway.api.paths import API
 from gateway.api.schemas import Health, Liveness, ProviderInfo, Readiness, dump
 from gateway.runtime import runtime
-from providers import PROVIDERS
+from providers import PROVIDERS, known_models
 from storage import is_unavailable
 
 OPENAPI_URL = f"{API}/openapi.json"
@@ -26,7 +26,9 @@ TITLE = "Multichat gateway"
 
 
 async def list_providers(request: Request) -> Response:
-    providers = runtime(request).providers.values()
+    gateway = runtime(request)
+    providers = gateway.providers.values()
+    priced = gateway.turns.prices.prices
     return JSONResponse(
         [
             dump(
@@ -34,6 +36,7 @@ async def list_providers(request: Request) -> Response:
                     name=p.config.name,
                     display_name=PROVIDERS[p.config.name].display_name,
                     model=p.config.model,
+                    models=known_models(PROVIDERS[p.config.name], p.config.model, priced),
                     simulated=p.config.simulated,
                     health=p.health,
                 )

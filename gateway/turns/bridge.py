@@ -15,7 +15,7 @@ from gateway.turns.table import TurnTable
 from storage import Pool
 
 if TYPE_CHECKING:
-    from gateway.turns.bus import EventBus
+    from gateway.bus import EventBus
 
 log = logging.getLogger("multichat.turns")
 
@@ -25,7 +25,7 @@ RerunCall = Callable[..., Awaitable[Rerun]]
 def event_bus() -> type[EventBus]:
     """The Redis bus, imported only when REDIS_URL asks for it: redis-py brings about 20 MB
     of modules (OpenTelemetry's SDK among them) that a single process never uses."""
-    from gateway.turns.bus import EventBus
+    from gateway.bus import EventBus
 
     return EventBus
 

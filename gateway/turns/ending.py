@@ -27,7 +27,7 @@ from providers import PriceTable
 from storage import Answer, TurnEnd, Writer
 
 if TYPE_CHECKING:
-    from gateway.turns.bus import EventBus
+    from gateway.bus import EventBus
 
 log = logging.getLogger("multichat.turns")
 
@@ -94,7 +94,7 @@ class Endings:
         turn.cost_usd = sum_costs((turn.cost_usd, answer.cost_usd))
         if (observer := self.observer) is not None:
             observer.leg_finished(turn, leg, result, answer)
-        leg.provider.record(result.status == "complete")
+        leg.provider.record(result.status)
         answer_row = asdict(answer)
         # Retryable only if what was stored is what the provider said (not unstorable, say).
         said = result.error

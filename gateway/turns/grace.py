@@ -13,7 +13,7 @@ from gateway.settings import Settings
 from gateway.turns.table import TurnTable
 
 if TYPE_CHECKING:
-    from gateway.turns.bus import EventBus
+    from gateway.bus import EventBus
 
 log = logging.getLogger("multichat.turns")
 

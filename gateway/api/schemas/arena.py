@@ -19,7 +19,10 @@ class VoteRequest(Strict):
     """Exactly one of the two (null is not a value)."""
 
     model_config = ConfigDict(
-        json_schema_extra={"oneOf": [{"required": ["winner"]}, {"required": ["ranking"]}]}
+        json_schema_extra={
+            "oneOf": [{"required": ["winner"]}, {"required": ["ranking"]}],
+            "examples": [{"winner": "A"}, {"ranking": ["B", "A", "C"]}, {"winner": "tie"}],
+        }
     )
 
     winner: Annotated[Text, Field(max_length=20)] = Field(  # type: ignore[assignment]
@@ -63,6 +66,7 @@ class Vote(BaseModel):
 class Standing(BaseModel):
     provider: str
     model: str
+    rank: int = Field(description="1 + how many rate higher: equal whole-point ratings tie")
     rating: float = Field(description="Bradley–Terry on the Elo scale: the models' mean is 1000")
     ci_low: float = Field(description="95 % bootstrap interval, low end")
     ci_high: float

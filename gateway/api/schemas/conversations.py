@@ -85,6 +85,9 @@ class MessageOut(BaseModel):
     role: Literal["user", "assistant"]
     provider: str | None = Field(description="null for a blind turn's answer until its vote")
     model: str | None
+    simulated: bool | None = Field(
+        default=None, description="Answered by the built-in simulator (null: not known, or blind)"
+    )
     label: str | None = Field(default=None, description="A blind turn's answer: its label")
     status: AnswerStatus
     content: str

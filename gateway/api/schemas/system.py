@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class ProviderInfo(BaseModel):
     name: str
     display_name: str
     model: str
+    models: list[str] = Field(
+        default_factory=list, description="Models to offer by name: the default first"
+    )
     simulated: bool
     health: Literal["ok", "degraded", "down", "unknown"]
     detail: str | None = None

@@ -31,7 +31,7 @@ from providers import Provider
 from storage import Pool, Q
 
 if TYPE_CHECKING:
-    from gateway.turns.bus import EventBus
+    from gateway.bus import EventBus
 
 RUNNING_ELSEWHERE = "this turn is running on another gateway process; retry once it has ended"
 _IDLE = LegState("", "", False, status="complete")  # a provider not in the turn is not busy
