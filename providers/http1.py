@@ -238,7 +238,7 @@ class Connection(asyncio.Protocol):
     # -- asyncio.Protocol ----------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = transport  # type: ignore[assignment]  # asyncio names a BaseTransport; TCP gives a Transport
         # Kept: a closed TLS transport cannot tell it any more (httpx users ask afterwards).
         self.ssl_object = transport.get_extra_info("ssl_object")
         sock = transport.get_extra_info("socket")
@@ -337,7 +337,7 @@ class Connection(asyncio.Protocol):
         transport = self.transport
         assert transport is not None
         chunked = "transfer-encoding" in request.headers
-        async for part in request.stream:  # type: ignore[union-attr]
+        async for part in request.stream:  # type: ignore[union-attr]  # a request with a body always has a stream here
             if part:
                 transport.write(b"%x\r\n%s\r\n" % (len(part), part) if chunked else part)
         if chunked:

@@ -146,6 +146,7 @@ def chat_error(
     """
     body = payload if isinstance(payload, dict) else {}
     error = body.get("error")
+    codes: tuple[object, ...]
     if isinstance(error, dict):  # OpenAI, Perplexity
         detail, codes = error.get("message"), (error.get("code"), error.get("type"))
     elif isinstance(error, str):  # xAI

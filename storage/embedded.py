@@ -77,13 +77,13 @@ class EmbeddedPostgres:
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
         prune_dead_handles(self.data_dir)
-        self._server = pgserver.get_server(self.data_dir, cleanup_mode="stop")
+        self._server = server = pgserver.get_server(self.data_dir, cleanup_mode="stop")
         # get_server returns the instance this process already has for the directory, which may
         # have been cleaned up (its pid removed): make sure this process is counted again.
-        self._server.global_process_id_list.get_and_add(os.getpid())
-        exists = self._server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}';")
+        server.global_process_id_list.get_and_add(os.getpid())
+        exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}';")
         if "(1 row)" not in exists:
-            self._server.psql(f"CREATE DATABASE {DATABASE};")
+            server.psql(f"CREATE DATABASE {DATABASE};")
         log.info("embedded PostgreSQL running, data in %s", self.data_dir)
         return self.dsn()
 

@@ -229,7 +229,9 @@ class Writer:
             ended_turn_ids=[e.turn_id for e in ends],
             done_event_ids=[json_text(e.done_event_ids) for e in ends],
             end_event_ids=[e.end_event_id for e in ends],
-            touched_ids=sorted({item.conversation_id for item in (*answers, *ends)}),
+            touched_ids=sorted(
+                {a.conversation_id for a in answers} | {e.conversation_id for e in ends}
+            ),
         )
         self.batches += 1
         ids = {(row["turn_id"], row["provider"], row["run"]): row["id"] for row in rows}

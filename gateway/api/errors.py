@@ -6,6 +6,7 @@ Bad input never becomes a 500, and no response ever carries a stack trace.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
@@ -61,7 +62,7 @@ def error_response(
     status: int,
     type: str,
     message: str,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
     details: list | None = None,
 ) -> JSONResponse:
     error: dict = {"type": type, "message": message}

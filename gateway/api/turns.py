@@ -160,7 +160,7 @@ def named_providers(named: list[str] | None, snapshot: TurnSnapshot) -> list[str
     if not snapshot.blind:
         check_providers(named, [p.provider for p in snapshot.providers])
         return named
-    by_label = {p.label: p.provider for p in snapshot.providers}
+    by_label = {p.label: p.provider for p in snapshot.providers if p.label is not None}
     check_providers(named, by_label)
     return None if named is None else [by_label[label] for label in named]
 

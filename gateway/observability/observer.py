@@ -93,7 +93,7 @@ def install(
         return None
     observer = Observer(metrics, settings.log_format == "json", tracer)
     turns = runtime.turns
-    turns.observer = observer  # type: ignore[attr-defined]  # read in _finish_leg and _end
+    turns.observer = observer  # told of each answer's and turn's end
     if metrics is not None:
         metrics.source = turns
         turns.writer.on_commit = metrics.on_commit

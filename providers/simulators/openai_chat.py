@@ -178,6 +178,7 @@ class OpenAIApi(ChatCompletionsApi):
         retry_after: float = 1.0,
         quota: bool = False,
     ) -> Reply:
+        code: str | None
         if status == 429 and quota:
             kind, code, stock = OPENAI_QUOTA
         else:

@@ -25,15 +25,15 @@ class VoteRequest(Strict):
         }
     )
 
-    winner: Annotated[Text, Field(max_length=20)] = Field(  # type: ignore[assignment]
+    winner: Annotated[Text, Field(max_length=20)] = Field(  # type: ignore[assignment]  # absent, not null: the document shows no null
         default=None,
         description="The best answer's label, 'tie' or 'all_bad'.",
         json_schema_extra=_left_out,
     )
-    ranking: Annotated[  # type: ignore[assignment]
+    ranking: Annotated[
         list[Annotated[Text, Field(max_length=20)]], Documented(minItems=1, maxItems=26)
     ] = Field(
-        default=None,
+        default=None,  # type: ignore[arg-type]  # absent, not null: the document shows no null
         description="Labels, best first; unlisted ones rank below them all.",
         json_schema_extra=_left_out,
     )

@@ -34,12 +34,15 @@ class ConversationRename(Strict):
 
     model_config = ConfigDict(json_schema_extra={"minProperties": 1})
 
-    title: NonBlank = Field(  # type: ignore[assignment]
+    title: NonBlank = Field(  # type: ignore[assignment]  # absent, not null: the document shows no null
         default=None, min_length=1, max_length=200, json_schema_extra=_left_out
     )
-    blind: bool = Field(default=None, json_schema_extra=_left_out)  # type: ignore[assignment]
-    context_policy: ContextPolicy = Field(  # type: ignore[assignment]
-        default=None, description=_POLICY, json_schema_extra=_left_out
+    # Absent, not null (the document shows no null): None means "not sent".
+    blind: bool = Field(default=None, json_schema_extra=_left_out)  # type: ignore[assignment]  # absent
+    context_policy: ContextPolicy = Field(
+        default=None,  # type: ignore[arg-type]  # absent, not null
+        description=_POLICY,
+        json_schema_extra=_left_out,
     )
 
     @field_validator("title")

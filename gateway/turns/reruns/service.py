@@ -67,18 +67,16 @@ class RerunService:
         if self.table.draining:
             raise ShuttingDown("the gateway is shutting down; try again in a moment")
         turn = self.table.live(turn_id, owner)
-        record = await load_owned_turn(self.pool, turn_id, owner) if turn is None else None
-        in_turn = (
-            {name: leg.model for name, leg in turn.legs.items()}
-            if turn is not None
-            else models_of(record)  # type: ignore[arg-type]
-        )
+        record: StoredTurn | None = None
+        if turn is not None:
+            current: Turn | StoredTurn = turn
+            in_turn = {name: leg.model for name, leg in turn.legs.items()}
+            labels = {name: leg.label for name, leg in turn.legs.items() if leg.label}
+        else:
+            current = record = await load_owned_turn(self.pool, turn_id, owner)
+            in_turn = models_of(record)
+            labels = {e["provider"]: e["label"] for e in record.row["providers"] if e.get("label")}
         asked = list(entries)  # as the client named them (labels, for a blind turn)
-        labels = (
-            {name: leg.label for name, leg in turn.legs.items() if leg.label}
-            if turn is not None
-            else {e["provider"]: e["label"] for e in record.row["providers"] if e.get("label")}  # type: ignore[union-attr]
-        )
         if labels:
             entries = unblind_entries(labels, entries, add=add)
         chosen = choose_rerun(self.providers, in_turn, entries, add=add)
@@ -114,7 +112,7 @@ class RerunService:
         self.table.starting += 1
         claimed = False
         try:
-            providers = self._providers_after(in_turn, turn or record, chosen)
+            providers = self._providers_after(in_turn, current, chosen)
             if turn is not None and turn.ended:
                 # Ours in memory, ended: take it if the record still ends where we do.
                 claimed = await self._claim(turn_id, providers, names, turn.log.last_id)
