@@ -194,6 +194,18 @@ def gateways(database_url, sim):
 
 
 @pytest.fixture
+async def keyed_gateway(database_url, sim):
+    """A gateway with two client keys, alice's and bob's, made before it starts: (the
+    server, {name: key})."""
+    from tests.support.keys import make_keys
+
+    keys = await make_keys(database_url, "alice", "bob")
+    server = start_gateway(database_url, sim.url)
+    yield server, keys
+    server.stop()
+
+
+@pytest.fixture
 def processes(tmp_path):
     """Start gateways as their own processes (``python -m gateway serve``); all are stopped
     at the end, whatever state they are in."""

@@ -15,7 +15,7 @@ from providers import PROVIDERS
 from tests.support.arena_helpers import identity_keys, leaked_names
 from tests.support.cluster import RedisServer
 from tests.support.gateways import start_gateway
-from tests.support.keys import bearer, make_keys
+from tests.support.keys import bearer
 from tests.support.sse_client import Event, Stream, check_invariants, iter_events
 from tests.support.turn_helpers import API, create_turn, eventually, read_events, turn_state
 
@@ -306,14 +306,6 @@ async def test_a_blind_turn_read_and_voted_through_another_worker(tmp_path, data
         reader.stop()
         owner.stop()
         redis.stop()
-
-
-@pytest.fixture
-async def keyed_gateway(database_url, sim):
-    keys = await make_keys(database_url, "alice", "bob")
-    server = start_gateway(database_url, sim.url)
-    yield server, keys
-    server.stop()
 
 
 async def test_votes_are_the_owners(keyed_gateway):
