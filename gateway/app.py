@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
 
 from sse_starlette.sse import AppStatus
 from starlette.applications import Starlette
@@ -27,6 +28,8 @@ from gateway.api import (
 )
 from gateway.api.guard import Guard
 from gateway.api.headers import SecurityHeaders
+from gateway.api.openai_compat import OpenAIErrors, openai_routes
+from gateway.api.openai_compat.errors import reshaped_for_openai
 from gateway.api.requests import METRICS_PATH, MetricsToken, RequestContext
 from gateway.api.stream import RawSend
 from gateway.keys import open_access
@@ -36,7 +39,7 @@ from gateway.observability.tracing import TurnTracer
 from gateway.runtime import Runtime
 from gateway.server import drain_on_stop_signals, install_routine_events_filter
 from gateway.settings import Settings, load_settings, provider_configs
-from gateway.turns import TurnRegistry
+from gateway.turns.registry import TurnRegistry
 from providers import PROVIDERS, Provider, make_adapter, make_client
 from storage import EmbeddedPostgres, create_pool, migrate
 
@@ -53,6 +56,7 @@ def create_app(settings: Settings | None = None, *, tracer: TurnTracer | None = 
         Route(f"{API}/openapi.json", system.openapi_json, include_in_schema=False),
         *system.docs_routes(),
         *page_routes(),
+        *openai_routes(),
     ]
     if metrics is not None:
         routes.append(Route(METRICS_PATH, system.metrics, include_in_schema=False))
@@ -75,14 +79,20 @@ def create_app(settings: Settings | None = None, *, tracer: TurnTracer | None = 
     install_routine_events_filter()
     app = Starlette(
         routes=routes,
-        exception_handlers=EXCEPTION_HANDLERS,
+        # A bug's 500 is sent past the middleware list below: in OpenAI's shape for /v1/ here.
+        exception_handlers={
+            **EXCEPTION_HANDLERS,
+            Exception: reshaped_for_openai(EXCEPTION_HANDLERS[Exception]),
+        },
         lifespan=lifespan,
         middleware=[
             # RawSend first: event streams send their body chunks past the wrappers below it.
             Middleware(RawSend),
-            # Every response carries them; the one that bypasses this list (Starlette's error
-            # middleware answers a bug's 500 itself) gets them from its handler.
+            # Every response carries them, and every error of a /v1/ request is in OpenAI's
+            # shape; the one response that bypasses this list (Starlette's error middleware
+            # answers a bug's 500 itself) gets both from its handler (gateway/api/errors.py).
             Middleware(SecurityHeaders),
+            Middleware(OpenAIErrors),
             request_context(settings, routes, metrics),
             *access_middleware(settings),
         ],
@@ -103,8 +113,18 @@ def access_middleware(settings: Settings) -> list[Middleware]:
                 CORSMiddleware,
                 allow_origins=settings.cors_origins,
                 allow_methods=["GET", "POST", "PATCH", "DELETE"],
-                allow_headers=["authorization", "content-type", "last-event-id"],
-                expose_headers=["x-total-count", "retry-after"],
+                allow_headers=[
+                    "authorization",
+                    "content-type",
+                    "last-event-id",
+                    "x-multichat-conversation-id",
+                ],
+                expose_headers=[
+                    "x-total-count",
+                    "retry-after",
+                    "x-multichat-conversation-id",
+                    "x-multichat-turn-id",
+                ],
                 max_age=600,
             )
         )
@@ -172,9 +192,11 @@ async def open_providers(
         simulator_root = await start_simulator(stack)
     providers: dict[str, Provider] = {}
     for config in provider_configs(settings, simulator_root or ""):
-        client = make_client()
+        client = make_client(network=config.network)
         stack.push_async_callback(client.aclose)
         providers[config.name] = Provider(config=config, adapter=make_adapter(config, client))
+        host = urlsplit(config.base_url).netloc.rpartition("@")[2]  # never a URL's userinfo
+        log.info("provider %s: %s, %s", config.name, host, config.network.describe())
     simulated = [name for name, p in providers.items() if p.config.simulated]
     if simulated:
         log.info("simulated providers (no API key): %s", ", ".join(simulated))

@@ -8,7 +8,7 @@ from starlette.requests import Request
 
 from gateway.keys import Access
 from gateway.settings import Settings
-from gateway.turns import TurnRegistry
+from gateway.turns.registry import TurnRegistry
 from providers import Provider
 from storage import Pool
 

@@ -38,11 +38,18 @@ from tests.support.paths import ROOT
 from tests.support.servers import ServerThread
 from tests.support.simulator_calls import SimulatorClient
 
-# Tests must never reach a real provider, whatever the developer's shell exports.
+NETWORK_VARIABLES = {"SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"}
+
+# Tests must never reach a real provider, whatever the developer's shell exports; nor go through
+# the developer's proxy or trust their CAs (tests that want these set them themselves).
 for _spec in PROVIDERS.values():
     os.environ.pop(_spec.key_env, None)
     for _key in [k for k in os.environ if k.startswith(f"{_spec.name.upper()}_")]:
         os.environ.pop(_key)
+for _key in [
+    k for k in os.environ if k.upper() in NETWORK_VARIABLES or k.upper().endswith("_PROXY")
+]:
+    os.environ.pop(_key)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

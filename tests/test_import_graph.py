@@ -60,6 +60,18 @@ def imported(name: str, path: Path, known: dict[str, Path]) -> Iterator[tuple[st
                     yield submodule, node.lineno
 
 
+def packages_run(importer: str, target: str, known: dict[str, Path]) -> list[str]:
+    """The packages whose ``__init__`` importing ``target`` runs, beyond the importer's own
+    (those are running already): importing ``a.b.c`` from outside ``a.b`` runs ``a.b``."""
+    own = {".".join(importer.split(".")[:n]) for n in range(1, importer.count(".") + 2)}
+    parts = target.split(".")
+    return [
+        package
+        for n in range(1, len(parts))
+        if (package := ".".join(parts[:n])) not in own and package in known
+    ]
+
+
 def graph() -> dict[str, dict[str, int]]:
     known = modules()
     edges: dict[str, dict[str, int]] = {name: {} for name in known}
@@ -68,6 +80,9 @@ def graph() -> dict[str, dict[str, int]]:
             if target.split(".")[0] in PACKAGES and target != name:
                 assert target in known, f"{name}:{line} imports {target}, which does not exist"
                 edges[name].setdefault(target, line)
+                for package in packages_run(name, target, known):
+                    if package != name:
+                        edges[name].setdefault(package, line)
     return edges
 
 
@@ -145,6 +160,12 @@ def test_providers_and_storage_never_import_the_gateway():
         if target.split(".")[0] == "gateway"
     ]
     assert wrong == []
+
+
+def test_importing_a_module_of_another_package_runs_that_package():
+    known = dict.fromkeys(["a", "a.b", "a.b.c", "a.b.c.d", "a.e"], Path("x.py"))
+    assert packages_run("a.e", "a.b.c.d", known) == ["a.b", "a.b.c"]
+    assert packages_run("a.b.c.d", "a.b.c", known) == []
 
 
 def test_the_finder_sees_every_kind_of_import(tmp_path):

@@ -158,8 +158,9 @@ async def _unexpected(request: Request, error: Exception) -> Response:
     if routine_reason(error) is None:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
     response = error_response(500, "internal_error", "something went wrong on our side")
-    # Starlette's error middleware sends this past every middleware of the app's list:
-    # it carries the security headers itself.
+    # Starlette's error middleware sends this past every middleware of the app's list: it
+    # carries the security headers itself (and, for a /v1/ request, gateway/app.py has the
+    # OpenAI-compatible API reshape it).
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     return response

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import asyncpg
 
 from gateway.arena.votes import InvalidVote, ballot
-from gateway.turns import Conflict, InvalidChoice, TurnRegistry, TurnSnapshot
+from gateway.turns import Conflict, InvalidChoice, TurnSnapshot
+from gateway.turns.registry import TurnRegistry
 from storage import Q
 
 

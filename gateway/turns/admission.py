@@ -19,7 +19,7 @@ from gateway.turns.limits import KeyLimits
 from gateway.turns.log import EventLog, LegState
 from gateway.turns.table import TurnTable
 from gateway.turns.turn import Turn
-from providers import Provider
+from providers import Message, Provider
 from storage import Pool, Q
 
 MAX_TITLE = 60
@@ -77,9 +77,12 @@ class Admission:
         wait_for_listener: bool = False,
         owner: int = 0,
         blind: bool | None = None,
+        history: Sequence[Message] | None = None,
     ) -> Turn:
         """Start a turn for ``owner`` (a client key's id; 0 in open mode). ``blind``: labels
-        instead of providers; None: as the conversation is."""
+        instead of providers; None: as the conversation is. ``history``: the messages before
+        the prompt as the client keeps them, given to every provider instead of the stored
+        conversation's."""
         if len(prompt) > self.settings.max_prompt_chars:
             raise PromptTooLong(
                 f"the prompt is longer than {self.settings.max_prompt_chars} characters"
@@ -92,7 +95,7 @@ class Admission:
         self.limits.admit(owner)
         try:
             return await self._start(
-                prompt, chosen, conversation_id, wait_for_listener, owner, blind
+                prompt, chosen, conversation_id, wait_for_listener, owner, blind, history
             )
         except BaseException:
             self.limits.release(owner)
@@ -106,6 +109,7 @@ class Admission:
         wait_for_listener: bool,
         owner: int,
         blind: bool | None = None,
+        history: Sequence[Message] | None = None,
     ) -> Turn:
         turn_id = secrets.token_urlsafe(16)  # 128 random bits
         states = {
@@ -123,9 +127,12 @@ class Admission:
         if blind or (blind is None and conversation.blind):
             for name, label in assign_labels(list(states)).items():
                 states[name].blind(label)
-        threads = build_threads(
-            rows, list(states), prompt, self.settings.context_budget_chars, conversation.policy
-        )
+        if history is None:
+            threads = build_threads(
+                rows, list(states), prompt, self.settings.context_budget_chars, conversation.policy
+            )
+        else:
+            threads = {name: [*history, Message("user", prompt)] for name in states}
         legs = {
             name: Leg(states[name], provider, threads[name])
             for name, (provider, _) in zip(states, chosen, strict=True)

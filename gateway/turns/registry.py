@@ -34,7 +34,7 @@ from gateway.turns.reruns.choice import Rerun
 from gateway.turns.reruns.service import RerunService
 from gateway.turns.table import TurnTable
 from gateway.turns.turn import Turn
-from providers import Provider
+from providers import Message, Provider
 from storage import Pool, Writer
 
 log = logging.getLogger("multichat.turns")
@@ -173,9 +173,13 @@ class TurnRegistry:
         wait_for_listener: bool = False,
         owner: int = 0,
         blind: bool | None = None,
+        history: Sequence[Message] | None = None,
     ) -> Turn:
         """Start a turn for ``owner`` (a client key's id; 0 in open mode). ``blind``: labels
-        instead of providers; None: as the conversation is."""
+        instead of providers; None: as the conversation is. ``history``: the messages before
+        the prompt, as the client keeps them (the OpenAI-compatible API, which is stateless):
+        every provider is given those instead of the stored conversation's, which only says
+        where the turn is stored."""
         return await self.admission.create_turn(
             prompt,
             conversation_id=conversation_id,
@@ -183,6 +187,7 @@ class TurnRegistry:
             wait_for_listener=wait_for_listener,
             owner=owner,
             blind=blind,
+            history=history,
         )
 
     async def rerun(

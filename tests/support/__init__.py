@@ -15,6 +15,10 @@ clients that read its event streams, and the checks several test modules make.
 - ``browser``: one headless Chromium (or a clear skip) and Playwright's waiting ``expect``.
 - ``page_helpers``: driving the comparison page; a paced simulator; a cuttable proxy.
 - ``arena_helpers``: what must not leak in a blind turn.
+- ``proxies`` and ``connect_proxy``: tinyproxy, our own CONNECT proxy, throwaway certificates.
+- ``recorded``: the recorded upstream traffic in tests/data/adapters.
+- ``stream_bytes``: a turn's event stream made by hand, for the stream checkers.
+- ``processes``: waiting for a process to end, on its pidfd.
 - ``leftovers`` and ``no_leftovers``: no process the session started may outlive it.
 - ``markers``: which tests are unit, integration, browser or cluster tests.
 
