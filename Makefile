@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: serve test lint format bench simulate migrate screenshot clean
+.PHONY: serve test test-fast typecheck lint format bench simulate migrate screenshot clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required"; exit 1; }
@@ -32,7 +32,16 @@ migrate: $(VENV)/.installed
 
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check gateway providers storage tests
+	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# mypy over gateway/, providers/ and storage/, as configured in pyproject.toml ([tool.mypy]).
+typecheck: $(VENV)/.installed-test
+	$(BIN)/mypy
+
+# The unit tests only (no server, no process; tests/support/markers.py): well under a minute.
+test-fast: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -m unit -q $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed
 	$(BIN)/multichat bench $(BENCH_ARGS)
