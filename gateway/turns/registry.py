@@ -702,7 +702,7 @@ class TurnRegistry:
 def event_bus() -> type:
     """The Redis bus, imported only when REDIS_URL asks for it: redis-py brings about 20 MB
     of modules (OpenTelemetry's SDK among them) that a single process never uses."""
-    from gateway.turns.bus import EventBus
+    from gateway.bus import EventBus
 
     return EventBus
 
