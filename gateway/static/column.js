@@ -66,7 +66,9 @@ export class AnswerColumn {
     this.figuresEl = h("dl", { class: "figures", hidden: true });
     this.bodyEl = h(
       "div",
-      { class: "answer-body", tabindex: "0", role: "region", "aria-labelledby": this.nameEl.id },
+      // Focusable (it scrolls, by keyboard too) and named by its column: a group, not a
+      // landmark, as every turn has a column of each name.
+      { class: "answer-body", tabindex: "0", role: "group", "aria-labelledby": this.nameEl.id },
       this.aboveEl,
       this.placeholderEl,
       this.textEl,
