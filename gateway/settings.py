@@ -12,7 +12,7 @@ import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator
@@ -237,7 +237,7 @@ def comma_separated(value: object) -> object:
     return value
 
 
-def load_settings(env_file: str | None = ENV_FILE, **overrides: object) -> Settings:
+def load_settings(env_file: str | None = ENV_FILE, **overrides: Any) -> Settings:
     """Read settings, turning pydantic's report into one line naming the variable."""
     try:
         settings = Settings(_env_file=env_file, **overrides)

@@ -11,16 +11,22 @@ The adapters check again before they build a request, so no path skips the rule.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from providers.base import ProviderConfig
+from typing import Protocol
 
 MODEL_NAME = re.compile(r"[A-Za-z0-9._:-]+")
 KNOBS = re.compile(r"[A-Za-z0-9._=, -]*")  # providers/simulators/knobs.py's grammar, no more
 KNOB_SEPARATOR = "+"
 MAX_MODEL_CHARS = 200
 RULE = "a model name is letters, digits, '.', '_', ':' and '-' only, with no '..'"
+
+
+class PinRules(Protocol):
+    """What the rule reads of a provider's config (``providers.base.ProviderConfig``)."""
+
+    name: str
+    model: str
+    simulated: bool
+    models: tuple[str, ...]
 
 
 class InvalidModel(ValueError):
@@ -31,7 +37,7 @@ def is_model_name(name: str) -> bool:
     return len(name) <= MAX_MODEL_CHARS and bool(MODEL_NAME.fullmatch(name)) and ".." not in name
 
 
-def check_model(config: ProviderConfig, model: str) -> str:
+def check_model(config: PinRules, model: str) -> str:
     """``model`` if a client may pin it for ``config``'s provider; raises InvalidModel."""
     if model == config.model:
         return model  # the operator's own choice

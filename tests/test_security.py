@@ -2,8 +2,8 @@
 
 One gateway with two ordinary keys, alice's and bob's (an admin key made first, as a real
 install has one). Alice's conversation and turns answer 404 to bob (no existence leak) and 401
-with no key or a wrong one, on every endpoint. These gateways do not take the suite's key
-(tests/credentials.py): a request without a header here has no credentials at all.
+with no key or a wrong one, on every endpoint. These gateways take no suite key
+(tests/support/credentials.py): a request without a header here has no credentials at all.
 """
 
 from __future__ import annotations
@@ -12,49 +12,25 @@ import asyncio
 import logging
 import subprocess
 import sys
-import time
 
 import asyncpg
 import httpx
 import pytest
-from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
-from gateway.auth import create_key
-from storage import create_pool
-from tests.conftest import start_gateway
-from tests.sse_client import iter_events
-from tests.turn_helpers import API, rows
+from tests.support.keys import bearer, expired_token, make_keys, start_keyed_gateway
+from tests.support.sse_client import iter_events
+from tests.support.turn_helpers import API, eventually, rows
 
 FAST = "+tokens=8,gap=1"
 SLOW = "+tokens=400,gap=25"
 
 
-async def make_keys(database_url: str, *names: str) -> dict[str, str]:
-    """Ordinary keys of these names, and under "admin" the admin key made before them (the
-    first key of a database is an admin, as the one a fresh install makes at start)."""
-    pool = await create_pool(database_url, min_size=1, max_size=2, command_timeout=10)
-    try:
-        made = {"admin": (await create_key(pool, "operator"))[0]}
-        return made | {name: (await create_key(pool, name))[0] for name in names}
-    finally:
-        await pool.close()
-
-
-def keyed_gateway(database_url: str, simulator_url: str, **overrides):
-    """A gateway that takes no suite key: requests carry only what a test gives them."""
-    return start_gateway(database_url, simulator_url, multichat_key=None, **overrides)
-
-
 @pytest.fixture
 async def keyed(database_url, sim):
     keys = await make_keys(database_url, "alice", "bob")
-    server = keyed_gateway(database_url, sim.url)
+    server = start_keyed_gateway(database_url, sim.url)
     yield server, keys
     server.stop()
-
-
-def bearer(key: str | None) -> dict[str, str]:
-    return {"authorization": f"Bearer {key}"} if key else {}
 
 
 async def alices_things(client: httpx.AsyncClient, key: str) -> dict:
@@ -134,15 +110,6 @@ async def test_a_conversation_of_another_key_cannot_be_continued(keyed, sim):
         assert sum(s["requests"] for s in sim.stats().values()) == sim_before, "no provider call"
 
 
-def expired_token(secret: bytes, turn_id: str, key_id: int) -> str:
-    class LongAgo(TimestampSigner):
-        def get_timestamp(self) -> int:
-            return int(time.time()) - 24 * 3600
-
-    serializer = URLSafeTimedSerializer(secret, salt="multichat.turn-events", signer=LongAgo)
-    return serializer.dumps({"t": turn_id, "k": key_id})
-
-
 async def test_the_events_url_token_opens_that_turn_only_and_only_while_valid(keyed, database_url):
     server, keys = keyed
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
@@ -210,9 +177,8 @@ async def test_the_page_session_cookie(keyed):
         # Signing out ended the session on the server: the cookie, kept by someone, is dead.
         replayed = await client.get(f"{API}/conversations/", headers=cookie_header)
         assert replayed.status_code == 401
-        assert (await client.get(f"{API}/session", headers=cookie_header)).json()[
-            "signed_in"
-        ] is False
+        state = (await client.get(f"{API}/session", headers=cookie_header)).json()
+        assert state["signed_in"] is False
 
 
 async def test_cross_site_requests_and_rebinding_hosts_are_refused(keyed, sim):
@@ -241,7 +207,7 @@ async def test_cross_site_requests_and_rebinding_hosts_are_refused(keyed, sim):
 
 async def test_cors_preflight_from_an_allowed_origin(database_url, sim):
     keys = await make_keys(database_url, "alice")
-    server = keyed_gateway(database_url, sim.url, cors_origins=["https://app.example"])
+    server = start_keyed_gateway(database_url, sim.url, cors_origins=["https://app.example"])
     try:
         async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
             preflight = await client.options(
@@ -274,7 +240,7 @@ async def test_cors_preflight_from_an_allowed_origin(database_url, sim):
 
 async def test_per_key_limits(database_url, sim):
     keys = await make_keys(database_url, "alice", "bob")
-    server = keyed_gateway(
+    server = start_keyed_gateway(
         database_url, sim.url, key_turns_per_minute=3, key_max_concurrent_turns=1
     )
     try:
@@ -296,10 +262,7 @@ async def test_per_key_limits(database_url, sim):
                 state = await client.get(f"{API}/turns/{turn_id}", headers=bearer(keys["alice"]))
                 return state.json()["status"] == "finished"
 
-            for _ in range(300):
-                if await ended():
-                    break
-                await asyncio.sleep(0.05)
+            await eventually(ended)
             fast = {"prompt": "fast", "models": [f"claude:claude-sonnet-5{FAST}"]}
             for _ in range(2):  # the 2nd and 3rd turn of the minute
                 response = await client.post(
@@ -335,7 +298,7 @@ async def test_no_address_is_trusted_without_credentials(database_url, sim):
     """No loopback exception: a same-host forwarder makes every remote client a loopback
     peer, so a loopback peer is nobody in particular (and even with no key in the database,
     where the gateway used to be open to it)."""
-    server = keyed_gateway(database_url, sim.url)
+    server = start_keyed_gateway(database_url, sim.url)
     try:
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
             for method, path in (
@@ -360,23 +323,15 @@ async def test_no_address_is_trusted_without_credentials(database_url, sim):
 async def test_revoking_every_key_does_not_open_the_gateway(keyed, database_url):
     server, keys = keyed
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
-        assert (
-            await client.get(f"{API}/providers", headers=bearer(keys["alice"]))
-        ).status_code == 200
+        providers = f"{API}/providers"
+        assert (await client.get(providers, headers=bearer(keys["alice"]))).status_code == 200
         await rows(database_url, "UPDATE client_keys SET revoked_at = now()")
         for headers in (bearer(keys["alice"]), {}):
-            response = await eventually_status(client, f"{API}/providers", headers, 401)
-            assert response.status_code == 401
 
+            async def refused(headers=headers) -> bool:
+                return (await client.get(providers, headers=headers)).status_code == 401
 
-async def eventually_status(client, path: str, headers: dict, status: int) -> httpx.Response:
-    """The response once it has that status (a revocation takes up to a second to be heard)."""
-    for _ in range(200):
-        response = await client.get(path, headers=headers)
-        if response.status_code == status:
-            return response
-        await asyncio.sleep(0.05)
-    return response
+            assert await eventually(refused, within=20)
 
 
 async def test_keys_cli_create_list_revoke(tmp_path, database_url):

@@ -8,9 +8,9 @@ import logging
 import httpx
 import pytest
 
-from gateway.logs import RedactTokens, redact
-from tests.gateway_process import GatewayProcess
-from tests.turn_helpers import API
+from gateway.observability.logs import RedactTokens, redact
+from tests.support.gateway_process import GatewayProcess
+from tests.support.turn_helpers import API
 
 FAST = "+tokens=4,gap=1"
 
@@ -32,7 +32,7 @@ def test_the_events_url_token_is_redacted_from_access_lines(
             events_url = created.json()["events_url"]
             token = events_url.split("token=", 1)[1]
             # As an EventSource would: no key (an empty header keeps the suite's key out, see
-            # tests/credentials.py), the token alone; and a refused one too.
+            # tests/support/credentials.py), the token alone; and a refused one too.
             anonymous = {"authorization": ""}
             assert client.get(events_url, headers=anonymous).status_code == 200
             refused = client.get(f"{events_url}x&last_event_id=2", headers=anonymous)
@@ -61,7 +61,7 @@ def test_redaction_keeps_the_rest_of_the_line():
 
 
 def test_span_attributes_carry_no_token():
-    from gateway.tracing import safe
+    from gateway.observability.tracing import safe
 
     attributes = safe({"url.full": "http://h/api/v1/turns/t/events?token=secret", "n": 3})
     assert attributes == {"url.full": "http://h/api/v1/turns/t/events?token=[redacted]", "n": 3}

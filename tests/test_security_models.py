@@ -8,8 +8,8 @@ import pytest
 
 from providers import Message, ProviderConfig, ProviderError, make_adapter
 from providers.models import RULE, check_model
-from tests.conftest import start_gateway
-from tests.turn_helpers import API
+from tests.support.gateways import start_gateway
+from tests.support.turn_helpers import API
 
 BAD_NAMES = [
     "x/../../../v1/tunedModels#",  # the issue's: another Gemini endpoint, the operator's key

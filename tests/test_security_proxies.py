@@ -11,9 +11,9 @@ import pytest
 
 from gateway.auth import TrustedProxies, allowance
 from gateway.auth.proxies import read_forwarded
-from tests.gateway_process import GatewayProcess
-from tests.test_security import bearer, keyed_gateway, make_keys
-from tests.turn_helpers import API
+from tests.support.gateway_process import GatewayProcess
+from tests.support.keys import bearer, make_keys, start_keyed_gateway
+from tests.support.turn_helpers import API
 
 # -- the forwarding headers, parsed -------------------------------------------------------------
 
@@ -114,10 +114,10 @@ PUBLIC = {
 
 async def test_behind_a_trusted_tls_proxy_origin_scheme_and_cookie_follow_it(database_url, sim):
     keys = await make_keys(database_url, "alice")
-    trusted = keyed_gateway(
+    trusted = start_keyed_gateway(
         database_url, sim.url, trusted_proxies=["127.0.0.1"], allowed_hosts=["chat.example.com"]
     )
-    untrusted = keyed_gateway(database_url, sim.url, allowed_hosts=["chat.example.com"])
+    untrusted = start_keyed_gateway(database_url, sim.url, allowed_hosts=["chat.example.com"])
     try:
         origin = {"origin": "https://chat.example.com"}
         async with httpx.AsyncClient(base_url=trusted.url, timeout=30) as client:
@@ -162,7 +162,7 @@ async def test_behind_a_trusted_tls_proxy_origin_scheme_and_cookie_follow_it(dat
 
 async def test_allowed_hosts_star_keeps_the_origin_check(database_url, sim):
     keys = await make_keys(database_url, "alice")
-    server = keyed_gateway(database_url, sim.url, allowed_hosts=["*"])
+    server = start_keyed_gateway(database_url, sim.url, allowed_hosts=["*"])
     try:
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
             rebound = {"host": "evil.example", "origin": "http://evil.example"}
@@ -182,7 +182,7 @@ async def test_allowed_hosts_star_keeps_the_origin_check(database_url, sim):
 async def test_public_url_is_an_allowed_origin_and_makes_cookies_secure(database_url, sim):
     """An ssh tunnel or a TLS proxy that is not trusted: PUBLIC_URL says where the page is."""
     keys = await make_keys(database_url, "alice")
-    server = keyed_gateway(database_url, sim.url, public_url="https://chat.example.com")
+    server = start_keyed_gateway(database_url, sim.url, public_url="https://chat.example.com")
     try:
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
             signed = await client.post(

@@ -16,19 +16,13 @@ import sys
 from pathlib import Path
 
 import httpx
-import pytest
 
 from gateway.auth import FIRST_KEY_FILE
-from tests.sse_client import Stream, iter_events
-from tests.test_security import bearer, make_keys
-from tests.turn_helpers import API, answers, eventually, rows
+from tests.support.keys import bearer, make_keys, no_suite_key_environment, printed_sign_in
+from tests.support.sse_client import Stream, iter_events
+from tests.support.turn_helpers import API, answers, eventually, rows
 
 LONG = "+tokens=2000,gap=25"  # fifty seconds of answer: a cancelled one was cut, not finished
-
-
-def environment(database_url: str, sim_url: str, **more: str) -> dict[str, str]:
-    """A gateway with no suite key (tests/credentials.py): only the keys a test makes."""
-    return {"DATABASE_URL": database_url, "SIMULATOR_URL": sim_url, "MULTICHAT_KEY": "", **more}
 
 
 def multichat(tmp_path: Path, database_url: str, *args: str) -> subprocess.CompletedProcess:
@@ -64,7 +58,7 @@ async def read_to_end(response: httpx.Response, stream: Stream, started: asyncio
 
 async def test_sign_out_ends_the_session_on_every_process(processes, database_url, sim):
     keys = await make_keys(database_url, "alice")
-    one, other = (processes(environment(database_url, sim.url)) for _ in range(2))
+    one, other = (processes(no_suite_key_environment(database_url, sim.url)) for _ in range(2))
     async with httpx.AsyncClient(timeout=30) as client:
         signed = await client.post(f"{one.url}{API}/session", json={"key": keys["alice"]})
         cookie = {"cookie": f"multichat_session={signed.cookies['multichat_session']}"}
@@ -79,7 +73,7 @@ async def test_revoking_a_key_ends_its_sessions_tokens_and_turns_everywhere(
     processes, database_url, sim, tmp_path
 ):
     keys = await make_keys(database_url, "alice", "bob")
-    one, other = (processes(environment(database_url, sim.url)) for _ in range(2))
+    one, other = (processes(no_suite_key_environment(database_url, sim.url)) for _ in range(2))
     body = {"prompt": "a long one", "models": [f"claude:claude-sonnet-5{LONG}", f"gemini:g{LONG}"]}
     async with httpx.AsyncClient(timeout=60) as client:
         # On one: a turn by bearer, its stream opened by the events_url token (EventSource).
@@ -152,10 +146,10 @@ async def test_revoking_a_key_ends_its_sessions_tokens_and_turns_everywhere(
         )
 
 
-async def test_every_session_cookie_of_the_name_is_read(keyed):
+async def test_every_session_cookie_of_the_name_is_read(keyed_gateway):
     """Cookies ignore ports: another app on this host can plant one of the same name. A
     planted bad one does not hide ours; two live sessions are refused (one was planted)."""
-    server, keys = keyed
+    server, keys = keyed_gateway
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
         sessions = {}
         for name in ("alice", "bob"):
@@ -171,18 +165,8 @@ async def test_every_session_cookie_of_the_name_is_read(keyed):
         assert "more than one session" in refused.json()["error"]["message"]
 
 
-@pytest.fixture
-async def keyed(database_url, sim):
-    from tests.test_security import keyed_gateway
-
-    keys = await make_keys(database_url, "alice", "bob")
-    server = keyed_gateway(database_url, sim.url)
-    yield server, keys
-    server.stop()
-
-
-async def test_admin_keys_manage_keys_and_read_metrics_ordinary_keys_their_own(keyed):
-    server, keys = keyed
+async def test_admin_keys_manage_keys_and_read_metrics_ordinary_keys_their_own(keyed_gateway):
+    server, keys = keyed_gateway
     admin, alice = bearer(keys["admin"]), bearer(keys["alice"])
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
         for method, path, body in (
@@ -241,7 +225,7 @@ async def test_multichat_key_is_an_admin_key_and_a_new_value_keeps_its_data(
     processes, database_url, sim
 ):
     first_value, second_value = "a" * 20 + "-environment-key-1", "b" * 20 + "-environment-key-2"
-    gateway = processes(environment(database_url, sim.url, MULTICHAT_KEY=first_value))
+    gateway = processes(no_suite_key_environment(database_url, sim.url, MULTICHAT_KEY=first_value))
     async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as client:
         made = await client.post(
             f"{API}/conversations/", json={"title": "kept"}, headers=bearer(first_value)
@@ -250,7 +234,7 @@ async def test_multichat_key_is_an_admin_key_and_a_new_value_keeps_its_data(
         assert (await client.get(f"{API}/keys", headers=bearer(first_value))).status_code == 200
     gateway.stop()
     assert "#key=" not in gateway.output(), "no first key while MULTICHAT_KEY is set"
-    gateway = processes(environment(database_url, sim.url, MULTICHAT_KEY=second_value))
+    gateway = processes(no_suite_key_environment(database_url, sim.url, MULTICHAT_KEY=second_value))
     async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as client:
         assert (
             await client.get(f"{API}/conversations/", headers=bearer(first_value))
@@ -271,7 +255,7 @@ async def test_a_fresh_install_makes_a_first_key_and_prints_where_to_sign_in(
     """No key, no MULTICHAT_KEY: the gateway makes an admin key, keeps it 0600 in DATA_DIR,
     prints the address that signs a browser in, and prints it again at every start until the
     key is revoked. Nothing is open meanwhile."""
-    gateway = processes(environment(database_url, sim.url))
+    gateway = processes(no_suite_key_environment(database_url, sim.url))
     url, key = printed_sign_in(gateway)
     assert url == f"http://127.0.0.1:{gateway.port}/#key={key}"
     kept = tmp_path / "data" / FIRST_KEY_FILE
@@ -281,18 +265,12 @@ async def test_a_fresh_install_makes_a_first_key_and_prints_where_to_sign_in(
         assert (await client.get(f"{API}/conversations/")).status_code == 401
         assert (await client.get(f"{API}/keys", headers=bearer(key))).status_code == 200
     gateway.stop()
-    again = processes(environment(database_url, sim.url))
+    again = processes(no_suite_key_environment(database_url, sim.url))
     assert printed_sign_in(again) == (f"http://127.0.0.1:{again.port}/#key={key}", key)
     again.stop()
     # Once the operator has a key of their own and revokes the first, it is gone for good.
     assert multichat(tmp_path, database_url, "keys", "create", "--name", "me").returncode == 0
     assert multichat(tmp_path, database_url, "keys", "revoke", "first").returncode == 0
-    later = processes(environment(database_url, sim.url))
+    later = processes(no_suite_key_environment(database_url, sim.url))
     assert "#key=" not in later.output() and not kept.exists()
     assert "sign in with a client key" in later.output()
-
-
-def printed_sign_in(gateway) -> tuple[str, str]:
-    (line,) = [line for line in gateway.output().splitlines() if "#key=" in line]
-    url = line.split("Open ", 1)[1].split()[0]
-    return url, url.split("#key=", 1)[1]
