@@ -114,6 +114,8 @@ class Settings(BaseSettings):
     retry_ms: int = Field(default=2_000, ge=0)
     send_timeout: float = Field(default=15.0, gt=0)
     listener_buffer_bytes: int = Field(default=4_000_000, ge=1024)
+    # What all listeners of a process may hold together; past it, slow readers are dropped.
+    listener_buffer_total: int = Field(default=256_000_000, ge=1_000_000)
 
     writer_batch: int = Field(default=200, ge=1)
     writer_queue: int = Field(default=10_000, ge=1)

@@ -13,6 +13,7 @@ from gateway.bus.connection import SOCKET_TIMEOUT, block_seconds, connect
 from gateway.bus.control import Control
 from gateway.bus.mirror import Mirror, Mirrors
 from gateway.bus.publisher import Publisher
+from gateway.turns.log import UNBOUNDED, BufferBudget
 
 log = logging.getLogger("multichat.bus")
 
@@ -25,6 +26,7 @@ class EventBus:
         retention: float,
         listener_limit: int,
         grace: float,
+        listener_budget: BufferBudget = UNBOUNDED,
         on_cancel: Callable[[str, list[str] | None], None],
         on_reveal: Callable[[str], None] | None = None,
         on_rerun: Callable[[dict], Awaitable[dict | None]] | None = None,
@@ -47,6 +49,7 @@ class EventBus:
             self.redis,
             self.worker,
             listener_limit=listener_limit,
+            listener_budget=listener_budget,
             grace=grace,
             block_ms=int(wait * 1000),
             warn=self._warn,

@@ -34,7 +34,7 @@ from gateway.turns.events import done_data
 from gateway.turns.leases import LeaseKeeper
 from gateway.turns.leg import Leg, LegResult, run_leg
 from gateway.turns.limits import KeyLimits
-from gateway.turns.log import EventLog, LegState
+from gateway.turns.log import BufferBudget, EventLog, LegState
 from gateway.turns.replay import StoredTurn, answer_error, load_stored_turn, sum_costs
 from gateway.turns.rerun import (
     Rerun,
@@ -67,11 +67,14 @@ class TurnRegistry:
         self.writer = Writer(
             pool, batch_size=settings.writer_batch, queue_size=settings.writer_queue
         )
+        # What every listener of this process may buffer together (LISTENER_BUFFER_TOTAL).
+        self.listener_budget = BufferBudget(settings.listener_buffer_total)
         self.bus = (
             event_bus()(
                 settings.redis_url,
                 retention=settings.redis_stream_retention,
                 listener_limit=settings.listener_buffer_bytes,
+                listener_budget=self.listener_budget,
                 grace=settings.disconnect_grace,
                 on_cancel=self._cancel_from_elsewhere,
                 on_reveal=self._reveal_from_elsewhere,
@@ -278,6 +281,7 @@ class TurnRegistry:
         events.on_listener = lambda _: self._cancel_grace(turn_id)
         events.on_abandoned = lambda _: self._start_grace(turn_id, self.settings.disconnect_grace)
         events.on_overflow = self._listener_overflowed
+        events.budget = self.listener_budget
         if self.bus is not None:
             events.sink = self.bus.sink(turn_id)
         return events
