@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     # A running turn's lease: another gateway marks it interrupted this long after its
     # owner stops renewing it (it renews every third of it).
     turn_lease: float = Field(default=30.0, ge=1)
+    # With Redis, the fast path: a process that has not beaten its heartbeat for this long is
+    # dead, and another one finishes its turns at once (it beats every quarter of it).
+    redis_heartbeat: float = Field(default=2.0, ge=0.5)
 
     db_pool_min: int = Field(default=2, ge=1)
     db_pool_max: int = Field(default=10, ge=1)

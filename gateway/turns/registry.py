@@ -79,6 +79,9 @@ class TurnRegistry:
                 on_cancel=self._cancel_from_elsewhere,
                 on_reveal=self._reveal_from_elsewhere,
                 on_rerun=self._rerun_from_elsewhere,
+                on_fenced=self._taken_from_us,
+                pool=pool,
+                heartbeat=settings.redis_heartbeat,
             )
             if settings.redis_url
             else None
@@ -646,6 +649,12 @@ class TurnRegistry:
     def _cancel_from_elsewhere(self, turn_id: str, providers: list[str] | None) -> None:
         if turn_id in self.running_legs:  # ours; every worker hears the request
             self.cancel(turn_id, providers)
+
+    def _taken_from_us(self, turn_ids: list[str]) -> None:
+        """This process was taken for dead and its turns finished elsewhere: stop them here."""
+        log.warning("%d turn(s) of this process were taken over by another one", len(turn_ids))
+        for turn_id in turn_ids:
+            self.cancel(turn_id)
 
     def _reveal_from_elsewhere(self, turn_id: str) -> None:
         if turn_id in self.running_legs and (turn := self.turns.get(turn_id)) is not None:
