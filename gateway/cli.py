@@ -1,4 +1,4 @@
-"""``multichat``: serve, migrate, keys, simulate, loadtest and bench."""
+"""``multichat``: serve, migrate, keys, simulate, loadtest, bench and locustfile."""
 
 from __future__ import annotations
 
@@ -55,6 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     add_bench_arguments(
         commands.add_parser("bench", help="the streaming benchmark: direct vs through the gateway")
+    )
+
+    commands.add_parser(
+        "locustfile",
+        help='print the path of the shipped Locust file: locust -f "$(multichat locustfile)"',
     )
 
     args = parser.parse_args(argv)
@@ -256,6 +261,17 @@ def run_bench(args: argparse.Namespace) -> int:
     return bench.main(args)
 
 
+def run_locustfile(args: argparse.Namespace) -> int:
+    import importlib.util
+
+    from gateway.tools.locust import LOCUSTFILE
+
+    print(LOCUSTFILE)
+    if importlib.util.find_spec("locust") is None:
+        print("multichat: Locust is not installed: pip install -e '.[load]'", file=sys.stderr)
+    return 0
+
+
 COMMANDS = {
     "serve": run_serve,
     "keys": run_keys,
@@ -263,4 +279,5 @@ COMMANDS = {
     "simulate": run_simulate,
     "loadtest": run_loadtest,
     "bench": run_bench,
+    "locustfile": run_locustfile,
 }

@@ -355,7 +355,7 @@ class TurnRegistry:
         turn.cost_usd = sum_costs((turn.cost_usd, answer.cost_usd))
         if (observer := self.observer) is not None:
             observer.leg_finished(turn, leg, result, answer)
-        leg.provider.record(result.status == "complete")
+        leg.provider.record(result.status)
         stored = asdict(answer)
         # Retryable only if what was stored is what the provider said (not unstorable, say).
         said = result.error
