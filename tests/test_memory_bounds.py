@@ -71,6 +71,7 @@ async def test_slow_readers_are_dropped_before_the_process_outgrows_its_budget(
 
 
 @pytest.mark.skipif(memory.free_in_heap() == 0 and memory._LIBC is None, reason="not glibc")
+@pytest.mark.integration  # runs the spike in a process of its own
 def test_memory_freed_after_a_spike_goes_back_to_the_system():
     script = textwrap.dedent(
         """
