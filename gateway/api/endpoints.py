@@ -395,9 +395,10 @@ ENDPOINTS: list[ApiEndpoint] = [
         f"{API}/keys/{{key_id:id}}",
         keys.revoke,
         "Revoke a key: its sessions, events_url tokens and running turns end with it (within a"
-        " second on every gateway process). Admin keys only",
+        " second on every gateway process). Admin keys only; MULTICHAT_KEY's key changes with"
+        " the variable (409)",
         "keys",
         status=204,
-        errors=(403, 404, 503),
+        errors=(403, 404, 409, 503),
     ),
 ]

@@ -74,6 +74,11 @@ async def revoke(request: Request) -> Response:
         raise not_found("key")
     row = await Q.revoke_client_key_by_id.fetchrow(gateway.pool, id=key_id)
     if row is None:
+        live = await Q.live_client_key.fetchrow(gateway.pool, id=key_id)
+        if live is not None:  # the environment's: not revoked above
+            raise HttpError(
+                409, "this is MULTICHAT_KEY's key: give the variable a new value instead"
+            )
         raise not_found("live key")
     gateway.access.revocations.revoked({row["id"]})  # here at once; elsewhere within a second
     return Response(status_code=204)

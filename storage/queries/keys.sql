@@ -43,8 +43,11 @@ WITH revoked AS (
 SELECT id, name FROM revoked;
 
 -- name: revoke_client_key_by_id
+-- Over HTTP: not the environment's key, which changes with MULTICHAT_KEY (revoked here, the
+-- gateways would refuse to start with it); the CLI can.
 WITH revoked AS (
-    UPDATE client_keys SET revoked_at = now() WHERE revoked_at IS NULL AND id = :id
+    UPDATE client_keys SET revoked_at = now()
+    WHERE revoked_at IS NULL AND id = :id AND origin <> 'environment'
     RETURNING id, name
 ), ended AS (
     UPDATE sessions SET ended_at = now()
