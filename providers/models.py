@@ -15,6 +15,10 @@ from typing import Protocol
 
 MODEL_NAME = re.compile(r"[A-Za-z0-9._:-]+")
 KNOBS = re.compile(r"[A-Za-z0-9._=, -]*")  # providers/simulators/knobs.py's grammar, no more
+# The same rule as regular expressions for a JSON Schema (no lookaround, which not every
+# dialect has): a name with no "..", then simulator knobs.
+NAME_PATTERN = r"(?:\.|\.?(?:[A-Za-z0-9_:-]+\.?)+)"
+KNOBS_PATTERN = r"(?:\+[A-Za-z0-9._=, -]*)"
 KNOB_SEPARATOR = "+"
 MAX_MODEL_CHARS = 200
 RULE = "a model name is letters, digits, '.', '_', ':' and '-' only, with no '..'"
