@@ -3,6 +3,7 @@ access line (text or JSON) and no span attribute carries it."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import httpx
@@ -10,33 +11,31 @@ import pytest
 
 from gateway.observability.logs import RedactTokens, redact
 from tests.support.gateway_process import GatewayProcess
+from tests.support.keys import bearer, make_keys, no_suite_key_environment
 from tests.support.turn_helpers import API
 
 FAST = "+tokens=4,gap=1"
 
 
 @pytest.mark.parametrize("log_format", ["text", "json"])
-def test_the_events_url_token_is_redacted_from_access_lines(
+async def test_the_events_url_token_is_redacted_from_access_lines(
     tmp_path, database_url, sim, log_format
 ):
+    keys = await make_keys(database_url, "alice")
     process = GatewayProcess(
-        tmp_path,
-        {"DATABASE_URL": database_url, "SIMULATOR_URL": sim.url, "LOG_FORMAT": log_format},
+        tmp_path, no_suite_key_environment(database_url, sim.url, LOG_FORMAT=log_format)
     )
     try:
-        process.wait_ready()
-        with httpx.Client(base_url=process.url, timeout=30) as client:
+        await asyncio.to_thread(process.wait_ready)
+        async with httpx.AsyncClient(base_url=process.url, timeout=30) as client:
             body = {"prompt": "log me", "models": [f"claude:claude-sonnet-5{FAST}"]}
-            created = client.post(f"{API}/turns", json=body)
+            created = await client.post(f"{API}/turns", json=body, headers=bearer(keys["alice"]))
             assert created.status_code == 201
             events_url = created.json()["events_url"]
             token = events_url.split("token=", 1)[1]
-            # As an EventSource would: no key (an empty header keeps the suite's key out, see
-            # tests/support/credentials.py), the token alone; and a refused one too.
-            anonymous = {"authorization": ""}
-            assert client.get(events_url, headers=anonymous).status_code == 200
-            refused = client.get(f"{events_url}x&last_event_id=2", headers=anonymous)
-            assert refused.status_code == 401
+            # As an EventSource would: no key, the token alone; and a refused one too.
+            assert (await client.get(events_url)).status_code == 200
+            assert (await client.get(f"{events_url}x&last_event_id=2")).status_code == 401
     finally:
         process.stop()
     output = process.output()

@@ -4,6 +4,7 @@ never turns the Origin check off), and the cookie over HTTPS."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import httpx
@@ -12,7 +13,7 @@ import pytest
 from gateway.auth import TrustedProxies, allowance
 from gateway.auth.proxies import read_forwarded
 from tests.support.gateway_process import GatewayProcess
-from tests.support.keys import bearer, make_keys, start_keyed_gateway
+from tests.support.keys import bearer, make_keys, no_suite_key_environment, start_keyed_gateway
 from tests.support.turn_helpers import API
 
 # -- the forwarding headers, parsed -------------------------------------------------------------
@@ -198,24 +199,28 @@ async def test_public_url_is_an_allowed_origin_and_makes_cookies_secure(database
 
 
 @pytest.mark.parametrize("trusted", ["", "127.0.0.1"])
-def test_uvicorn_believes_no_forwarding_header_of_its_own(tmp_path, database_url, sim, trusted):
+async def test_uvicorn_believes_no_forwarding_header_of_its_own(
+    tmp_path, database_url, sim, trusted
+):
     """uvicorn trusts X-Forwarded-For from 127.0.0.1 by default (forwarded_allow_ips): under
     ``multichat serve`` the client is who TRUSTED_PROXIES says, and nobody else."""
-    process = GatewayProcess(
-        tmp_path,
-        {
-            "DATABASE_URL": database_url,
-            "SIMULATOR_URL": sim.url,
-            "LOG_FORMAT": "json",
-            "TRUSTED_PROXIES": trusted,
-            "FORWARDED_ALLOW_IPS": "*",  # uvicorn's own setting: must change nothing
-        },
+    keys = await make_keys(database_url, "alice")
+    environment = no_suite_key_environment(
+        database_url,
+        sim.url,
+        LOG_FORMAT="json",
+        TRUSTED_PROXIES=trusted,
+        FORWARDED_ALLOW_IPS="*",  # uvicorn's own setting: must change nothing
     )
+    process = GatewayProcess(tmp_path, environment)
     try:
-        process.wait_ready()
-        with httpx.Client(base_url=process.url, timeout=30) as client:
+        await asyncio.to_thread(process.wait_ready)
+        async with httpx.AsyncClient(base_url=process.url, timeout=30) as client:
             forwarded = {"x-forwarded-for": "203.0.113.9", "x-request-id": "forwarded-1"}
-            assert client.get(f"{API}/providers", headers=forwarded).status_code == 200
+            response = await client.get(
+                f"{API}/providers", headers=forwarded | bearer(keys["alice"])
+            )
+            assert response.status_code == 200
     finally:
         process.stop()
     records = [json.loads(line) for line in process.output().splitlines() if line.startswith("{")]

@@ -50,7 +50,6 @@ async def test_a_forwarder_gets_401_and_the_printed_address_signs_a_browser_in(
     with nothing added. The default gateway answers none of them; the address it printed at
     start signs a real browser in (the key in the fragment, gone from the address bar)."""
     gateway = processes(no_suite_key_environment(database_url, sim.url))
-    url, key = printed_sign_in(gateway)
     forwarder = await CuttableProxy(gateway.port).start()
     try:
         async with httpx.AsyncClient(base_url=forwarder.url, timeout=30) as client:
@@ -68,6 +67,7 @@ async def test_a_forwarder_gets_401_and_the_printed_address_signs_a_browser_in(
             assert state["auth"] == "keys" and state["signed_in"] is False
         assert sum(s["requests"] for s in sim.stats().values()) == 0, "no provider was called"
 
+        url, key = printed_sign_in(gateway)
         context = await new_context(browser)
         try:
             page = await context.new_page()
