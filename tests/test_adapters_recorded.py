@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import re
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 
 import httpx
@@ -74,11 +75,16 @@ def router() -> Iterator[respx.MockRouter]:
 
 @pytest.fixture
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Retry waits, recorded instead of slept."""
+    """Retry waits, recorded instead of slept: the test's own, on its thread. (asyncio.sleep is
+    patched for the whole process: a server running in another thread, such as the session's
+    simulator, sleeps as usual and is not recorded.)"""
     recorded: list[float] = []
     real_sleep = asyncio.sleep
+    test_thread = threading.get_ident()
 
     async def fake_sleep(delay: float, result: object = None) -> object:
+        if threading.get_ident() != test_thread:
+            return await real_sleep(delay, result)
         if delay:
             recorded.append(delay)
         return await real_sleep(0, result)
