@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.settings import SettingsError, provider_configs
+from gateway.settings import SettingsError, provider_configs, provider_settings
 from providers.transport import EnvironmentProxies, NoProxy, Proxy, ProxyURLError, network_for
 from tests.conftest import make_settings
 from tests.proxies import Certificates
@@ -222,7 +222,7 @@ def test_the_settings_reach_each_providers_config(monkeypatch, tmp_path):
         ANTHROPIC_API_KEY="k1",
         GOOGLE_API_KEY="k2",
         XAI_API_KEY="k3",
-        GROK_PROXY="http://other.corp:3128",
+        GROK_PROXY=f"http://grok:{SECRET}@other.corp:3128",
         GROK_CLIENT_CERT=str(cert),
         GROK_CLIENT_KEY=str(key),
         GROK_TRANSPORT="httpx",
@@ -237,4 +237,5 @@ def test_the_settings_reach_each_providers_config(monkeypatch, tmp_path):
     )
     # Without a key, the simulator on loopback: never through the proxy.
     assert found["chatgpt"].network.describe() == "direct (loopback), CAs from SSL_CERT_FILE"
-    assert SECRET not in repr(found["claude"])
+    assert SECRET not in repr(found["claude"]) and SECRET not in repr(found["grok"])
+    assert SECRET not in repr(provider_settings(make_settings()))
