@@ -4,6 +4,8 @@ start-up line for each setting that cannot be used. Real proxies: tests/test_pro
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from gateway.settings import SettingsError, provider_configs, provider_settings
@@ -239,3 +241,13 @@ def test_the_settings_reach_each_providers_config(monkeypatch, tmp_path):
     assert found["chatgpt"].network.describe() == "direct (loopback), CAs from SSL_CERT_FILE"
     assert SECRET not in repr(found["claude"]) and SECRET not in repr(found["grok"])
     assert SECRET not in repr(provider_settings(make_settings()))
+
+
+def test_the_developers_proxy_and_ca_variables_never_reach_the_tests():
+    # conftest.py drops them at import, lowercase too: a test that wants them sets them.
+    leaked = [
+        name
+        for name in os.environ
+        if name.upper().endswith("_PROXY") or name.upper() in ("SSL_CERT_FILE", "SSL_CERT_DIR")
+    ]
+    assert leaked == []
