@@ -28,6 +28,7 @@ from gateway.api import (
 )
 from gateway.api.guard import Guard
 from gateway.api.headers import SecurityHeaders
+from gateway.api.openai_compat import OpenAIErrors, openai_routes
 from gateway.api.requests import METRICS_PATH, MetricsToken, RequestContext
 from gateway.api.stream import RawSend
 from gateway.keys import open_access
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, *, tracer: TurnTracer | None = 
         Route(f"{API}/openapi.json", system.openapi_json, include_in_schema=False),
         *system.docs_routes(),
         *page_routes(),
+        *openai_routes(),
     ]
     if metrics is not None:
         routes.append(Route(METRICS_PATH, system.metrics, include_in_schema=False))
@@ -88,11 +90,12 @@ def create_app(settings: Settings | None = None, *, tracer: TurnTracer | None = 
 
 class Gateway(Starlette):
     """Starlette, with the security headers outside its error middleware too: the 500 it
-    makes of an unexpected error carries them like every other response; and ``RawSend``
-    outside everything, so that event streams send their body chunks past the wrappers."""
+    makes of an unexpected error carries them like every other response; so does the OpenAI
+    shape of every error of a ``/v1/`` request; and ``RawSend`` outside everything, so that
+    event streams send their body chunks past the wrappers."""
 
     def build_middleware_stack(self):  # type: ignore[no-untyped-def]
-        return RawSend(SecurityHeaders(super().build_middleware_stack()))
+        return RawSend(SecurityHeaders(OpenAIErrors(super().build_middleware_stack())))
 
 
 def access_middleware(settings: Settings) -> list[Middleware]:
@@ -105,8 +108,18 @@ def access_middleware(settings: Settings) -> list[Middleware]:
                 CORSMiddleware,
                 allow_origins=settings.cors_origins,
                 allow_methods=["GET", "POST", "PATCH", "DELETE"],
-                allow_headers=["authorization", "content-type", "last-event-id"],
-                expose_headers=["x-total-count", "retry-after"],
+                allow_headers=[
+                    "authorization",
+                    "content-type",
+                    "last-event-id",
+                    "x-multichat-conversation-id",
+                ],
+                expose_headers=[
+                    "x-total-count",
+                    "retry-after",
+                    "x-multichat-conversation-id",
+                    "x-multichat-turn-id",
+                ],
                 max_age=600,
             )
         )

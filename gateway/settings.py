@@ -34,6 +34,9 @@ class ProviderSettings(BaseSettings):
 
     base_url: str | None = None
     model: str | None = None
+    # The wire format, where the provider speaks more than one (CHATGPT_WIRE=openai_chat for a
+    # server with Chat Completions only; the default is the Responses API).
+    wire: str | None = None
     system_prompt: str | None = None
     max_tokens: int | None = Field(default=1024, ge=1)
     temperature: float | None = Field(default=None, ge=0, le=2)
@@ -193,6 +196,9 @@ def provider_settings(settings: Settings) -> dict[str, ProviderSettings]:
             own[name] = ProviderSettings(_env_prefix=prefix, _env_file=settings._env_file)
         except ValidationError as error:
             raise SettingsError(_one_line(error, prefix=prefix)) from None
+        wires = PROVIDERS[name].wires
+        if own[name].wire is not None and own[name].wire not in wires:
+            raise SettingsError(f"invalid setting {prefix}WIRE: must be one of {', '.join(wires)}")
     return own
 
 
@@ -236,6 +242,7 @@ def provider_configs(
                 base_url=base_url,
                 model=own.model or spec.model,
                 flavour=spec.flavour,
+                wire=own.wire,
                 api_key=key or SIMULATOR_KEY,
                 simulated=simulated,
                 system_prompt=own.system_prompt,

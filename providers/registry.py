@@ -16,7 +16,7 @@ from providers.transport import Http1Transport, Network
 @dataclass(frozen=True, slots=True)
 class ProviderSpec:
     name: str  # the name in the API
-    wire: str  # anthropic | openai_chat | gemini
+    wire: str  # anthropic | openai_responses | openai_chat | gemini
     flavour: str  # the API within a wire format: openai, xai, perplexity, anthropic, gemini
     key_env: str
     base_url: str
@@ -25,6 +25,13 @@ class ProviderSpec:
     display_name: str  # the name people know it by, as the page shows it
     # How its models' names start: the price table's models that are this provider's.
     model_prefixes: tuple[str, ...] = ()
+    # Other wire formats it can be told to speak (<NAME>_WIRE): ChatGPT's Chat Completions,
+    # for servers that only have that.
+    other_wires: tuple[str, ...] = ()
+
+    @property
+    def wires(self) -> tuple[str, ...]:
+        return (self.wire, *self.other_wires)
 
 
 PROVIDERS: dict[str, ProviderSpec] = {
@@ -43,13 +50,14 @@ PROVIDERS: dict[str, ProviderSpec] = {
         ),
         ProviderSpec(
             "chatgpt",
-            "openai_chat",
+            "openai_responses",
             "openai",
             "OPENAI_API_KEY",
             "https://api.openai.com/v1",
             "gpt-5.5",
             "/openai/v1",
             display_name="ChatGPT",
+            other_wires=("openai_chat",),
             model_prefixes=("gpt-", "o1", "o3", "o4"),
         ),
         ProviderSpec(
@@ -115,14 +123,21 @@ def adapter_class(wire: str) -> type[Adapter]:
         from providers.openai_chat import OpenAIChatAdapter
 
         return OpenAIChatAdapter
+    if wire == "openai_responses":
+        from providers.openai_responses import OpenAIResponsesAdapter
+
+        return OpenAIResponsesAdapter
     raise ValueError(f"unknown wire format {wire!r}")
 
 
 def make_adapter(config: ProviderConfig, client: httpx.AsyncClient) -> Adapter:
     spec = PROVIDERS[config.name]
-    if config.flavour is None:
-        config = dataclasses.replace(config, flavour=spec.flavour)
-    return adapter_class(spec.wire)(config, client)
+    wire = config.wire or spec.wire
+    if wire not in spec.wires:
+        raise ValueError(f"{config.name} speaks {' or '.join(spec.wires)}, not {wire}")
+    if config.flavour is None or config.wire is None:
+        config = dataclasses.replace(config, flavour=config.flavour or spec.flavour, wire=wire)
+    return adapter_class(wire)(config, client)
 
 
 def make_client(max_streams: int = 10_000, network: Network | None = None) -> httpx.AsyncClient:
