@@ -114,6 +114,7 @@ async def test_every_recorded_stream_over_https_through_a_proxy_that_alone_resol
         "HTTPS_PROXY": f"http://gateway:{SECRET}@127.0.0.1:{proxy.port}",
         "NO_PROXY": "localhost,127.0.0.1",
         "SSL_CERT_FILE": str(certificates.ca_file),
+        "CHATGPT_WIRE": "openai_chat",  # the recorded ChatGPT streams are Chat Completions
     }
     for name, spec in PROVIDERS.items():
         env[spec.key_env] = f"key-for-{name}"
