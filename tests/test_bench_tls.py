@@ -9,8 +9,12 @@ import os
 import subprocess
 import sys
 
-from tests.cluster import need
-from tests.conftest import ROOT
+import pytest
+
+from tests.support.cluster import need
+from tests.support.paths import ROOT
+
+pytestmark = pytest.mark.integration  # the benchmark's processes: simulators, nginx, gateways
 
 
 def test_bench_over_tls_compares_the_two_transports(database_url, tmp_path):
@@ -32,8 +36,9 @@ def test_bench_over_tls_compares_the_two_transports(database_url, tmp_path):
     ours, theirs = scenarios["overhead-1"], scenarios["overhead-1 (httpx transport)"]
     for scenario in (ours, theirs):
         derived = scenario["derived"]
-        assert derived["gateway_errors"] == 0 and derived["answers_stored"] == (
-            derived["answers_expected"]
+        assert (
+            derived["gateway_errors"] == 0
+            and derived["answers_stored"] == (derived["answers_expected"])
         )
         assert scenario["gateway"]["tokens"] == 200 * scenario["gateway"]["turns"]["ok"] > 0
     assert "us_per_token_saved_over_httpx_transport" in ours["derived"]

@@ -4,7 +4,8 @@ from a private CA given by SSL_CERT_FILE, the proxy's credentials in HTTPS_PROXY
 The gateway is its own process, configured by its environment only. The providers' hosts are
 made-up names that only the proxy (tests/connect_proxy.py) resolves, so an answer proves the
 gateway went through it; behind it, one real TLS server plays all five APIs by Host header,
-replaying the recorded real streams of tests/test_adapters_recorded.py byte for byte. (What
+replaying the recorded real streams (tests/data/adapters/streams, with the events
+tests/test_adapters_recorded.py expects of each) byte for byte. (What
 fails, and how it reads, is in tests/test_proxies.py: the same adapters, without a process.)
 """
 
@@ -16,10 +17,12 @@ import httpx
 import pytest
 
 from providers import PROVIDERS, Citations, Finish, Usage
-from tests.proxies import Certificates, ConnectProxy
-from tests.servers import ServerThread
-from tests.sse_client import check_invariants, read_stream
+from tests.support.proxies import Certificates, ConnectProxy
+from tests.support.servers import ServerThread
+from tests.support.sse_client import check_invariants, read_stream
 from tests.test_adapters_recorded import RECORDED
+
+pytestmark = pytest.mark.integration  # a gateway process, a proxy process, a TLS server
 
 SECRET = "c0mpany-pr0xy-secret"
 HOSTS = {  # the providers' hosts, as only the proxy knows them
