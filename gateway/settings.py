@@ -49,7 +49,7 @@ class ProviderSettings(BaseSettings):
     # (over HTTPS_PROXY ... and NO_PROXY), a CA file or directory (over SSL_CERT_FILE and
     # SSL_CERT_DIR), a client certificate and key (mutual TLS), and the transport (httpx's own
     # instead of ours: slower; for comparison, or as a way out).
-    proxy: str | None = None
+    proxy: SecretStr | None = None  # it may carry credentials
     ca_bundle: str | None = None
     client_cert: str | None = None
     client_key: str | None = None
@@ -230,7 +230,7 @@ def provider_configs(
                 base_url,
                 environ,
                 prefix=f"{name.upper()}_",
-                proxy=own.proxy,
+                proxy=own.proxy.get_secret_value() if own.proxy else None,
                 ca_bundle=own.ca_bundle,
                 client_cert=own.client_cert,
                 client_key=own.client_key,

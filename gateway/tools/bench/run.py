@@ -24,6 +24,13 @@ from gateway.tools.bench.rounds import GatewayRound, load_config
 from gateway.tools.bench.scale import run_scale
 from gateway.tools.bench.scenarios import Scenario
 from gateway.tools.bench.summary import summarise_scenario
+from gateway.tools.bench.tls import (
+    HTTPX_TRANSPORT,
+    TlsFront,
+    compare_transport,
+    httpx_transport_environment,
+)
+from gateway.tools.bench.tls import wanted as tls_wanted
 from gateway.tools.loadtest import LoadReport, run_load
 
 # BENCH_METRICS=compare: each scenario also runs through a gateway with METRICS=off.
@@ -50,6 +57,7 @@ class Bench:
         self.database = Database(work_dir)
         self.simulator: Child | None = None
         self.simulator_url = ""
+        self.front: TlsFront | None = None  # BENCH_TLS=1: what gateways reach the simulators by
 
     # -- set-up --
 
@@ -67,8 +75,13 @@ class Bench:
             self.load_cores,
             cwd=self.work_dir,
         )
+        if tls_wanted():
+            self.front = TlsFront(self.work_dir, port)
+            self.front.start()
 
     def stop(self) -> None:
+        if self.front is not None:
+            self.front.stop()
         if self.simulator is not None:
             self.simulator.stop()
         self.database.stop()
@@ -80,16 +93,21 @@ class Bench:
         pinned: bool = True,
         env: dict[str, str] | None = None,
         tree: str | None = None,
+        label: str = "",
     ) -> tuple[Child, str]:
         port = free_port()
         data_dir = self.work_dir / "gateway-data"
         data_dir.mkdir(exist_ok=True)
-        environment = gateway_environment(self.database.dsn, self.simulator_url, port, data_dir)
+        upstream = self.front.url if self.front else self.simulator_url
+        environment = gateway_environment(self.database.dsn, upstream, port, data_dir)
+        environment.update(self.front.environment if self.front else {})
         environment["METRICS"] = "on" if metrics else "off"
         environment.update(env or {})
         if tree is not None:
             environment["PYTHONPATH"] = tree  # ahead of this checkout's editable install
         suffix = "-baseline" if tree else "" if metrics else "-metrics-off"
+        if label:
+            suffix += f"-{label}"
         gateway = Child(
             ["serve", "--port", str(port)],
             self.logs / f"gateway-{name}{suffix}.log",
@@ -106,6 +124,8 @@ class Bench:
     async def run(self, chosen: Sequence[Scenario]) -> dict[str, Any]:
         assert self.simulator is not None
         await wait_until_ready(self.simulator, f"{self.simulator_url}/_sim/stats", "the simulators")
+        if self.front is not None:
+            await self.front.wait_ready()
         results = {}
         for scenario in chosen:
             print(f"bench: {scenario.name}: {scenario.description}", flush=True)
@@ -121,6 +141,17 @@ class Bench:
                 new["derived"]["us_per_token_vs_baseline"] = cost
                 print(f"bench: {scenario.name}: {BASELINE} {one_line(old['derived'])}")
                 print(f"bench: {scenario.name}: this code costs {cost} µs per token more")
+            elif compare_transport():
+                own, other = await self.run_scenario_metrics_on_and_off(
+                    scenario, env=httpx_transport_environment()
+                )
+                results[scenario.name] = own
+                results[f"{scenario.name} {HTTPX_TRANSPORT}"] = other
+                cost = own["derived"].pop("metrics_cost_us_per_token")  # ours minus httpx's
+                saved = None if cost is None else round(-cost, 2)
+                own["derived"]["us_per_token_saved_over_httpx_transport"] = saved
+                print(f"bench: {scenario.name}: {HTTPX_TRANSPORT} {one_line(other['derived'])}")
+                print(f"bench: {scenario.name}: our transport saves {saved} µs per token")
             elif compare_metrics():
                 on, off = await self.run_scenario_metrics_on_and_off(scenario)
                 results[scenario.name] = on
@@ -155,16 +186,21 @@ class Bench:
         return summarise_scenario(scenario, direct, through, idle_rss, idle_cpu)
 
     async def run_scenario_metrics_on_and_off(
-        self, scenario: Scenario, baseline: str | None = None
+        self, scenario: Scenario, baseline: str | None = None, env: dict[str, str] | None = None
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """The scenario through two gateways, metrics on and METRICS=off (or, with
-        ``baseline``, this code and the baseline tree's), their rounds interleaved with the
+        ``baseline``, this code and the baseline tree's; with ``env``, this code and this code
+        with those settings: BENCH_TRANSPORT=compare), their rounds interleaved with the
         direct ones (on the same core, one loaded at a time): the difference in CPU per token
         is what the metrics (or this code) cost, on the same noisy machine."""
         on, on_url = await self.start_gateway(scenario.name)
         try:
             off, off_url = await self.start_gateway(
-                scenario.name, metrics=baseline is not None, tree=baseline
+                scenario.name,
+                metrics=baseline is not None or env is not None,
+                tree=baseline,
+                env=env,
+                label="httpx-transport" if env else "",
             )
         except BaseException:
             on.stop()
