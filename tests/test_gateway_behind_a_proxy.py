@@ -18,9 +18,9 @@ import pytest
 
 from providers import PROVIDERS, Citations, Finish, Usage
 from tests.support.proxies import Certificates, ConnectProxy
+from tests.support.recorded import RECORDED
 from tests.support.servers import ServerThread
 from tests.support.sse_client import check_invariants, read_stream
-from tests.test_adapters_recorded import RECORDED
 
 pytestmark = pytest.mark.integration  # a gateway process, a proxy process, a TLS server
 

@@ -194,3 +194,25 @@ def test_the_finder_sees_every_kind_of_import(tmp_path):
         "gateway.turns.events",
         "gateway.turns.log",
     }
+
+
+def test_no_test_module_imports_another():
+    """Shared test code lives in tests/support and the conftest files, never in a test module:
+    importing one runs its module-level fixtures and parametrisations a second time."""
+    wrong = []
+    for path in sorted((ROOT / "tests").rglob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            targets = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            for target in targets:
+                if target.split(".")[-1].startswith("test_") or target in (
+                    "tests",
+                    "tests.browser",
+                ):
+                    wrong.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {target}")
+    assert wrong == []
