@@ -31,12 +31,15 @@ def test_a_test_gets_its_kind_from_what_it_uses():
     assert markers.kind_of(item(("client", "server"), module=own)) == "integration"
 
 
-def test_a_unit_test_cannot_bind_a_socket_or_start_a_process(monkeypatch):
-    markers.forbid_servers(monkeypatch, "tests/test_x.py::test_y")
-    with socket.socket() as sock, pytest.raises(AssertionError, match="mark it"):
-        sock.bind(("127.0.0.1", 0))
-    with pytest.raises(AssertionError, match="tests/test_x.py::test_y"):
-        subprocess.Popen(["true"])
+def test_a_unit_test_cannot_bind_a_socket_or_start_a_process():
+    # Its own patch, undone before the suite's guard of this very test is (the monkeypatch
+    # fixture would be undone after it, and put the guard's refusals back for good).
+    with pytest.MonkeyPatch.context() as patch:
+        markers.forbid_servers(patch, "tests/test_x.py::test_y")
+        with socket.socket() as sock, pytest.raises(AssertionError, match="mark it"):
+            sock.bind(("127.0.0.1", 0))
+        with pytest.raises(AssertionError, match="tests/test_x.py::test_y"):
+            subprocess.Popen(["true"])
 
 
 def test_this_suite_marks_its_unit_tests(request):
