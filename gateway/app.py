@@ -10,7 +10,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from sse_starlette.sse import AppStatus
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -28,7 +27,6 @@ from gateway.api import (
 from gateway.api.guard import Guard
 from gateway.api.headers import SecurityHeaders
 from gateway.api.requests import METRICS_PATH, MetricsToken, RequestContext
-from gateway.api.stream import RawSend
 from gateway.keys import open_access
 from gateway.metrics import Metrics
 from gateway.metrics import install as install_observability
@@ -66,9 +64,6 @@ def create_app(settings: Settings | None = None, *, tracer: TurnTracer | None = 
             app.state.drain = lambda: runtime.turns.drain(settings.shutdown_grace)
             yield
 
-    # sse-starlette would cancel every stream of the process the moment a shutdown begins,
-    # the simulators' included: the turns drain instead, and their streams end by themselves.
-    AppStatus.disable_automatic_graceful_drain()
     install_routine_events_filter()
     app = Gateway(
         routes=routes,
@@ -84,11 +79,10 @@ def create_app(settings: Settings | None = None, *, tracer: TurnTracer | None = 
 
 class Gateway(Starlette):
     """Starlette, with the security headers outside its error middleware too: the 500 it
-    makes of an unexpected error carries them like every other response; and ``RawSend``
-    outside everything, so that event streams send their body chunks past the wrappers."""
+    makes of an unexpected error carries them like every other response."""
 
     def build_middleware_stack(self):  # type: ignore[no-untyped-def]
-        return RawSend(SecurityHeaders(super().build_middleware_stack()))
+        return SecurityHeaders(super().build_middleware_stack())
 
 
 def access_middleware(settings: Settings) -> list[Middleware]:

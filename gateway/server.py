@@ -26,10 +26,11 @@ import resource
 import socket
 
 import uvicorn
-from sse_starlette.sse import SendTimeoutError
 from starlette.applications import Starlette
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.supervisors import multiprocess
+
+from gateway.drops import SendTimeout
 
 log = logging.getLogger("multichat")
 
@@ -70,7 +71,7 @@ def routine_reason(error: BaseException | None) -> str | None:
     for _ in range(5):
         while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
             error = error.exceptions[0]
-        if isinstance(error, SendTimeoutError):
+        if isinstance(error, SendTimeout):
             return "dropped a client that stopped reading (it may resume with Last-Event-ID)"
         if isinstance(error, asyncio.CancelledError):
             return "closed a connection that was still open at shutdown"

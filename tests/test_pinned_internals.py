@@ -1,5 +1,5 @@
-"""The private parts of libraries that we rely on: httpx (providers/http1.py), uvicorn and
-sse-starlette (gateway/server.py, gateway/app.py, gateway/api/stream.py).
+"""The private parts of libraries that we rely on: httpx (providers/http1.py) and uvicorn
+(gateway/server.py).
 
 pyproject.toml pins these libraries below their next minor release. Whoever lifts a pin runs
 this file first: each test names the internal it checks, so a change upstream fails here, in
@@ -62,13 +62,6 @@ def test_uvicorn_server_has_what_gateway_server_overrides():
     )
 
 
-def test_sse_starlette_can_still_be_told_not_to_cancel_streams_at_shutdown():
-    from sse_starlette.sse import AppStatus, SendTimeoutError
-
-    assert callable(AppStatus.disable_automatic_graceful_drain)
-    assert issubclass(SendTimeoutError, TimeoutError)
-
-
 def test_uvicorn_supervisor_makes_its_workers_by_the_name_run_workers_replaces():
     from uvicorn.supervisors import multiprocess
 
@@ -77,20 +70,3 @@ def test_uvicorn_supervisor_makes_its_workers_by_the_name_run_workers_replaces()
     )
     assert isinstance(inspect.getattr_static(multiprocess.Process, "server"), property)
     assert "_server" in inspect.getsource(multiprocess.Process.__init__)
-
-
-def test_sse_starlette_still_streams_through_the_method_encoded_event_stream_overrides():
-    from sse_starlette import EventSourceResponse
-
-    source = inspect.getsource(EventSourceResponse.__call__)
-    assert "self._stream_response(send)" in source, (
-        "gateway/api/stream.py replaces EventSourceResponse._stream_response"
-    )
-    init = inspect.getsource(EventSourceResponse.__init__)
-    for attribute in (
-        "self._send_lock",
-        "self.active",
-        "self._cleanup_timeout",
-        "self.send_timeout",
-    ):
-        assert attribute in init, f"EncodedEventStream uses EventSourceResponse's {attribute}"
