@@ -19,6 +19,7 @@ from gateway.tools.bench.processes import (
     gateway_environment,
     wait_until_ready,
 )
+from gateway.tools.bench.profile import profiling
 from gateway.tools.bench.rounds import GatewayRound, load_config
 from gateway.tools.bench.scenarios import Scenario
 from gateway.tools.loadtest import run_load
@@ -124,10 +125,12 @@ class Bench:
         *,
         direct: bool = False,
         stored: bool = True,
+        profile_as: str = "",
     ) -> GatewayRound:
         """One round of the scenario's load through ``relay`` (a gateway at ``url``, or with
         ``direct`` nginx at ``url`` in front of the simulators), with the relay's CPU, its
-        memory and (``stored``) the answers the database gained."""
+        memory and (``stored``) the answers the database gained. ``profile_as``: the name of
+        the profile BENCH_PROFILE asks for (none without it)."""
         assert self.simulator is not None
         config = (
             load_config(scenario, self.simulator_url, url, direct=True)
@@ -141,7 +144,11 @@ class Bench:
         myself = ProcStat(os.getpid())
         waits_before = relay.cpu_wait_seconds(), myself.cpu_wait_seconds()
         started = time.monotonic()
-        with GatewaySampler(relay, self.simulator_url) as sampler:
+        output = self.logs / f"profile-{profile_as}"
+        with (
+            profiling(relay.pid, output, python=not direct),
+            GatewaySampler(relay, self.simulator_url) as sampler,
+        ):
             report = await run_load(config)
         wall = time.monotonic() - started
         cpu = relay.cpu_seconds() - cpu_before

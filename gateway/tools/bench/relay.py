@@ -115,9 +115,15 @@ async def run_rounds(bench: Bench, scenario: Scenario, relays: list[Relay]) -> l
                 )
                 direct.append(await run_load(config))
             else:
+                name = f"{scenario.name}-{relay.label.strip('()').replace(' ', '-') or 'gateway'}"
                 relay.rounds.append(
                     await bench.measured_round(
-                        scenario, relay.stat, relay.url, direct=relay.floor, stored=not relay.floor
+                        scenario,
+                        relay.stat,
+                        relay.url,
+                        direct=relay.floor,
+                        stored=not relay.floor,
+                        profile_as=f"{name}-{number + 1}",
                     )
                 )
             await settle()
