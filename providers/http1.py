@@ -204,7 +204,7 @@ class Connection(asyncio.Protocol):
     __slots__ = (
         "pool", "origin", "transport", "parser", "idle_since", "closed", "reused", "ssl_object",
         "status", "reason", "headers", "head_done", "complete", "chunks", "buffered", "paused",
-        "eof", "error", "waiter", "keep_alive", "until_eof", "head_request", "received",
+        "eof", "error", "waiter", "keep_alive", "until_eof", "head_request", "received", "loop",
     )  # fmt: skip
 
     def __init__(self, pool: Http1Transport, origin: Origin) -> None:
@@ -216,6 +216,9 @@ class Connection(asyncio.Protocol):
         self.closed = False
         self.reused = False  # it served a response before this one
         self.ssl_object: ssl.SSLObject | None = None
+        # Kept: asyncio.get_running_loop() makes a getpid() system call on Python 3.11, and a
+        # body read takes a new future per socket read.
+        self.loop: asyncio.AbstractEventLoop | None = None
         self._reset()
 
     def _reset(self) -> None:
@@ -238,6 +241,7 @@ class Connection(asyncio.Protocol):
     # -- asyncio.Protocol ----------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.loop = asyncio.get_running_loop()
         self.transport = transport  # type: ignore[assignment]
         # Kept: a closed TLS transport cannot tell it any more (httpx users ask afterwards).
         self.ssl_object = transport.get_extra_info("ssl_object")
@@ -360,7 +364,7 @@ class Connection(asyncio.Protocol):
             raise httpx.RemoteProtocolError("the server closed the connection without a response")
 
     async def _wait(self) -> None:
-        self.waiter = asyncio.get_running_loop().create_future()
+        self.waiter = (self.loop or asyncio.get_running_loop()).create_future()
         try:
             await self.waiter
         finally:
@@ -391,7 +395,7 @@ class Connection(asyncio.Protocol):
                 raise httpx.RemoteProtocolError(
                     "peer closed connection without sending complete message body"
                 )
-            self.waiter = asyncio.get_running_loop().create_future()
+            self.waiter = (self.loop or asyncio.get_running_loop()).create_future()
             try:
                 await self.waiter
             finally:

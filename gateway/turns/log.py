@@ -60,7 +60,7 @@ class LegState:
 class Listener:
     """One connected client: a bounded buffer of encoded events and a way to wake it."""
 
-    __slots__ = ("pending", "size", "limit", "waiter", "closed", "overflowed", "after")
+    __slots__ = ("pending", "size", "limit", "waiter", "closed", "overflowed", "after", "loop")
 
     def __init__(self, limit: int, after: int = 0) -> None:
         self.after = after  # the last id its client has: a mirror may still be behind it
@@ -70,6 +70,9 @@ class Listener:
         self.waiter: asyncio.Future | None = None
         self.closed = False
         self.overflowed = False
+        # Kept from the first wait: asyncio.get_running_loop() makes a getpid() system call on
+        # Python 3.11, and a listener waits once per event it is woken for.
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     def push(self, chunk: bytes) -> None:
         """A delta: these count towards the limit."""
@@ -109,7 +112,9 @@ class Listener:
         return chunk
 
     async def wait(self) -> None:
-        self.waiter = asyncio.get_running_loop().create_future()
+        if self.loop is None:
+            self.loop = asyncio.get_running_loop()
+        self.waiter = self.loop.create_future()
         try:
             await self.waiter
         finally:

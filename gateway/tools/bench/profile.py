@@ -4,7 +4,10 @@
   (``--native``: uvloop's and the interpreter's C frames too), idle samples included, in
   py-spy's raw format (collapsed stacks, one line per stack and count);
 * ``perf``: Linux ``perf record -g`` of the gateway and of nginx, kernel frames included
-  (``perf report -i FILE`` reads it).
+  (``perf report -i FILE`` reads it);
+* ``strace``: ``strace -c`` of the gateway and of nginx: how many system calls of each kind
+  (reads, writes, epoll waits, getpid) each made, to divide by the tokens relayed. strace
+  slows a process down many times: only its counts mean anything.
 
 Files go to ``bench-results/logs/profile-<scenario>-<relay>-<round>.*``. A profiler costs the
 process CPU, so a profiled run's CPU figures are not comparable to an unprofiled run's; the
@@ -25,8 +28,8 @@ from pathlib import Path
 
 def profiler() -> str | None:
     chosen = os.environ.get("BENCH_PROFILE") or None
-    if chosen not in (None, "py-spy", "perf"):
-        raise SystemExit(f"BENCH_PROFILE: py-spy or perf, not {chosen!r}")
+    if chosen not in (None, "py-spy", "perf", "strace"):
+        raise SystemExit(f"BENCH_PROFILE: py-spy, perf or strace, not {chosen!r}")
     return chosen
 
 
@@ -37,9 +40,11 @@ def command(kind: str, pid: int, output: Path, python: bool) -> list[str] | None
             return None
         return [binary, "record", "--pid", str(pid), "--rate", "250", "--native", "--idle",
                 "--format", "raw", "--output", f"{output}.txt"]  # fmt: skip
-    binary = shutil.which("perf")
+    binary = shutil.which(kind)
     if binary is None:
         return None
+    if kind == "strace":
+        return [binary, "-c", "-f", "-p", str(pid), "-o", f"{output}.strace"]
     return [binary, "record", "-F", "999", "-g", "-p", str(pid), "-o", f"{output}.perf"]
 
 
