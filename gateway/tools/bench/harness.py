@@ -140,6 +140,7 @@ class Bench:
         stored_before = await self.database.complete_answers() if stored else None
         relay.reset_peak()
         cpu_before = relay.cpu_seconds()
+        user_before, system_before = relay.user_system_seconds()
         simulator_before = self.simulator.stat.cpu_seconds()
         myself = ProcStat(os.getpid())
         waits_before = relay.cpu_wait_seconds(), myself.cpu_wait_seconds()
@@ -152,6 +153,7 @@ class Bench:
             report = await run_load(config)
         wall = time.monotonic() - started
         cpu = relay.cpu_seconds() - cpu_before
+        user, system = relay.user_system_seconds()
         simulator_cpu = self.simulator.stat.cpu_seconds() - simulator_before
         cpu_wait = relay.cpu_wait_seconds() - waits_before[0]
         load_cpu_wait = myself.cpu_wait_seconds() - waits_before[1]
@@ -161,6 +163,8 @@ class Bench:
             report=report,
             wall_s=wall,
             cpu_s=cpu,
+            user_s=user - user_before,
+            system_s=system - system_before,
             simulator_cpu_s=simulator_cpu,
             cpu_wait_s=cpu_wait,
             load_cpu_wait_s=load_cpu_wait,

@@ -36,6 +36,13 @@ class ProcStat:
             fields = file.read().rsplit(b")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
 
+    def user_system_seconds(self) -> tuple[float, float]:
+        """user and sys time (clock ticks of 10 ms): what the process did itself, and what the
+        kernel did for it (system calls, the TCP stack, waking it up)."""
+        with open(f"/proc/{self.pid}/stat", "rb") as file:
+            fields = file.read().rsplit(b")", 1)[1].split()
+        return int(fields[11]) / CLOCK_TICKS, int(fields[12]) / CLOCK_TICKS
+
     def cpu_wait_seconds(self) -> float:
         """Time the main thread (the event loop) spent runnable but waiting for a CPU: high
         when something else, on this machine, competes for the core."""

@@ -201,8 +201,8 @@ def floor_table(scenarios: dict[str, Any]) -> list[str]:
         "on the gateway's core), in the same run:",
         "",
         "| scenario | direct tokens/s | nginx, gateway tokens/s (× direct) "
-        "| nginx CPU per token (µs) | gateway CPU per token (µs) | gateway ÷ nginx "
-        "| TTFT p50 nginx → gateway (ms) | gateway − nginx TTFT p50 (ms) |",
+        "| nginx CPU per token (µs): user + kernel | gateway CPU per token (µs): user + kernel "
+        "| gateway ÷ nginx | TTFT p50 nginx → gateway (ms) | gateway − nginx TTFT p50 (ms) |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for name, d in rows:
@@ -210,7 +210,10 @@ def floor_table(scenarios: dict[str, Any]) -> list[str]:
             f"| {name} | {fmt(d['direct_tokens_per_s'], 0)} "
             f"| {fmt(d['nginx_tokens_per_s'], 0)} ({fmt(d['nginx_tokens_vs_direct'])}), "
             f"{fmt(d['gateway_tokens_per_s'], 0)} ({fmt(d['tokens_vs_direct'])}) "
-            f"| {fmt(d['nginx_cpu_us_per_token'], 1)} | {fmt(d['cpu_us_per_token'], 1)} "
+            f"| {fmt(d['nginx_cpu_us_per_token'], 1)}: {fmt(d.get('nginx_cpu_user_us_per_token'), 1)} "
+            f"+ {fmt(d.get('nginx_cpu_system_us_per_token'), 1)} "
+            f"| {fmt(d['cpu_us_per_token'], 1)}: {fmt(d.get('cpu_user_us_per_token'), 1)} "
+            f"+ {fmt(d.get('cpu_system_us_per_token'), 1)} "
             f"| **{fmt(d['cpu_per_token_vs_nginx'])}×** "
             f"| {fmt(d['nginx_ttft_p50_ms'])} → {fmt(d['gateway_ttft_p50_ms'])} "
             f"| {fmt(d['ttft_p50_over_nginx_ms'])} |"

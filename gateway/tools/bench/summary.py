@@ -92,6 +92,7 @@ def summarise_scenario(
         "relayed_tokens": tokens,
         "gateway_cpu_s": round(cpu, 3),
         "cpu_us_per_token": round(cpu * 1e6 / tokens, 2) if tokens else None,
+        **user_and_system(rounds, tokens, "cpu"),
         "gateway_core_busy_percent": round(100 * cpu / wall, 1) if wall else None,
         "simulators_cpu_percent": round(100 * sum(r.simulator_cpu_s for r in rounds) / wall, 1)
         if wall
@@ -169,6 +170,7 @@ def floor_figures(
     ttft = floor["ttft_ms"]["all"]
     return {
         "nginx_cpu_us_per_token": nginx_cpu,
+        **user_and_system(rounds, tokens, "nginx_cpu"),
         "nginx_ttft_p50_ms": ttft["p50"],
         "nginx_ttft_p99_ms": ttft["p99"],
         "nginx_tokens_per_s": floor["tokens_per_s"],
@@ -183,6 +185,16 @@ def floor_figures(
         "ttft_p50_over_nginx_ms": round(gateway["gateway_ttft_p50_ms"] - ttft["p50"], 3)
         if gateway["gateway_ttft_p50_ms"] is not None and ttft["p50"] is not None
         else None,
+    }
+
+
+def user_and_system(rounds: list[GatewayRound], tokens: int, prefix: str) -> dict[str, Any]:
+    """CPU per token split into the process's own code and the kernel's work for it."""
+    user = sum(r.user_s for r in rounds)
+    system = sum(r.system_s for r in rounds)
+    return {
+        f"{prefix}_user_us_per_token": round(user * 1e6 / tokens, 2) if tokens else None,
+        f"{prefix}_system_us_per_token": round(system * 1e6 / tokens, 2) if tokens else None,
     }
 
 
