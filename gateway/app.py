@@ -31,7 +31,7 @@ from gateway.keys import open_access
 from gateway.metrics import Metrics
 from gateway.metrics import install as install_observability
 from gateway.runtime import Runtime
-from gateway.server import install_routine_events_filter
+from gateway.server import drain_on_stop_signals, install_routine_events_filter
 from gateway.settings import Settings, load_settings, provider_configs
 from gateway.tracing import TurnTracer
 from gateway.turns import TurnRegistry
@@ -60,8 +60,11 @@ def create_app(settings: Settings | None = None, *, tracer: TurnTracer | None = 
         async with contextlib.AsyncExitStack() as stack:
             runtime = app.state.runtime = await start_runtime(settings, stack)
             install_observability(metrics, runtime, stack, tracer)
-            # gateway.server.GatewayServer calls this on SIGTERM, before connections close.
-            app.state.drain = lambda: runtime.turns.drain(settings.shutdown_grace)
+            # SIGTERM and SIGINT end every stream with its dones and end before uvicorn closes
+            # the connections (gateway/server.py).
+            stack.enter_context(
+                drain_on_stop_signals(lambda: runtime.turns.drain(settings.shutdown_grace))
+            )
             yield
 
     install_routine_events_filter()
@@ -177,40 +180,14 @@ async def start_simulator(stack: contextlib.AsyncExitStack) -> str:
     """Serve the simulators from this process, on a free loopback port, for keyless providers."""
     import socket
 
-    import uvicorn
-
-    from gateway.server import UnloggedProtocol
+    from gateway.server import start_background_server
     from providers.simulators.app import create_app as create_simulator
 
     sock = socket.socket()
+    stack.callback(sock.close)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_simulator(),
-        lifespan="off",
-        # No level, no logging config, no access_log=False: each would reconfigure uvicorn's
-        # loggers, which the gateway's own server shares. The protocol keeps it quiet instead.
-        http=UnloggedProtocol,
-        log_level=None,
-        log_config=None,
-        timeout_graceful_shutdown=1,
-    )
-    server = uvicorn.Server(config)
-    # Signals are the gateway's: a second server taking SIGTERM would stop the simulators
-    # first, under the answers the gateway is still draining.
-    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
-    task = asyncio.create_task(server.serve(sockets=[sock]), name="simulator")
-
-    async def stop() -> None:
-        server.should_exit = True
-        await asyncio.gather(task, return_exceptions=True)
-        sock.close()
-
-    stack.push_async_callback(stop)
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
+    stack.push_async_callback(await start_background_server(create_simulator(), sock))
     log.info("provider simulators serving on http://127.0.0.1:%d", port)
     return f"http://127.0.0.1:{port}"
 

@@ -1,10 +1,9 @@
-"""``multichat``: serve, migrate, keys, simulate, loadtest and bench."""
+"""``multichat``: serve, migrate, keys, simulate, loadtest, bench and locustfile."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import sys
 
@@ -58,6 +57,11 @@ def main(argv: list[str] | None = None) -> int:
         commands.add_parser("bench", help="the streaming benchmark: direct vs through the gateway")
     )
 
+    commands.add_parser(
+        "locustfile",
+        help='print the path of the shipped Locust file: locust -f "$(multichat locustfile)"',
+    )
+
     args = parser.parse_args(argv)
     from gateway import logs
 
@@ -96,13 +100,7 @@ def wait_for_database_url() -> None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from gateway.server import (
-        GatewayServer,
-        page_url,
-        raise_open_files_limit,
-        run_workers,
-        serve_config,
-    )
+    from gateway.server import announce, raise_open_files_limit, run_workers, serve, serve_config
 
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     settings = load_settings(**overrides)
@@ -117,17 +115,13 @@ def run_serve(args: argparse.Namespace) -> int:
     logs = json_logging(settings.log_level) if settings.log_format == "json" else {}
     if args.workers > 1:
         # Each worker is its own process and builds its own app from the same environment.
-        logging.getLogger("multichat").info("Open %s", page_url(settings.host, settings.port))
+        announce(settings.host, settings.port)
         run_workers(serve_config("gateway.app:app", settings, args.workers, **logs))
         return 0
     from gateway.app import create_app
 
-    server = GatewayServer(serve_config(create_app(settings), settings, **logs))
-    # Ctrl-C: the drain is done by then. uvicorn re-raises the signal it caught once the server
-    # has stopped, which asyncio turns into KeyboardInterrupt: not worth a traceback.
-    with contextlib.suppress(KeyboardInterrupt):
-        server.run()
-    return 0 if server.started else 3
+    started = serve(serve_config(create_app(settings), settings, **logs))
+    return 0 if started else 3
 
 
 def json_logging(level: str) -> dict:
@@ -267,6 +261,17 @@ def run_bench(args: argparse.Namespace) -> int:
     return bench.main(args)
 
 
+def run_locustfile(args: argparse.Namespace) -> int:
+    import importlib.util
+
+    from gateway.tools.locust import LOCUSTFILE
+
+    print(LOCUSTFILE)
+    if importlib.util.find_spec("locust") is None:
+        print("multichat: Locust is not installed: pip install -e '.[load]'", file=sys.stderr)
+    return 0
+
+
 COMMANDS = {
     "serve": run_serve,
     "keys": run_keys,
@@ -274,4 +279,5 @@ COMMANDS = {
     "simulate": run_simulate,
     "loadtest": run_loadtest,
     "bench": run_bench,
+    "locustfile": run_locustfile,
 }

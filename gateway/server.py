@@ -1,54 +1,213 @@
-"""Serving the gateway on uvicorn: a graceful shutdown, a bound on slow request heads, files.
+"""Serving the gateway on uvicorn, through its public API: ``Config``, ``Server``,
+``Multiprocess`` and the logging module.
 
-* ``GatewayServer`` drains the turns before uvicorn closes connections: on SIGTERM it stops
-  accepting, cancels running answers, stores them ``cancelled`` and sends every listener its
-  ``done``s and ``end``, so streams end as the protocol says instead of as broken bodies.
-* ``HeadTimeoutProtocol`` closes connections that have not sent a complete request head
-  within ``HEADER_TIMEOUT`` seconds. uvicorn bounds idle keep-alive connections, but not a
-  connection that never sends a request, or sends half a header: a thousand of those would
-  hold every file descriptor.
-* ``RoutineEvents`` turns uvicorn's tracebacks for what is routine for a streaming server (a
-  client that stopped reading was dropped, a stream was cut at shutdown) into one INFO line.
-* ``raise_open_files_limit`` lifts the soft file limit to the hard one: each stream holds a
-  socket, and the common default of 1,024 is far below what one gateway serves.
-
-``HeadTimeoutProtocol`` and ``UnloggedProtocol`` extend uvicorn's httptools protocol through a
-few of its methods and attributes;
-pyproject.toml pins uvicorn below its next minor, and tests/test_pinned_internals.py checks
-those methods are there.
+* **Drain on SIGTERM/SIGINT.** ``drain_on_stop_signals`` (entered by the app's lifespan) adds
+  the turns' drain to whatever stop handler the process has: uvicorn's, in the one process
+  of ``multichat serve`` and in each worker of ``--workers N`` alike (and under a plain
+  ``uvicorn gateway.app:app``). uvicorn then stops accepting connections and waits for the
+  open ones, while the drain cancels the running answers, stores them ``cancelled`` and sends
+  every listener its ``done``s and ``end``: streams end as the protocol says.
+* **Bounded requests.** Heads must come whole within ``HEADER_TIMEOUT`` and be at most
+  ``MAX_HEAD_BYTES`` (else 431); bodies must come whole within ``BODY_TIMEOUT``. uvicorn has
+  no option for these: ``gateway.adapters.uvicorn`` says why, and is the one place that
+  touches its insides.
+* **Routine drops are one line.** ``RoutineEvents`` turns uvicorn's tracebacks for what is
+  routine for a streaming server (a client that stopped reading was dropped, a stream was cut
+  at shutdown) into one INFO line.
+* **Where to open the page**, once the server listens; ``raise_open_files_limit`` lifts the
+  soft file limit to the hard one: each stream holds a socket, and the common default of
+  1,024 is far below what one gateway serves.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import logging
+import math
 import resource
+import signal
 import socket
+import threading
+from collections.abc import Awaitable, Callable, Iterator
 
 import uvicorn
-from starlette.applications import Starlette
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-from uvicorn.supervisors import multiprocess
+import uvloop
+from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.supervisors import Multiprocess
 
+from gateway.adapters.uvicorn import BoundedHttpProtocol, HttpLimits
 from gateway.drops import SendTimeout
 
 log = logging.getLogger("multichat")
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
-class GatewayServer(uvicorn.Server):
-    def _log_started_message(self, listeners: list[socket.socket]) -> None:  # type: ignore[override]
-        super()._log_started_message(listeners)
-        if self.config.uds is None and self.config.fd is None and listeners:
-            log.info("Open %s", page_url(self.config.host, listeners[0].getsockname()[1]))
 
-    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        for server in self.servers:  # no new connection while the turns drain
-            server.close()
-        app = starlette_app(self.config.loaded_app)
-        drain = getattr(app.state, "drain", None) if app is not None else None
-        if drain is not None:
-            await drain()
-        await super().shutdown(sockets)
+# -- running ------------------------------------------------------------------------------------
+
+
+def serve_config(app: object, settings, workers: int = 1, **logging: object) -> uvicorn.Config:
+    """uvicorn's config for the gateway; ``logging`` is uvicorn's ``log_config``/``access_log``
+    when the logs are JSON."""
+    BoundedHttpProtocol.limits = HttpLimits.of(settings)
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        loop="uvloop",
+        http=BoundedHttpProtocol,
+        ws="none",
+        # The turns drain first (SHUTDOWN_GRACE); then uvicorn waits for the last writes.
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_grace) + 5,
+        log_level=settings.log_level,
+        **logging,  # type: ignore[arg-type]
+    )
+
+
+def serve(config: uvicorn.Config) -> bool:
+    """Serve in this process until a stop signal; True if the server had started."""
+    server = uvicorn.Server(config)
+    sock = config.bind_socket()  # says "Uvicorn running on ..."
+
+    async def run() -> None:
+        serving = asyncio.create_task(server.serve(sockets=[sock]))
+        while not server.started:
+            if serving.done():
+                break
+            await asyncio.sleep(0.05)
+        if server.started and config.uds is None and config.fd is None:
+            announce(config.host, sock.getsockname()[1])
+        await serving
+
+    try:
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(run())
+    except KeyboardInterrupt:
+        # Ctrl-C: the drain is done by then. uvicorn re-raises the signal it caught once the
+        # server has stopped, which asyncio turns into KeyboardInterrupt: no traceback for it.
+        pass
+    finally:
+        sock.close()
+    return server.started
+
+
+def run_workers(config: uvicorn.Config) -> None:
+    """``--workers N``: uvicorn's supervisor, each worker a plain uvicorn server of the app
+    (built from the environment), whose lifespan drains its turns on a stop signal."""
+    Multiprocess(config, sockets=[config.bind_socket()]).run()
+
+
+def announce(host: str, port: int) -> None:
+    log.info("Open %s", page_url(host, port))
+
+
+def page_url(host: str, port: int) -> str:
+    """Where a person on this machine opens the page: a wildcard address is not a URL."""
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+
+
+# -- draining on a stop signal --------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def drain_on_stop_signals(drain: Callable[[], Awaitable[object]]) -> Iterator[None]:
+    """While inside: SIGTERM and SIGINT start ``drain`` (once), then do what they did before
+    (uvicorn's handler: stop accepting, wait for the open connections, which the drain ends).
+    Only on the main thread, where signal handlers live, and only over a handler of Python's:
+    a process that dies by default on SIGTERM keeps doing so."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    loop = asyncio.get_running_loop()
+    previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+    draining: list[asyncio.Task] = []
+
+    def start_drain() -> None:
+        if not draining:
+            draining.append(loop.create_task(drain(), name="drain"))  # type: ignore[arg-type]
+
+    def handler(sig: int, frame) -> None:
+        loop.call_soon_threadsafe(start_drain)
+        before = previous[sig]
+        if callable(before):
+            before(sig, frame)
+
+    chained = [sig for sig, before in previous.items() if callable(before)]
+    for sig in chained:
+        signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig in chained:
+            if signal.getsignal(sig) is handler:
+                signal.signal(sig, previous[sig])
+
+
+# -- a second server in the same process (the simulators) ---------------------------------------
+
+_QUIET = contextvars.ContextVar("multichat_unlogged", default=False)
+
+
+class Unlogged:
+    """ASGI wrapper: the requests of this app are left out of ``uvicorn.access``, which the
+    gateway's own server writes to (``QuietAccess`` reads the mark in the request's task)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        _QUIET.set(True)
+        await self.app(scope, receive, send)
+
+
+class QuietAccess(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not _QUIET.get()
+
+
+async def start_background_server(app: ASGIApp, sock: socket.socket) -> Callable[[], Awaitable]:
+    """Serve ``app`` on ``sock`` from this event loop, unlogged and deaf to signals (they are
+    the gateway's: a second server taking SIGTERM would stop the simulators under the answers
+    the gateway is still draining); returns what stops it."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, QuietAccess) for f in access.filters):
+        access.addFilter(QuietAccess())
+    config = uvicorn.Config(
+        Unlogged(app),
+        lifespan="off",
+        # No level, no logging config: either would reconfigure uvicorn's loggers, which the
+        # gateway's own server shares.
+        log_level=None,
+        log_config=None,
+        timeout_graceful_shutdown=1,
+    )
+    server = uvicorn.Server(config)
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    handlers = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS} if on_main_thread else {}
+    task = asyncio.create_task(server.serve(sockets=[sock]), name="background-server")
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.01)
+    finally:
+        # uvicorn.Server.serve took the stop signals on the main thread: give them back.
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+
+    async def stop() -> None:
+        server.should_exit = True
+        await asyncio.gather(task, return_exceptions=True)
+
+    return stop
+
+
+# -- logging --------------------------------------------------------------------------------------
 
 
 class RoutineEvents(logging.Filter):
@@ -85,109 +244,6 @@ def install_routine_events_filter() -> None:
     logger = logging.getLogger("uvicorn.error")
     if not any(isinstance(f, RoutineEvents) for f in logger.filters):
         logger.addFilter(RoutineEvents())
-
-
-def page_url(host: str, port: int) -> str:
-    """Where a person on this machine opens the page: a wildcard address is not a URL."""
-    if host in ("", "0.0.0.0", "::"):
-        host = "127.0.0.1"
-    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
-
-
-def starlette_app(app: object) -> Starlette | None:
-    """The Starlette app under uvicorn's middleware (proxy headers, message logger ...)."""
-    for _ in range(10):
-        if isinstance(app, Starlette):
-            return app
-        app = getattr(app, "app", None)
-    return None
-
-
-class HeadTimeoutProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol, closing connections whose request head is too slow."""
-
-    _head_timer: asyncio.TimerHandle | None = None
-
-    def __init__(self, config: uvicorn.Config, *args: object, **kwargs: object) -> None:
-        super().__init__(config, *args, **kwargs)  # type: ignore[arg-type]
-        # Kept on the config (see serve_config), which uvicorn hands to each worker process.
-        self.head_timeout: float = getattr(config, "header_timeout", 5.0)
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._arm_head_timer()
-
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        self._arm_head_timer()  # a keep-alive connection's next request: its head is bounded too
-
-    def on_headers_complete(self) -> None:
-        self._disarm_head_timer()
-        super().on_headers_complete()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm_head_timer()
-        super().connection_lost(exc)
-
-    def _arm_head_timer(self) -> None:
-        if self._head_timer is None:
-            self._head_timer = self.loop.call_later(self.head_timeout, self._head_timed_out)
-
-    def _disarm_head_timer(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
-
-    def _head_timed_out(self) -> None:
-        self._head_timer = None
-        if not self.transport.is_closing():
-            self.transport.close()
-
-
-class UnloggedProtocol(HttpToolsProtocol):
-    """No access log for this server (the in-process simulators), without touching the
-    ``uvicorn.access`` logger that the gateway's own server writes to."""
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.access_log = False
-
-
-def serve_config(app: object, settings, workers: int = 1, **logging: object) -> uvicorn.Config:
-    """uvicorn's config for the gateway, its request-head timeout included; ``logging`` is
-    uvicorn's ``log_config``/``access_log`` when the logs are JSON."""
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        workers=workers,
-        loop="uvloop",
-        http=HeadTimeoutProtocol,
-        # The turns drain first (SHUTDOWN_GRACE); then uvicorn waits for the last writes.
-        timeout_graceful_shutdown=settings.shutdown_grace + 5,
-        log_level=settings.log_level,
-        **logging,  # type: ignore[arg-type]
-    )
-    config.header_timeout = settings.header_timeout  # type: ignore[attr-defined]
-    return config
-
-
-class GatewayWorker(multiprocess.Process):
-    """One of ``--workers N``: uvicorn's worker process, serving with a GatewayServer (so each
-    worker drains its turns on SIGTERM)."""
-
-    @property
-    def server(self) -> uvicorn.Server:
-        if self._server is None:
-            self._server = GatewayServer(config=self.config)
-        return self._server
-
-
-def run_workers(config: uvicorn.Config) -> None:
-    # uvicorn's supervisor makes its workers by this module-level name; the class is ours, in
-    # an importable module, so a spawned worker unpickles it (pinned: test_pinned_internals).
-    multiprocess.Process = GatewayWorker  # type: ignore[misc]
-    multiprocess.Multiprocess(config, sockets=[config.bind_socket()]).run()
 
 
 def raise_open_files_limit() -> int:

@@ -104,6 +104,11 @@ class Settings(BaseSettings):
     shutdown_grace: float = Field(default=5.0, gt=0)
     # A connection that has not sent a whole request head within this many seconds is closed.
     header_timeout: float = Field(default=5.0, gt=0)
+    # A request head (request line and headers) larger than this is answered 431.
+    max_head_bytes: int = Field(default=65_536, ge=4096)
+    # A request body must arrive whole within this many seconds of its head, or the
+    # connection is closed.
+    body_timeout: float = Field(default=15.0, gt=0)
     replay_retention: float = Field(default=300.0, ge=0)
     ping_interval: float = Field(default=15.0, gt=0)
     retry_ms: int = Field(default=2_000, ge=0)

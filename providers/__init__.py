@@ -7,6 +7,7 @@ What this package offers (import from here, not from the modules):
 * ``Message``, the thread an adapter is given; ``ProviderConfig``, everything one call needs;
   ``Provider``, a configured provider (config, adapter, passive health).
 * ``PROVIDERS`` (the registry: wire format, flavour, key variable, default model of each),
+  ``known_models`` (a provider's models to offer by name),
   ``make_adapter`` and ``make_client``; ``SIMULATOR_KEY``, the key the simulators accept.
 * ``PriceTable`` and ``Price`` (``prices``): what each model's tokens cost, shipped as
   ``prices.json`` and overridable by a file; ``estimate_tokens`` where no usage was reported.
@@ -32,7 +33,14 @@ from providers.base import (
     Usage,
 )
 from providers.prices import Price, PriceFileError, PriceTable, estimate_tokens
-from providers.registry import PROVIDERS, SIMULATOR_KEY, ProviderSpec, make_adapter, make_client
+from providers.registry import (
+    PROVIDERS,
+    SIMULATOR_KEY,
+    ProviderSpec,
+    known_models,
+    make_adapter,
+    make_client,
+)
 from providers.sse import SSEDecoder, SSEEvent, SSEFieldDecoder, SSEFields
 
 __all__ = [
@@ -59,6 +67,7 @@ __all__ = [
     "UpstreamRequest",
     "Usage",
     "estimate_tokens",
+    "known_models",
     "make_adapter",
     "make_client",
 ]

@@ -138,8 +138,12 @@ class Provider:
     adapter: Adapter
     recent: list[bool] = field(default_factory=list)  # True for an answer, False for a failure
 
-    def record(self, ok: bool) -> None:
-        self.recent.append(ok)
+    def record(self, status: str) -> None:
+        """An answer ended: complete, failed, or cancelled. A cancel (a user's Stop, a client
+        that left, a budget or a shutdown) says nothing about the provider: it is not counted."""
+        if status == "cancelled":
+            return
+        self.recent.append(status == "complete")
         del self.recent[:-10]
 
     @property

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import ssl
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import httpx
@@ -23,6 +24,8 @@ class ProviderSpec:
     model: str
     simulator_prefix: str  # where the built-in simulator serves this API
     display_name: str  # the name people know it by, as the page shows it
+    # How its models' names start: the price table's models that are this provider's.
+    model_prefixes: tuple[str, ...] = ()
 
 
 PROVIDERS: dict[str, ProviderSpec] = {
@@ -37,6 +40,7 @@ PROVIDERS: dict[str, ProviderSpec] = {
             "claude-sonnet-5",
             "/anthropic",
             display_name="Claude",
+            model_prefixes=("claude-",),
         ),
         ProviderSpec(
             "chatgpt",
@@ -47,6 +51,7 @@ PROVIDERS: dict[str, ProviderSpec] = {
             "gpt-5.5",
             "/openai/v1",
             display_name="ChatGPT",
+            model_prefixes=("gpt-", "o1", "o3", "o4"),
         ),
         ProviderSpec(
             "gemini",
@@ -57,6 +62,7 @@ PROVIDERS: dict[str, ProviderSpec] = {
             "gemini-3.5-flash",
             "/gemini",
             display_name="Gemini",
+            model_prefixes=("gemini-",),
         ),
         ProviderSpec(
             "grok",
@@ -67,6 +73,7 @@ PROVIDERS: dict[str, ProviderSpec] = {
             "grok-4.3",
             "/xai/v1",
             display_name="Grok",
+            model_prefixes=("grok-",),
         ),
         ProviderSpec(
             "perplexity",
@@ -77,9 +84,19 @@ PROVIDERS: dict[str, ProviderSpec] = {
             "sonar-pro",
             "/perplexity",
             display_name="Perplexity",
+            model_prefixes=("sonar",),
         ),
     )
 }
+
+
+def known_models(spec: ProviderSpec, default: str, priced: Iterable[str]) -> list[str]:
+    """The models to offer by name: the configured default first, then the priced ones."""
+    return [
+        default,
+        *sorted(m for m in priced if m.startswith(spec.model_prefixes) and m != default),
+    ]
+
 
 # The key the simulators accept; anything else gets that provider's real "bad key" error.
 SIMULATOR_KEY = "simulated-key"

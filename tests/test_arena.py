@@ -10,7 +10,7 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 
-from gateway.turns.bus import stream_key
+from gateway.bus import stream_key
 from providers import PROVIDERS
 from tests.arena_helpers import identity_keys, leaked_names
 from tests.cluster import RedisServer

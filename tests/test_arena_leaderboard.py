@@ -107,6 +107,25 @@ def test_tallies_and_win_rates():
     assert claude.rating + chatgpt.rating == pytest.approx(2000)
 
 
+def test_equal_ratings_share_a_rank():
+    # Claude and ChatGPT each beat the other once, and both beat Gemini: a tie for first.
+    votes = []
+    for winner in ("A", "B"):
+        chosen = ballot(ENTRIES[:2], winner, None)
+        votes.append(
+            {"participants": chosen.participants, "ranks": chosen.ranks, "verdict": "winner"}
+        )
+    for first in (0, 1):
+        chosen = ballot([ENTRIES[first], ENTRIES[2]], ENTRIES[first]["label"], None)
+        votes.append(
+            {"participants": chosen.participants, "ranks": chosen.ranks, "verdict": "winner"}
+        )
+    board = leaderboard(votes, rounds=20)
+    ranks = {s.provider: s.rank for s in board.standings}
+    assert ranks == {"claude": 1, "chatgpt": 1, "gemini": 3}, board.standings
+    assert [s.rank for s in board.standings] == sorted(ranks.values())
+
+
 def test_an_empty_and_an_unbeaten_board_are_defined():
     assert leaderboard([]).standings == []
     chosen = ballot(ENTRIES[:2], "A", None)
@@ -148,6 +167,7 @@ async def test_the_endpoint_fits_the_stored_votes_in_a_window(stream_client, dat
         ("gemini", "m+tokens=1"),
     }
     assert sum(s["wins"] for s in board["standings"]) == 4
+    assert [s["rank"] for s in board["standings"]] == [1, 2]
     for standing in board["standings"]:
         assert standing["ci_low"] <= standing["rating"] <= standing["ci_high"]
     recent = (await stream_client.get(f"{API}/leaderboard", params={"days": 7})).json()

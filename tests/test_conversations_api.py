@@ -124,3 +124,19 @@ async def test_oversize_body_is_413_and_nothing_is_stored(client):
 async def test_unknown_route_and_method(client):
     assert_error(await client.get(f"{API}/nothing-here"), 404)
     assert_error(await client.put(f"{API}/conversations/"), 405)
+
+
+async def test_providers_list_their_models_and_answers_say_they_were_simulated(stream_client):
+    providers = {p["name"]: p for p in (await stream_client.get(f"{API}/providers")).json()}
+    claude = providers["claude"]
+    assert claude["models"][0] == claude["model"] == "claude-sonnet-5"
+    assert "claude-haiku-4-5" in claude["models"]
+    assert all(m.startswith("claude-") for m in claude["models"])
+    assert "sonar" in providers["perplexity"]["models"]
+    chat = await stream_client.post(
+        f"{API}/chat/", json={"prompt": "hi", "models": ["claude:m+tokens=1"]}
+    )
+    assert chat.status_code == 200, chat.text
+    detail = await stream_client.get(f"{API}/conversations/{chat.json()['conversation_id']}")
+    kinds = {m["role"]: m["simulated"] for m in detail.json()["messages"]}
+    assert kinds == {"user": None, "assistant": True}

@@ -9,13 +9,16 @@ for it instead of giving up.
 from __future__ import annotations
 
 import asyncio
+import os
 
 import pytest
 
-from gateway.turns.bus import EventBus, stream_key
+from gateway.bus import EventBus, stream_key
+from gateway.bus.control import CONTROL
 from gateway.turns.events import event_bytes
 from gateway.turns.log import EventLog
 from tests.cluster import RedisServer
+from tests.turn_helpers import eventually
 
 
 @pytest.fixture
@@ -53,8 +56,8 @@ def owner_log(bus: EventBus, turn_id: str) -> EventLog:
 
 
 async def flushed(bus: EventBus) -> None:
-    if bus._flushing is not None:
-        await bus._flushing
+    if bus.publisher.flushing is not None:
+        await bus.publisher.flushing
 
 
 async def read_all(log: EventLog) -> list[bytes]:
@@ -138,3 +141,155 @@ async def test_a_listener_that_leaves_and_comes_back_at_once_still_counts(redis_
     finally:
         for bus in (owner, other):
             await bus.stop()
+
+
+# -- the bus is input too: a bad control message is skipped, the listener lives on (#20) ----------
+
+TURN = "T" * 22  # the shape of a turn id (secrets.token_urlsafe(16))
+
+
+async def test_bad_control_messages_are_skipped_and_a_valid_cancel_still_works(redis_url, caplog):
+    cancelled: asyncio.Queue = asyncio.Queue()
+    bus = EventBus(
+        redis_url,
+        retention=60,
+        listener_limit=1_000_000,
+        grace=1,
+        on_cancel=lambda turn_id, providers: cancelled.put_nowait((turn_id, providers)),
+    )
+    await bus.start()
+    try:
+        await asyncio.wait_for(bus.control.subscribed.wait(), 10)
+        garbage = [
+            b'{"x":1}',
+            b"not json at all",
+            b"\xff\xfe",
+            b"[1, 2]",
+            b'{"cancel": "short"}',
+            b'{"cancel": 42}',
+            b'{"cancel": "%s", "reveal": "%s"}' % (TURN.encode(), TURN.encode()),
+            b'{"rerun": "%s", "providers": ["claude"], "add": false, "owner": 0,'
+            b' "reply": "multichat:control"}' % TURN.encode(),
+        ]
+        for message in garbage:
+            await bus.redis.publish(CONTROL, message)
+        await bus.redis.publish(
+            CONTROL, b'{"cancel": "%s", "providers": ["claude"]}' % TURN.encode()
+        )
+        assert await asyncio.wait_for(cancelled.get(), 10) == (TURN, ["claude"])
+        assert cancelled.empty()
+    finally:
+        await bus.stop()
+    skipped = [
+        r.getMessage() for r in caplog.records if "skipped a control message" in r.getMessage()
+    ]
+    assert len(skipped) == len(garbage), skipped
+    assert any("not JSON" in line for line in skipped)
+    assert any("reply" in line for line in skipped), "a reply channel that is not ours"
+
+
+# -- quiet periods and lost connections (#23 point 1) -------------------------------------------------
+# With a 1 s socket timeout, the blocking reads of a default bus scaled down: silences three
+# times as long as the socket timeout must cost nothing. (test_scale_out.py has the default
+# settings through 15 s of silence; test_redis_versions.py runs these with the oldest redis-py.)
+
+QUIET_TIMEOUT = 1.0
+
+
+@pytest.fixture
+async def quiet_buses(redis_url):
+    buses = [
+        EventBus(
+            redis_url,
+            retention=60,
+            listener_limit=1_000_000,
+            grace=1,
+            on_cancel=noop,
+            socket_timeout=QUIET_TIMEOUT,
+        )
+        for _ in range(2)
+    ]
+    for bus in buses:
+        await bus.start()
+    try:
+        yield buses
+    finally:
+        for bus in buses:
+            await bus.stop()
+
+
+async def test_a_remote_listener_outlasts_a_quiet_period(quiet_buses):
+    owner, other = quiet_buses
+    log = owner_log(owner, "quiet")
+    log.publish("turn", {"turn_id": "quiet", "providers": []})
+    await flushed(owner)
+    mirror = await other.mirror("quiet", running=True)
+    assert mirror is not None
+    reading = asyncio.create_task(read_all(mirror.log))
+    await asyncio.sleep(QUIET_TIMEOUT * 3)  # the silence under test
+    assert not mirror.broken and not reading.done()
+    log.publish("delta", {"provider": "claude", "text": "after the silence"})
+    log.end("quiet", {"claude": "complete"})
+    assert b"".join(await reading) == b"".join(log.events)
+
+
+async def test_control_messages_arrive_after_a_quiet_period(redis_url):
+    cancelled: asyncio.Queue = asyncio.Queue()
+    bus = EventBus(
+        redis_url,
+        retention=60,
+        listener_limit=1_000_000,
+        grace=1,
+        on_cancel=lambda turn_id, providers: cancelled.put_nowait(turn_id),
+        socket_timeout=QUIET_TIMEOUT,
+    )
+    await bus.start()
+    try:
+        await asyncio.wait_for(bus.control.subscribed.wait(), 10)
+        await asyncio.sleep(QUIET_TIMEOUT * 3)  # the silence under test
+        await bus.redis.publish(CONTROL, b'{"cancel": "%s"}' % TURN.encode())
+        assert await asyncio.wait_for(cancelled.get(), 5) == TURN
+    finally:
+        await bus.stop()
+
+
+async def test_a_lost_reader_connection_resumes_without_cutting_listeners(quiet_buses):
+    owner, other = quiet_buses
+    log = owner_log(owner, "cut")
+    log.publish("turn", {"turn_id": "cut", "providers": []})
+    log.publish("delta", {"provider": "claude", "text": "before"})
+    await flushed(owner)
+    mirror = await other.mirror("cut", running=True)
+    assert mirror is not None
+    reading = asyncio.create_task(read_all(mirror.log))
+    killed = await kill_connections(owner.redis, command="xread")
+    assert killed == 1, "the reader's one connection"
+    log.publish("delta", {"provider": "claude", "text": "while it reconnects"})
+    await flushed(owner)
+    assert (await kill_connections(owner.redis, command="xread")) == 1  # again, once back
+    log.publish("delta", {"provider": "claude", "text": "after"})
+    log.end("cut", {"claude": "complete"})
+    assert b"".join(await reading) == b"".join(log.events)
+    assert not mirror.broken
+
+
+async def kill_connections(redis, *, command: str) -> int:
+    """Close, from Redis's side, the connections blocked in ``command`` (once there is one)."""
+
+    async def blocked() -> list:
+        return [c["id"] for c in await redis.client_list() if c.get("cmd") == command]
+
+    ids = await eventually(blocked, within=10)
+    for id in ids:
+        await redis.client_kill_filter(_id=id)
+    return len(ids)
+
+
+def test_the_redis_py_under_test_is_the_one_asked_for():
+    # test_redis_versions.py runs this file with another redis-py first on the path.
+    import redis
+    from packaging.version import Version
+
+    wanted = os.environ.get("MULTICHAT_TEST_REDIS_VERSION")
+    if wanted is not None:
+        assert Version(redis.__version__) == Version(wanted)

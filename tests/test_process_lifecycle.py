@@ -116,3 +116,43 @@ async def test_a_stop_signal_ends_every_stream_with_its_dones_and_end(
     assert "Traceback" not in output, output
     assert "without completing response" not in output, output
     assert "Finished server process" in output
+
+
+async def test_every_worker_drains_its_streams_on_sigterm(processes, database_url, sim, tmp_path):
+    from tests.cluster import RedisServer
+
+    redis = RedisServer(tmp_path).start()
+    try:
+        env = {"DATABASE_URL": database_url, "SIMULATOR_URL": sim.url, "REDIS_URL": redis.url}
+        gateway = processes(env, args=("--workers", "2"))
+        models = [f"claude:claude-sonnet-5{SLOW}"]
+        async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as client:
+            # Enough streams that both workers hold some (the kernel spreads the accepts).
+            readers = [
+                await read_until(
+                    client, {"prompt": f"w{i}", "models": models}, lambda s: bool(s.named("delta"))
+                )
+                for i in range(6)
+            ]
+            gateway.signal(signal.SIGTERM)
+
+            async def finish(stream: Stream, events) -> Stream:
+                async for _ in events:
+                    pass
+                return stream
+
+            streams = await asyncio.wait_for(
+                asyncio.gather(*(finish(stream, events) for stream, _, events in readers)), 30
+            )
+            for _, response, _ in readers:
+                await response.aclose()
+        assert gateway.wait() in (0, -signal.SIGTERM)
+        for stream in streams:
+            names = [e.name for e in stream.events]
+            assert names[-1] == "end" and names.count("done") == 1, names
+            assert stream.done("claude")["status"] == "cancelled"
+        output = gateway.output()
+        assert "Traceback" not in output, output
+        assert output.count("Finished server process") == 2, output
+    finally:
+        redis.stop()

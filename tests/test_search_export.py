@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from markdown_it import MarkdownIt
 
+from gateway.api.export import nest_headings
 from tests.turn_helpers import API, Gateways, rows
 
 
@@ -103,7 +105,10 @@ async def test_export_has_every_answer_side_by_side(gateways, monkeypatch):
             client, "Compare rivers", models=["claude", "chatgpt:gpt-5.5+fault=status,status=500"]
         )
         cid = first["conversation_id"]
-        second = await chat(client, "And lakes?", cid, models=["claude", "gemini"])
+        # Gemini's long answer has headings of its own (### Main concepts …).
+        second = await chat(
+            client, "And lakes?", cid, models=["claude", "gemini:gemini-3.5-flash+tokens=300"]
+        )
         contents = {
             (r["provider"], n): r["content"]
             for n, turn in enumerate((first, second))
@@ -130,12 +135,22 @@ async def test_export_has_every_answer_side_by_side(gateways, monkeypatch):
         assert "failed" in text.split("### ChatGPT")[1].split("\n")[0]
         for (provider, _), content in contents.items():
             if content:
-                assert content in text, provider
+                assert nest_headings(content) in text, provider
+        # The answers' own headings nest under their provider's: the only headings of levels
+        # 1 to 3 are the document's (its title, its turns, its answers).
+        levels = [
+            token.tag
+            for token in MarkdownIt("commonmark").parse(text)
+            if token.type == "heading_open"
+        ]
+        assert levels[:2] == ["h1", "h2"] and levels.count("h1") == 1, levels
+        assert levels.count("h2") == 2 and levels.count("h3") == 4, levels
+        assert len(levels) > 7, "the answers have headings of their own, nested"
         # Side by side: turn 1's answers come before turn 2's heading.
         assert (
-            text.index(contents[("claude", 0)])
+            text.index(nest_headings(contents[("claude", 0)]))
             < text.index("## 2.")
-            < text.index(contents[("gemini", 1)])
+            < text.index(nest_headings(contents[("gemini", 1)]))
         )
 
         exported = await client.get(f"{API}/conversations/{cid}/export?format=json")
@@ -176,3 +191,12 @@ async def test_a_text_beyond_what_a_search_vector_holds_is_still_stored(database
         text,
     )
     assert found[0]["stored"] == len(text)
+
+
+def test_an_answers_headings_nest_under_its_provider():
+    text = "# Top\n## Two\n```\n# a comment in code\n```\n> ## quoted\nPlain\n---\nend"
+    assert nest_headings(text) == (
+        "#### Top\n##### Two\n```\n# a comment in code\n```\n> ##### quoted\n##### Plain\nend"
+    )
+    assert nest_headings("###### six stays six") == "###### six stays six"
+    assert nest_headings("no heading, 2 # 3") == "no heading, 2 # 3"

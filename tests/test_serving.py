@@ -194,3 +194,73 @@ async def test_a_listener_dropped_for_a_full_buffer_is_counted(database_url, sim
             assert await eventually(dropped, within=60) == 1.0
     finally:
         server.stop()
+
+
+# -- bounded requests (issue #23 point 3) ---------------------------------------------------------
+
+
+def read_head(sock: socket.socket, within: float = 10) -> bytes:
+    sock.settimeout(within)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def send_all_until_closed(sock: socket.socket, data: bytes) -> None:
+    """Send as much as the gateway takes; it may answer and close before all is sent."""
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        sock.sendall(data)
+
+
+def test_a_request_head_over_the_limit_gets_431_and_the_connection_closes(
+    processes, database_url, sim
+):
+    gateway = processes(
+        {"DATABASE_URL": database_url, "SIMULATOR_URL": sim.url, "MAX_HEAD_BYTES": "8192"}
+    )
+    # One megabyte of a single header: refused from its first 8 KB, never buffered whole.
+    with socket.create_connection(("127.0.0.1", gateway.port)) as sock:
+        sock.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ")
+        send_all_until_closed(sock, b"a" * 1_000_000 + b"\r\n\r\n")
+        answer = read_head(sock)
+        assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
+        assert closed_by_peer(sock, within=10)
+    # Many headers adding up count the same; just under the limit is served.
+    many = b"".join(b"X-H%d: %s\r\n" % (n, b"v" * 100) for n in range(100))  # ~10 KB
+    with socket.create_connection(("127.0.0.1", gateway.port)) as sock:
+        send_all_until_closed(
+            sock, b"GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n" + many + b"\r\n"
+        )
+        assert read_head(sock).startswith(b"HTTP/1.1 431 ")
+    fits = b"".join(b"X-H%d: %s\r\n" % (n, b"v" * 100) for n in range(70))  # ~7.5 KB
+    with socket.create_connection(("127.0.0.1", gateway.port)) as sock:
+        sock.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n" + fits + b"\r\n")
+        assert read_response(sock).startswith(b"HTTP/1.1 200")
+
+
+def test_a_stalled_request_body_is_closed_within_the_body_timeout(processes, database_url, sim):
+    gateway = processes(
+        {"DATABASE_URL": database_url, "SIMULATOR_URL": sim.url, "BODY_TIMEOUT": "1"}
+    )
+    with socket.create_connection(("127.0.0.1", gateway.port)) as sock:
+        sock.sendall(
+            b"POST /api/v1/turns HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"prompt":'
+        )  # 9 of 100 bytes, and nothing more
+        assert closed_by_peer(sock, within=10)
+    gateway.stop()
+    assert "request body did not come (BODY_TIMEOUT)" in gateway.output()
+
+
+def test_a_declared_body_over_the_limit_is_refused_before_it_is_sent(processes, database_url, sim):
+    gateway = processes({"DATABASE_URL": database_url, "SIMULATOR_URL": sim.url})
+    with socket.create_connection(("127.0.0.1", gateway.port)) as sock:
+        sock.sendall(
+            b"POST /api/v1/turns HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 1000000000\r\n\r\n"
+        )  # not one byte of the body
+        assert read_head(sock).startswith(b"HTTP/1.1 413 ")

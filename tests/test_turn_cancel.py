@@ -192,6 +192,10 @@ async def test_cancel_one_provider_while_the_others_complete(gateways, database_
                     )
         assert cancelled is not None and cancelled.status_code == 200, cancelled
         assert cancelled.json()["turn_id"] == turn_id
+        # A user's Stop says nothing about the provider: its health is not counted down.
+        listed = (await client.get(f"{API}/providers")).json()
+        health = {p["name"]: p["health"] for p in listed}
+        assert (health["claude"], health["chatgpt"]) == ("unknown", "ok"), health
     check_invariants(stream, ["claude", "chatgpt", "gemini"])
     claude = stream.done("claude")
     assert claude["status"] == "cancelled" and claude["error"] is None

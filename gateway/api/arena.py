@@ -73,6 +73,7 @@ async def get_leaderboard(request: Request) -> Response:
                     Standing(
                         provider=s.provider,
                         model=s.model,
+                        rank=s.rank,
                         rating=round(s.rating, 1),
                         ci_low=round(s.ci_low, 1),
                         ci_high=round(s.ci_high, 1),

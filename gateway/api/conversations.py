@@ -145,6 +145,7 @@ def message_out(row) -> MessageOut:
         role=row["role"],
         provider=None if hidden else row["provider"],
         model=None if hidden else row["model"],
+        simulated=None if hidden else row["simulated"],
         label=row["label"],
         status=row["status"],
         content=row["content"],

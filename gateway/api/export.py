@@ -2,7 +2,8 @@
 
 Every turn with its prompt and every provider's answers side by side (retries included, each
 with its run number), their status, figures and cost. Markdown for reading, JSON for tools;
-both download as an attachment.
+both download as an attachment. In the Markdown, an answer's own headings are moved below the
+document's (title #, turn ##, provider ###), so that they nest under the provider's heading.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from markdown_it import MarkdownIt
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -98,8 +100,33 @@ def export_markdown(conversation: ConversationDetail, turns: list[dict]) -> str:
         lines += [f"## {number}. {one_line(turn['prompt'])[:80]}", ""]
         lines += [quote(turn["prompt"]), ""]
         for answer in turn["answers"]:
-            lines += [f"### {heading(answer)}", "", answer.content or "_(no text)_", ""]
+            text = nest_headings(answer.content) if answer.content else "_(no text)_"
+            lines += [f"### {heading(answer)}", "", text, ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+# Headings as CommonMark finds them: a "#" in a code block, or "##" inside a line, is none.
+_COMMONMARK = MarkdownIt("commonmark")
+ANSWER_DEPTH = 3  # an answer's own headings go below the provider's ###
+
+
+def nest_headings(text: str, below: int = ANSWER_DEPTH) -> str:
+    """``text`` with each heading ``below`` levels deeper (at most ######). An underlined
+    (setext) heading becomes a # one; one inside a quote or a list keeps its underline."""
+    lines = text.split("\n")
+    dropped: set[int] = set()
+    for token in _COMMONMARK.parse(text):
+        if token.type != "heading_open" or token.map is None:
+            continue
+        marks = "#" * min(6, int(token.tag[1:]) + below)
+        start, end = token.map
+        if token.markup.startswith("#"):
+            lines[start] = re.sub("#+", marks, lines[start], count=1)
+        elif token.level == 0:  # "Title" over "===" or "---": one line, the underline gone
+            title = " ".join(line.strip() for line in lines[start : end - 1])
+            lines[start] = f"{marks} {title}"
+            dropped.update(range(start + 1, end))
+    return "\n".join(line for i, line in enumerate(lines) if i not in dropped)
 
 
 def heading(answer: MessageOut) -> str:

@@ -151,6 +151,9 @@ class MessageOut(BaseModel):
     role: Literal["user", "assistant"]
     provider: str | None = Field(description="null for a blind turn's answer until its vote")
     model: str | None
+    simulated: bool | None = Field(
+        default=None, description="Answered by the built-in simulator (null: not known, or blind)"
+    )
     label: str | None = Field(default=None, description="A blind turn's answer: its label")
     status: AnswerStatus
     content: str
@@ -295,7 +298,10 @@ class VoteRequest(Strict):
     """Exactly one of the two (null is not a value)."""
 
     model_config = ConfigDict(
-        json_schema_extra={"oneOf": [{"required": ["winner"]}, {"required": ["ranking"]}]}
+        json_schema_extra={
+            "oneOf": [{"required": ["winner"]}, {"required": ["ranking"]}],
+            "examples": [{"winner": "A"}, {"ranking": ["B", "A", "C"]}, {"winner": "tie"}],
+        }
     )
 
     winner: Annotated[Text, Field(max_length=20)] = Field(  # type: ignore[assignment]
@@ -444,6 +450,7 @@ STREAM_EVENTS: dict[str, type[BaseModel]] = {
 class Standing(BaseModel):
     provider: str
     model: str
+    rank: int = Field(description="1 + how many rate higher: equal whole-point ratings tie")
     rating: float = Field(description="Bradley–Terry on the Elo scale: the models' mean is 1000")
     ci_low: float = Field(description="95 % bootstrap interval, low end")
     ci_high: float
@@ -466,6 +473,9 @@ class ProviderInfo(BaseModel):
     name: str
     display_name: str
     model: str
+    models: list[str] = Field(
+        default_factory=list, description="Models to offer by name: the default first"
+    )
     simulated: bool
     health: Literal["ok", "degraded", "down", "unknown"]
     detail: str | None = None

@@ -16,7 +16,7 @@ from gateway.api.openapi import REDOC_HTML, REDOC_POLICY, SWAGGER_HTML, SWAGGER_
 from gateway.api.page import STATIC_DIR, StaticAssets
 from gateway.api.schemas import Health, Liveness, ProviderInfo, Readiness, dump
 from gateway.runtime import runtime
-from providers import PROVIDERS
+from providers import PROVIDERS, known_models
 from storage import is_unavailable
 
 OPENAPI_URL = "/api/v1/openapi.json"
@@ -25,7 +25,9 @@ TITLE = "Multichat gateway"
 
 
 async def list_providers(request: Request) -> Response:
-    providers = runtime(request).providers.values()
+    gateway = runtime(request)
+    providers = gateway.providers.values()
+    priced = gateway.turns.prices.prices
     return JSONResponse(
         [
             dump(
@@ -33,6 +35,7 @@ async def list_providers(request: Request) -> Response:
                     name=p.config.name,
                     display_name=PROVIDERS[p.config.name].display_name,
                     model=p.config.model,
+                    models=known_models(PROVIDERS[p.config.name], p.config.model, priced),
                     simulated=p.config.simulated,
                     health=p.health,
                 )

@@ -29,6 +29,7 @@ class Standing:
     losses: int = 0
     ties: int = 0
     all_bad: int = 0  # all-bad votes it took part in
+    rank: int = 0  # 1 + how many rate higher: equal whole-point ratings share a rank
 
     @property
     def win_rate(self) -> float | None:
@@ -81,4 +82,8 @@ def leaderboard(votes: Iterable[Mapping], *, rounds: int = 200, seed: int = 0) -
             result.high[i],
         )
     standings.sort(key=lambda s: (-s.rating, s.provider, s.model))
+    # Ratings are shown in whole points: two that look the same are a tie, and share a rank.
+    shown = [round(s.rating) for s in standings]
+    for standing, points in zip(standings, shown, strict=True):
+        standing.rank = 1 + sum(other > points for other in shown)
     return Leaderboard(count, rounds, standings)

@@ -348,7 +348,7 @@ class TurnRegistry:
         turn.cost_usd = sum_costs((turn.cost_usd, answer.cost_usd))
         if (observer := self.observer) is not None:
             observer.leg_finished(turn, leg, result, answer)
-        leg.provider.record(result.status == "complete")
+        leg.provider.record(result.status)
         stored = asdict(answer)
         # Retryable only if what was stored is what the provider said (not unstorable, say).
         said = result.error
@@ -702,7 +702,7 @@ class TurnRegistry:
 def event_bus() -> type:
     """The Redis bus, imported only when REDIS_URL asks for it: redis-py brings about 20 MB
     of modules (OpenTelemetry's SDK among them) that a single process never uses."""
-    from gateway.turns.bus import EventBus
+    from gateway.bus import EventBus
 
     return EventBus
 

@@ -35,12 +35,15 @@ DELETE FROM conversations WHERE id = :id AND coalesce(owner_key_id, 0) = :owner 
 
 -- name: conversation_messages
 -- Called once the conversation was found for its owner. label: the answer's label in a blind
--- turn (NULL otherwise); revealed: that turn was voted on, so its identities may be shown.
+-- turn (NULL otherwise); simulated: its provider was the built-in simulator (NULL: not known);
+-- revealed: that turn was voted on, so its identities may be shown.
 SELECT m.id, m.turn_id, m.role, m.provider, m.model, m.status, m.content, m.finish_reason,
        m.error_type, m.error_message, m.error_status_code, m.ttft_ms, m.latency_ms,
        m.input_tokens, m.output_tokens, m.citations, m.cost_usd, m.run, m.created_at,
        (SELECT p ->> 'label' FROM jsonb_array_elements(t.providers) AS p
         WHERE p ->> 'provider' = m.provider) AS label,
+       (SELECT (p ->> 'simulated')::boolean FROM jsonb_array_elements(t.providers) AS p
+        WHERE p ->> 'provider' = m.provider) AS simulated,
        EXISTS (SELECT 1 FROM votes v WHERE v.turn_id = m.turn_id) AS revealed
 FROM messages m
 LEFT JOIN turns t ON t.id = m.turn_id
