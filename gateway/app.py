@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 
@@ -60,6 +61,9 @@ def create_app(settings: Settings | None = None, *, tracer: TurnTracer | None = 
         async with contextlib.AsyncExitStack() as stack:
             runtime = app.state.runtime = await start_runtime(settings, stack)
             install_observability(metrics, runtime, stack, tracer)
+            # What start-up made (modules, settings, pools) lives as long as the process: frozen,
+            # the collector stops scanning it (docs/benchmarks.md: GC time at 50 turns 25 → 18 ms).
+            gc.freeze()
             # SIGTERM and SIGINT end every stream with its dones and end before uvicorn closes
             # the connections (gateway/server.py).
             stack.enter_context(
