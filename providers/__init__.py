@@ -2,10 +2,14 @@
 
 What this package offers (import from here, not from the modules):
 
-* ``Adapter`` and the events it yields: ``str`` text, ``Started``, ``Finish``, ``Usage``,
-  ``Citations``; failures are raised as ``ProviderError``.
-* ``Message``, the thread an adapter is given; ``ProviderConfig``, everything one call needs;
-  ``Provider``, a configured provider (config, adapter, passive health).
+* ``Adapter`` and the events it yields (chunks.py): ``str`` answer text, ``Thinking``
+  (reasoning text), ``Started``, ``Finish``, ``Usage`` (with reasoning tokens), ``Citations``,
+  ``Echo`` (what to send back on a later turn), ``Ignored`` (a setting the model was not
+  given); failures are raised as ``ProviderError``.
+* ``Message`` (with its ``Image``s), the thread an adapter is given, and ``CallSettings``, one
+  call's system prompt, temperature, output limit and reasoning level (messages.py);
+  ``ProviderConfig``, everything one provider needs; ``Provider``, a configured provider
+  (config, adapter, passive health).
 * ``PROVIDERS`` (the registry: wire format, flavour, key variable, default model of each),
   ``known_models`` (a provider's models to offer by name),
   ``make_adapter`` and ``make_client``; ``SIMULATOR_KEY``, the key the simulators accept.
@@ -20,18 +24,24 @@ The simulators live in ``providers.simulators``. This package never imports ``ga
 
 from providers.base import (
     Adapter,
+    CallSettings,
     Citations,
+    Echo,
     Event,
     Finish,
+    Ignored,
+    Image,
     Message,
     Provider,
     ProviderConfig,
     ProviderError,
     Started,
     Status,
+    Thinking,
     UpstreamRequest,
     Usage,
 )
+from providers.messages import IMAGE_TYPES, REASONING_LEVELS, Reasoning
 from providers.prices import Price, PriceFileError, PriceTable, estimate_tokens
 from providers.registry import (
     PROVIDERS,
@@ -44,26 +54,34 @@ from providers.registry import (
 from providers.sse import SSEDecoder, SSEEvent, SSEFieldDecoder, SSEFields
 
 __all__ = [
+    "IMAGE_TYPES",
     "PROVIDERS",
+    "REASONING_LEVELS",
     "SIMULATOR_KEY",
     "Price",
     "PriceFileError",
     "PriceTable",
     "Adapter",
+    "CallSettings",
     "Citations",
+    "Echo",
     "Event",
     "Finish",
+    "Ignored",
+    "Image",
     "Message",
     "Provider",
     "ProviderConfig",
     "ProviderError",
     "ProviderSpec",
+    "Reasoning",
     "SSEDecoder",
     "SSEEvent",
     "SSEFieldDecoder",
     "SSEFields",
     "Started",
     "Status",
+    "Thinking",
     "UpstreamRequest",
     "Usage",
     "estimate_tokens",

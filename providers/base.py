@@ -1,12 +1,8 @@
-"""The adapter interface and the normalised events every adapter yields.
+"""The adapter interface: one provider's streaming API behind ``Adapter.stream``.
 
-An adapter turns one provider's HTTP streaming API into a small vocabulary:
-
-* ``str``            a piece of answer text (the per-token hot path, so it is a bare string);
-* ``Started``        the upstream accepted the request (HTTP 200), once per stream;
-* ``Finish``         the provider said the answer is over, with a normalised and a raw reason;
-* ``Usage``          input and output tokens (the last one yielded wins);
-* ``Citations``      source URLs, where the provider sends them.
+An adapter turns one provider's HTTP streaming API into the small vocabulary of chunks.py
+(``str`` answer text, ``Thinking``, ``Started``, ``Finish``, ``Usage``, ``Citations``,
+``Echo``, ``Ignored``), given a thread and the call's settings (messages.py).
 
 While nothing streams, ``Adapter.stream`` also tells an optional ``on_status`` callback where
 it is (``Status``): waiting for attempt k of n, retrying in so many ms, streaming. That is a
@@ -15,7 +11,8 @@ it is called a few times per answer, never per token.
 
 Failures are raised as ``ProviderError``, never yielded, so that a stream that ends without
 an exception ended well. ``Adapter.stream`` owns what every wire format shares: timeouts,
-retries before the first token, closing the upstream response, and keeping keys out of errors.
+retries before the first token (answer or reasoning), closing the upstream response, and
+keeping keys out of errors.
 """
 
 from __future__ import annotations
@@ -27,51 +24,44 @@ import random
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 import httpx
 import orjson
 
-Role = Literal["user", "assistant"]
+from providers.chunks import (
+    Citations,
+    Echo,
+    Event,
+    Finish,
+    Ignored,
+    Started,
+    Status,
+    Thinking,
+    Usage,
+)
+from providers.messages import CallSettings, Image, Message, Role
+from providers.transport import Network
 
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    role: Role
-    content: str
-
-
-@dataclass(frozen=True, slots=True)
-class Started:
-    model: str
-
-
-@dataclass(frozen=True, slots=True)
-class Finish:
-    reason: str  # normalised: stop | length | content_filter | tool_calls | other
-    raw: str
-
-
-@dataclass(frozen=True, slots=True)
-class Usage:
-    input_tokens: int | None
-    output_tokens: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class Citations:
-    urls: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Status:
-    state: Literal["waiting", "retrying", "streaming"]
-    attempt: int  # waiting, streaming: this attempt; retrying: the attempt about to be made
-    attempts: int  # at most this many
-    retry_in_ms: int | None = None  # retrying: the wait before that attempt
-
-
-Event = str | Started | Finish | Usage | Citations
+__all__ = [
+    "Adapter",
+    "CallSettings",
+    "Citations",
+    "Echo",
+    "Event",
+    "Finish",
+    "Ignored",
+    "Image",
+    "Message",
+    "ProviderConfig",
+    "ProviderError",
+    "Role",
+    "Started",
+    "Status",
+    "Thinking",
+    "UpstreamRequest",
+    "Usage",
+]
 
 
 class ProviderError(Exception):
@@ -117,6 +107,9 @@ class ProviderConfig:
     model: str
     # The API within a wire format (openai, xai, perplexity ...); the registry fills it in.
     flavour: str | None = None
+    # The wire format, where a provider can speak more than one (chatgpt: openai_responses,
+    # or openai_chat for a server that only has Chat Completions); None: the registry's.
+    wire: str | None = None
     api_key: str | None = field(default=None, repr=False)
     simulated: bool = False
     system_prompt: str | None = None
@@ -128,6 +121,14 @@ class ProviderConfig:
     max_attempts: int = 3
     backoff_base: float = 0.5
     max_retry_wait: float = 20.0
+    # Direct or through a proxy, the CAs, a client certificate (providers/transport).
+    network: Network = field(default_factory=Network)
+
+    def defaults(self) -> CallSettings:
+        """The settings a call gets where its own say nothing."""
+        return CallSettings(
+            system=self.system_prompt, temperature=self.temperature, max_tokens=self.max_tokens
+        )
 
 
 @dataclass
@@ -160,6 +161,7 @@ class UpstreamRequest:
     url: str
     headers: dict[str, str]
     body: bytes
+    ignored: tuple[Ignored, ...] = ()  # settings the model was not given, and why
 
 
 class Adapter:
@@ -176,11 +178,20 @@ class Adapter:
 
     # -- format hooks -------------------------------------------------------------------------
 
-    def build_request(self, thread: Sequence[Message], model: str) -> UpstreamRequest:
+    def build_request(
+        self, thread: Sequence[Message], model: str, settings: CallSettings | None = None
+    ) -> UpstreamRequest:
+        """The upstream request; raises ProviderError (not retryable) for what this API can
+        never take (an image type it refuses), before anything is sent."""
         raise NotImplementedError
 
-    def parse_stream(self, response: httpx.Response) -> AsyncIterator[Event]:
-        """Yield events from a 200 response; raise ProviderError on an in-stream error or a
+    def effective(self, settings: CallSettings | None) -> CallSettings:
+        """The call's settings over the provider's configured defaults."""
+        defaults = self.config.defaults()
+        return defaults if settings is None else settings.over(defaults)
+
+    def parse_stream(self, response: httpx.Response, model: str) -> AsyncIterator[Event]:
+        """Yield events from a 200 response to a request for ``model``; raise ProviderError on an in-stream error or a
         stream that ends without its terminator (type ``truncated``)."""
         raise NotImplementedError
 
@@ -205,15 +216,19 @@ class Adapter:
         thread: Sequence[Message],
         model: str | None = None,
         *,
+        settings: CallSettings | None = None,
         on_status: Callable[[Status], None] | None = None,
     ) -> AsyncIterator[Event]:
-        """Stream one answer: retries before the first text only, then relays until the end.
+        """Stream one answer: retries before the first text (or reasoning) only, then relays
+        until the end.
 
         Raises ProviderError for every failure, including timeouts and dropped connections.
         The upstream response is closed on every exit path (end, error, cancel, aclose).
         """
         model = model or self.config.model
-        request = self.build_request(thread, model)
+        request = self.build_request(thread, model, settings)
+        for ignored in request.ignored:
+            yield ignored
         attempt = 0
         attempts = self.config.max_attempts
         started = False
@@ -228,7 +243,7 @@ class Adapter:
                 # aclosing: an early aclose() must close the upstream now, not at GC time.
                 async with contextlib.aclosing(self._attempt(request, model)) as events:
                     async for event in events:
-                        if type(event) is str:
+                        if type(event) is str or type(event) is Thinking:
                             if not sent_text:
                                 sent_text = True
                                 if on_status is not None:
@@ -280,8 +295,8 @@ class Adapter:
                             self.parse_error(response.status_code, response.headers, body)
                         )
                     yield Started(model=model)
-                    async for event in self.parse_stream(response):
-                        if type(event) is str:
+                    async for event in self.parse_stream(response, model):
+                        if type(event) is str or type(event) is Thinking:
                             watchdog.progress()
                         yield event
         except ProviderError as error:
@@ -302,9 +317,12 @@ class Adapter:
             raise ProviderError(
                 "timeout", f"{config.name} stopped sending", retryable=True
             ) from None
-        except httpx.ConnectError:
+        except (httpx.ConnectError, httpx.ProxyError) as error:
+            # The transport's message says what failed (DNS, refused, TLS, the proxy's answer);
+            # scrubbed all the same, in case a library echoed the proxy's credentials.
+            reason = config.network.scrub(str(error)) or type(error).__name__
             raise ProviderError(
-                "connect_error", f"could not connect to {config.name}", retryable=True
+                "connect_error", f"could not connect to {config.name}: {reason}", retryable=True
             ) from None
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
             raise ProviderError(

@@ -15,15 +15,18 @@ import orjson
 
 from providers.base import (
     RETRYABLE_STATUS,
+    Echo,
     Event,
     Finish,
+    Image,
     Message,
     ProviderError,
+    Thinking,
     Usage,
     retry_after_seconds,
 )
-from providers.http1 import Reader, body_reader
 from providers.sse import SSEDecoder
+from providers.transport import Reader, body_reader
 
 # After the terminator, how long to wait for the server to close the body: reading it to the
 # end lets httpx reuse the connection, but a server that keeps it open must not stall us.
@@ -51,22 +54,57 @@ def json_body(value: object) -> bytes:
     return bytes(memoryview(orjson.dumps(value)))
 
 
-def merge_turns(thread: Sequence[Message]) -> list[tuple[str, str]]:
-    """The thread as strictly alternating (role, text) turns, opening with the user.
+def merge_turns(thread: Sequence[Message]) -> list[Message]:
+    """The thread as strictly alternating turns, opening with the user.
 
     Anthropic, Perplexity and Gemini reject two messages of one role in a row, and an answer
     whose prompt was trimmed away (a leading assistant turn) is context without its question.
-    Blank messages are dropped: Anthropic rejects empty content.
+    Blank messages without images are dropped: Anthropic rejects empty content. Merged
+    messages keep their texts and images in order, and lose their Echo: it belonged to one
+    answer.
     """
-    turns: list[tuple[str, str]] = []
+    turns: list[Message] = []
     for message in thread:
-        if not message.content.strip() or (not turns and message.role != "user"):
+        blank = not message.content.strip() and not message.images
+        if blank or (not turns and message.role != "user"):
             continue
-        if turns and turns[-1][0] == message.role:
-            turns[-1] = (message.role, f"{turns[-1][1]}\n\n{message.content}")
+        if turns and turns[-1].role == message.role:
+            last = turns[-1]
+            text = f"{last.content}\n\n{message.content}" if last.content else message.content
+            turns[-1] = Message(message.role, text, last.images + message.images)
         else:
-            turns.append((message.role, message.content))
+            turns.append(message)
     return turns
+
+
+def refuse_images(
+    name: str,
+    turns: Sequence[Message],
+    types: Sequence[str],
+    *,
+    max_base64: int | None = None,
+) -> None:
+    """Raise a clear ProviderError, before anything is sent, for an image this API never
+    takes: a type outside ``types``, or more than ``max_base64`` characters of base64."""
+    for message in turns:
+        for image in message.images:
+            if image.media_type not in types:
+                takes = ", ".join(t.removeprefix("image/").upper() for t in types)
+                raise unsupported(name, f"{image.short_type} images (it takes {takes})")
+            if max_base64 is not None and base64_size(image) > max_base64:
+                size = base64_size(image) / 1_048_576
+                limit = max_base64 / 1_048_576
+                raise unsupported(
+                    name, f"an image of {size:.1f} MB as base64 (at most {limit:g} MB)"
+                )
+
+
+def base64_size(image: Image) -> int:
+    return (len(image.data) + 2) // 3 * 4
+
+
+def unsupported(name: str, what: str) -> ProviderError:
+    return ProviderError("unsupported", f"{name} cannot take {what}", retryable=False)
 
 
 # -- streams ----------------------------------------------------------------------------------
@@ -85,6 +123,9 @@ FINISH_REASONS = {
     "model_context_window_exceeded": "length",
     "refusal": "content_filter",
     "tool_use": "tool_calls",
+    # OpenAI Responses (the response's status, or why it is incomplete)
+    "completed": "stop",
+    "max_output_tokens": "length",
     # Gemini
     "STOP": "stop",
     "MAX_TOKENS": "length",
@@ -102,15 +143,31 @@ def normalise_finish(raw: str) -> str:
     return FINISH_REASONS.get(raw, "other")
 
 
+# What one SSE event gives: answer text, a piece of reasoning, both (rarely, in order), nothing.
+Fed = str | Thinking | list[str | Thinking] | None
+
+
 class StreamReader:
     """One stream's state in one wire format: turns SSE events into text, remembers the end.
 
-    ``feed`` returns the answer text an event carries (or None), raises ProviderError for an
-    in-stream error, and sets ``ended`` when the terminator arrives. Formats without a
-    terminator set ``ends_at_eof``: there EOF after a finish reason is a clean end.
+    ``feed`` returns what an event carries (``Fed``: answer text as a bare string, reasoning
+    as ``Thinking``, never an empty one), raises ProviderError for an in-stream error, and
+    sets ``ended`` when the terminator arrives. Formats without a terminator set
+    ``ends_at_eof``: there EOF after a finish reason is a clean end. Usage is kept as the API
+    counts it; ``tail`` normalises it (output tokens include reasoning tokens).
     """
 
-    __slots__ = ("name", "ends_at_eof", "ended", "finish", "input_tokens", "output_tokens")
+    __slots__ = (
+        "name",
+        "ends_at_eof",
+        "ended",
+        "finish",
+        "input_tokens",
+        "output_tokens",
+        "reasoning_tokens",
+        "reasoning_outside",
+        "echo",
+    )
 
     def __init__(self, name: str, *, ends_at_eof: bool = False) -> None:
         self.name = name
@@ -119,20 +176,38 @@ class StreamReader:
         self.finish: str | None = None
         self.input_tokens: int | None = None
         self.output_tokens: int | None = None
+        self.reasoning_tokens: int | None = None
+        # The API counts reasoning tokens apart from its output tokens (xAI, Gemini).
+        self.reasoning_outside = False
+        self.echo: dict | None = None
 
-    def feed(self, event: bytes | None, data: bytes) -> str | None:
+    def feed(self, event: bytes | None, data: bytes) -> Fed:
         raise NotImplementedError
 
     def complete(self) -> bool:
         return self.ended or (self.ends_at_eof and self.finish is not None)
 
+    def leftover(self) -> list[Event]:
+        """Text held back while the stream ran (a tag cut across chunks), for the end."""
+        return []
+
+    def usage(self) -> Usage | None:
+        if self.input_tokens is None and self.output_tokens is None:
+            return None
+        output, reasoning = self.output_tokens, self.reasoning_tokens
+        if self.reasoning_outside and reasoning:
+            output = (output or 0) + reasoning
+        return Usage(self.input_tokens, output, reasoning)
+
     def tail(self) -> list[Event]:
-        """The events that close a complete answer: Finish, then Usage, when known."""
-        events: list[Event] = []
+        """The events that close a complete answer: held text, Finish, Usage, Echo."""
+        events: list[Event] = self.leftover()
         if self.finish is not None:
             events.append(Finish(normalise_finish(self.finish), self.finish))
-        if self.input_tokens is not None or self.output_tokens is not None:
-            events.append(Usage(self.input_tokens, self.output_tokens))
+        if (usage := self.usage()) is not None:
+            events.append(usage)
+        if self.echo:
+            events.append(Echo(self.echo))
         return events
 
 
@@ -143,12 +218,16 @@ async def relay(response: httpx.Response, reader: StreamReader) -> AsyncIterator
     while chunk := await read():
         for event, data in feed(chunk):
             try:
-                text = reader.feed(event, data)
+                fed = reader.feed(event, data)
             except (orjson.JSONDecodeError, AttributeError, KeyError, IndexError, TypeError):
                 # Invalid JSON, or JSON of a shape the format never has (a list, a string...).
                 raise ProviderError("malformed", f"{reader.name} sent a malformed chunk") from None
-            if text:
-                yield text
+            if fed:
+                if type(fed) is list:
+                    for piece in fed:
+                        yield piece
+                else:
+                    yield fed
             elif reader.ended:
                 await drain(read)
                 for closing in reader.tail():
@@ -162,8 +241,8 @@ async def relay(response: httpx.Response, reader: StreamReader) -> AsyncIterator
 
 def raw_chunks(response: httpx.Response) -> Reader:
     """``await read()``: the next body bytes, b"" at the end; on our own transport one plain
-    call per socket read (providers/http1.py). We ask for identity, but a server that
-    compresses anyway is decoded by httpx."""
+    call per socket read (providers/transport/connection.py). We ask for identity, but a
+    server that compresses anyway is decoded by httpx."""
     encoding = response.headers.get("content-encoding", "identity")
     return body_reader(response, decoded=encoding != "identity")
 
@@ -197,6 +276,7 @@ PHRASES = {
     "server_error": "had an internal error",
     "upstream_timeout": "timed out",
     "blocked": "blocked the prompt",
+    "unsupported": "cannot take this input",
     "upstream_error": "returned an error",
 }
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import ssl
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -11,13 +10,13 @@ from dataclasses import dataclass
 import httpx
 
 from providers.base import Adapter, ProviderConfig
-from providers.http1 import Http1Transport
+from providers.transport import Http1Transport, Network
 
 
 @dataclass(frozen=True, slots=True)
 class ProviderSpec:
     name: str  # the name in the API
-    wire: str  # anthropic | openai_chat | gemini
+    wire: str  # anthropic | openai_responses | openai_chat | gemini
     flavour: str  # the API within a wire format: openai, xai, perplexity, anthropic, gemini
     key_env: str
     base_url: str
@@ -26,6 +25,13 @@ class ProviderSpec:
     display_name: str  # the name people know it by, as the page shows it
     # How its models' names start: the price table's models that are this provider's.
     model_prefixes: tuple[str, ...] = ()
+    # Other wire formats it can be told to speak (<NAME>_WIRE): ChatGPT's Chat Completions,
+    # for servers that only have that.
+    other_wires: tuple[str, ...] = ()
+
+    @property
+    def wires(self) -> tuple[str, ...]:
+        return (self.wire, *self.other_wires)
 
 
 PROVIDERS: dict[str, ProviderSpec] = {
@@ -44,13 +50,14 @@ PROVIDERS: dict[str, ProviderSpec] = {
         ),
         ProviderSpec(
             "chatgpt",
-            "openai_chat",
+            "openai_responses",
             "openai",
             "OPENAI_API_KEY",
             "https://api.openai.com/v1",
             "gpt-5.5",
             "/openai/v1",
             display_name="ChatGPT",
+            other_wires=("openai_chat",),
             model_prefixes=("gpt-", "o1", "o3", "o4"),
         ),
         ProviderSpec(
@@ -116,38 +123,62 @@ def adapter_class(wire: str) -> type[Adapter]:
         from providers.openai_chat import OpenAIChatAdapter
 
         return OpenAIChatAdapter
+    if wire == "openai_responses":
+        from providers.openai_responses import OpenAIResponsesAdapter
+
+        return OpenAIResponsesAdapter
     raise ValueError(f"unknown wire format {wire!r}")
 
 
 def make_adapter(config: ProviderConfig, client: httpx.AsyncClient) -> Adapter:
     spec = PROVIDERS[config.name]
-    if config.flavour is None:
-        config = dataclasses.replace(config, flavour=spec.flavour)
-    return adapter_class(spec.wire)(config, client)
+    wire = config.wire or spec.wire
+    if wire not in spec.wires:
+        raise ValueError(f"{config.name} speaks {' or '.join(spec.wires)}, not {wire}")
+    if config.flavour is None or config.wire is None:
+        config = dataclasses.replace(config, flavour=config.flavour or spec.flavour, wire=wire)
+    return adapter_class(wire)(config, client)
 
 
-@functools.cache
-def shared_ssl_context() -> ssl.SSLContext:
-    """One for every provider's client: each context holds its own copy of the CA bundle
-    (about 0.7 MB), and they are all the same."""
-    return httpx.create_ssl_context(trust_env=False)
-
-
-def make_client(max_streams: int = 10_000) -> httpx.AsyncClient:
-    """One long-lived client per provider, sized for every stream the gateway may hold open.
+def make_client(max_streams: int = 10_000, network: Network | None = None) -> httpx.AsyncClient:
+    """One long-lived client per provider, sized for every stream the gateway may hold open,
+    reaching its host as ``network`` says (direct by default, the public CAs).
 
     Each open upstream stream holds one HTTP/1.1 connection for its whole life, so the pool
     must be as large as the peak number of concurrent streams (httpx defaults to 100). Its
-    bookkeeping is O(1) per request (providers/http1.py), whatever that number.
+    bookkeeping is O(1) per request (providers/transport/pool.py), whatever that number.
+    ``network.transport == "httpx"`` puts httpx's own transport (httpcore) under the client
+    instead, with the same proxy and TLS settings: slower, for comparison or as a way out.
     """
+    network = network or Network()
     limits = httpx.Limits(
         max_connections=max_streams,
         max_keepalive_connections=min(max_streams, 1_000),
         keepalive_expiry=30.0,
     )
+    # One context per distinct set of CA and certificate files, shared by the clients.
+    context = network.ssl_context()
+    transport: httpx.AsyncBaseTransport
+    if network.transport == "httpx":
+        transport = httpx.AsyncHTTPTransport(
+            verify=context, limits=limits, proxy=httpx_proxy(network, context)
+        )
+    else:
+        transport = Http1Transport(limits, ssl_context=context, proxy=network.proxy)
     return httpx.AsyncClient(
-        transport=Http1Transport(limits, ssl_context=shared_ssl_context()),
+        transport=transport,
         timeout=httpx.Timeout(30.0),
         follow_redirects=False,
         trust_env=False,
+    )
+
+
+def httpx_proxy(network: Network, context: ssl.SSLContext) -> httpx.Proxy | None:
+    proxy = network.proxy
+    if proxy is None:
+        return None
+    auth = (proxy.username, proxy.password or "") if proxy.username is not None else None
+    https = proxy.scheme == "https"  # the context for TLS to the proxy itself
+    return httpx.Proxy(
+        f"{proxy.scheme}://{proxy.display}", auth=auth, ssl_context=context if https else None
     )

@@ -22,12 +22,14 @@ from providers import common
 from providers.base import (
     Adapter,
     Citations,
+    Echo,
     Event,
     Finish,
     Message,
     ProviderConfig,
     ProviderError,
     Started,
+    Thinking,
     Usage,
 )
 from providers.common import merge_turns, normalise_finish
@@ -85,7 +87,10 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
 
 def make(name: str, client: httpx.AsyncClient, **overrides: object) -> Adapter:
+    """The recorded Chat Completions traffic here is ChatGPT's over its Chat Completions wire
+    (CHATGPT_WIRE=openai_chat); its Responses wire is tested in test_adapters_reasoning.py."""
     settings: dict = {
+        "wire": "openai_chat" if name == "chatgpt" else None,
         "name": name,
         "base_url": BASE_URLS[name],
         "model": PROVIDERS[name].model,
@@ -236,13 +241,17 @@ GEMINI_3_PRO = crlf_stream(
 
 RECORDED = [
     pytest.param(
-        "chatgpt", OPENAI_2026, ["Olá", Finish("stop", "stop"), Usage(20, 2)], id="openai-2026"
+        "chatgpt", OPENAI_2026, ["Olá", Finish("stop", "stop"), Usage(20, 2, 0)], id="openai-2026"
     ),
     pytest.param(
         "chatgpt", OPENAI_2024, ["This", " is a test", Finish("length", "length")], id="openai-2024"
     ),
     pytest.param(
-        "grok", XAI_GROK_4_FAST, ["Olá", "!", Finish("stop", "stop"), Usage(165, 2)], id="xai"
+        "grok",
+        XAI_GROK_4_FAST,
+        # reasoning_content is reasoning; xAI counts its tokens apart from completion_tokens
+        [Thinking("First"), "Olá", "!", Finish("stop", "stop"), Usage(165, 131, 129)],
+        id="xai",
     ),
     pytest.param(
         "perplexity",
@@ -283,7 +292,14 @@ RECORDED = [
     pytest.param(
         "gemini",
         GEMINI_3_PRO,
-        ["Olá! Como posso", " ajudar?", Finish("stop", "STOP"), Usage(11, 39)],
+        # candidatesTokenCount leaves the thoughts out; the signature is kept to send back
+        [
+            "Olá! Como posso",
+            " ajudar?",
+            Finish("stop", "STOP"),
+            Usage(11, 245, 206),
+            Echo({"model": "gemini-3.5-flash", "signature": "EpQHCpEHAdHtim9"}),
+        ],
         id="gemini-3",
     ),
 ]
@@ -311,7 +327,7 @@ async def test_perplexity_accepts_an_optional_done(
     assert events[-3:] == [Citations((HORSE, RD, AKC)), Finish("stop", "stop"), Usage(7, 8)]
 
 
-async def test_anthropic_ignores_thinking_tools_and_unknown_events(
+async def test_anthropic_thinking_apart_and_unknown_events_ignored(
     router: respx.MockRouter, client: httpx.AsyncClient
 ) -> None:
     stream = lf_stream(
@@ -330,13 +346,20 @@ async def test_anthropic_ignores_thinking_tools_and_unknown_events(
     events = await collect(make("claude", client))
     assert events == [
         Started("claude-sonnet-5"),
+        Thinking("Let me think"),
         "Answer",
         Finish("length", "max_tokens"),
         Usage(31, 50),
+        Echo(
+            {
+                "model": "claude-sonnet-5",
+                "content": [{"type": "thinking", "thinking": "Let me think", "signature": "EqQB"}],
+            }
+        ),
     ]
 
 
-async def test_gemini_skips_thought_parts_and_joins_the_rest(
+async def test_gemini_thought_parts_apart_and_the_rest_joined(
     router: respx.MockRouter, client: httpx.AsyncClient
 ) -> None:
     stream = crlf_stream(
@@ -347,7 +370,9 @@ async def test_gemini_skips_thought_parts_and_joins_the_rest(
     events = await collect(make("gemini", client))
     assert events == [
         Started("gemini-3.5-flash"),
+        Thinking("Planning the reply"),
         "Hello, world",
+        Thinking("More thoughts"),
         Finish("length", "MAX_TOKENS"),
         Usage(5, 9),
     ]
@@ -364,7 +389,7 @@ async def test_a_server_that_compresses_anyway(
         )
     )
     events = await collect(make("chatgpt", client))
-    assert events == [Started("gpt-5.5"), "Olá", Finish("stop", "stop"), Usage(20, 2)]
+    assert events == [Started("gpt-5.5"), "Olá", Finish("stop", "stop"), Usage(20, 2, 0)]
 
 
 async def test_a_server_that_stays_open_after_done_is_not_waited_for(
@@ -382,7 +407,7 @@ async def test_a_server_that_stays_open_after_done_is_not_waited_for(
 
     router.post(endpoint("chatgpt")).mock(side_effect=respond)
     events = await collect(make("chatgpt", client))
-    assert events == [Started("gpt-5.5"), "Olá", Finish("stop", "stop"), Usage(20, 2)]
+    assert events == [Started("gpt-5.5"), "Olá", Finish("stop", "stop"), Usage(20, 2, 0)]
 
 
 @pytest.mark.parametrize(
@@ -1099,7 +1124,7 @@ async def test_retry_honours_retry_after_ms_then_streams(
     )
     route = router.post(endpoint("chatgpt")).mock(side_effect=[rate_limited, sse(OPENAI_2026)])
     events = await collect(make("chatgpt", client, max_attempts=3))
-    assert events == [Started("gpt-5.5"), "Olá", Finish("stop", "stop"), Usage(20, 2)]
+    assert events == [Started("gpt-5.5"), "Olá", Finish("stop", "stop"), Usage(20, 2, 0)]
     assert route.call_count == 2
     assert sleeps == [0.03]
 
@@ -1269,7 +1294,7 @@ MERGED = [("user", "first\n\nsecond"), ("assistant", "answer one\n\nanswer two")
 
 
 def test_merge_turns() -> None:
-    assert merge_turns(HISTORY) == MERGED
+    assert [(m.role, m.content) for m in merge_turns(HISTORY)] == MERGED
 
 
 async def sent(
@@ -1529,5 +1554,5 @@ async def test_the_body_is_read_to_its_end_after_the_terminator(
     # Reading past [DONE] to EOF is what lets httpx put the connection back in its pool.
     body = observed(router, "grok", XAI_GROK_4_FAST + b": trailing comment\n\n")
     events = await collect(make("grok", client))
-    assert events[-2:] == [Finish("stop", "stop"), Usage(165, 2)]
+    assert events[-2:] == [Finish("stop", "stop"), Usage(165, 131, 129)]
     assert body.read_to_end and body.closed

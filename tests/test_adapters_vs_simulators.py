@@ -7,24 +7,33 @@ server, and every upstream connection closed afterwards (the simulator counts op
 from __future__ import annotations
 
 import asyncio
+import io
 import time
 
 import httpx
+import orjson
 import pytest
+from PIL import Image as PILImage
 
 from providers import (
     PROVIDERS,
     SIMULATOR_KEY,
+    CallSettings,
+    Echo,
     Finish,
+    Ignored,
+    Image,
     Message,
     ProviderConfig,
     ProviderError,
     Started,
+    Thinking,
     Usage,
     make_adapter,
     make_client,
 )
 from providers.simulators.text import expected_answer
+from providers.simulators.thoughts import LEVEL_TOKENS, expected_thinking
 from tests.turn_helpers import eventually
 
 ALL = list(PROVIDERS)
@@ -108,7 +117,7 @@ async def test_complete_answer(provider, sim, http_client):
 
 
 def _raw_stop(provider: str) -> str:
-    return {"claude": "end_turn", "gemini": "STOP"}.get(provider, "stop")
+    return {"claude": "end_turn", "gemini": "STOP", "chatgpt": "completed"}.get(provider, "stop")
 
 
 @pytest.mark.parametrize("provider", ALL)
@@ -253,3 +262,105 @@ async def test_connect_error_is_a_retryable_failure(http_client):
     )
     events, error = await run(adapter)
     assert error is not None and error.type == "connect_error" and error.retryable
+
+
+# -- reasoning, images and what goes back -----------------------------------------------------
+
+REASONS = CallSettings(reasoning="high")
+SHOWN = {"claude", "chatgpt", "gemini"}  # their default models stream reasoning when asked
+
+
+def red_png() -> Image:
+    buffer = io.BytesIO()
+    PILImage.new("RGB", (64, 48), (255, 0, 0)).save(buffer, "PNG")
+    return Image("image/png", buffer.getvalue(), 64, 48)
+
+
+async def events_of(adapter, thread, settings=REASONS, knobs="tokens=7") -> list:
+    model = adapter.config.model + f"+{knobs}"
+    return [event async for event in adapter.stream(thread, model, settings=settings)]
+
+
+@pytest.mark.parametrize("provider", ALL)
+async def test_reasoning_and_an_image_through_each_simulator(provider, sim, http_client):
+    adapter = adapter_for(provider, sim.url, http_client)
+    events = await events_of(adapter, [Message("user", PROMPT, (red_png(),))])
+    seen = "The image is a 64x48 PNG, mostly red (#ff0000)."
+    assert text_of(events) == expected_answer(flavour(provider), PROMPT, 7, seen)
+    thinking = [i for i, e in enumerate(events) if isinstance(e, Thinking)]
+    (usage,) = [e for e in events if isinstance(e, Usage)]
+    high = LEVEL_TOKENS["high"]
+    if provider in SHOWN:
+        assert "".join(events[i].text for i in thinking) == expected_thinking(
+            flavour(provider), PROMPT, high
+        )
+        first_text = next(i for i, e in enumerate(events) if isinstance(e, str))
+        assert max(thinking) < first_text, "the reasoning streams before the answer"
+    else:
+        assert thinking == []
+    expected_reasoning = None if provider == "perplexity" else high  # sonar-pro does not reason
+    assert usage.reasoning_tokens == expected_reasoning
+    assert usage.output_tokens == 7 + (expected_reasoning or 0)
+    if provider == "perplexity":
+        assert [e for e in events if isinstance(e, Ignored)] == [
+            Ignored("reasoning", "sonar-pro+tokens=7 does not reason")  # the model as named
+        ]
+
+
+@pytest.mark.parametrize("provider", ["claude", "chatgpt", "gemini"])
+async def test_the_echo_goes_back_and_the_simulator_accepts_it(provider, sim, http_client):
+    adapter = adapter_for(provider, sim.url, http_client)
+    first = await events_of(adapter, [Message("user", PROMPT)])
+    (echo,) = [e for e in first if isinstance(e, Echo)]
+    thread = [
+        Message("user", PROMPT),
+        Message("assistant", text_of(first), echo=echo.data),
+        Message("user", "And then?"),
+    ]
+    second = await events_of(adapter, thread)
+    assert text_of(second) == expected_answer(flavour(provider), "And then?", 7)
+    assert orjson.loads(orjson.dumps(echo.data)) == echo.data  # stored as JSON, it survives
+    sent = sim.requests(flavour(provider))[-1]["body"]
+    if provider == "claude":
+        assert sent["messages"][1]["content"][0]["type"] == "thinking"
+    elif provider == "chatgpt":
+        assert sent["input"][1]["type"] == "reasoning"
+    else:
+        assert "thoughtSignature" in sent["contents"][1]["parts"][-1]
+
+
+async def test_an_edited_thinking_block_is_refused(sim, http_client):
+    adapter = adapter_for("claude", sim.url, http_client)
+    first = await events_of(adapter, [Message("user", PROMPT)])
+    (echo,) = [e for e in first if isinstance(e, Echo)]
+    block = {**echo.data["content"][0], "thinking": "something else"}
+    thread = [
+        Message("user", PROMPT),
+        Message("assistant", "Answer.", echo={**echo.data, "content": [block]}),
+        Message("user", "And then?"),
+    ]
+    with pytest.raises(ProviderError) as refused:
+        await events_of(adapter, thread)
+    assert refused.value.message == (
+        "claude rejected the request (HTTP 400): "
+        "messages.1.content.0: Invalid `signature` in `thinking` block"
+    )
+
+
+@pytest.mark.parametrize(
+    ("provider", "model", "words"),
+    [
+        (
+            "grok",
+            "grok-3-mini",
+            "grok rejected the request (HTTP 400): Image inputs are not supported",
+        ),
+        ("chatgpt", "o3-mini", "chatgpt rejected the request (HTTP 400): Invalid content type."),
+    ],
+)
+async def test_a_model_without_eyes_fails_clearly(provider, model, words, sim, http_client):
+    adapter = adapter_for(provider, sim.url, http_client)
+    with pytest.raises(ProviderError) as refused:
+        await adapter.stream([Message("user", PROMPT, (red_png(),))], model).__anext__()
+    assert refused.value.message.startswith(words)
+    assert not refused.value.retryable

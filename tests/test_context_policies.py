@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from providers.simulators.text import expected_answer
-from tests.turn_helpers import API, flavour
+from tests.turn_helpers import API, flavour, sent_thread
 
 
 def answer(provider: str, prompt: str) -> str:
@@ -12,8 +12,7 @@ def answer(provider: str, prompt: str) -> str:
 
 def thread(sim, provider: str) -> list[tuple[str, str]]:
     """The last request's messages to ``provider``'s simulator (without a system prompt)."""
-    messages = sim.requests(flavour(provider))[-1]["body"]["messages"]
-    return [(m["role"], m["content"]) for m in messages if m["role"] != "system"]
+    return sent_thread(sim.requests(flavour(provider))[-1]["body"])
 
 
 async def conversation(client, **settings) -> int:

@@ -71,3 +71,18 @@ def test_cli_reports_bad_settings_in_one_line(monkeypatch, capsys):
     assert main(["migrate"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("multichat: invalid setting PORT") and "\n" not in err
+
+
+def test_chatgpt_speaks_responses_unless_told_chat_completions(monkeypatch):
+    from providers import make_adapter
+    from providers.openai_chat import OpenAIChatAdapter
+    from providers.openai_responses import OpenAIResponsesAdapter
+
+    configs = {c.name: c for c in provider_configs(load_settings(env_file=None), "http://sim")}
+    assert isinstance(make_adapter(configs["chatgpt"], None), OpenAIResponsesAdapter)
+    monkeypatch.setenv("CHATGPT_WIRE", "openai_chat")
+    configs = {c.name: c for c in provider_configs(load_settings(env_file=None), "http://sim")}
+    assert isinstance(make_adapter(configs["chatgpt"], None), OpenAIChatAdapter)
+    monkeypatch.setenv("GROK_WIRE", "openai_responses")
+    with pytest.raises(SettingsError, match="invalid setting GROK_WIRE: must be one of openai_chat"):
+        load_settings(env_file=None)

@@ -17,6 +17,7 @@ from tests.turn_helpers import (
     deltas_of,
     read_events,
     rows,
+    sent_thread,
     stitch,
     turn_state,
 )
@@ -105,8 +106,7 @@ async def test_retry_a_failed_provider_of_a_finished_turn(gateways, sim, databas
             client,
             {"prompt": "next", "conversation_id": turn["conversation_id"], "models": ["chatgpt"]},
         )
-    thread = [m for m in sim.requests("openai")[-1]["body"]["messages"] if m["role"] != "system"]
-    assert [(m["role"], m["content"]) for m in thread] == [
+    assert sent_thread(sim.requests("openai")[-1]["body"]) == [
         ("user", prompt),
         ("assistant", done["content"]),
         ("user", "next"),

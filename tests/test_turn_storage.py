@@ -23,6 +23,7 @@ from tests.turn_helpers import (
     flavour,
     read_events,
     rows,
+    sent_thread,
     turn_state,
 )
 
@@ -219,7 +220,4 @@ async def test_a_turn_left_running_by_a_crash_is_interrupted_at_the_next_start(
         ("assistant", "stored answer"),
         ("user", "after"),
     ]
-    chatgpt_thread = [
-        m for m in sim.requests("openai")[-1]["body"]["messages"] if m["role"] != "system"
-    ]
-    assert [(m["role"], m["content"]) for m in chatgpt_thread] == [("user", "after")]
+    assert sent_thread(sim.requests("openai")[-1]["body"]) == [("user", "after")]

@@ -42,6 +42,30 @@ class Gateways:
             server.stop()
 
 
+def sent_thread(body: dict) -> list[tuple[str, str]]:
+    """The (role, text) turns of a request a simulator logged, whatever its API: Chat
+    Completions and Anthropic ``messages``, Responses ``input``, Gemini ``contents``; system
+    prompts and reasoning items left out."""
+    if "input" in body:
+        items = [i for i in body["input"] if "role" in i]
+    elif "contents" in body:
+        items = [
+            {"role": "assistant" if c["role"] == "model" else "user", "content": c["parts"]}
+            for c in body["contents"]
+        ]
+    else:
+        items = body["messages"]
+    turns = []
+    for item in items:
+        if item["role"] == "system":
+            continue
+        content = item["content"]
+        if not isinstance(content, str):
+            content = "".join(part.get("text", "") for part in content)
+        turns.append((item["role"], content))
+    return turns
+
+
 async def eventually(check: Callable[[], Any], within: float = 30.0, interval: float = 0.02):
     """Poll ``check`` (sync or async) until it returns something truthy; return that value.
 

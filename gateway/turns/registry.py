@@ -46,7 +46,7 @@ from gateway.turns.rerun import (
     unblind_entries,
 )
 from gateway.turns.turn import Turn
-from providers import Provider
+from providers import Message, Provider
 from storage import Answer, Q, TurnEnd, Writer
 
 log = logging.getLogger("multichat.turns")
@@ -191,9 +191,13 @@ class TurnRegistry:
         wait_for_listener: bool = False,
         owner: int = 0,
         blind: bool | None = None,
+        history: Sequence[Message] | None = None,
     ) -> Turn:
         """Start a turn for ``owner`` (a client key's id; 0 in open mode). ``blind``: labels
-        instead of providers; None: as the conversation is."""
+        instead of providers; None: as the conversation is. ``history``: the messages before
+        the prompt, as the client keeps them (the OpenAI-compatible API, which is stateless):
+        every provider is given those instead of the stored conversation's, which only says
+        where the turn is stored."""
         if len(prompt) > self.settings.max_prompt_chars:
             raise PromptTooLong(
                 f"the prompt is longer than {self.settings.max_prompt_chars} characters"
@@ -206,7 +210,7 @@ class TurnRegistry:
         self.limits.admit(owner)
         try:
             return await self._start(
-                prompt, chosen, conversation_id, wait_for_listener, owner, blind
+                prompt, chosen, conversation_id, wait_for_listener, owner, blind, history
             )
         except BaseException:
             self.limits.release(owner)
@@ -220,6 +224,7 @@ class TurnRegistry:
         wait_for_listener: bool,
         owner: int,
         blind: bool | None = None,
+        history: Sequence[Message] | None = None,
     ) -> Turn:
         turn_id = secrets.token_urlsafe(16)  # 128 random bits
         states = {
@@ -237,9 +242,12 @@ class TurnRegistry:
         if blind or (blind is None and conversation.blind):
             for name, label in assign_labels(list(states)).items():
                 states[name].blind(label)
-        threads = build_threads(
-            rows, list(states), prompt, self.settings.context_budget_chars, conversation.policy
-        )
+        if history is None:
+            threads = build_threads(
+                rows, list(states), prompt, self.settings.context_budget_chars, conversation.policy
+            )
+        else:
+            threads = {name: [*history, Message("user", prompt)] for name in states}
         legs = {
             name: Leg(states[name], provider, threads[name])
             for name, (provider, _) in zip(states, chosen, strict=True)

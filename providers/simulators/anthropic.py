@@ -1,4 +1,14 @@
-"""Anthropic Messages API: ``POST {prefix}/v1/messages``, named SSE events, ``message_stop`` at the end."""
+"""Anthropic Messages API: ``POST {prefix}/v1/messages``, named SSE events, ``message_stop`` at the end.
+
+With ``thinking`` on, a thinking block comes first (index 0: ``thinking_delta``s, an empty
+one, then one ``signature_delta`` just before it stops), then the text block (index 1); the
+usage counts the thinking in ``output_tokens`` and says how much in
+``output_tokens_details.thinking_tokens``. ``display: "omitted"`` streams the block with its
+signature and no text. Images come as base64 ``image`` blocks. What the real API refuses is
+refused here in its words (anthropic_checks.py): a thinking mode the model does not take, a
+budget out of range, a temperature while thinking, an image over 5 MB, of another type than
+declared or not one at all, and a thinking block whose signature is not the one it was sent.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +18,9 @@ from typing import Any
 import orjson
 
 from providers.base import RETRYABLE_STATUS
+from providers.simulators.anthropic_checks import check_request, signature
 from providers.simulators.text import input_token_count
+from providers.simulators.thoughts import expected_thinking
 from providers.simulators.wire import (
     JSON,
     NOT_STREAMING,
@@ -62,6 +74,22 @@ DELTA_PREFIX = (
 )
 DELTA_SUFFIX = b"}}\n\n"
 CONTENT_BLOCK_STOP = b'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n'
+# With thinking: the thinking block is index 0 and the text block index 1.
+THINKING_BLOCK_START = (
+    b'event: content_block_start\ndata: {"type":"content_block_start","index":0,'
+    b'"content_block":{"type":"thinking","thinking":"","signature":""}       }\n\n'
+)
+THINKING_PREFIX = (
+    b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
+    b'"delta":{"type":"thinking_delta","thinking":'
+)
+THINKING_SUFFIX = b"}      }\n\n"
+TEXT_BLOCK_START_1 = (
+    b'event: content_block_start\ndata: {"type":"content_block_start","index":1,'
+    b'"content_block":{"type":"text","text":""}}\n\n'
+)
+DELTA_PREFIX_1 = DELTA_PREFIX.replace(b'"index":0', b'"index":1')
+CONTENT_BLOCK_STOP_1 = CONTENT_BLOCK_STOP.replace(b'"index":0', b'"index":1')
 MESSAGE_STOP = b'event: message_stop\ndata: {"type":"message_stop"       }\n\n'
 OVERLOADED = b'event: error\ndata: {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}\n\n'
 
@@ -93,10 +121,19 @@ class AnthropicApi(SimulatedApi):
             raise self.invalid("max_tokens: Field required")
         if data.get("stream") is not True:
             raise self.invalid(NOT_STREAMING)
+        level, visible, images, image_tokens = check_request(self, model, data, messages)
         texts = [content_text(data.get("system"))]
         texts += [content_text(m.get("content")) for m in messages if isinstance(m, dict)]
         return SimulatedCall(
-            model, knobs, last_user_text(messages), input_token_count(texts), max_tokens, data
+            model,
+            knobs,
+            last_user_text(messages),
+            input_token_count(texts) + image_tokens,
+            max_tokens,
+            data,
+            images=images,
+            reasoning_level=level,
+            reasoning_visible=visible,
         )
 
     def error(
@@ -147,11 +184,20 @@ class AnthropicApi(SimulatedApi):
 
 
 class AnthropicStream(EventStream):
-    __slots__ = ("model", "input_tokens")
+    __slots__ = ("model", "input_tokens", "reasoning", "signed", "delta_prefix", "block_stop")
 
     def __init__(self, request: SimulatedCall) -> None:
         self.model = orjson.dumps(request.model)
         self.input_tokens = request.input_tokens
+        self.reasoning = request.reasoning
+        # The signature covers the thinking text as streamed, so an edited block is refused.
+        if self.reasoning:
+            thought = expected_thinking("anthropic", request.prompt, self.reasoning.shown)
+            self.signed = signature(request.model, thought)
+            self.delta_prefix, self.block_stop = DELTA_PREFIX_1, CONTENT_BLOCK_STOP_1
+        else:
+            self.signed = ""
+            self.delta_prefix, self.block_stop = DELTA_PREFIX, CONTENT_BLOCK_STOP
 
     def opening(self) -> bytes:
         message_start = (
@@ -162,18 +208,38 @@ class AnthropicStream(EventStream):
             b'"cache_creation":{"ephemeral_5m_input_tokens":0,"ephemeral_1h_input_tokens":0},'
             b'"output_tokens":1,"service_tier":"standard","inference_geo":"not_available"}}   }\n\n'
         ) % (self.model, random_id(22).encode(), self.input_tokens)
-        return message_start + CONTENT_BLOCK_START + PING
+        first = THINKING_BLOCK_START if self.reasoning else CONTENT_BLOCK_START
+        return message_start + first + PING
+
+    def thinking(self, piece: bytes) -> bytes:
+        return b"".join((THINKING_PREFIX, piece, THINKING_SUFFIX))
+
+    def thinking_end(self) -> bytes:
+        if not self.reasoning:
+            return b""
+        return b"".join(
+            (
+                self.thinking(b'""'),
+                b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
+                b'"delta":{"type":"signature_delta","signature":%b}            }\n\n'
+                % orjson.dumps(self.signed),
+                CONTENT_BLOCK_STOP,
+                TEXT_BLOCK_START_1,
+            )
+        )
 
     def text(self, piece: bytes, emitted: int) -> bytes:
-        return b"".join((DELTA_PREFIX, piece, DELTA_SUFFIX))
+        return b"".join((self.delta_prefix, piece, DELTA_SUFFIX))
 
     def ending(self, finish: str, emitted: int) -> bytes:
+        thinking = self.reasoning.tokens
+        details = b',"output_tokens_details":{"thinking_tokens":%d}' % thinking if thinking else b""
         message_delta = (
             b'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"%b",'
             b'"stop_sequence":null,"stop_details":null},"usage":{"input_tokens":%d,'
-            b'"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":%d}            }\n\n'
-        ) % (STOP_REASONS[finish], self.input_tokens, emitted)
-        return CONTENT_BLOCK_STOP + message_delta + MESSAGE_STOP
+            b'"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":%d%b}            }\n\n'
+        ) % (STOP_REASONS[finish], self.input_tokens, emitted + thinking, details)
+        return self.block_stop + message_delta + MESSAGE_STOP
 
     def error(self) -> bytes:
         return OVERLOADED

@@ -25,14 +25,23 @@ from providers.simulators.anthropic import AnthropicApi
 from providers.simulators.exchange import Receive, Scope, Send, quiet_drops, send_reply, serve_api
 from providers.simulators.gemini import GeminiApi
 from providers.simulators.knobs import SimulatorConfig
-from providers.simulators.openai_chat import OpenAIApi, PerplexityApi, XaiApi
+from providers.simulators.openai_chat import OpenAIApi
+from providers.simulators.openai_responses import ResponsesApi
+from providers.simulators.perplexity import PerplexityApi
 from providers.simulators.state import SimulatorState
 from providers.simulators.wire import Reply, SimulatedApi
+from providers.simulators.xai import XaiApi
 
 PREFIXES = {spec.flavour: spec.simulator_prefix for spec in PROVIDERS.values()}
 FLAVOURS = tuple(PREFIXES)  # registry order: anthropic, openai, gemini, xai, perplexity
-API_CLASSES: dict[str, type[SimulatedApi]] = {
-    api.flavour: api for api in (AnthropicApi, OpenAIApi, GeminiApi, XaiApi, PerplexityApi)
+# Each flavour's APIs (OpenAI has two: Responses, which ChatGPT uses, and Chat Completions);
+# they share the flavour's counters and request log.
+API_CLASSES: dict[str, tuple[type[SimulatedApi], ...]] = {
+    "anthropic": (AnthropicApi,),
+    "openai": (ResponsesApi, OpenAIApi),
+    "gemini": (GeminiApi,),
+    "xai": (XaiApi,),
+    "perplexity": (PerplexityApi,),
 }
 # /_sim/requests?api= takes a flavour or a provider name.
 API_NAMES = {
@@ -50,12 +59,13 @@ class SimulatorApp:
         self.exact: dict[str, SimulatedApi] = {}
         self.prefixed: list[tuple[str, SimulatedApi]] = []
         for flavour in flavours:
-            api = API_CLASSES[flavour]()
-            path = PREFIXES[flavour] + api.endpoint
-            if api.endpoint.endswith("/"):
-                self.prefixed.append((path, api))
-            else:
-                self.exact[path] = api
+            for api_class in API_CLASSES[flavour]:
+                api = api_class()
+                path = PREFIXES[flavour] + api.endpoint
+                if api.endpoint.endswith("/"):
+                    self.prefixed.append((path, api))
+                else:
+                    self.exact[path] = api
         quiet_drops()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -17,9 +17,11 @@ from typing import Any
 
 import orjson
 
+from providers.simulators.images import preface
 from providers.simulators.knobs import KnobError, Knobs
 from providers.simulators.state import SimulatorState
-from providers.simulators.text import answer_token_tuple, natural_length
+from providers.simulators.text import answer_token_tuple, count_tokens, natural_length
+from providers.simulators.thoughts import planned, thinking_token_tuple
 from providers.simulators.wire import EventStream, RejectedRequest, Reply, SimulatedApi
 
 Scope = MutableMapping[str, Any]
@@ -66,6 +68,7 @@ class Plan:
     pieces: tuple[bytes, ...]  # the JSON string literal of each text event
     count: int  # tokens to stream before the ending (or the fault)
     finish: str
+    thoughts: tuple[bytes, ...] = ()  # the JSON string literal of each reasoning event
 
 
 async def serve_api(
@@ -119,14 +122,23 @@ async def accept(
         raise api.invalid(str(error)) from None
     entry.knobs = knobs
     fault = state.take_fault(api.flavour, header, request.knobs, knobs)
+    reasoning = planned(request.reasoning_level, knobs.thinking, visible=request.reasoning_visible)
+    request.reasoning = reasoning
+    said = preface(request.images)
     length, finish = knobs.tokens, knobs.finish
     if knobs.natural:
-        length = min(length, natural_length(api.flavour, request.prompt))
-    if request.max_tokens is not None and request.max_tokens < length:
-        length, finish = max(request.max_tokens, 0), "length"
+        length = min(length, natural_length(api.flavour, request.prompt) + count_tokens(said))
+    limit = request.max_tokens
+    if limit is not None and api.limit_counts_reasoning:
+        limit -= reasoning.tokens
+    if limit is not None and limit < length:
+        length, finish = max(limit, 0), "length"
     count = length if fault == "none" else knobs.fault_after(length)
-    pieces = encoded_pieces(api.flavour, request.prompt, count, knobs.chunk)
-    return Plan(request.model, knobs, fault, api.event_stream(request), pieces, count, finish)
+    pieces = encoded_pieces(api.flavour, request.prompt, count, knobs.chunk, said)
+    thoughts = encoded_thoughts(api.flavour, request.prompt, reasoning.shown, knobs.chunk)
+    return Plan(
+        request.model, knobs, fault, api.event_stream(request), pieces, count, finish, thoughts
+    )
 
 
 async def perform(api: SimulatedApi, plan: Plan, send: Send) -> str:
@@ -155,13 +167,31 @@ async def stream_answer(api: SimulatedApi, plan: Plan, send: Send) -> str:
 
     gap = knobs.gap / 1000
     pending: list[bytes] = []  # gap=0 only: events waiting to be written as one batch
+    for index, piece in enumerate(plan.thoughts):
+        event = events.thinking(piece)
+        if gap:
+            if index:
+                await asyncio.sleep(gap)
+            await send_body(send, event)
+        else:
+            pending.append(event)
+            if len(pending) == BATCH:
+                await send_body(send, b"".join(pending))
+                pending.clear()
+                await asyncio.sleep(0)
+    if between := events.thinking_end():
+        pending.append(between)
+    paced = bool(plan.thoughts)  # the answer's first event waits a gap after the reasoning
     emitted = 0
     for index, piece in enumerate(plan.pieces):
         emitted = min(emitted + knobs.chunk, count)
         event = events.text(piece, emitted)
         if gap:
-            if index:
+            if index or paced:
                 await asyncio.sleep(gap)
+            if pending:
+                event = b"".join((*pending, event))
+                pending.clear()
             await send_body(send, event)
         else:
             pending.append(event)
@@ -189,9 +219,20 @@ async def stream_answer(api: SimulatedApi, plan: Plan, send: Send) -> str:
 
 
 @lru_cache(maxsize=512)
-def encoded_pieces(flavour: str, prompt: str, count: int, chunk: int) -> tuple[bytes, ...]:
+def encoded_pieces(
+    flavour: str, prompt: str, count: int, chunk: int, preface: str = ""
+) -> tuple[bytes, ...]:
     """The JSON string literal of each event's text: ``count`` tokens, ``chunk`` per event."""
-    tokens = answer_token_tuple(flavour, prompt, count)
+    tokens = answer_token_tuple(flavour, prompt, count, preface)
+    return tuple(
+        orjson.dumps("".join(tokens[start : start + chunk])) for start in range(0, count, chunk)
+    )
+
+
+@lru_cache(maxsize=256)
+def encoded_thoughts(flavour: str, prompt: str, count: int, chunk: int) -> tuple[bytes, ...]:
+    """The same for the reasoning the model streams before its answer."""
+    tokens = thinking_token_tuple(flavour, prompt, count)
     return tuple(
         orjson.dumps("".join(tokens[start : start + chunk])) for start in range(0, count, chunk)
     )

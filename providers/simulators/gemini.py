@@ -3,6 +3,13 @@
 Every event is a whole GenerateContentResponse with cumulative ``usageMetadata``, events end with
 CRLF CRLF, the last one carries ``finishReason`` and there is no terminator. Errors are Google RPC
 statuses, pretty-printed like Google's front end does, and a wrong key is a 400, not a 401.
+
+Thinking (``generationConfig.thinkingConfig``): a ``thinkingBudget`` (Gemini 2.5; 0 is off,
+-1 dynamic, 2.5 Pro cannot turn it off) or a ``thinkingLevel`` (Gemini 3; Pro takes only LOW
+and HIGH), not both. With ``includeThoughts`` the thought summaries stream first as parts
+marked ``"thought": true``; ``thoughtsTokenCount`` counts them apart from
+``candidatesTokenCount``, and the last part carries a ``thoughtSignature``. Images are
+``inlineData`` parts (camelCase or snake_case); GIF and other types are refused.
 """
 
 from __future__ import annotations
@@ -13,6 +20,8 @@ from urllib.parse import parse_qs
 
 import orjson
 
+from providers.simulators.gemini_checks import signature, thinking_of
+from providers.simulators.images import ImageError, inspect, strict_base64
 from providers.simulators.knobs import split_model
 from providers.simulators.text import input_token_count
 from providers.simulators.wire import (
@@ -56,6 +65,11 @@ ERRORS: dict[int, tuple[str, str]] = {  # status: (RPC status, message)
     504: ("DEADLINE_EXCEEDED", "Deadline expired before operation could complete."),
 }
 BAD_KEY = "API key not valid. Please pass a valid API key."
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/heic", "image/heif")
+UNPROCESSABLE_IMAGE = (
+    "Unable to process input image. Please retry or report in "
+    "https://developers.generativeai.google/guide/troubleshooting"
+)
 FINISH_REASONS = {"stop": b"STOP", "length": b"MAX_TOKENS"}
 STREAM_METHOD = "streamGenerateContent"
 # python-genai calls v1beta or v1 depending on its version; both serve the same models.
@@ -114,7 +128,57 @@ class GeminiApi(SimulatedApi):
         config = data.get("generationConfig") or data.get("generation_config")
         config = config if isinstance(config, dict) else {}
         limit = int_or_none(config.get("maxOutputTokens", config.get("max_output_tokens")))
-        return SimulatedCall(model, knobs, prompt, input_token_count(texts), limit, data)
+        level, visible = thinking_of(self, model, config)
+        images, tokens = self.images_of(turns)
+        return SimulatedCall(
+            model,
+            knobs,
+            prompt,
+            input_token_count(texts) + tokens,
+            limit,
+            data,
+            images=images,
+            reasoning_level=level,
+            reasoning_visible=visible,
+        )
+
+    def images_of(self, turns: list[dict[str, Any]]) -> tuple[tuple[Any, ...], int]:
+        """The last user turn's images (inline, camelCase or snake_case), and image tokens."""
+        last: tuple[Any, ...] = ()
+        tokens = 0
+        for i, turn in enumerate(turns):
+            images = []
+            for j, part in enumerate(turn.get("parts") or ()):
+                if not isinstance(part, dict):
+                    continue
+                if "fileData" in part or "file_data" in part:
+                    raise self.invalid("Cannot fetch content from the provided URL.")
+                blob = part.get("inlineData") or part.get("inline_data")
+                if not isinstance(blob, dict):
+                    continue
+                mime = blob.get("mimeType") or blob.get("mime_type")
+                if mime not in IMAGE_TYPES:
+                    raise self.invalid(f"Unsupported MIME type: {mime}")
+                field = f"contents[{i}].parts[{j}].inline_data.data"
+                try:
+                    facts = inspect(strict_base64(blob.get("data"), url_safe=True))
+                except ImageError as error:
+                    if error.reason == "base64":
+                        raise self.bad_field(field, "Base64 decoding failed") from None
+                    raise self.invalid(UNPROCESSABLE_IMAGE) from None
+                images.append(facts)
+                tokens += 258  # what Gemini counts per image, whatever its size
+            if turn.get("role", "user") == "user":
+                last = tuple(images)
+        return last, tokens
+
+    def bad_field(self, field: str, what: str) -> RejectedRequest:
+        message = f"Invalid value at '{field}' (TYPE_BYTES), {what}"
+        violation = {"field": field, "description": message}
+        details = [
+            {"@type": "type.googleapis.com/google.rpc.BadRequest", "fieldViolations": [violation]}
+        ]
+        return RejectedRequest(self.reply(400, "INVALID_ARGUMENT", message, details))
 
     def error(
         self,
@@ -176,38 +240,64 @@ def parts_text(turn: dict[str, Any]) -> str:
 
 
 class GeminiStream(EventStream):
-    __slots__ = ("tail", "input_tokens")
+    __slots__ = ("tail", "input_tokens", "reasoning", "signature", "thoughts")
 
     separator = b"\r\n\r\n"
 
     def __init__(self, request: SimulatedCall) -> None:
         self.input_tokens = request.input_tokens
+        self.reasoning = request.reasoning
+        self.signature = signature(request.model) if request.reasoning else ""
+        # What every event's usage adds for the thoughts (counted apart from the candidates).
+        self.thoughts = (
+            b',"thoughtsTokenCount": %d' % request.reasoning.tokens if request.reasoning else b""
+        )
         self.tail = b'"modelVersion": %b,"responseId": "%b"}\r\n\r\n' % (
             orjson.dumps(request.model),
             random_id(22).encode(),
         )
 
-    def event(self, piece: bytes, finish: bytes, emitted: int) -> bytes:
+    def event(self, part: bytes, finish: bytes, emitted: int) -> bytes:
         prompt = self.input_tokens
+        total = prompt + emitted + self.reasoning.tokens
+        return b"".join(
+            (
+                b'data: {"candidates": [{"content": {"parts": [',
+                part,
+                b'],"role": "model"},',
+                finish,
+                b'"index": 0}],"usageMetadata": {"promptTokenCount": %d,"candidatesTokenCount": %d,'
+                b'"totalTokenCount": %d,"promptTokensDetails": [{"modality": "TEXT","tokenCount": %d}]%b},'
+                % (prompt, emitted, total, prompt, self.thoughts),
+                self.tail,
+            )
+        )
+
+    def thinking(self, piece: bytes) -> bytes:
+        # While only thoughts have come, candidatesTokenCount is absent (recorded).
+        prompt, thoughts = self.input_tokens, self.reasoning.tokens
         return b"".join(
             (
                 b'data: {"candidates": [{"content": {"parts": [{"text": ',
                 piece,
-                b'}],"role": "model"},',
-                finish,
-                b'"index": 0}],"usageMetadata": {"promptTokenCount": %d,"candidatesTokenCount": %d,'
-                b'"totalTokenCount": %d,"promptTokensDetails": [{"modality": "TEXT","tokenCount": %d}]},'
-                % (prompt, emitted, prompt + emitted, prompt),
+                b',"thought": true}],"role": "model"},"index": 0}],"usageMetadata": '
+                b'{"promptTokenCount": %d,"totalTokenCount": %d,"promptTokensDetails": '
+                b'[{"modality": "TEXT","tokenCount": %d}]%b},'
+                % (prompt, prompt + thoughts, prompt, self.thoughts),
                 self.tail,
             )
         )
 
     def text(self, piece: bytes, emitted: int) -> bytes:
-        return self.event(piece, b"", emitted)
+        return self.event(b'{"text": %b}' % piece, b"", emitted)
 
     def ending(self, finish: str, emitted: int) -> bytes:
-        # Like gemini-3: a last event with empty text that carries the finish reason.
-        return self.event(b'""', b'"finishReason": "%b",' % FINISH_REASONS[finish], emitted)
+        # Like gemini-3: a last event with empty text that carries the finish reason (and,
+        # after thinking, the thought signature).
+        part = b'{"text": ""}'
+        if self.signature:
+            part = b'{"text": "","thoughtSignature": %b}' % orjson.dumps(self.signature)
+        return self.event(part, b'"finishReason": "%b",' % FINISH_REASONS[finish], emitted)
 
     def error(self) -> bytes:
         # The python-genai client spots an in-stream error by the chunk starting with {"error":.

@@ -42,6 +42,8 @@ class Knobs:
     after: int | None = None  # stream faults: tokens sent before the fault; None = half the answer
     fail_times: int = 0  # the fault hits only the first k requests with the same knobs; 0 = all
     natural: bool = False  # end where the answer's text ends by itself, if before `tokens`
+    # reasoning tokens, when the request asks the model to reason; None: by the effort asked
+    thinking: int | None = None
 
     def fault_after(self, length: int) -> int:
         return length // 2 if self.after is None else min(self.after, length)
@@ -131,6 +133,7 @@ PARSERS: dict[str, Callable[[str], object]] = {
     "after": _integer(0, 100_000),
     "fail_times": _integer(0, 1_000_000),
     "natural": _flag,
+    "thinking": _integer(0, 100_000),
 }
 
 

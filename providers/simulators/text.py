@@ -14,6 +14,7 @@ is the start of the (n+1)-token one (faults rely on that).
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
 import zlib
@@ -103,23 +104,29 @@ SUMMARIES = (
 )
 
 
-def answer_tokens(provider: str, prompt: str, n: int) -> list[str]:
-    """The ``n`` tokens a ``provider`` flavour's simulator streams for ``prompt``."""
-    return list(answer_token_tuple(provider, prompt, n))
+def answer_tokens(provider: str, prompt: str, n: int, preface: str = "") -> list[str]:
+    """The ``n`` tokens a ``provider`` flavour's simulator streams for ``prompt``; ``preface``
+    (what it says about the images it was sent, images.py) comes first."""
+    return list(answer_token_tuple(provider, prompt, n, preface))
 
 
-def expected_answer(provider: str, prompt: str, n: int) -> str:
+def expected_answer(provider: str, prompt: str, n: int, preface: str = "") -> str:
     """The full text a client should read back: the tokens joined."""
-    return "".join(answer_token_tuple(provider, prompt, n))
+    return "".join(answer_token_tuple(provider, prompt, n, preface))
 
 
 @lru_cache(maxsize=512)
-def answer_token_tuple(provider: str, prompt: str, n: int) -> tuple[str, ...]:
+def answer_token_tuple(provider: str, prompt: str, n: int, preface: str = "") -> tuple[str, ...]:
     # Cached because a load test sends the same prompt thousands of times.
     tokens: list[str] = []
     if n <= 0:
         return ()
-    for block in answer_blocks(provider, prompt):
+    blocks = answer_blocks(provider, prompt)
+    if preface:
+        blocks = itertools.chain(
+            (preface,), (("\n\n" + b if i == 0 else b) for i, b in enumerate(blocks))
+        )
+    for block in blocks:
         if block is END:
             continue
         for word in _WORD.finditer(block):

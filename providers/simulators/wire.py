@@ -1,7 +1,8 @@
 """What every simulated API shares: the request it understands, replies, and the event encoder shape.
 
-Each wire module (anthropic, openai_chat, gemini) subclasses ``SimulatedApi`` for request parsing,
-keys and error bodies, and ``EventStream`` for the bytes of each event. Events are built from
+Each vendor API's module (anthropic, openai_chat, openai_responses, gemini, xai, perplexity)
+subclasses ``SimulatedApi`` for request parsing, keys and error bodies, and ``EventStream`` for
+the bytes of each event. Events are built from
 precomputed byte prefixes and suffixes around the JSON-encoded text, never by serialising a dict
 per token, because the simulator is the baseline of the load benchmark.
 """
@@ -15,7 +16,9 @@ from typing import Any, ClassVar
 
 import orjson
 
+from providers.simulators.images import ImageFacts
 from providers.simulators.knobs import split_model
+from providers.simulators.thoughts import NONE, Reasoning
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -54,6 +57,12 @@ class SimulatedCall:
     input_tokens: int
     max_tokens: int | None  # the request's own output limit, if it set one
     body: Any  # the parsed JSON, for wire-specific options and the request log
+    images: tuple[ImageFacts, ...] = ()  # of the last user message, in order
+    # The effort asked for, as the API spells it (None: no reasoning), and whether the API
+    # streams the reasoning text; exchange.py turns them into ``reasoning`` with the knobs.
+    reasoning_level: str | None = None
+    reasoning_visible: bool = False
+    reasoning: Reasoning = NONE
 
 
 class EventStream:
@@ -69,7 +78,16 @@ class EventStream:
     separator: ClassVar[bytes] = b"\n\n"  # the blank line that ends an event
 
     def opening(self) -> bytes:
-        """Events before the first text (message_start, role chunk); may be empty."""
+        """Events before the first text or reasoning (message_start, role chunk); may be empty."""
+        return b""
+
+    def thinking(self, piece: bytes) -> bytes:
+        """A piece of reasoning text, in the API's own format (only if it streams reasoning)."""
+        raise NotImplementedError
+
+    def thinking_end(self) -> bytes:
+        """What closes the reasoning and opens the answer (signature, block stop ...); called
+        once after the reasoning, whether any was streamed or not; may be empty."""
         return b""
 
     def text(self, piece: bytes, emitted: int) -> bytes:
@@ -91,6 +109,8 @@ class SimulatedApi:
     # Relative to the flavour's simulator_prefix; a trailing "/" makes it a prefix match whose
     # rest (Gemini's "v1beta/models/{model}:streamGenerateContent") is handed to parse().
     endpoint: ClassVar[str]
+    # Whether the request's output limit counts reasoning tokens too (xAI's does not).
+    limit_counts_reasoning: ClassVar[bool] = True
 
     def check_key(self, headers: dict[bytes, bytes], query: bytes, key: str) -> Reply | None:
         """None if the request carries ``key``, else the provider's own bad-key reply."""

@@ -50,6 +50,16 @@ def classify_chat(name: bytes | None, data: bytes) -> int:
     return TEXT if _literal_not_empty(data, b'"delta":{"content":"') else 0
 
 
+def classify_responses(name: bytes | None, data: bytes) -> int:
+    """OpenAI Responses (ChatGPT): named events, ``response.completed`` (or ``.incomplete``)
+    ends the stream."""
+    if name == b"response.output_text.delta":
+        return TEXT if _literal_not_empty(data, b'"delta":"') else 0
+    if name in (b"response.completed", b"response.incomplete"):
+        return END
+    return FAILED if name in (b"error", b"response.failed") else 0
+
+
 def classify_perplexity(name: bytes | None, data: bytes) -> int:
     """No ``[DONE]``: the chunk with a finish reason is the last."""
     if data[:10] == b'{"error": ':
@@ -66,8 +76,10 @@ def classify_gemini(name: bytes | None, data: bytes) -> int:
     return kind | END if b'"finishReason"' in data else kind
 
 
+# By wire format, then (Chat Completions) by flavour.
 CLASSIFIERS: dict[str, Callable[[bytes | None, bytes], int]] = {
     "anthropic": classify_anthropic,
+    "openai_responses": classify_responses,
     "openai": classify_chat,
     "xai": classify_chat,
     "perplexity": classify_perplexity,
@@ -83,7 +95,8 @@ class NativeStream(Sink):
 
     def __init__(self, provider: str, stats: Stats, sent: int) -> None:
         self.decoder = SSEDecoder()
-        self.classify = CLASSIFIERS[PROVIDERS[provider].flavour]
+        spec = PROVIDERS[provider]
+        self.classify = CLASSIFIERS.get(spec.wire) or CLASSIFIERS[spec.flavour]
         self.provider = provider
         self.stats = stats
         self.sent = sent
