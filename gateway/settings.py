@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -175,7 +175,7 @@ class Settings(BaseSettings):
         return value or None
 
 
-def load_settings(env_file: str | None = ENV_FILE, **overrides: object) -> Settings:
+def load_settings(env_file: str | None = ENV_FILE, **overrides: Any) -> Settings:
     """Read settings, turning pydantic's report into one line naming the variable."""
     try:
         settings = Settings(_env_file=env_file, **overrides)

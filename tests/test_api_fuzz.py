@@ -15,7 +15,8 @@ import schemathesis
 from schemathesis import Config
 
 from gateway.app import create_app
-from tests.conftest import TEMPLATE, create_database, drop_database, make_settings, start_gateway
+from tests.support.databases import TEMPLATE, create_database, drop_database
+from tests.support.gateways import make_settings, start_gateway
 
 API = "/api/v1"
 

@@ -14,7 +14,7 @@ import pytest
 
 from gateway.api.stream import PING, STREAM_HEADERS, EventStream, event_stream
 from gateway.drops import SendTimeout
-from tests.conftest import make_settings
+from tests.support.gateways import make_settings
 
 SCOPE = {"type": "http", "method": "GET", "path": "/api/v1/turns/t/events"}
 
@@ -188,7 +188,7 @@ class BodyRecorder:
 
 async def test_stream_bodies_pass_through_middleware_added_to_the_app(database_url, sim):
     from gateway.app import create_app
-    from tests.servers import ServerThread
+    from tests.support.servers import ServerThread
 
     def app(port: int):
         built = create_app(

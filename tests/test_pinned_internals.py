@@ -1,6 +1,7 @@
-"""The private parts of libraries that we rely on: uvicorn (gateway/adapters/uvicorn.py). (Our
-httpx transport, providers/transport/, uses httpx's public API only; the event-stream response,
-gateway/api/stream.py, is our own on Starlette's public Response.)
+"""The private parts of libraries that we rely on: uvicorn (gateway/adapters/uvicorn.py) and
+pgserver (storage/embedded.py). (Our httpx transport, providers/transport/, uses httpx's public
+API only; the event-stream response, gateway/api/stream.py, is our own on Starlette's public
+Response.)
 
 pyproject.toml pins these libraries below their next minor release. Whoever lifts a pin runs
 this file first: each test names the internal it checks, so a change upstream fails here, in
@@ -36,3 +37,15 @@ def test_uvicorn_httptools_protocol_is_still_a_plain_protocol_our_wrapper_can_fo
     for name in ("pause_writing", "resume_writing"):
         assert callable(getattr(HttpToolsProtocol, name, None))
     assert not hasattr(HttpToolsProtocol, "get_buffer")
+
+
+def test_pgserver_still_keeps_its_postmaster_where_embedded_postgres_re_points_it():
+    """storage/embedded.py sets PostgresServer._postmaster_info after a restart (and reads
+    it nowhere else); pgserver's public lock path is where its handle-file lock lives."""
+    from pgserver.postgres_server import PostgresServer
+
+    source = inspect.getsource(PostgresServer)
+    assert "self._postmaster_info" in source
+    assert "_postmaster_info.process" in inspect.getsource(PostgresServer._cleanup)
+    assert "fasteners.InterProcessLock(lock_path)" in source
+    assert PostgresServer.lock_path.name == ".lockfile"

@@ -23,6 +23,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -137,10 +138,10 @@ class Mirrors:
         failures = 0
         while self.by_turn:
             reading = {stream_key(t).encode(): m for t, m in self.by_turn.items() if m.following}
-            streams = {self._wake: wake_last}
+            streams: dict[Any, Any] = {self._wake: wake_last}  # redis-py's key and id types
             streams.update((key, f"{m.log.last_id}-0") for key, m in reading.items())
             try:
-                reply = await self.redis.xread(streams, count=READ_COUNT, block=self.block_ms)
+                reply: Any = await self.redis.xread(streams, count=READ_COUNT, block=self.block_ms)
             except (RedisError, OSError) as error:
                 # Read again from where each mirror is, on a new connection; the listeners
                 # wait (their pings go on) unless Redis stays away.
@@ -148,8 +149,8 @@ class Mirrors:
                 failing_since = failing_since or now
                 if now - failing_since >= PATIENCE:
                     self.warn(f"lost the streams of {len(reading)} mirrored turn(s): {error}")
-                    for mirror in reading.values():
-                        mirror.break_off()
+                    for lost in reading.values():
+                        lost.break_off()
                     failing_since, failures = None, 0
                     continue
                 self.warn(f"reading the mirrored turns failed, reading again: {error}")

@@ -92,7 +92,7 @@ class _History:
         if policy == "shared":
             return transcript(answers) if answers else None
         if policy == "winner" and (winner := self.winners.get(turn)) in answers:
-            return answers[winner]  # type: ignore[index]
+            return answers[winner]
         return answers.get(provider)
 
 

@@ -172,7 +172,7 @@ class EventLog:
                 leg = self._legs[index]
                 assert leg is not None and self.ids is None  # deltas are ours, numbered 1, 2 ...
                 entry = delta_bytes(index + 1, leg.prefix, entry)
-            chunks.append(entry)  # type: ignore[arg-type]
+            chunks.append(entry)  # type: ignore[arg-type]  # a delta's text was encoded to bytes just above
         return chunks
 
     # -- publishing (synchronous, so ordering is the order of calls) ----------------------------
@@ -236,9 +236,9 @@ class EventLog:
         self.publish("turn", turn_data)
         for leg, name, data in held:
             if leg is None:
-                self.publish(name, data)  # type: ignore[arg-type]
+                self.publish(name, data)  # type: ignore[arg-type]  # held events other than deltas carry their data dict
             else:
-                self.publish_delta(leg, data)  # type: ignore[arg-type]
+                self.publish_delta(leg, data)  # type: ignore[arg-type]  # a held delta carries its text
 
     def end(self, turn_id: str, statuses: dict[str, str]) -> int:
         id = self.publish("end", end_data(turn_id, statuses))

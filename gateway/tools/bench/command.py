@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from gateway.tools.bench.harness import Bench
+from gateway.tools.bench.profile import profiler
 from gateway.tools.bench.report import layout_text, load_average, machine, markdown, write_results
 from gateway.tools.bench.run import run_scenarios
 from gateway.tools.bench.scenarios import Scenario, scenarios
@@ -32,6 +33,7 @@ def chosen_scenarios(args: argparse.Namespace) -> list[Scenario]:
 
 
 def main(args: argparse.Namespace) -> int:
+    profiler()  # BENCH_PROFILE names a profiler that is here, or the run stops now
     chosen = chosen_scenarios(args)
     limit = raise_open_files_limit()
     needed = max(s.upstream_streams + s.clients for s in chosen) + 200

@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import BinaryIO
 
 from gateway.tools.bench.measure import ProcStat
 from gateway.tools.bench.processes import free_port, poll_until_ready
@@ -66,7 +67,7 @@ class Nginx:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
-        self.output = None
+        self.output: BinaryIO | None = None
 
     def start(self, upstream_url: str, cores: set[int] | None) -> None:
         binary = nginx_binary()

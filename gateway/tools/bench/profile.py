@@ -25,27 +25,40 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+INSTALL = {
+    "py-spy": "pip install -e '.[profile]'",
+    "perf": "Debian's linux-perf",
+    "strace": "Debian's strace",
+}
+
 
 def profiler() -> str | None:
+    """The profiler ``BENCH_PROFILE`` names, or None; a clear exit if it cannot run here."""
     chosen = os.environ.get("BENCH_PROFILE") or None
-    if chosen not in (None, "py-spy", "perf", "strace"):
-        raise SystemExit(f"BENCH_PROFILE: py-spy, perf or strace, not {chosen!r}")
+    if chosen is None:
+        return None
+    if chosen not in INSTALL:
+        raise SystemExit(f"BENCH_PROFILE: one of {', '.join(INSTALL)}, not {chosen!r}")
+    if binary(chosen) is None:
+        raise SystemExit(f"BENCH_PROFILE={chosen} needs {chosen} ({INSTALL[chosen]})")
     return chosen
 
 
+def binary(kind: str) -> str | None:
+    beside_python = Path(sys.executable).with_name(kind)  # py-spy in this virtualenv
+    return shutil.which(kind) or (str(beside_python) if beside_python.exists() else None)
+
+
 def command(kind: str, pid: int, output: Path, python: bool) -> list[str] | None:
+    program = binary(kind)
+    if program is None or (kind == "py-spy" and not python):
+        return None  # py-spy reads Python processes only: nginx is not profiled by it
     if kind == "py-spy":
-        binary = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-        if not python or not Path(binary).exists():
-            return None
-        return [binary, "record", "--pid", str(pid), "--rate", "250", "--native", "--idle",
+        return [program, "record", "--pid", str(pid), "--rate", "250", "--native", "--idle",
                 "--format", "raw", "--output", f"{output}.txt"]  # fmt: skip
-    binary = shutil.which(kind)
-    if binary is None:
-        return None
     if kind == "strace":
-        return [binary, "-c", "-f", "-p", str(pid), "-o", f"{output}.strace"]
-    return [binary, "record", "-F", "999", "-g", "-p", str(pid), "-o", f"{output}.perf"]
+        return [program, "-c", "-f", "-p", str(pid), "-o", f"{output}.strace"]
+    return [program, "record", "-F", "999", "-g", "-p", str(pid), "-o", f"{output}.perf"]
 
 
 @contextlib.contextmanager
