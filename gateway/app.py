@@ -17,6 +17,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route, request_response
 
+from gateway import memory
 from gateway.api import (
     API,
     ENDPOINTS,
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None, *, tracer: TurnTracer | None = 
             stack.enter_context(
                 drain_on_stop_signals(lambda: runtime.turns.drain(settings.shutdown_grace))
             )
+            stack.callback(memory.start())  # freed memory goes back after spikes
             yield
 
     install_routine_events_filter()

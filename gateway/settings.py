@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     # A running turn's lease: another gateway marks it interrupted this long after its
     # owner stops renewing it (it renews every third of it).
     turn_lease: float = Field(default=30.0, ge=1)
+    # With Redis, the fast path: a process that has not beaten its heartbeat for this long is
+    # dead, and another one finishes its turns at once (it beats every quarter of it).
+    redis_heartbeat: float = Field(default=2.0, ge=0.5)
 
     db_pool_min: int = Field(default=2, ge=1)
     db_pool_max: int = Field(default=10, ge=1)
@@ -129,6 +132,8 @@ class Settings(BaseSettings):
     retry_ms: int = Field(default=2_000, ge=0)
     send_timeout: float = Field(default=15.0, gt=0)
     listener_buffer_bytes: int = Field(default=4_000_000, ge=1024)
+    # What all listeners of a process may hold together; past it, slow readers are dropped.
+    listener_buffer_total: int = Field(default=256_000_000, ge=1_000_000)
 
     writer_batch: int = Field(default=200, ge=1)
     writer_queue: int = Field(default=10_000, ge=1)

@@ -37,7 +37,7 @@ from gateway.bus.wire import (
     wake_key,
     watchers_key,
 )
-from gateway.turns.log import EventLog
+from gateway.turns.log import BufferBudget, EventLog
 
 log = logging.getLogger("multichat.bus")
 
@@ -62,6 +62,7 @@ class Mirrors:
         worker: str,
         *,
         listener_limit: int,
+        listener_budget: BufferBudget,
         grace: float,
         block_ms: int,
         warn: Callable[[str], None],
@@ -69,6 +70,7 @@ class Mirrors:
         self.redis = redis
         self.worker = worker
         self.listener_limit = listener_limit
+        self.listener_budget = listener_budget
         self.grace = grace  # how long a listener that left still counts (DISCONNECT_GRACE)
         self.block_ms = block_ms
         self.warn = warn
@@ -178,7 +180,10 @@ class Mirror:
         self.mirrors = mirrors
         self.turn_id = turn_id
         self.log = EventLog(
-            mirrors.listener_limit, on_listener=self._watching, on_abandoned=self._unwatched
+            mirrors.listener_limit,
+            budget=mirrors.listener_budget,
+            on_listener=self._watching,
+            on_abandoned=self._unwatched,
         )
         self.broken = False
         self._presence: asyncio.Task | None = None

@@ -57,6 +57,12 @@ class ProcessBridge:
         if turn_id in self.table.running_legs:  # ours; every worker hears the request
             self.table.cancel(turn_id, providers)
 
+    def taken_from_us(self, turn_ids: list[str]) -> None:
+        """This process was taken for dead and its turns finished elsewhere: stop them here."""
+        log.warning("%d turn(s) of this process were taken over by another one", len(turn_ids))
+        for turn_id in turn_ids:
+            self.table.cancel(turn_id)
+
     def reveal_from_elsewhere(self, turn_id: str) -> None:
         turn = self.table.turns.get(turn_id)
         if turn_id in self.table.running_legs and turn is not None:

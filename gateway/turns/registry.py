@@ -28,7 +28,7 @@ from gateway.turns.ending import Endings, TurnObserver
 from gateway.turns.grace import GraceTimers
 from gateway.turns.leases import LeaseKeeper
 from gateway.turns.limits import KeyLimits
-from gateway.turns.log import EventLog
+from gateway.turns.log import BufferBudget, EventLog
 from gateway.turns.replay import StoredTurn, load_owned_turn
 from gateway.turns.reruns.choice import Rerun
 from gateway.turns.reruns.service import RerunService
@@ -49,16 +49,22 @@ class TurnRegistry:
         self.writer = Writer(
             pool, batch_size=settings.writer_batch, queue_size=settings.writer_queue
         )
+        # What every listener of this process may buffer together (LISTENER_BUFFER_TOTAL).
+        self.listener_budget = BufferBudget(settings.listener_buffer_total)
         self.bridge = bridge = ProcessBridge(table, pool, self.rerun)
         self.bus = bridge.bus = (
             event_bus()(
                 settings.redis_url,
                 retention=settings.redis_stream_retention,
                 listener_limit=settings.listener_buffer_bytes,
+                listener_budget=self.listener_budget,
                 grace=settings.disconnect_grace,
                 on_cancel=bridge.cancel_from_elsewhere,
                 on_reveal=bridge.reveal_from_elsewhere,
                 on_rerun=bridge.rerun_from_elsewhere,
+                on_fenced=bridge.taken_from_us,
+                pool=pool,
+                heartbeat=settings.redis_heartbeat,
             )
             if settings.redis_url
             else None
@@ -235,6 +241,7 @@ class TurnRegistry:
         events.on_listener = lambda _: self.grace.cancel(turn_id)
         events.on_abandoned = lambda _: self.grace.start(turn_id, self.settings.disconnect_grace)
         events.on_overflow = self._listener_overflowed
+        events.budget = self.listener_budget
         if self.bus is not None:
             events.sink = self.bus.sink(turn_id)
         return events
