@@ -143,8 +143,9 @@ class EventStream(Response):
                     async with asyncio.timeout_at(due):
                         message = await receive()
                 except TimeoutError:
+                    assert interval is not None  # no deadline, no timeout, without pings
                     await self._ping(send)
-                    due = loop.time() + interval  # type: ignore[operator]
+                    due = loop.time() + interval
                     continue
                 if message["type"] == "http.disconnect":
                     break
