@@ -81,7 +81,7 @@ class Listener:
 
     __slots__ = (
         "pending", "size", "limit", "waiter", "closed", "overflowed", "after", "quiet",
-        "budget", "sending",
+        "budget", "sending", "loop",
     )  # fmt: skip
 
     def __init__(self, limit: int, after: int = 0, budget: BufferBudget = UNBOUNDED) -> None:
@@ -97,6 +97,9 @@ class Listener:
         self.overflowed = False
         self.budget = budget
         self.sending = 0  # counted bytes taken and not yet written (see EventLog.stream)
+        # Kept from the first wait: asyncio.get_running_loop() makes a getpid() system call on
+        # Python 3.11, and a listener waits once per event it is woken for.
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     def push(self, chunk: bytes) -> None:
         """A delta: these count towards the limit, and the process's budget."""
@@ -155,7 +158,9 @@ class Listener:
         self.pending.clear()
 
     async def wait(self) -> None:
-        self.waiter = asyncio.get_running_loop().create_future()
+        if self.loop is None:
+            self.loop = asyncio.get_running_loop()
+        self.waiter = self.loop.create_future()
         try:
             await self.waiter
         finally:
