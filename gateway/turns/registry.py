@@ -314,6 +314,8 @@ class TurnRegistry:
             content=prompt,
             providers=[leg.entry() for leg in legs.values()],
             lease_seconds=self.settings.turn_lease,
+            attachments=[],
+            settings=None,
         )
         if stored is None:
             raise NotFound("conversation")  # deleted since its thread was read
@@ -725,6 +727,10 @@ def answer_of(turn: Turn, state: LegState, result: LegResult) -> Answer:
         input_tokens=usage.input_tokens if usage else None,
         output_tokens=usage.output_tokens if usage else None,
         citations=result.citations,
+        thinking=result.thinking,
+        reasoning_tokens=usage.reasoning_tokens if usage else None,
+        echo=result.echo,
+        settings_ignored=result.ignored,
     )
 
 
