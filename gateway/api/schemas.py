@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from providers import PROVIDERS
+from gateway.turns.turn_settings import TurnSettings
+from providers import PROVIDERS, CallSettings
 
 AnswerStatus = Literal["complete", "failed", "cancelled"]
 ContextPolicy = Literal["isolated", "winner", "shared"]
@@ -142,7 +144,30 @@ class ErrorInfo(BaseModel):
 
 class UsageInfo(BaseModel):
     input_tokens: int | None = None
-    output_tokens: int | None = None
+    output_tokens: int | None = Field(default=None, description="Reasoning tokens included")
+    reasoning_tokens: int | None = None
+
+
+class AttachmentOut(BaseModel):
+    upload_id: str
+
+
+class TurnSettingsOut(BaseModel):
+    """A turn's own settings, as it was asked (unset fields are left out of params)."""
+
+    system: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    provider_params: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    attachments: list[AttachmentOut] = Field(default_factory=list)
+
+
+class UploadOut(BaseModel):
+    id: str
+    media_type: Literal["image/png", "image/jpeg", "image/webp", "image/gif"]
+    bytes: int
+    sha256: str
+    width: int
+    height: int
 
 
 class MessageOut(BaseModel):
@@ -157,6 +182,7 @@ class MessageOut(BaseModel):
     label: str | None = Field(default=None, description="A blind turn's answer: its label")
     status: AnswerStatus
     content: str
+    thinking: str | None = Field(default=None, description="An answer's reasoning, apart")
     finish_reason: str | None = None
     error: ErrorInfo | None = None
     ttft_ms: float | None = None
@@ -168,6 +194,15 @@ class MessageOut(BaseModel):
         default=0, description="0: the turn's first answer of this provider; 1, 2 ...: its retries"
     )
     created_at: datetime
+    settings_ignored: dict[str, str] | None = Field(
+        default=None, description="An answer's settings its model was not given, and why"
+    )
+    settings: TurnSettingsOut | None = Field(
+        default=None, description="A prompt's: its turn's own settings"
+    )
+    attachments: list[AttachmentOut] | None = Field(
+        default=None, description="A prompt's images, in order"
+    )
 
 
 class ConversationDetail(Conversation):
@@ -200,6 +235,37 @@ class ConversationExport(BaseModel):
 # -- chat and turns ---------------------------------------------------------------------------
 
 
+Reasoning = Literal["off", "low", "medium", "high"]
+UPLOAD_ID = r"^[A-Za-z0-9_-]{22}$"
+
+
+class Params(Strict):
+    """A turn's parameters; each left out (or null) keeps the model's own (or the configured)."""
+
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    max_tokens: int | None = Field(default=None, ge=1, le=1_000_000, description="The answer's")
+    reasoning: Reasoning | None = Field(
+        default=None, description="How hard the models reason (streamed as `thinking` events)"
+    )
+
+
+class ProviderParams(Params):
+    system: Text | None = Field(default=None, description="This provider's system prompt")
+
+
+class Attachment(Strict):
+    upload_id: Annotated[str, Documented(pattern=UPLOAD_ID)] = Field(
+        description="An upload of this key (POST /uploads)"
+    )
+
+    @field_validator("upload_id")
+    @classmethod
+    def _upload_id(cls, value: str) -> str:
+        if not re.fullmatch(UPLOAD_ID[1:-1], value):
+            raise ValueError("is not an upload id")
+        return value
+
+
 class ChatRequest(Strict):
     prompt: NonBlank = Field(min_length=1, description="The user's prompt.")
     conversation_id: int | None = Field(default=None, description="null starts a new conversation.")
@@ -218,6 +284,14 @@ class ChatRequest(Strict):
         description="Label the answers A, B, … and hide who gave them until a vote; "
         "null: as the conversation is set.",
     )
+    system: Text | None = Field(default=None, description="A system prompt for this turn.")
+    params: Params | None = None
+    provider_params: dict[Literal[tuple(PROVIDERS)], ProviderParams] | None = Field(  # type: ignore[valid-type]
+        default=None, description="What differs per provider: {provider: {...}}."
+    )
+    attachments: Annotated[list[Attachment], Documented(maxItems=100)] = Field(
+        default_factory=list, max_length=100, description="Images uploaded before, in order."
+    )
 
     @field_validator("prompt")
     @classmethod
@@ -226,6 +300,22 @@ class ChatRequest(Strict):
             raise ValueError("must not be empty")
         return value
 
+    def turn_settings(self) -> TurnSettings:
+        def call(params: Params | None, system: str | None = None) -> CallSettings:
+            if params is None:
+                return CallSettings(system=system)
+            return CallSettings(system, params.temperature, params.max_tokens, params.reasoning)
+
+        return TurnSettings(
+            system=self.system,
+            params=call(self.params),
+            provider_params={
+                name: call(params, params.system)
+                for name, params in (self.provider_params or {}).items()
+            },
+            attachments=tuple(a.upload_id for a in self.attachments),
+        )
+
 
 class ChatResponseItem(BaseModel):
     provider: str | None  # null in a blind turn, which names the label instead
@@ -233,6 +323,7 @@ class ChatResponseItem(BaseModel):
     label: str | None = None
     status: AnswerStatus
     content: str
+    thinking: str | None = None
     error: str | None
     error_detail: ErrorInfo | None = None
     message_id: int | None
@@ -241,6 +332,7 @@ class ChatResponseItem(BaseModel):
     ttft_ms: float | None = None
     usage: UsageInfo | None = None
     cost_usd: float | None = None
+    settings_ignored: dict[str, str] | None = None
 
 
 class ChatResponse(BaseModel):
@@ -353,6 +445,9 @@ class TurnState(BaseModel):
     cost_usd: float | None = Field(
         default=None, description="What its answers cost so far, retries included"
     )
+    settings: TurnSettingsOut = Field(
+        default_factory=TurnSettingsOut, description="Its own settings, as it was asked"
+    )
 
 
 # -- the events of a stream (spec §3.1): each event's ``data``, one line of JSON --------------
@@ -388,6 +483,14 @@ class DeltaEvent(BaseModel):
     text: str
 
 
+class ThinkingEvent(BaseModel):
+    """A piece of an answer's reasoning (never part of its content)."""
+
+    provider: str | None = None
+    label: str | None = None
+    text: str
+
+
 class DoneEvent(BaseModel):
     provider: str | None = None
     label: str | None = None
@@ -395,6 +498,10 @@ class DoneEvent(BaseModel):
     message_id: int | None
     model: str | None = None
     content: str
+    thinking: str | None = Field(default=None, description="The whole reasoning; null: none came")
+    settings_ignored: dict[str, str] | None = Field(
+        default=None, description="Settings the model was not given, and why (blind: not why)"
+    )
     finish_reason: str | None
     usage: UsageInfo | None
     ttft_ms: float | None
@@ -438,6 +545,7 @@ STREAM_EVENTS: dict[str, type[BaseModel]] = {
     "start": StartEvent,
     "status": StatusEvent,
     "delta": DeltaEvent,
+    "thinking": ThinkingEvent,
     "done": DoneEvent,
     "reveal": RevealEvent,
     "end": EndEvent,

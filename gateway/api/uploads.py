@@ -11,6 +11,7 @@ What an image must be is the domain's business (gateway.turns.uploads).
 from __future__ import annotations
 
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -62,12 +63,12 @@ async def form_file(request: Request, body: bytes) -> tuple[bytes, str | None]:
             if not isinstance(file, UploadFile):
                 raise HttpError(422, "the image goes in the form field `file`", type="no_file")
             return await file.read(), file.content_type
-    except MultiPartException as error:
-        too_many = "Too many files" in error.message
-        message = "one image per upload" if too_many else f"a malformed form: {error.message}"
-        raise HttpError(
-            422, message, type="too_many_files" if too_many else "malformed_form"
-        ) from None
+    except (MultiPartException, HTTPException) as error:
+        # Inside an app, Starlette says what is wrong with a form as an HTTPException(400).
+        detail = str(getattr(error, "message", None) or getattr(error, "detail", ""))
+        if "Too many files" in detail:
+            raise HttpError(422, "one image per upload", type="too_many_files") from None
+        raise HttpError(400, f"a malformed form: {detail[:200]}", type="malformed_form") from None
 
 
 async def read_upload(request: Request) -> Response:

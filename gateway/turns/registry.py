@@ -19,7 +19,7 @@ import asyncpg
 from gateway.settings import Settings
 from gateway.turns.blind import assign_labels
 from gateway.turns.checkpoints import Checkpointer
-from gateway.turns.context import build_threads, conversation_settings
+from gateway.turns.context import conversation_settings
 from gateway.turns.costs import BudgetWatch, answer_cost
 from gateway.turns.errors import (
     Conflict,
@@ -45,7 +45,10 @@ from gateway.turns.rerun import (
     turn_from_stored,
     unblind_entries,
 )
+from gateway.turns.threads import threads_with_images
 from gateway.turns.turn import Turn
+from gateway.turns.turn_settings import TurnSettings
+from gateway.turns.uploads import check_attachments
 from providers import Provider
 from storage import Answer, Q, TurnEnd, Writer
 
@@ -191,22 +194,30 @@ class TurnRegistry:
         wait_for_listener: bool = False,
         owner: int = 0,
         blind: bool | None = None,
+        settings: TurnSettings | None = None,
     ) -> Turn:
         """Start a turn for ``owner`` (a client key's id; 0 in open mode). ``blind``: labels
-        instead of providers; None: as the conversation is."""
+        instead of providers; None: as the conversation is. ``settings``: the turn's own
+        system prompt, parameters and images."""
         if len(prompt) > self.settings.max_prompt_chars:
             raise PromptTooLong(
                 f"the prompt is longer than {self.settings.max_prompt_chars} characters"
             )
         chosen = self.choose_providers(models)
+        settings = (settings or TurnSettings()).check(
+            self.providers, self.settings.max_prompt_chars
+        )
         if self.draining:
             raise ShuttingDown("the gateway is shutting down; try again in a moment")
         if self.running >= self.settings.max_concurrent_turns:
             raise TooBusy("too many turns are running; try again in a moment")
+        await check_attachments(
+            self.pool, settings.attachments, owner, self.settings.max_attachments
+        )
         self.limits.admit(owner)
         try:
             return await self._start(
-                prompt, chosen, conversation_id, wait_for_listener, owner, blind
+                prompt, chosen, conversation_id, wait_for_listener, owner, blind, settings
             )
         except BaseException:
             self.limits.release(owner)
@@ -219,7 +230,8 @@ class TurnRegistry:
         conversation_id: int | None,
         wait_for_listener: bool,
         owner: int,
-        blind: bool | None = None,
+        blind: bool | None,
+        settings: TurnSettings,
     ) -> Turn:
         turn_id = secrets.token_urlsafe(16)  # 128 random bits
         states = {
@@ -231,17 +243,23 @@ class TurnRegistry:
         self._starting += 1
         try:
             rows = await self._thread_rows(conversation_id, list(states), owner)
+            conversation = conversation_settings(rows)
+            threads = await threads_with_images(
+                self.pool,
+                rows,
+                list(states),
+                prompt,
+                self.settings.context_budget_chars,
+                conversation.policy,
+                settings.attachments,
+            )
         finally:
             self._starting -= 1
-        conversation = conversation_settings(rows)
         if blind or (blind is None and conversation.blind):
             for name, label in assign_labels(list(states)).items():
                 states[name].blind(label)
-        threads = build_threads(
-            rows, list(states), prompt, self.settings.context_budget_chars, conversation.policy
-        )
         legs = {
-            name: Leg(states[name], provider, threads[name])
+            name: Leg(states[name], provider, threads[name], settings.for_provider(name))
             for name, (provider, _) in zip(states, chosen, strict=True)
         }
         # The providers are called now, while the prompt is stored: storing it is then off the
@@ -257,7 +275,7 @@ class TurnRegistry:
             # leg does nothing else, and the prompt's statement would otherwise go first.
             await asyncio.sleep(0)
             conversation_id, user_message_id = await self._store_prompt(
-                turn_id, prompt, conversation_id, states, owner
+                turn_id, prompt, conversation_id, states, owner, settings
             )
         except BaseException:
             # The prompt could not be stored: stop the legs; they store and send nothing.
@@ -266,6 +284,7 @@ class TurnRegistry:
             stored.set_result(None)
             raise  # create_turn releases the owner's slot
         turn = Turn(turn_id, conversation_id, user_message_id, states, events, owner)
+        turn.settings = settings
         self.turns[turn_id] = turn
         events.release(turn.turn_event_data())
         stored.set_result(turn)
@@ -303,8 +322,10 @@ class TurnRegistry:
         conversation_id: int | None,
         legs: dict[str, LegState],
         owner: int,
+        settings: TurnSettings,
     ) -> tuple[int, int]:
-        """Store the prompt and the turn, in one statement; return the two ids."""
+        """Store the prompt (with its images) and the turn (with its settings), in one
+        statement; return the two ids."""
         stored = await Q.start_turn.fetchrow(
             self.pool,
             conversation_id=conversation_id,
@@ -314,8 +335,8 @@ class TurnRegistry:
             content=prompt,
             providers=[leg.entry() for leg in legs.values()],
             lease_seconds=self.settings.turn_lease,
-            attachments=[],
-            settings=None,
+            attachments=list(settings.attachments),
+            settings=settings.as_json(),
         )
         if stored is None:
             raise NotFound("conversation")  # deleted since its thread was read
@@ -554,12 +575,18 @@ class TurnRegistry:
             user_message_id=turn.user_message_id,
             providers=names,
         )
-        prompt = next(
-            (r["content"] for r in rows if r["role"] == "user" and r["turn_id"] == turn.id), None
-        )
-        if prompt is None:
+        asked = next((r for r in rows if r["role"] == "user" and r["turn_id"] == turn.id), None)
+        if asked is None:
             raise NotFound("turn")  # its conversation was deleted meanwhile
-        threads = build_threads(rows, names, prompt, self.settings.context_budget_chars)
+        before = [r for r in rows if r is not asked]  # the history; the prompt is passed apart
+        threads = await threads_with_images(
+            self.pool,
+            before,
+            names,
+            asked["content"],
+            self.settings.context_budget_chars,
+            attachments=asked["upload_ids"] or (),
+        )
         after = turn.log.last_id
         legs = self.running_legs.setdefault(turn.id, {})
         stored: asyncio.Future[Turn | None] = asyncio.get_running_loop().create_future()
@@ -571,7 +598,7 @@ class TurnRegistry:
             state = LegState(name, model, provider.config.simulated, label=label)
             state.run = previous.run + 1 if previous is not None else 0
             turn.legs[name] = state
-            leg = legs[name] = Leg(state, provider, threads[name])
+            leg = legs[name] = Leg(state, provider, threads[name], turn.settings.for_provider(name))
             leg.task = asyncio.create_task(
                 self._run(leg, turn.log, stored), name=f"leg-{turn.id}-{name}-{state.run}"
             )
