@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
 
 from sse_starlette.sse import AppStatus
 from starlette.applications import Starlette
@@ -27,6 +28,7 @@ from gateway.api import (
 )
 from gateway.api.guard import Guard
 from gateway.api.headers import SecurityHeaders
+from gateway.api.openai_compat import OpenAIErrors, openai_routes
 from gateway.api.requests import METRICS_PATH, MetricsToken, RequestContext
 from gateway.api.stream import RawSend
 from gateway.keys import open_access
@@ -53,6 +55,7 @@ def create_app(settings: Settings | None = None, *, tracer: TurnTracer | None = 
         Route(f"{API}/openapi.json", system.openapi_json, include_in_schema=False),
         *system.docs_routes(),
         *page_routes(),
+        *openai_routes(),
     ]
     if metrics is not None:
         routes.append(Route(METRICS_PATH, system.metrics, include_in_schema=False))
@@ -87,11 +90,12 @@ def create_app(settings: Settings | None = None, *, tracer: TurnTracer | None = 
 
 class Gateway(Starlette):
     """Starlette, with the security headers outside its error middleware too: the 500 it
-    makes of an unexpected error carries them like every other response; and ``RawSend``
-    outside everything, so that event streams send their body chunks past the wrappers."""
+    makes of an unexpected error carries them like every other response; so does the OpenAI
+    shape of every error of a ``/v1/`` request; and ``RawSend`` outside everything, so that
+    event streams send their body chunks past the wrappers."""
 
     def build_middleware_stack(self):  # type: ignore[no-untyped-def]
-        return RawSend(SecurityHeaders(super().build_middleware_stack()))
+        return RawSend(SecurityHeaders(OpenAIErrors(super().build_middleware_stack())))
 
 
 def access_middleware(settings: Settings) -> list[Middleware]:
@@ -104,8 +108,18 @@ def access_middleware(settings: Settings) -> list[Middleware]:
                 CORSMiddleware,
                 allow_origins=settings.cors_origins,
                 allow_methods=["GET", "POST", "PATCH", "DELETE"],
-                allow_headers=["authorization", "content-type", "last-event-id"],
-                expose_headers=["x-total-count", "retry-after"],
+                allow_headers=[
+                    "authorization",
+                    "content-type",
+                    "last-event-id",
+                    "x-multichat-conversation-id",
+                ],
+                expose_headers=[
+                    "x-total-count",
+                    "retry-after",
+                    "x-multichat-conversation-id",
+                    "x-multichat-turn-id",
+                ],
                 max_age=600,
             )
         )
@@ -173,9 +187,11 @@ async def open_providers(
         simulator_root = await start_simulator(stack)
     providers: dict[str, Provider] = {}
     for config in provider_configs(settings, simulator_root or ""):
-        client = make_client()
+        client = make_client(network=config.network)
         stack.push_async_callback(client.aclose)
         providers[config.name] = Provider(config=config, adapter=make_adapter(config, client))
+        host = urlsplit(config.base_url).netloc.rpartition("@")[2]  # never a URL's userinfo
+        log.info("provider %s: %s, %s", config.name, host, config.network.describe())
     simulated = [name for name, p in providers.items() if p.config.simulated]
     if simulated:
         log.info("simulated providers (no API key): %s", ", ".join(simulated))

@@ -8,6 +8,8 @@ names the variable.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -15,6 +17,7 @@ from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_valid
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from providers import PROVIDERS, SIMULATOR_KEY, PriceTable, ProviderConfig
+from providers.transport import NetworkSettingError, network_for
 
 ENV_FILE = ".env"
 _COMMON = SettingsConfigDict(env_file=ENV_FILE, env_file_encoding="utf-8", extra="ignore")
@@ -42,6 +45,15 @@ class ProviderSettings(BaseSettings):
     idle_timeout: float = Field(default=30.0, gt=0)
     max_attempts: int = Field(default=3, ge=1, le=10)
     enabled: bool = True
+    # Network (docs/networks.md), each over the standard variable it overrides: a proxy URL
+    # (over HTTPS_PROXY ... and NO_PROXY), a CA file or directory (over SSL_CERT_FILE and
+    # SSL_CERT_DIR), a client certificate and key (mutual TLS), and the transport (httpx's own
+    # instead of ours: slower; for comparison, or as a way out).
+    proxy: str | None = None
+    ca_bundle: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
+    transport: Literal["own", "httpx"] = "own"
 
 
 class Settings(BaseSettings):
@@ -173,7 +185,8 @@ def load_settings(env_file: str | None = ENV_FILE, **overrides: object) -> Setti
     except ValidationError as error:
         raise SettingsError(_one_line(error, prefix="")) from None
     settings._env_file = env_file
-    provider_settings(settings)  # a bad CLAUDE_TEMPERATURE stops start-up here, before anything
+    # A bad CLAUDE_TEMPERATURE, proxy or CA file stops start-up here, before anything.
+    provider_configs(settings, settings.simulator_url or "http://127.0.0.1")
     return settings
 
 
@@ -192,23 +205,44 @@ def provider_settings(settings: Settings) -> dict[str, ProviderSettings]:
     return own
 
 
-def provider_configs(settings: Settings, simulator_root: str) -> list[ProviderConfig]:
-    """One config per enabled provider; those without a key point at the simulator."""
+def provider_configs(
+    settings: Settings, simulator_root: str, environ: Mapping[str, str] | None = None
+) -> list[ProviderConfig]:
+    """One config per enabled provider; those without a key point at the simulator. Proxies
+    and CAs come from each provider's settings, then from ``environ``'s standard variables
+    (HTTPS_PROXY, NO_PROXY, SSL_CERT_FILE ...; the process environment by default)."""
     configs = []
     simulator_root = simulator_root.rstrip("/")
+    environ = os.environ if environ is None else environ
     for name, own in provider_settings(settings).items():
         spec = PROVIDERS[name]
         if not own.enabled:
             continue
         key = settings.api_key(name)
         simulated = key is None
+        base_url = (
+            own.base_url or (simulator_root + spec.simulator_prefix if simulated else spec.base_url)
+        ).rstrip("/")
+        try:
+            network = network_for(
+                base_url,
+                environ,
+                prefix=f"{name.upper()}_",
+                proxy=own.proxy,
+                ca_bundle=own.ca_bundle,
+                client_cert=own.client_cert,
+                client_key=own.client_key,
+                transport=own.transport,
+            )
+        except NetworkSettingError as error:
+            variable = error.variable
+            if not variable.startswith(f"{name.upper()}_"):
+                variable += f" (used for {name})"  # a standard variable: say where it bit
+            raise SettingsError(f"invalid setting {variable}: {error.reason}") from None
         configs.append(
             ProviderConfig(
                 name=name,
-                base_url=(
-                    own.base_url
-                    or (simulator_root + spec.simulator_prefix if simulated else spec.base_url)
-                ).rstrip("/"),
+                base_url=base_url,
                 model=own.model or spec.model,
                 flavour=spec.flavour,
                 wire=own.wire,
@@ -221,6 +255,7 @@ def provider_configs(settings: Settings, simulator_root: str) -> list[ProviderCo
                 first_token_timeout=own.first_token_timeout,
                 idle_timeout=own.idle_timeout,
                 max_attempts=own.max_attempts,
+                network=network,
             )
         )
     return configs

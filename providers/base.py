@@ -41,6 +41,7 @@ from providers.chunks import (
     Usage,
 )
 from providers.messages import CallSettings, Image, Message, Role
+from providers.transport import Network
 
 __all__ = [
     "Adapter",
@@ -120,6 +121,8 @@ class ProviderConfig:
     max_attempts: int = 3
     backoff_base: float = 0.5
     max_retry_wait: float = 20.0
+    # Direct or through a proxy, the CAs, a client certificate (providers/transport).
+    network: Network = field(default_factory=Network)
 
     def defaults(self) -> CallSettings:
         """The settings a call gets where its own say nothing."""
@@ -314,9 +317,12 @@ class Adapter:
             raise ProviderError(
                 "timeout", f"{config.name} stopped sending", retryable=True
             ) from None
-        except httpx.ConnectError:
+        except (httpx.ConnectError, httpx.ProxyError) as error:
+            # The transport's message says what failed (DNS, refused, TLS, the proxy's answer);
+            # scrubbed all the same, in case a library echoed the proxy's credentials.
+            reason = config.network.scrub(str(error)) or type(error).__name__
             raise ProviderError(
-                "connect_error", f"could not connect to {config.name}", retryable=True
+                "connect_error", f"could not connect to {config.name}: {reason}", retryable=True
             ) from None
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
             raise ProviderError(

@@ -25,8 +25,8 @@ from providers.base import (
     Usage,
     retry_after_seconds,
 )
-from providers.http1 import Reader, body_reader
 from providers.sse import SSEDecoder
+from providers.transport import Reader, body_reader
 
 # After the terminator, how long to wait for the server to close the body: reading it to the
 # end lets httpx reuse the connection, but a server that keeps it open must not stall us.
@@ -241,8 +241,8 @@ async def relay(response: httpx.Response, reader: StreamReader) -> AsyncIterator
 
 def raw_chunks(response: httpx.Response) -> Reader:
     """``await read()``: the next body bytes, b"" at the end; on our own transport one plain
-    call per socket read (providers/http1.py). We ask for identity, but a server that
-    compresses anyway is decoded by httpx."""
+    call per socket read (providers/transport/connection.py). We ask for identity, but a
+    server that compresses anyway is decoded by httpx."""
     encoding = response.headers.get("content-encoding", "identity")
     return body_reader(response, decoded=encoding != "identity")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import ssl
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -11,7 +10,7 @@ from dataclasses import dataclass
 import httpx
 
 from providers.base import Adapter, ProviderConfig
-from providers.http1 import Http1Transport
+from providers.transport import Http1Transport, Network
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,28 +140,45 @@ def make_adapter(config: ProviderConfig, client: httpx.AsyncClient) -> Adapter:
     return adapter_class(wire)(config, client)
 
 
-@functools.cache
-def shared_ssl_context() -> ssl.SSLContext:
-    """One for every provider's client: each context holds its own copy of the CA bundle
-    (about 0.7 MB), and they are all the same."""
-    return httpx.create_ssl_context(trust_env=False)
-
-
-def make_client(max_streams: int = 10_000) -> httpx.AsyncClient:
-    """One long-lived client per provider, sized for every stream the gateway may hold open.
+def make_client(max_streams: int = 10_000, network: Network | None = None) -> httpx.AsyncClient:
+    """One long-lived client per provider, sized for every stream the gateway may hold open,
+    reaching its host as ``network`` says (direct by default, the public CAs).
 
     Each open upstream stream holds one HTTP/1.1 connection for its whole life, so the pool
     must be as large as the peak number of concurrent streams (httpx defaults to 100). Its
-    bookkeeping is O(1) per request (providers/http1.py), whatever that number.
+    bookkeeping is O(1) per request (providers/transport/pool.py), whatever that number.
+    ``network.transport == "httpx"`` puts httpx's own transport (httpcore) under the client
+    instead, with the same proxy and TLS settings: slower, for comparison or as a way out.
     """
+    network = network or Network()
     limits = httpx.Limits(
         max_connections=max_streams,
         max_keepalive_connections=min(max_streams, 1_000),
         keepalive_expiry=30.0,
     )
+    # One context per distinct set of CA and certificate files, shared by the clients.
+    context = network.ssl_context()
+    transport: httpx.AsyncBaseTransport
+    if network.transport == "httpx":
+        transport = httpx.AsyncHTTPTransport(
+            verify=context, limits=limits, proxy=httpx_proxy(network, context)
+        )
+    else:
+        transport = Http1Transport(limits, ssl_context=context, proxy=network.proxy)
     return httpx.AsyncClient(
-        transport=Http1Transport(limits, ssl_context=shared_ssl_context()),
+        transport=transport,
         timeout=httpx.Timeout(30.0),
         follow_redirects=False,
         trust_env=False,
+    )
+
+
+def httpx_proxy(network: Network, context: ssl.SSLContext) -> httpx.Proxy | None:
+    proxy = network.proxy
+    if proxy is None:
+        return None
+    auth = (proxy.username, proxy.password or "") if proxy.username is not None else None
+    https = proxy.scheme == "https"  # the context for TLS to the proxy itself
+    return httpx.Proxy(
+        f"{proxy.scheme}://{proxy.display}", auth=auth, ssl_context=context if https else None
     )

@@ -25,16 +25,22 @@ ROOT = Path(__file__).resolve().parent.parent
 # One template per test session: two sessions on one server (two checkouts, or a developer
 # beside CI) must not drop each other's template.
 TEMPLATE = f"multichat_test_template_{os.getpid()}"
+NETWORK_VARIABLES = {"SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"}
 
 # Before any fixture starts anything: every process the session starts inherits the marker, and
 # pytest_sessionfinish fails the run if one of them is still running.
 SESSION_MARKER = leftovers.install_marker()
 
-# Tests must never reach a real provider, whatever the developer's shell exports.
+# Tests must never reach a real provider, whatever the developer's shell exports; nor go through
+# the developer's proxy or trust their CAs (tests that want these set them themselves).
 for _spec in PROVIDERS.values():
     os.environ.pop(_spec.key_env, None)
     for _key in [k for k in os.environ if k.startswith(f"{_spec.name.upper()}_")]:
         os.environ.pop(_key)
+for _key in [
+    k for k in os.environ if k.upper() in NETWORK_VARIABLES or k.upper().endswith("_PROXY")
+]:
+    os.environ.pop(_key)
 
 
 def with_database(dsn: str, name: str) -> str:

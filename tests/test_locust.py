@@ -22,12 +22,12 @@ import pytest
 from gateway import cli
 from gateway.tools.locust import LOCUSTFILE
 from gateway.tools.locust.reader import TurnReader
+from gateway.turns.events import delta_bytes, delta_prefix, event_bytes
 from tests.conftest import ROOT
 from tests.servers import free_port
-from tests.test_loadtest import delta, done, end, good_stream
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-FAST = "+tokens=12,ttft=0,gap=5"
+FAST = "+tokens=12,ttft=0,gap=10"  # deltas 10 ms apart: answers with a rate to measure
 # A user of the test's own, beside the shipped ones: every stream of it is broken on purpose
 # (the simulators fail both answers after three chunks).
 BROKEN_USER = """
@@ -51,6 +51,36 @@ def locust_command() -> list[str]:
 
 
 # -- the reader, without Locust -------------------------------------------------------------------
+
+
+def delta(id: int, provider: str, text: str) -> bytes:
+    return delta_bytes(id, delta_prefix(provider), text)
+
+
+def done(id: int, provider: str, content: str, status: str = "complete") -> bytes:
+    error = None if status == "complete" else {"type": "upstream_error", "message": "x"}
+    data = {"provider": provider, "status": status, "content": content, "error": error}
+    return event_bytes(id, "done", data)
+
+
+def end(id: int, statuses: dict[str, str]) -> bytes:
+    return event_bytes(id, "end", {"turn_id": "t1", "statuses": statuses})
+
+
+def good_stream() -> list[bytes]:
+    providers = [{"provider": p, "model": "m", "simulated": True} for p in ("claude", "gemini")]
+    return [
+        b"retry: 2000\n\n",
+        event_bytes(1, "turn", {"turn_id": "t1", "providers": providers}),
+        event_bytes(2, "start", {"provider": "claude", "model": "m"}),
+        delta(3, "claude", "Hello"),
+        delta(4, "gemini", "Hi"),
+        delta(5, "claude", " world"),
+        b": ping\n\n",
+        done(6, "gemini", "Hi"),
+        done(7, "claude", "Hello world"),
+        end(8, {"claude": "complete", "gemini": "complete"}),
+    ]
 
 
 def read(chunks: list[bytes], reader: TurnReader | None = None) -> TurnReader:

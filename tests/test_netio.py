@@ -1,9 +1,12 @@
-"""The upstream client's own HTTP/1.1 transport (providers/http1.py): plain HTTP, TLS,
-connection reuse, truncated and malformed bodies, the connection bound, and respx over it."""
+"""The upstream client's own HTTP/1.1 transport (providers/transport/): plain HTTP, TLS with
+ALPN, connection reuse (never sending a request twice), informational responses, the read
+timeout of every body read, truncated and malformed bodies, the connection bound, and respx
+over it. Proxies and CAs: tests/test_proxies.py."""
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 
 import httpx
@@ -12,7 +15,7 @@ import respx
 import trustme
 
 from providers import make_client
-from providers.http1 import Http1Transport, body_reader
+from providers.transport import Body, Http1Transport, Network, body_reader
 
 BODY = b"data: one\n\ndata: two\n\n"
 
@@ -32,12 +35,15 @@ async def serve_once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter)
 
 
 @pytest.fixture
-def tls():
+def tls(tmp_path):
+    """A server context with a certificate for localhost, and a client context trusting its
+    CA (whose file is tmp_path/ca.pem)."""
     authority = trustme.CA()
     server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     authority.issue_cert("localhost").configure_cert(server)
     client = ssl.create_default_context()
     authority.configure_trust(client)
+    authority.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
     return server, client
 
 
@@ -120,6 +126,17 @@ async def test_the_fast_reader_gives_the_bytes_of_each_read():
     assert len(chunks) == 2  # each written part, as the server sent it
 
 
+async def test_the_fast_reader_is_found_through_httpx_public_api():
+    # The Body rides in the response's extensions: no private httpx attribute, no iterator
+    # stack per chunk (a reader from aiter_raw would still be correct: only this test knows).
+    server = await asyncio.start_server(serve_once, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/"
+    async with server, client() as http, http.stream("GET", url) as response:
+        read = body_reader(response)
+        assert type(getattr(read, "__self__", None)) is Body
+        assert await read() == BODY[:11]
+
+
 @pytest.mark.parametrize(
     "reply",
     [
@@ -194,3 +211,127 @@ async def test_respx_mocks_the_gateways_own_client():
             router.get("https://api.example/x").respond(200, text="mocked")
             response = await http.get("https://api.example/x")
     assert response.text == "mocked"
+
+
+# -- what an exchange must get right ------------------------------------------------------------
+
+
+async def test_informational_responses_are_skipped():
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(
+            b"HTTP/1.1 100 Continue\r\n\r\n"
+            b"HTTP/1.1 103 Early Hints\r\nlink: </style.css>; rel=preload\r\n\r\n"
+        )
+        await writer.drain()
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nx-final: yes\r\n\r\nfinal")
+        await writer.drain()
+        await reader.read()  # until the client closes: the connection stays reusable
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/"
+    async with server, client() as http:
+        response = await http.post(url, content=b"{}")
+    assert (response.status_code, response.text) == (200, "final")
+    assert response.headers["x-final"] == "yes" and "link" not in response.headers
+    assert response.extensions["reason_phrase"] == b"OK"
+
+
+class KeepAliveServer:
+    """Answers the first request of each connection and keeps it open; what happens to a second
+    request on it is ``second``: "close" reads it and closes without an answer."""
+
+    def __init__(self, second: str = "close") -> None:
+        self.second = second
+        self.requests: list[bytes] = []
+        self.connections = 0
+        self.writers: list[asyncio.StreamWriter] = []
+
+    async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        self.writers.append(writer)
+        served = 0
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+                self.requests.append(head + await reader.readexactly(length))
+                served += 1
+                if served == 2 and self.second == "close":
+                    break
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        writer.close()
+
+
+async def test_a_request_is_never_sent_twice_by_the_pool():
+    # The second POST reaches the server on a kept-alive connection, which then closes
+    # without an answer. It may have started (and billed) a generation: the caller's retry
+    # policy decides whether to send it again, so the transport raises instead of resending.
+    upstream = KeepAliveServer(second="close")
+    server = await asyncio.start_server(upstream, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1/messages"
+    async with server, client() as http:
+        assert (await http.post(url, content=b"first")).text == "ok"
+        with pytest.raises(httpx.RemoteProtocolError):
+            await http.post(url, content=b"second")
+    assert [request.endswith(b"second") for request in upstream.requests] == [False, True]
+    assert upstream.connections == 1
+
+
+async def test_a_kept_alive_connection_closed_by_the_server_is_not_written_to():
+    # The server's close has reached this host but not yet the event loop's handlers (the
+    # shutdown below runs in the client's task, and nothing is awaited before the request):
+    # the pool must see it before writing a byte, and open a new connection.
+    upstream = KeepAliveServer(second="answer")
+    server = await asyncio.start_server(upstream, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/"
+    async with server, client() as http:
+        assert (await http.post(url, content=b"first")).text == "ok"
+        upstream.writers[0].get_extra_info("socket").shutdown(socket.SHUT_RDWR)
+        assert (await http.post(url, content=b"second")).text == "ok"
+    assert upstream.connections == 2
+    assert [request.endswith(b"second") for request in upstream.requests] == [False, True]
+
+
+async def test_every_body_read_has_the_read_timeout():
+    release = asyncio.Event()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nfirst\r\n")
+        await writer.drain()
+        await release.wait()  # then nothing more
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/"
+    async with server, client() as http:
+        timeout = httpx.Timeout(5.0, read=0.2)
+        async with http.stream("GET", url, timeout=timeout) as response:
+            read = body_reader(response)
+            assert await read() == b"first"
+            with pytest.raises(httpx.ReadTimeout):
+                async with asyncio.timeout(30):  # a bound for the old code, which waited on
+                    await read()
+        release.set()
+
+
+async def test_tls_offers_http_1_1_by_alpn(tls, tmp_path):
+    server_context, _ = tls
+    server_context.set_alpn_protocols(["h2", "http/1.1"])
+    chosen: list[str | None] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        chosen.append(writer.get_extra_info("ssl_object").selected_alpn_protocol())
+        await serve_once(reader, writer)
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=server_context)
+    port = server.sockets[0].getsockname()[1]
+    network = Network(ca_file=str(tmp_path / "ca.pem"))  # the providers' own context
+    async with server, make_client(max_streams=2, network=network) as http:
+        assert (await http.get(f"https://localhost:{port}/")).status_code == 200
+    assert chosen == ["http/1.1"]

@@ -1,22 +1,31 @@
 // The comparison page: starts it and wires its modules together. Each module owns one part:
 //
-//   state.js       what the modules share (the conversation on screen, the live turns), events
+//   state.js       what the modules share (the conversation on screen, the live turns, the
+//                  reader's choices), events
 //   providers.js   the providers GET /api/v1/providers lists, with their display names
-//   router.js      the URL hash <-> the conversation on screen; reload picks a turn up again
-//   transcript.js  the conversation on screen: title, turns, welcome, scrolling
-//   turn.js        one turn: its columns, their live stream, the figures and the comparison
+//   router.js      the URL hash <-> what is on screen; reload picks a turn up again
+//   transcript.js  the conversation on screen: title, turns, welcome, where it is scrolled to
+//   turn.js        one turn: its columns and the live stream that fills them
+//   column.js      one answer's column: header, text, figures
+//   turn-layout.js side by side, two at a time, one at a time; Expand; Sync scroll
+//   comparison.js  the bars under a turn; figures.js  an answer's figures and their words
 //   composer.js    the prompt box, Send and Stop all, sending a turn
-//   picker.js      which models to ask: the provider chips, pinned models, health dots
+//   picker.js      which models to ask: the provider chips, the Models popover, health dots
+//   arena.js       Named, Blind or Battle; vote.js  the vote under a blind turn, the reveal
+//   leaderboard.js the leaderboard view (#leaderboard), ties and the intervals' axis
+//   settings.js    the Settings popover and Sync scroll; theme.js  light or dark
 //   sidebar.js     the conversation list: open, rename, delete, show more
 //   sidebar-select.js  selecting several conversations and deleting them at once
+//   roving.js      one Tab stop per list, arrows within it
 //   search.js      the sidebar's search box and the export links of the conversation shown
+//   highlight.js   a search's matches, highlighted in the conversation it opened
+//   shortcuts.js   one-key shortcuts and the help (?)
+//   popover.js     the popover pattern (a button and its panel)
 //   retry.js       Retry on each column and Add model on each turn (live or past)
 //   status.js      the status event in words ("retrying 2/3 in 1 s")
 //   drawer.js      showing and hiding the sidebar
 //   notice.js      the notice above the composer
 //   signin.js      the sign-in form when the gateway has client keys, who is signed in
-//   arena.js       the Blind toggle, votes under blind turns, the reveal, the context policy
-//   leaderboard.js the leaderboard view, with each rating's interval as an error bar
 //   api.js, dom.js the API client, DOM building
 //   markdown.js, markdown-inline.js   the Markdown renderer (incremental; never HTML)
 
@@ -26,12 +35,16 @@ import { bindDrawer, closeSidebarOnPhone, initDrawer } from "./drawer.js";
 import { bindLeaderboard } from "./leaderboard.js";
 import { bindNotice } from "./notice.js";
 import { refreshHealth, setUpPicker } from "./picker.js";
+import { closePopovers } from "./popover.js";
 import { bindRouter, route, writeHash } from "./router.js";
 import { bindSearch, updateExport } from "./search.js";
+import { bindSettings } from "./settings.js";
+import { bindShortcuts } from "./shortcuts.js";
 import { bindSidebar, markActive, refreshConversations } from "./sidebar.js";
 import { startSession } from "./signin.js";
 import { on, state } from "./state.js";
-import { bindTranscript } from "./transcript.js";
+import { initTheme } from "./theme.js";
+import "./vote.js"; // the vote under blind turns: a turn extension
 
 // What each module does when another says what happened (the events are listed in state.js).
 function wire() {
@@ -56,6 +69,12 @@ function wire() {
     refreshConversations();
     refreshHealth();
   });
+  // Another view (the leaderboard, the help) opens: the phone's menu and any popover close.
+  on("view", ({ name }) => {
+    if (!name) return;
+    closeSidebarOnPhone();
+    closePopovers();
+  });
 }
 
 function bind() {
@@ -64,10 +83,11 @@ function bind() {
   bindSidebar();
   bindSearch();
   bindDrawer();
-  bindTranscript();
   bindRouter();
   bindArena();
   bindLeaderboard();
+  bindSettings();
+  bindShortcuts();
 }
 
 // For tests and debugging: the live turns and a way to re-read every stream from the start.
@@ -81,6 +101,7 @@ function exposeForTests() {
 }
 
 async function main() {
+  initTheme();
   wire();
   bind();
   initDrawer();

@@ -2,12 +2,12 @@
 // the example questions, Send and Stop all, and sending a prompt as a new turn.
 
 import { createTurn } from "./api.js";
-import { blindChosen } from "./arena.js";
+import { arenaMode, drawTwo } from "./arena.js";
 import { byId } from "./dom.js";
 import { hideNotice, reportError, showNotice, withdrawNotice } from "./notice.js";
-import { chosenModels } from "./picker.js";
+import { allModels, chosenModels } from "./picker.js";
 import { currentLiveTurn, emit, state } from "./state.js";
-import { addTurn, newTurnView, removeTurn, scrollToBottom, streamNewTurn } from "./transcript.js";
+import { addTurn, newTurnView, removeTurn, streamNewTurn } from "./transcript.js";
 
 const STILL_ANSWERING = "The models are still answering: wait for them, or press Stop all.";
 const MAX_HEIGHT = 220; // px: the prompt box grows up to this, then scrolls
@@ -47,13 +47,16 @@ async function send(text) {
     els.prompt.focus();
     return;
   }
-  const chosen = chosenModels();
+  const mode = arenaMode();
+  let chosen = chosenModels();
+  // A battle: two drawn at random from those chosen (from all, if fewer than two are).
+  if (mode === "battle") chosen = drawTwo(chosen.length >= 2 ? chosen : allModels());
   if (!chosen.length) {
     showNotice("Choose at least one model to ask.");
     return;
   }
   hideNotice();
-  const blind = blindChosen();
+  const blind = mode !== "named";
   const view = newTurnView(prompt);
   // A blind turn's columns come with its first event, named by label only.
   if (!blind) for (const c of chosen) view.column(c.name, c.model, c.simulated);
@@ -61,7 +64,6 @@ async function send(text) {
   setPrompt("");
   sending = true;
   updateComposer();
-  scrollToBottom(true);
   const conversationAtSend = state.conversationId;
   const seq = state.openSeq;
   let created;
@@ -118,6 +120,7 @@ export function bindComposer() {
   // (renaming a conversation takes Escape as "keep the old title").
   document.addEventListener("keydown", (event) => {
     if (event.key !== "Escape" || event.defaultPrevented || event.isComposing) return;
+    if (event.target.closest && event.target.closest("dialog, .popover")) return; // it closes that
     const view = currentLiveTurn();
     if (!view) return;
     event.preventDefault();

@@ -30,16 +30,53 @@ export function renderMarkdown(text, container) {
   container.replaceChildren(...markdownNodes(text));
 }
 
-export function markdownNodes(text) {
-  return blocks(text.split("\n").map(detab));
+// The answer's outline: its headings are h4-h6, below the page's own (h1-h3), each at most one
+// level deeper than the one before it and levelled from its first, so that an answer opening
+// with "###" does not skip from the column's h3 to an h6.
+const newOutline = () => ({ first: null, last: 3 });
+let outline = newOutline();
+
+/** open: `text` is still streaming (a table whose delimiter row has not come yet is one). */
+export function markdownNodes(text, within = newOutline(), open = false) {
+  const before = outline;
+  outline = within;
+  try {
+    return blocks(text.split("\n").map(detab), open);
+  } finally {
+    outline = before;
+  }
+}
+
+function headingTag(level) {
+  if (outline.first == null) outline.first = level;
+  const rank = Math.max(4, Math.min(6, 4 + level - outline.first, outline.last + 1));
+  outline.last = rank;
+  return `h${rank}`;
 }
 
 // -- cutting lines into blocks --------------------------------------------------------------
 
-function blocks(lines) {
+function blocks(lines, open = false) {
   const out = [];
-  for (const segment of segments(lines)) out.push(...build(segment, lines));
+  const found = segments(lines);
+  for (const [i, segment] of found.entries()) {
+    const last = open && i === found.length - 1;
+    out.push(...(last && tableComing(lines, segment) ? [table(tableHead(lines[segment.start]))] : build(segment, lines)));
+  }
   return out;
+}
+
+// A streaming paragraph that is a table's header row, its delimiter row not (all) there yet.
+function tableComing(lines, segment) {
+  if (segment.type !== "paragraph" || segment.end - segment.start > 2) return false;
+  const head = lines[segment.start];
+  if (!head.trim().startsWith("|") || cells(head).length < 2) return false;
+  const next = lines[segment.start + 1];
+  return next === undefined || /^ {0,3}\|?[ \t:|-]*$/.test(next);
+}
+
+function tableHead(line) {
+  return [line, cells(line).map(() => "---").join("|")];
 }
 
 // Top-level blocks as {type, start, end} line ranges; blank lines between them belong to none.
@@ -148,9 +185,7 @@ function build(segment, lines) {
     case "heading": {
       const match = HEADING.exec(part[0]);
       const level = match[1].length;
-      // h4-h6: the page's own headings (h1-h3) stay its outline.
-      const tag = `h${Math.min(6, level + 3)}`;
-      return [h(tag, { class: `md-heading md-h${level}` }, inline(match[2] || ""))];
+      return [h(headingTag(level), { class: `md-heading md-h${level}` }, inline(match[2] || ""))];
     }
     case "rule":
       return [h("hr")];
@@ -184,7 +219,8 @@ function codeBlock(lang, code) {
   );
   copy.addEventListener("click", () => copyCode(code, copy));
   head.append(copy);
-  return h("div", { class: "codeblock" }, head, h("pre", { class: "code" }, codeEl));
+  // Focusable: a block wider than its column scrolls sideways, by keyboard too.
+  return h("div", { class: "codeblock" }, head, h("pre", { class: "code", tabindex: "0" }, codeEl));
 }
 
 async function copyCode(code, button) {
@@ -225,7 +261,7 @@ function table(part) {
     );
   return h(
     "div",
-    { class: "table-wrap" },
+    { class: "table-wrap", tabindex: "0", role: "region", "aria-label": "Table" },
     h(
       "table",
       {},
@@ -298,11 +334,13 @@ export class MarkdownView {
     this.source = "";
     this.done = 0; // characters of source whose blocks are finished and on screen
     this.open = []; // the nodes of the open block(s), redrawn on each update
+    this.outline = newOutline(); // the headings' levels so far, in the finished blocks
     this.el.replaceChildren();
   }
 
-  /** Show `text`. appended: the caller knows it extends the text shown before. */
-  update(text, appended = false) {
+  /** Show `text`. appended: the caller knows it extends the text shown before; streaming:
+   * more is coming (a table's header row is drawn as one before its delimiter comes). */
+  update(text, appended = false, streaming = appended) {
     if (text === this.source) return;
     const extends_ =
       appended || (text.length >= this.done && text.startsWith(this.source.slice(0, this.done)));
@@ -310,7 +348,7 @@ export class MarkdownView {
     this.source = text;
     this.finishBlocks();
     const rest = text.slice(this.done);
-    const nodes = markdownNodes(rest);
+    const nodes = markdownNodes(rest, { ...this.outline }, streaming);
     for (const node of this.open) node.remove();
     this.el.append(...nodes);
     this.open = nodes;
@@ -326,7 +364,13 @@ export class MarkdownView {
     if (found.length < 2) return;
     const last = found[found.length - 1];
     const finished = [];
-    for (const segment of found.slice(0, -1)) finished.push(...build(segment, lines));
+    const before = outline;
+    outline = this.outline;
+    try {
+      for (const segment of found.slice(0, -1)) finished.push(...build(segment, lines));
+    } finally {
+      outline = before;
+    }
     for (const node of this.open) node.remove();
     this.open = [];
     this.el.append(...finished);

@@ -2,12 +2,12 @@
 // replaced, or no longer true.
 
 import { ApiError } from "./api.js";
-import { byId } from "./dom.js";
+import { byId, linkified } from "./dom.js";
 
 const els = { box: byId("notice"), text: byId("notice-text"), close: byId("notice-close") };
 
 export function showNotice(message) {
-  els.text.textContent = message;
+  els.text.replaceChildren(...linkified(message));
   els.box.hidden = false;
 }
 

@@ -1,27 +1,39 @@
-// Which models to ask: one chip per provider, with its health dot; the pinned models under
-// "Advanced"; and the note on how many are simulated. The choice is remembered in
-// localStorage, unless ?models= in the URL makes it: ?models=claude:x+tokens=5,chatgpt picks
-// the providers and pins their models (simulator knobs ride on the model name). A comma
-// followed by something that is not a provider name belongs to the model before it.
+// Which models to ask: one chip per provider, with its health dot (explained in words); the
+// Models popover, which lists each provider's models by name; and the note on how many are
+// simulated. The choice is remembered in localStorage, unless ?models= in the URL makes it:
+// ?models=claude:x+tokens=5,chatgpt picks the providers and pins their models (simulator knobs
+// ride on the model name, as in the API). A comma followed by something that is not a provider
+// name belongs to the model before it.
 
 import { listProviders } from "./api.js";
 import { byId, h } from "./dom.js";
 import { reportError, showNotice } from "./notice.js";
+import { popover } from "./popover.js";
 import { displayName, loadProviders, providers } from "./providers.js";
 import { queryParam } from "./router.js";
 
-const STORAGE_KEY = "multichat.providers";
+const CHOICE_KEY = "multichat.providers";
+const MODELS_KEY = "multichat.models";
+
+// A provider's health, from its recent answers (a Stop is not counted against it).
+export const HEALTH = {
+  ok: "working: its recent answers came back",
+  degraded: "some of its recent answers failed",
+  down: "its recent answers failed",
+  unknown: "not asked yet",
+};
 
 const els = {
   chips: byId("providers"),
-  overrides: byId("model-overrides"),
-  advanced: byId("advanced"),
+  models: byId("model-list"),
+  modelsButton: byId("models-open"),
+  modelsPanel: byId("models-panel"),
   simNote: byId("sim-note"),
   welcomeSim: byId("welcome-sim"),
 };
 
 let selected = new Set();
-const overrides = new Map(); // provider -> pinned model (may carry simulator knobs)
+const pinned = new Map(); // provider -> the model chosen (may carry simulator knobs)
 
 export async function setUpPicker() {
   try {
@@ -33,30 +45,46 @@ export async function setUpPicker() {
   const fromUrl = parseModels(queryParam("models") || "", known);
   if (fromUrl.length) {
     selected = new Set(fromUrl.map((e) => e.name));
-    for (const entry of fromUrl) if (entry.model) overrides.set(entry.name, entry.model);
-    if (overrides.size) els.advanced.open = true;
+    for (const entry of fromUrl) if (entry.model) pinned.set(entry.name, entry.model);
   } else {
     selected = savedChoice(known);
+    for (const [name, model] of Object.entries(saved(MODELS_KEY) || {})) {
+      if (known.has(name) && typeof model === "string") pinned.set(name, model);
+    }
   }
+  popover(els.modelsButton, els.modelsPanel);
   renderChips();
-  renderOverrides();
+  renderModels();
   renderSimNote();
 }
 
-// The providers to ask, in their usual order: name, the model to show (pinned or default),
-// whether it is simulated, and how POST /turns names it ("name" or "name:pinned model").
+// The providers to ask, in their usual order: name, the model to show (chosen or default),
+// whether it is simulated, and how POST /turns names it ("name" or "name:model").
 export function chosenModels() {
   return providers()
     .filter((p) => selected.has(p.name))
     .map((p) => {
-      const pinned = (overrides.get(p.name) || "").trim();
+      const model = (pinned.get(p.name) || "").trim();
+      const chosen = model && model !== p.model;
       return {
         name: p.name,
-        model: pinned || p.model,
+        model: chosen ? model : p.model,
         simulated: p.simulated,
-        request: pinned ? `${p.name}:${pinned}` : p.name,
+        request: chosen ? `${p.name}:${model}` : p.name,
       };
     });
+}
+
+// Every provider, as chosenModels() gives them (a battle draws from these when fewer than two
+// are chosen).
+export function allModels() {
+  const before = selected;
+  selected = new Set(providers().map((p) => p.name));
+  try {
+    return chosenModels();
+  } finally {
+    selected = before;
+  }
 }
 
 function parseModels(text, known) {
@@ -75,25 +103,35 @@ function parseModels(text, known) {
   return entries;
 }
 
+function saved(key) {
+  try {
+    return JSON.parse(localStorage.getItem(key) || "null");
+  } catch {
+    return null;
+  }
+}
+
+function remember(key, value) {
+  try {
+    localStorage.setItem(key, JSON.stringify(value));
+  } catch {
+    // Private mode: the choice just is not remembered.
+  }
+}
+
 // The providers chosen last time that still exist; all of them the first time.
 function savedChoice(known) {
-  let saved = null;
-  try {
-    saved = JSON.parse(localStorage.getItem(STORAGE_KEY) || "null");
-  } catch {
-    saved = null;
-  }
-  const chosen = Array.isArray(saved) ? saved.filter((name) => known.has(name)) : [];
+  const choice = saved(CHOICE_KEY);
+  const chosen = Array.isArray(choice) ? choice.filter((name) => known.has(name)) : [];
   return new Set(chosen.length ? chosen : known);
 }
 
 function choose(name, on) {
   if (on) selected.add(name);
   else selected.delete(name);
-  try {
-    localStorage.setItem(STORAGE_KEY, JSON.stringify([...selected]));
-  } catch {
-    // Private mode: the choice just is not remembered.
+  remember(CHOICE_KEY, [...selected]);
+  for (const box of document.querySelectorAll(`input[type=checkbox][value="${CSS.escape(name)}"]`)) {
+    box.checked = on;
   }
 }
 
@@ -101,7 +139,7 @@ function renderChips() {
   const chips = providers().map((p) =>
     h(
       "label",
-      { class: "chip", dataset: { provider: p.name }, title: `${p.model} · health: ${p.health}` },
+      { class: "chip", dataset: { provider: p.name } },
       h("input", {
         type: "checkbox",
         name: "provider",
@@ -111,11 +149,25 @@ function renderChips() {
       }),
       healthDot(p.health),
       h("span", { class: "chip-name" }, displayName(p.name)),
+      h("span", { class: "chip-model", hidden: true }),
       p.simulated ? h("span", { class: "tag tag-sim" }, "simulated") : null,
     ),
   );
   els.chips.replaceChildren(...chips);
+  showPinned();
   watchChipOverflow();
+}
+
+// A chip names its model when it is not the provider's default.
+function showPinned() {
+  for (const p of providers()) {
+    const chip = els.chips.querySelector(`.chip[data-provider="${CSS.escape(p.name)}"]`);
+    const model = (pinned.get(p.name) || "").trim();
+    const label = chip.querySelector(".chip-model");
+    label.textContent = model;
+    label.hidden = !model || model === p.model;
+    chip.title = `${displayName(p.name)}: ${model || p.model} · ${HEALTH[p.health] || p.health}`;
+  }
 }
 
 // On a phone the chips are one row that scrolls sideways: say so while some are out of view.
@@ -136,24 +188,47 @@ function watchChipOverflow() {
   mark();
 }
 
-function renderOverrides() {
-  const fields = providers().map((p) =>
-    h(
-      "label",
-      { class: "override", dataset: { provider: p.name } },
-      h("span", {}, displayName(p.name)),
-      h("input", {
-        type: "text",
+// The Models popover: each provider's models by name, its default first.
+function renderModels() {
+  const rows = providers().map((p) => {
+    const current = (pinned.get(p.name) || "").trim() || p.model;
+    const names = p.models && p.models.length ? p.models : [p.model];
+    const options = names.map((model) =>
+      h("option", { value: model, selected: model === current }, model === p.model ? `${model} (default)` : model),
+    );
+    if (!names.includes(current)) options.push(h("option", { value: current, selected: true }, current));
+    const select = h(
+      "select",
+      {
         name: `model-${p.name}`,
-        placeholder: p.model,
-        value: overrides.get(p.name) || "",
-        spellcheck: "false",
-        autocomplete: "off",
-        oninput: (event) => overrides.set(p.name, event.target.value),
-      }),
-    ),
-  );
-  els.overrides.replaceChildren(...fields);
+        "aria-label": `${displayName(p.name)}'s model`,
+        onchange: (event) => {
+          pinned.set(p.name, event.target.value);
+          remember(MODELS_KEY, Object.fromEntries(pinned));
+          showPinned();
+        },
+      },
+      ...options,
+    );
+    return h(
+      "div",
+      { class: "model-row", dataset: { provider: p.name } },
+      h(
+        "label",
+        { class: "model-pick" },
+        h("input", {
+          type: "checkbox",
+          value: p.name,
+          checked: selected.has(p.name),
+          onchange: (event) => choose(p.name, event.target.checked),
+        }),
+        healthDot(p.health),
+        h("span", { class: "chip-name" }, displayName(p.name)),
+      ),
+      select,
+    );
+  });
+  els.models.replaceChildren(...rows);
 }
 
 function renderSimNote() {
@@ -171,12 +246,16 @@ function renderSimNote() {
 }
 
 function healthDot(health) {
-  if (health === "unknown") return null;
-  return h("span", { class: `health health-${health}`, title: `health: ${health}` });
+  if (health === "unknown" || !HEALTH[health]) return null;
+  return h(
+    "span",
+    { class: `health health-${health}`, title: HEALTH[health] },
+    h("span", { class: "visually-hidden" }, `(${HEALTH[health]})`),
+  );
 }
 
 // Health changes as answers succeed or fail: update the dots, nothing else (a re-render
-// would take the focus from a field being typed in).
+// would take the focus from a field being chosen in).
 export async function refreshHealth() {
   let fresh;
   try {
@@ -185,13 +264,15 @@ export async function refreshHealth() {
     return;
   }
   for (const p of fresh) {
-    const chip = els.chips.querySelector(`.chip[data-provider="${CSS.escape(p.name)}"]`);
-    if (!chip) continue;
-    const dot = chip.querySelector(".health");
-    const replacement = healthDot(p.health);
-    if (dot && replacement) dot.replaceWith(replacement);
-    else if (dot) dot.remove();
-    else if (replacement) chip.querySelector(".chip-name").before(replacement);
-    chip.title = `${p.model} · health: ${p.health}`;
+    const known = providers().find((q) => q.name === p.name);
+    if (known) known.health = p.health;
+    for (const row of document.querySelectorAll(`[data-provider="${CSS.escape(p.name)}"]:is(.chip, .model-row)`)) {
+      const dot = row.querySelector(".health");
+      const replacement = healthDot(p.health);
+      if (dot && replacement) dot.replaceWith(replacement);
+      else if (dot) dot.remove();
+      else if (replacement) row.querySelector(".chip-name").before(replacement);
+    }
   }
+  showPinned();
 }

@@ -4,7 +4,7 @@
 // connection; a finished one is followed again from there until its next `end`.
 
 import { addToTurn, retryTurn } from "./api.js";
-import { h } from "./dom.js";
+import { h, icon } from "./dom.js";
 import { reportError } from "./notice.js";
 import { displayName, providers } from "./providers.js";
 
@@ -12,18 +12,18 @@ const FINISHED = new Set(["complete", "failed", "cancelled"]);
 
 // The Retry button in a column's header; shown once its answer is finished.
 export function retryButton(column) {
-  const name = displayName(column.provider);
+  const name = column.displayName;
   return h(
     "button",
     {
       type: "button",
-      class: "button-small retry-one",
+      class: "button-icon retry-one",
       title: `Ask ${name} again (its answer so far is kept in the history)`,
       "aria-label": `Retry ${name}`,
       hidden: true,
-      onclick: () => rerun(column.turn, [column.provider], false),
+      onclick: () => rerun(column.turn, [column.key], false),
     },
-    h("span", { class: "label" }, "Retry"),
+    icon("retry"),
   );
 }
 

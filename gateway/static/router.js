@@ -1,13 +1,24 @@
 // The address bar and what is on screen. The hash says which conversation is shown and which
 // of its turns is still running: #conversation=<id>&turn=<turn id>. The turn is there only
 // while it runs, so a reloaded page picks it up again from its first event; Back and Forward
-// move between conversations. The query string is read, never written (?models=, picker.js).
+// move between conversations. #leaderboard is the leaderboard's view. The query string is
+// read, never written (?models=, picker.js).
 
+import { showLeaderboard } from "./leaderboard.js";
 import { currentLiveTurn, state } from "./state.js";
 import { newConversation, openConversation, showLoneTurn } from "./transcript.js";
 
+let started = false;
+
 // Show what the hash names: on load, and on Back and Forward.
 export function route() {
+  if (location.hash === "#leaderboard") {
+    if (!started) newConversation();
+    started = true;
+    showLeaderboard();
+    return;
+  }
+  started = true;
   const { conversation, turn } = readHash();
   if (conversation) openConversation(conversation, { resume: turn });
   else if (turn) showLoneTurn(turn);
@@ -16,6 +27,7 @@ export function route() {
 
 // Make the hash say what is on screen (push: as a new history entry).
 export function writeHash(push = false) {
+  if (state.view === "leaderboard") return; // it stays #leaderboard until closed
   const parts = [];
   if (state.conversationId) parts.push(`conversation=${state.conversationId}`);
   const running = currentLiveTurn();

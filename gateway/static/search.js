@@ -4,6 +4,7 @@
 import { exportUrl, searchConversations } from "./api.js";
 import { byId, h } from "./dom.js";
 import { reportError } from "./notice.js";
+import { bindRoving, rove } from "./roving.js";
 import { state } from "./state.js";
 import { openConversation } from "./transcript.js";
 
@@ -37,11 +38,13 @@ async function search() {
     return;
   }
   if (mine !== asked) return;
-  els.results.replaceChildren(...found.items.map(resultItem));
+  els.results.replaceChildren(...found.items.map((hit) => resultItem(hit, q)));
+  rove(els.results);
   els.none.hidden = found.items.length > 0;
 }
 
-function resultItem(hit) {
+// Opening a hit shows its conversation at the first match, every match highlighted.
+function resultItem(hit, q) {
   return h(
     "li",
     { class: "conversation search-hit", dataset: { id: String(hit.id) } },
@@ -51,7 +54,7 @@ function resultItem(hit) {
         type: "button",
         class: "conv-open",
         title: hit.title,
-        onclick: () => openConversation(hit.id, { push: true }),
+        onclick: () => openConversation(hit.id, { push: true, find: q }),
       },
       h("span", { class: "conv-title" }, hit.title),
       h("span", { class: "conv-snippet" }, hit.snippet || ""),
@@ -68,7 +71,13 @@ export function updateExport() {
   els.json.href = exportUrl(id, "json");
 }
 
+export function focusSearch() {
+  els.input.focus();
+  els.input.select();
+}
+
 export function bindSearch() {
+  bindRoving(els.results);
   els.input.addEventListener("input", () => {
     clearTimeout(timer);
     timer = setTimeout(search, DEBOUNCE_MS);

@@ -4,6 +4,7 @@
 import { deleteConversation, listConversations, renameConversation } from "./api.js";
 import { byId, h, icon } from "./dom.js";
 import { plainText } from "./markdown-inline.js";
+import { bindRoving, rove } from "./roving.js";
 import { bindSelection, keepOnly, selectBox } from "./sidebar-select.js";
 import { reportError } from "./notice.js";
 import { isAnswering, state } from "./state.js";
@@ -52,7 +53,10 @@ async function fetchConversations(limit) {
 
 function renderConversations(total) {
   const items = conversations.map((c) => conversationItem(c));
+  const focused = els.list.contains(document.activeElement);
   els.list.replaceChildren(...items);
+  rove(els.list);
+  if (focused) els.list.querySelector('.conv-open[tabindex="0"]')?.focus();
   els.empty.hidden = items.length > 0;
   els.more.hidden = total <= conversations.length;
   const current = conversations.find((c) => c.id === state.conversationId);
@@ -71,6 +75,7 @@ export function markActive() {
       else open.removeAttribute("aria-current");
     }
   }
+  if (!els.list.contains(document.activeElement)) rove(els.list);
 }
 
 function conversationItem(conversation) {
@@ -107,6 +112,7 @@ function conversationItem(conversation) {
   const box = selectBox(conversation, title);
   if (box) item.classList.add("selecting");
   item.append(...(box ? [box, open] : [open, actions]));
+  item.conversation = conversation;
   return item;
 }
 
@@ -212,6 +218,10 @@ function relativeTime(iso) {
 }
 
 export function bindSidebar() {
+  bindRoving(els.list, {
+    rename: (row) => startRename(row, row.conversation),
+    remove: (row) => confirmDelete(row, row.conversation),
+  });
   bindSelection(document.querySelector(".sidebar-title"), () => refreshConversations());
   els.newChat.addEventListener("click", () => newConversation(true));
   els.more.addEventListener("click", () => {

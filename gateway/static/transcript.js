@@ -1,13 +1,17 @@
 // The conversation on screen: its title, its turns (stored ones as they were saved, live ones
-// as they stream), the welcome for a new conversation, and keeping the newest text in view.
+// as they stream), the welcome for a new conversation, and where it is scrolled to. The page
+// never scrolls by itself while answers stream: a turn just asked, or a conversation just
+// opened, is brought to the top of the view once (a search's match, if one opened it).
 
 import { eventsUrl, getConversation } from "./api.js";
 import { byId } from "./dom.js";
+import { clearHighlight, highlightMatches } from "./highlight.js";
 import { plainText } from "./markdown-inline.js";
 import { hideNotice, reportError, showNotice } from "./notice.js";
 import { providerNames } from "./providers.js";
 import { emit, state } from "./state.js";
 import { TurnView } from "./turn.js";
+import { forgetLayouts } from "./turn-layout.js";
 
 const PAGE_TITLE = "Multichat · compare AI models side by side";
 
@@ -18,12 +22,11 @@ const els = {
   turns: byId("turns"),
 };
 
-let stickToBottom = true; // false once the reader scrolls up, until a conversation is opened
-
 // -- what is on screen ---------------------------------------------------------------------
 
-// resume: the id of a turn still running (named in the URL) to stream again from its start.
-export async function openConversation(id, { resume = null, push = false } = {}) {
+// resume: the id of a turn still running (named in the URL) to stream again from its start;
+// find: the search that opened it (its first match is shown, every match highlighted).
+export async function openConversation(id, { resume = null, push = false, find = null } = {}) {
   const seq = ++state.openSeq;
   let conversation;
   try {
@@ -37,17 +40,47 @@ export async function openConversation(id, { resume = null, push = false } = {})
   state.conversationId = id;
   showTitle(conversation.title);
   els.welcome.hidden = true;
-  els.turns.replaceChildren(...turnViews(conversation, resume).map((view) => view.el));
+  const views = turnViews(conversation, resume);
+  showTurns(views.map((view) => view.el));
   emit("shown", { push });
-  stickToBottom = true;
-  scrollToBottom(true);
+  const match = find ? highlightMatches(els.turns, find) : null;
+  if (match) showMatch(match);
+  else if (views.length) showTurn(views[views.length - 1]);
+}
+
+function showTurns(elements) {
+  clearHighlight();
+  els.turns.replaceChildren(...elements);
+  forgetLayouts(new Set(elements));
+}
+
+// Bring a turn's top (its prompt, then its columns' headers) to the top of the view.
+export function showTurn(view) {
+  const top = view.el.getBoundingClientRect().top - els.transcript.getBoundingClientRect().top;
+  els.transcript.scrollTop += top - 8;
+}
+
+// A search's first match: its turn at the top, its column shown and scrolled to it.
+function showMatch(range) {
+  const at = range.startContainer.parentElement;
+  const turnEl = at.closest(".turn");
+  const body = at.closest(".answer-body");
+  const view = [...els.turns.children].includes(turnEl) ? turnEl.layout?.view : null;
+  const column = body && view ? [...view.columns.values()].find((c) => c.bodyEl === body) : null;
+  if (column && column.el.hidden) view.layout.show(column.key);
+  if (view) showTurn(view);
+  if (column) {
+    const offset = range.getBoundingClientRect().top - body.getBoundingClientRect().top;
+    column.scrollTo(body.scrollTop + offset - 24);
+  }
+  turnEl.dataset.found = "true";
 }
 
 export function newConversation(push = false) {
   state.openSeq += 1;
   state.conversationId = null;
   showTitle(null);
-  els.turns.replaceChildren();
+  showTurns([]);
   els.welcome.hidden = false;
   emit("shown", { push, blank: true });
 }
@@ -57,7 +90,7 @@ export function newConversation(push = false) {
 export function showLoneTurn(turnId) {
   state.conversationId = null;
   els.welcome.hidden = true;
-  els.turns.replaceChildren(resumeTurn(turnId, "").el);
+  showTurns([resumeTurn(turnId, "").el]);
   emit("lone-turn");
 }
 
@@ -120,7 +153,6 @@ function groupMessages(messages) {
 
 export function newTurnView(prompt) {
   return new TurnView(prompt, {
-    onChange: () => scrollToBottom(false),
     onEnd: (view) => {
       state.live.delete(view.turnId);
       emit("turn-ended");
@@ -155,27 +187,15 @@ function resumeTurn(turnId, prompt) {
   return view;
 }
 
-// A turn waiting for the gateway to accept it: shown at once, taken away if it was refused.
+// A turn waiting for the gateway to accept it: shown at once at the top of the view, taken
+// away if it was refused.
 export function addTurn(view) {
   els.welcome.hidden = true;
   els.turns.append(view.el);
+  showTurn(view);
 }
 
 export function removeTurn(view) {
   view.el.remove();
   els.welcome.hidden = els.turns.childElementCount > 0;
-}
-
-// -- scrolling -----------------------------------------------------------------------------
-
-export function scrollToBottom(force) {
-  if (!force && !stickToBottom) return;
-  els.transcript.scrollTop = els.transcript.scrollHeight;
-}
-
-export function bindTranscript() {
-  els.transcript.addEventListener("scroll", () => {
-    const { scrollHeight, scrollTop, clientHeight } = els.transcript;
-    stickToBottom = scrollHeight - scrollTop - clientHeight < 80;
-  });
 }

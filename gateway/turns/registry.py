@@ -49,7 +49,7 @@ from gateway.turns.threads import threads_with_images
 from gateway.turns.turn import Turn
 from gateway.turns.turn_settings import TurnSettings
 from gateway.turns.uploads import check_attachments
-from providers import Provider
+from providers import Message, Provider
 from storage import Answer, Q, TurnEnd, Writer
 
 log = logging.getLogger("multichat.turns")
@@ -194,11 +194,15 @@ class TurnRegistry:
         wait_for_listener: bool = False,
         owner: int = 0,
         blind: bool | None = None,
+        history: Sequence[Message] | None = None,
         settings: TurnSettings | None = None,
     ) -> Turn:
         """Start a turn for ``owner`` (a client key's id; 0 in open mode). ``blind``: labels
-        instead of providers; None: as the conversation is. ``settings``: the turn's own
-        system prompt, parameters and images."""
+        instead of providers; None: as the conversation is. ``history``: the messages before
+        the prompt, as the client keeps them (the OpenAI-compatible API, which is stateless):
+        every provider is given those instead of the stored conversation's, which only says
+        where the turn is stored. ``settings``: the turn's own system prompt, parameters and
+        images."""
         if len(prompt) > self.settings.max_prompt_chars:
             raise PromptTooLong(
                 f"the prompt is longer than {self.settings.max_prompt_chars} characters"
@@ -217,7 +221,14 @@ class TurnRegistry:
         self.limits.admit(owner)
         try:
             return await self._start(
-                prompt, chosen, conversation_id, wait_for_listener, owner, blind, settings
+                prompt,
+                chosen,
+                conversation_id,
+                wait_for_listener,
+                owner,
+                blind,
+                history,
+                settings,
             )
         except BaseException:
             self.limits.release(owner)
@@ -231,6 +242,7 @@ class TurnRegistry:
         wait_for_listener: bool,
         owner: int,
         blind: bool | None,
+        history: Sequence[Message] | None,
         settings: TurnSettings,
     ) -> Turn:
         turn_id = secrets.token_urlsafe(16)  # 128 random bits
@@ -246,7 +258,7 @@ class TurnRegistry:
             conversation = conversation_settings(rows)
             threads = await threads_with_images(
                 self.pool,
-                rows,
+                rows if history is None else [],
                 list(states),
                 prompt,
                 self.settings.context_budget_chars,
@@ -258,6 +270,8 @@ class TurnRegistry:
         if blind or (blind is None and conversation.blind):
             for name, label in assign_labels(list(states)).items():
                 states[name].blind(label)
+        if history is not None:  # the client's own history instead of the stored one
+            threads = {name: [*history, *thread] for name, thread in threads.items()}
         legs = {
             name: Leg(states[name], provider, threads[name], settings.for_provider(name))
             for name, (provider, _) in zip(states, chosen, strict=True)

@@ -1,35 +1,37 @@
-"""An httpx transport that speaks HTTP/1.1 itself: an asyncio protocol with an httptools parser.
+"""One HTTP/1.1 connection: an asyncio protocol whose bytes go straight into httptools.
 
-httpx stays the client API (adapters and tests use ``httpx.AsyncClient``), but under it
-httpcore read each upstream chunk through h11 and about six layers of async generators, with
-a lock and pool bookkeeping per request. Here the socket's bytes go straight from
-``data_received`` into httptools (C, the parser uvicorn uses), whose body callback appends to
-a list; a reader is woken once per socket read and gets every body byte that read brought.
-``body_reader(response)`` hands that read to the adapters as one plain coroutine per chunk.
+The socket's bytes go from ``data_received`` into httptools (C, the parser uvicorn uses),
+whose body callback appends to a list; a reader is woken once per socket read and gets every
+body byte that read brought. ``body_reader(response)`` hands that read to the adapters as one
+plain coroutine per chunk.
 
-What the gateway relies on is kept: TLS (real providers are https), keep-alive connections
-reused per origin, a bound on open connections, the connect timeout, and the read timeout for
-the response head. Reads of the body have no per-read timer: every adapter stream runs under
-its own first-token and idle watchdog (providers.base.Watchdog), which covers them at O(1) per
-chunk. Failures are httpx's own exceptions, so callers cannot tell the difference.
+Per exchange: the request goes out in one write; informational (1xx) responses are skipped;
+the head is awaited under the read timeout, and so is every body read, through one timer per
+timeout period rather than one per read (``_check_read``). A connection is reused only once
+its body was read to the end, and only if nothing arrived on it while idle (a close on its way
+is seen before anything is written: ``reusable``). Nothing here ever sends a request twice.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
+import select
 import socket
 import ssl
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httptools
 import httpx
 
+if TYPE_CHECKING:
+    from providers.transport.pool import Http1Transport
+
 PAUSE_AT = 2**20  # unread body bytes at which the socket stops being read
 Origin = tuple[bytes, bytes, int]  # scheme, host, port
 Reader = Callable[[], Awaitable[bytes]]
+# Where a response of this transport carries its Body (a public httpx extension dict).
+BODY_EXTENSION = "multichat.body"
 # httpcore's names for what its network streams tell (the ``network_stream`` extension).
 EXTRA_INFO = {
     "client_addr": "sockname",
@@ -38,184 +40,32 @@ EXTRA_INFO = {
 }
 
 
-class Http1Transport(httpx.AsyncBaseTransport):
-    """HTTP/1.1 over asyncio protocols, with a pool of keep-alive connections per origin."""
-
-    def __init__(
-        self,
-        limits: httpx.Limits | None = None,
-        *,
-        ssl_context: ssl.SSLContext | None = None,
-    ) -> None:
-        limits = limits or httpx.Limits()
-        self.max_connections = limits.max_connections or 1_000_000
-        keep = limits.max_keepalive_connections
-        self.max_idle = self.max_connections if keep is None else keep
-        self.keepalive_expiry = limits.keepalive_expiry
-        # Built once: loading the CA bundle costs about 15 ms.
-        self.ssl_context = ssl_context or httpx.create_ssl_context(trust_env=False)
-        self._idle: dict[Origin, collections.deque[Connection]] = {}
-        self._idle_count = 0
-        self.open = 0  # connections open or opening
-        self._slot_waiters: collections.deque[asyncio.Future[None]] = collections.deque()
-        self._closed = False
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if self._closed:
-            raise RuntimeError("the transport is closed")
-        url = request.url
-        if url.scheme not in ("http", "https"):
-            raise httpx.UnsupportedProtocol(f"unsupported URL scheme {url.scheme!r}")
-        timeouts = request.extensions.get("timeout", {})
-        origin = (url.raw_scheme, url.raw_host, url.port or (443 if url.scheme == "https" else 80))
-        connection = self._reuse(origin)
-        if connection is not None:
-            try:
-                await self._exchange(connection, request, timeouts)
-            except ClosedWhenIdle:
-                connection = None  # the server closed it as we reused it: once more, anew
-        if connection is None:
-            connection = await self._connect(origin, timeouts)
-            await self._exchange(connection, request, timeouts)
-        response = httpx.Response(
-            connection.status,
-            headers=connection.headers,
-            stream=Body(connection),
-            extensions={
-                "http_version": b"HTTP/1.1",
-                "reason_phrase": connection.reason,
-                "network_stream": connection,
-            },
-        )
-        connection.headers = []  # httpx made its own copy; these would live as long
-        return response
-
-    async def _exchange(
-        self, connection: Connection, request: httpx.Request, timeouts: dict[str, float | None]
-    ) -> None:
-        try:
-            connection.send_head(request)
-            await connection.send_body(request)
-            await connection.receive_head(within=timeouts.get("read"))
-        except BaseException:
-            connection.close()
-            raise
-
-    # -- the pool ------------------------------------------------------------------------------
-
-    def _reuse(self, origin: Origin) -> Connection | None:
-        idle = self._idle.get(origin)
-        now = time.monotonic()
-        while idle:
-            connection = idle.pop()  # the most recent: the least likely to have been closed
-            self._idle_count -= 1
-            if connection.reusable(now):
-                return connection
-            connection.close()
-        return None
-
-    async def _connect(self, origin: Origin, timeouts: dict[str, float | None]) -> Connection:
-        if self.open >= self.max_connections:
-            self._close_an_idle_connection()
-        if self.open >= self.max_connections:
-            await self._wait_for_slot(within=timeouts.get("pool"))
-        self.open += 1
-        scheme, host, port = origin
-        loop = asyncio.get_running_loop()
-        connection = Connection(self, origin)
-        hostname = host.decode("ascii")
-        try:
-            async with asyncio.timeout(timeouts.get("connect")):
-                await loop.create_connection(
-                    lambda: connection,
-                    hostname,
-                    port,
-                    ssl=self.ssl_context if scheme == b"https" else None,
-                    server_hostname=hostname if scheme == b"https" else None,
-                )
-        except TimeoutError as error:
-            connection.close()
-            raise httpx.ConnectTimeout(f"connecting to {hostname}:{port} timed out") from error
-        except (OSError, ssl.SSLError) as error:
-            connection.close()
-            raise httpx.ConnectError(str(error)) from error
-        except BaseException:
-            connection.close()
-            raise
-        return connection
-
-    async def _wait_for_slot(self, within: float | None) -> None:
-        waiter = asyncio.get_running_loop().create_future()
-        self._slot_waiters.append(waiter)
-        try:
-            async with asyncio.timeout(within):
-                await waiter
-        except TimeoutError:
-            raise httpx.PoolTimeout("no connection became free in time") from None
-        finally:
-            if not waiter.done():
-                waiter.cancel()
-            if waiter in self._slot_waiters:
-                self._slot_waiters.remove(waiter)
-
-    def _close_an_idle_connection(self) -> None:
-        for idle in self._idle.values():
-            if idle:
-                self._idle_count -= 1
-                idle.popleft().close()
-                return
-
-    def release(self, connection: Connection) -> None:
-        """A response read to its end on a connection that may be kept alive."""
-        if self._closed or self._slot_waiters or self._idle_count >= self.max_idle:
-            connection.close()
-            return
-        connection.idle_since = time.monotonic()
-        connection.reused = True
-        self._idle.setdefault(connection.origin, collections.deque()).append(connection)
-        self._idle_count += 1
-
-    def forget(self, connection: Connection) -> None:
-        """A connection closed: its slot is free."""
-        self.open -= 1
-        while self._slot_waiters:
-            waiter = self._slot_waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                break
-
-    async def aclose(self) -> None:
-        self._closed = True
-        for idle in self._idle.values():
-            while idle:
-                idle.pop().close()
-        self._idle_count = 0
-
-
-class ClosedWhenIdle(httpx.RemoteProtocolError):
-    """A kept-alive connection closed before any byte of the response: the server closed it
-    while idle, racing our request, which is safe to send again on a new connection."""
-
-
 class Connection(asyncio.Protocol):
     """One HTTP/1.1 connection: the asyncio protocol and the httptools parser's callbacks."""
 
     # Slots: one of these lives as long as each open upstream stream.
     __slots__ = (
-        "pool", "origin", "transport", "parser", "idle_since", "closed", "reused", "ssl_object",
-        "status", "reason", "headers", "head_done", "complete", "chunks", "buffered", "paused",
-        "eof", "error", "waiter", "keep_alive", "until_eof", "head_request", "received",
+        "pool", "origin", "loop", "transport", "parser", "idle_since", "closed", "ssl_object",
+        "fd", "forward", "status", "reason", "headers", "head_done", "informational",
+        "complete", "chunks", "buffered", "paused", "eof", "error", "waiter", "keep_alive",
+        "until_eof", "head_request", "read_timeout", "waiting_since", "timer",
     )  # fmt: skip
 
     def __init__(self, pool: Http1Transport, origin: Origin) -> None:
         self.pool = pool
         self.origin = origin
+        self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
         self.parser: httptools.HttpResponseParser | None = None
         self.idle_since = 0.0
         self.closed = False
-        self.reused = False  # it served a response before this one
         self.ssl_object: ssl.SSLObject | None = None
+        self.fd = -1
+        # Through an HTTP proxy to an http:// origin: the absolute-form prefix of the request
+        # target (b"http://host:port") and the Proxy-Authorization header, if any.
+        self.forward: tuple[bytes, bytes | None] | None = None
+        self.read_timeout: float | None = None
+        self.timer: asyncio.TimerHandle | None = None
         self._reset()
 
     def _reset(self) -> None:
@@ -223,6 +73,7 @@ class Connection(asyncio.Protocol):
         self.reason = b""
         self.headers: list[tuple[bytes, bytes]] = []
         self.head_done = False
+        self.informational = False  # the parser is in a 1xx response, which is skipped
         self.complete = False
         self.chunks: list[bytes] = []
         self.buffered = 0
@@ -233,16 +84,22 @@ class Connection(asyncio.Protocol):
         self.keep_alive = False
         self.until_eof = False  # a body without a length: it ends when the connection does
         self.head_request = False
-        self.received = False  # a byte of this response arrived
+        self.waiting_since = 0.0
 
     # -- asyncio.Protocol ----------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.attach(transport)  # type: ignore[arg-type]
+
+    def attach(self, transport: asyncio.Transport) -> None:
+        """The transport to speak over: from connection_made, or the TLS transport a tunnel
+        through a proxy started (``loop.start_tls`` does not call connection_made)."""
+        self.transport = transport
         # Kept: a closed TLS transport cannot tell it any more (httpx users ask afterwards).
         self.ssl_object = transport.get_extra_info("ssl_object")
         sock = transport.get_extra_info("socket")
         if sock is not None:
+            self.fd = sock.fileno()
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def data_received(self, data: bytes) -> None:
@@ -250,9 +107,10 @@ class Connection(asyncio.Protocol):
         if parser is None:  # bytes on an idle connection: it cannot be reused
             self.eof = True
             return
-        self.received = True
         try:
             parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self.error = httpx.RemoteProtocolError("the server switched protocols (101) unasked")
         except httptools.HttpParserError as error:
             self.error = httpx.RemoteProtocolError(f"malformed HTTP response: {error}")
         if self.buffered >= PAUSE_AT and not self.paused and self.transport is not None:
@@ -270,6 +128,7 @@ class Connection(asyncio.Protocol):
         if not self.closed:
             self.closed = True
             self.pool.forget(self)
+        self._stop_timer()
         self._wake()
 
     def _wake(self) -> None:
@@ -288,7 +147,13 @@ class Connection(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         parser = self.parser
         assert parser is not None
-        self.status = parser.get_status_code()
+        status = parser.get_status_code()
+        if 100 <= status < 200 and status != 101:
+            # 100 Continue, 103 Early Hints ...: a final response follows on the same stream.
+            self.informational = True
+            self.reason, self.headers = b"", []
+            return
+        self.status = status
         self.head_done = True
         self.keep_alive = parser.should_keep_alive()
         names = {name.lower() for name, _ in self.headers}
@@ -301,6 +166,9 @@ class Connection(asyncio.Protocol):
         self.buffered += len(body)
 
     def on_message_complete(self) -> None:
+        if self.informational:
+            self.informational = False
+            return
         self.complete = True
 
     # -- one exchange --------------------------------------------------------------------------
@@ -311,16 +179,19 @@ class Connection(asyncio.Protocol):
         self._reset()
         self.parser = httptools.HttpResponseParser(self)
         self.head_request = request.method == "HEAD"
-        head = [b"%s %s HTTP/1.1\r\n" % (request.method.encode("ascii"), request.url.raw_path)]
+        target = request.url.raw_path
+        head = []
+        if self.forward is not None:
+            prefix, authorization = self.forward
+            target = prefix + target
+            if authorization is not None:
+                head.append(b"proxy-authorization: %s\r\n" % authorization)
+        head.insert(0, b"%s %s HTTP/1.1\r\n" % (request.method.encode("ascii"), target))
         head += [b"%s: %s\r\n" % pair for pair in request.headers.raw]
         head.append(b"\r\n")
         transport = self.transport
         if transport is None or transport.is_closing():
-            raise (
-                ClosedWhenIdle("the connection was closed")
-                if self.reused
-                else httpx.WriteError("the connection was closed")
-            )
+            raise httpx.WriteError("the connection was closed")
         try:
             body = request.content
         except httpx.RequestNotRead:
@@ -344,23 +215,25 @@ class Connection(asyncio.Protocol):
             transport.write(b"0\r\n\r\n")
 
     async def receive_head(self, within: float | None) -> None:
-        async with asyncio.timeout(within):
-            while not self.head_done:
-                self._check_failed()
-                await self._wait()
+        try:
+            async with asyncio.timeout(within):
+                while not self.head_done:
+                    self._check_failed()
+                    await self._wait()
+        except TimeoutError:
+            raise httpx.ReadTimeout(f"no response head within {within:g} s") from None
         if self.error is not None:
             raise self.error
+        self.read_timeout = within
 
     def _check_failed(self) -> None:
         if self.error is not None:
             raise self.error
         if self.eof:
-            if self.reused and not self.received:
-                raise ClosedWhenIdle("the server closed a kept-alive connection")
             raise httpx.RemoteProtocolError("the server closed the connection without a response")
 
     async def _wait(self) -> None:
-        self.waiter = asyncio.get_running_loop().create_future()
+        self.waiter = self.loop.create_future()
         try:
             await self.waiter
         finally:
@@ -391,34 +264,66 @@ class Connection(asyncio.Protocol):
                 raise httpx.RemoteProtocolError(
                     "peer closed connection without sending complete message body"
                 )
-            self.waiter = asyncio.get_running_loop().create_future()
+            if self.read_timeout is not None:
+                self.waiting_since = self.loop.time()
+                if self.timer is None:
+                    self.timer = self.loop.call_at(
+                        self.waiting_since + self.read_timeout, self._check_read
+                    )
+            self.waiter = self.loop.create_future()
             try:
                 await self.waiter
             finally:
                 self.waiter = None
+
+    def _check_read(self) -> None:
+        """The read timeout, checked once per period: a reader waiting that long fails; any
+        other state waits for the next read to arm it again (a chunk costs a clock read)."""
+        self.timer = None
+        timeout, waiter = self.read_timeout, self.waiter
+        if waiter is None or waiter.done() or timeout is None or self.complete or self.closed:
+            return  # not waiting, or bytes came in the same loop turn as this timer
+        due = self.waiting_since + timeout
+        if self.loop.time() < due:
+            self.timer = self.loop.call_at(due, self._check_read)
+            return
+        self.error = httpx.ReadTimeout(f"no body bytes within {timeout:g} s")
+        self._wake()
+
+    def _stop_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
 
     def _finished(self) -> None:
         """The body ended: the connection goes back to the pool, or is closed."""
         parser, self.parser = self.parser, None
         if parser is None:
             return  # already released
+        self._stop_timer()
         if self.keep_alive and not self.eof and not self.closed:
             self.pool.release(self)
         else:
             self.close()
 
     def reusable(self, now: float) -> bool:
+        """Whether an idle connection can carry a request. Anything readable on it (a close,
+        a TLS alert, stray bytes) that the loop has not handled yet rules it out too: once a
+        byte of the request is written, nothing may send it again."""
         expiry = self.pool.keepalive_expiry
-        return not (
+        if (
             self.closed
             or self.eof
             or self.transport is None
             or self.transport.is_closing()
             or (expiry is not None and now - self.idle_since > expiry)
-        )
+        ):
+            return False
+        return self.fd < 0 or not readable(self.fd)
 
     def close(self) -> None:
         self.parser = None
+        self._stop_timer()
         if not self.closed:
             self.closed = True
             self.pool.forget(self)
@@ -436,6 +341,13 @@ class Connection(asyncio.Protocol):
         if transport is None or transport.is_closing() or info not in EXTRA_INFO:
             return None
         return transport.get_extra_info(EXTRA_INFO[info])
+
+
+def readable(fd: int) -> bool:
+    """Whether the socket has something to read (or was closed), without reading it."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 class Body(httpx.AsyncByteStream):
@@ -469,11 +381,12 @@ class Body(httpx.AsyncByteStream):
 
 def body_reader(response: httpx.Response, decoded: bool = False) -> Reader:
     """``await read()`` gives the next body bytes, b"" at the end. On this transport's
-    responses it is ``Body.read`` itself; on any other (a respx mock, another transport), or
-    with ``decoded`` (Content-Encoding undone by httpx), it reads httpx's iterator."""
-    stream = getattr(response.stream, "_stream", None)  # httpx wraps it in a BoundAsyncStream
-    if type(stream) is Body and not decoded:
-        return stream.read
+    responses it is ``Body.read`` itself (found in the response's extensions); on any other (a
+    respx mock, httpx's own transport), or with ``decoded`` (Content-Encoding undone by
+    httpx), it reads httpx's iterator."""
+    body = response.extensions.get(BODY_EXTENSION)
+    if type(body) is Body and not decoded:
+        return body.read
     chunks = (response.aiter_bytes() if decoded else response.aiter_raw()).__aiter__()
 
     async def read() -> bytes:

@@ -1,0 +1,41 @@
+"""A finished turn as OpenAI's non-streaming body (``chat.completion``)."""
+
+from __future__ import annotations
+
+from gateway.api.openai_compat.shapes import extras, finish_reason, usage_of
+
+
+def completion_body(
+    completion_id: str,
+    created: int,
+    model: str,
+    dones: list[dict],
+    ids: dict,
+) -> dict:
+    """``dones``: each answer's done data, in choice order; ``ids``: where it is stored."""
+    return {
+        "id": completion_id,
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "choices": [
+            {
+                "index": index,
+                "message": {
+                    "role": "assistant",
+                    "content": done["content"],
+                    "refusal": None,
+                    "annotations": [],
+                },
+                "logprobs": None,
+                "finish_reason": finish_reason(done),
+                "provider": done["provider"],
+                "model": done["model"],
+                "usage": usage_of([done]),
+                **extras(done),
+            }
+            for index, done in enumerate(dones)
+        ],
+        "usage": usage_of(dones),
+        "multichat": ids,
+    }
