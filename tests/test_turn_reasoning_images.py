@@ -295,17 +295,19 @@ async def test_an_upload_must_be_multipart(stream_client) -> None:
 
 
 @pytest.mark.parametrize(
-    ("attachments", "words"),
+    ("attachments", "status", "words"),
     [
-        ([{"upload_id": "A" * 22}], "attachments.0.upload_id: no such upload"),
-        ([{"upload_id": "nope"}], "attachments.0.upload_id"),
+        ([{"upload_id": "A" * 22}], 404, f"attachments.0: upload {'A' * 22} not found"),
+        ([{"upload_id": "nope"}], 422, "attachments.0.upload_id"),
     ],
 )
-async def test_attachments_must_be_the_owners_uploads(stream_client, attachments, words) -> None:
+async def test_attachments_must_be_the_owners_uploads(
+    stream_client, attachments, status, words
+) -> None:
     response = await stream_client.post(
         f"{API}/chat/", json={"prompt": "hi", "attachments": attachments}
     )
-    assert response.status_code == 422
+    assert response.status_code == status
     assert words in response.json()["error"]["message"]
 
 

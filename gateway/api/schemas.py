@@ -6,7 +6,15 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from gateway.turns.turn_settings import TurnSettings
 from providers import PROVIDERS, CallSettings
@@ -239,11 +247,19 @@ Reasoning = Literal["off", "low", "medium", "high"]
 UPLOAD_ID = r"^[A-Za-z0-9_-]{22}$"
 
 
+def _whole(value: Any) -> Any:
+    """JSON Schema's integer is any number without a fraction: 300.0 is one."""
+    return int(value) if type(value) is float and value.is_integer() else value
+
+
+OutputTokens = Annotated[int, Field(ge=1, le=1_000_000), BeforeValidator(_whole)]
+
+
 class Params(Strict):
     """A turn's parameters; each left out (or null) keeps the model's own (or the configured)."""
 
     temperature: float | None = Field(default=None, ge=0, le=2)
-    max_tokens: int | None = Field(default=None, ge=1, le=1_000_000, description="The answer's")
+    max_tokens: OutputTokens | None = Field(default=None, description="The answer's")
     reasoning: Reasoning | None = Field(
         default=None, description="How hard the models reason (streamed as `thinking` events)"
     )
@@ -289,7 +305,9 @@ class ChatRequest(Strict):
     provider_params: dict[Literal[tuple(PROVIDERS)], ProviderParams] | None = Field(  # type: ignore[valid-type]
         default=None, description="What differs per provider: {provider: {...}}."
     )
-    attachments: Annotated[list[Attachment], Documented(maxItems=100)] = Field(
+    # Whether they are this key's uploads, and how many a prompt may have (MAX_ATTACHMENTS),
+    # is the turn domain's to say (404, 422).
+    attachments: Annotated[list[Attachment], Documented(maxItems=100, uniqueItems=True)] = Field(
         default_factory=list, max_length=100, description="Images uploaded before, in order."
     )
 

@@ -150,17 +150,18 @@ async def get_upload(pool: asyncpg.Pool, upload_id: str, owner: int) -> tuple[Up
 
 
 async def check_attachments(pool: asyncpg.Pool, ids: Sequence[str], owner: int, limit: int) -> None:
-    """The owner may attach these uploads to a prompt (InvalidChoice says which not)."""
-    if len(ids) > limit:
-        raise InvalidChoice(f"attachments: at most {limit} images per prompt")
-    if len(set(ids)) != len(ids):
-        raise InvalidChoice("attachments: an upload is listed twice")
+    """The owner may attach these uploads to a prompt: NotFound names one that is not theirs
+    (or not at all), InvalidChoice a list that cannot be."""
     if not ids:
         return
+    if len(set(ids)) != len(ids):
+        raise InvalidChoice("attachments: an upload is listed twice")
     found = {row["id"] for row in await Q.owned_uploads.fetch(pool, ids=list(ids), owner=owner)}
     for index, upload_id in enumerate(ids):
         if upload_id not in found:
-            raise InvalidChoice(f"attachments.{index}.upload_id: no such upload")
+            raise NotFound(f"attachments.{index}: upload {upload_id}")
+    if len(ids) > limit:
+        raise InvalidChoice(f"attachments: at most {limit} images per prompt")
 
 
 async def load_images(pool: asyncpg.Pool, ids: Sequence[str]) -> dict[str, Image]:
