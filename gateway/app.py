@@ -17,6 +17,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route, request_response
 
+from gateway import memory
 from gateway.api import (
     API,
     ENDPOINTS,
@@ -29,16 +30,17 @@ from gateway.api import (
 from gateway.api.guard import Guard
 from gateway.api.headers import SecurityHeaders
 from gateway.api.openai_compat import OpenAIErrors, openai_routes
+from gateway.api.openai_compat.errors import reshaped_for_openai
 from gateway.api.requests import METRICS_PATH, MetricsToken, RequestContext
 from gateway.api.stream import RawSend
 from gateway.keys import open_access
-from gateway.metrics import Metrics
-from gateway.metrics import install as install_observability
+from gateway.observability.families import Metrics
+from gateway.observability.observer import install as install_observability
+from gateway.observability.tracing import TurnTracer
 from gateway.runtime import Runtime
 from gateway.server import drain_on_stop_signals, install_routine_events_filter
 from gateway.settings import Settings, load_settings, provider_configs
-from gateway.tracing import TurnTracer
-from gateway.turns import TurnRegistry
+from gateway.turns.registry import TurnRegistry
 from providers import PROVIDERS, Provider, make_adapter, make_client
 from storage import EmbeddedPostgres, create_pool, migrate
 
@@ -70,32 +72,37 @@ def create_app(settings: Settings | None = None, *, tracer: TurnTracer | None = 
             stack.enter_context(
                 drain_on_stop_signals(lambda: runtime.turns.drain(settings.shutdown_grace))
             )
+            stack.callback(memory.start())  # freed memory goes back after spikes
             yield
 
     # sse-starlette would cancel every stream of the process the moment a shutdown begins,
     # the simulators' included: the turns drain instead, and their streams end by themselves.
     AppStatus.disable_automatic_graceful_drain()
     install_routine_events_filter()
-    app = Gateway(
+    app = Starlette(
         routes=routes,
-        exception_handlers=EXCEPTION_HANDLERS,
+        # A bug's 500 is sent past the middleware list below: in OpenAI's shape for /v1/ here.
+        exception_handlers={
+            **EXCEPTION_HANDLERS,
+            Exception: reshaped_for_openai(EXCEPTION_HANDLERS[Exception]),
+        },
         lifespan=lifespan,
-        middleware=[request_context(settings, routes, metrics), *access_middleware(settings)],
+        middleware=[
+            # RawSend first: event streams send their body chunks past the wrappers below it.
+            Middleware(RawSend),
+            # Every response carries them, and every error of a /v1/ request is in OpenAI's
+            # shape; the one response that bypasses this list (Starlette's error middleware
+            # answers a bug's 500 itself) gets both from its handler (gateway/api/errors.py).
+            Middleware(SecurityHeaders),
+            Middleware(OpenAIErrors),
+            request_context(settings, routes, metrics),
+            *access_middleware(settings),
+        ],
     )
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.openapi = openapi_document(ENDPOINTS, title=system.TITLE, version=VERSION)
     return app
-
-
-class Gateway(Starlette):
-    """Starlette, with the security headers outside its error middleware too: the 500 it
-    makes of an unexpected error carries them like every other response; so does the OpenAI
-    shape of every error of a ``/v1/`` request; and ``RawSend`` outside everything, so that
-    event streams send their body chunks past the wrappers."""
-
-    def build_middleware_stack(self):  # type: ignore[no-untyped-def]
-        return RawSend(SecurityHeaders(OpenAIErrors(super().build_middleware_stack())))
 
 
 def access_middleware(settings: Settings) -> list[Middleware]:

@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     args = parser.parse_args(argv)
-    from gateway import logs
+    from gateway.observability import logs
 
     logs.configure(log_format_setting())  # text as always, or LOG_FORMAT=json
     try:
@@ -125,7 +125,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def json_logging(level: str) -> dict:
-    from gateway.logs import json_log_config
+    from gateway.observability.logs import json_log_config
 
     return {"log_config": json_log_config(level), "access_log": False}
 

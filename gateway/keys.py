@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from gateway.signing import Signer
-from storage import Q
+from storage import Pool, Q
 
 log = logging.getLogger("multichat")
 
@@ -53,7 +53,7 @@ class KeyStore:
     """Keys as the gateway sees them, with a few seconds of memory so that a busy stream of
     requests does not cost a query each."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: Pool) -> None:
         self.pool = pool
         self._by_hash: dict[bytes, tuple[float, ClientKey]] = {}
         self._live_ids: dict[int, tuple[float, bool]] = {}
@@ -112,7 +112,7 @@ class KeyStore:
         return live
 
 
-async def open_access(pool: asyncpg.Pool, session_seconds: float, token_seconds: float) -> Access:
+async def open_access(pool: Pool, session_seconds: float, token_seconds: float) -> Access:
     # Gateways starting together: one statement gives each the one stored (see keys.sql).
     secret = await Q.shared_secret.fetchval(pool, name="signing", candidate=secrets.token_bytes(32))
     signer = Signer(bytes(secret), session_seconds=session_seconds, token_seconds=token_seconds)
@@ -121,7 +121,7 @@ async def open_access(pool: asyncpg.Pool, session_seconds: float, token_seconds:
     return Access(keys, signer)
 
 
-async def create_key(pool: asyncpg.Pool, name: str) -> tuple[str, asyncpg.Record]:
+async def create_key(pool: Pool, name: str) -> tuple[str, asyncpg.Record]:
     key = new_key()
     row = await Q.create_client_key.fetchrow(
         pool, name=name, key_hash=key_hash(key), prefix=key[:SHOWN_CHARS]

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import asyncpg
 from starlette.requests import Request
 
 from gateway.keys import Access
 from gateway.settings import Settings
-from gateway.turns import TurnRegistry
+from gateway.turns.registry import TurnRegistry
 from providers import Provider
+from storage import Pool
 
 
 @dataclass
 class Runtime:
     settings: Settings
-    pool: asyncpg.Pool
+    pool: Pool
     providers: dict[str, Provider]
     turns: TurnRegistry
     access: Access

@@ -48,7 +48,9 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 # -- running ------------------------------------------------------------------------------------
 
 
-def serve_config(app: object, settings, workers: int = 1, **logging: object) -> uvicorn.Config:
+def serve_config(
+    app: ASGIApp | str, settings, workers: int = 1, **logging: object
+) -> uvicorn.Config:
     """uvicorn's config for the gateway; ``logging`` is uvicorn's ``log_config``/``access_log``
     when the logs are JSON."""
     BoundedHttpProtocol.limits = HttpLimits.of(settings)
@@ -63,7 +65,7 @@ def serve_config(app: object, settings, workers: int = 1, **logging: object) -> 
         # The turns drain first (SHUTDOWN_GRACE); then uvicorn waits for the last writes.
         timeout_graceful_shutdown=math.ceil(settings.shutdown_grace) + 5,
         log_level=settings.log_level,
-        **logging,  # type: ignore[arg-type]
+        **logging,  # type: ignore[arg-type]  # uvicorn.Config's own logging options, passed through
     )
 
 
@@ -129,11 +131,11 @@ def drain_on_stop_signals(drain: Callable[[], Awaitable[object]]) -> Iterator[No
 
     def start_drain() -> None:
         if not draining:
-            draining.append(loop.create_task(drain(), name="drain"))  # type: ignore[arg-type]
+            draining.append(loop.create_task(drain(), name="drain"))  # type: ignore[arg-type]  # drain is a coroutine function: typeshed cannot tell from app.state
 
     def handler(sig: int, frame) -> None:
         loop.call_soon_threadsafe(start_drain)
-        before = previous[sig]
+        before = previous[signal.Signals(sig)]
         if callable(before):
             before(sig, frame)
 

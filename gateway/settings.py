@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     # A running turn's lease: another gateway marks it interrupted this long after its
     # owner stops renewing it (it renews every third of it).
     turn_lease: float = Field(default=30.0, ge=1)
+    # With Redis, the fast path: a process that has not beaten its heartbeat for this long is
+    # dead, and another one finishes its turns at once (it beats every quarter of it).
+    redis_heartbeat: float = Field(default=2.0, ge=0.5)
 
     db_pool_min: int = Field(default=2, ge=1)
     db_pool_max: int = Field(default=10, ge=1)
@@ -132,6 +135,8 @@ class Settings(BaseSettings):
     retry_ms: int = Field(default=2_000, ge=0)
     send_timeout: float = Field(default=15.0, gt=0)
     listener_buffer_bytes: int = Field(default=4_000_000, ge=1024)
+    # What all listeners of a process may hold together; past it, slow readers are dropped.
+    listener_buffer_total: int = Field(default=256_000_000, ge=1_000_000)
 
     writer_batch: int = Field(default=200, ge=1)
     writer_queue: int = Field(default=10_000, ge=1)
@@ -178,7 +183,7 @@ class Settings(BaseSettings):
         return value or None
 
 
-def load_settings(env_file: str | None = ENV_FILE, **overrides: object) -> Settings:
+def load_settings(env_file: str | None = ENV_FILE, **overrides: Any) -> Settings:
     """Read settings, turning pydantic's report into one line naming the variable."""
     try:
         settings = Settings(_env_file=env_file, **overrides)

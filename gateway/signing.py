@@ -38,6 +38,6 @@ class Signer:
         if len(value) > 500:
             return None
         try:
-            return serializer.loads(value, max_age=max_age)
+            return serializer.loads(value, max_age=max_age)  # type: ignore[arg-type]  # itsdangerous compares seconds: a float works
         except BadSignature:  # expired (SignatureExpired is one), tampered, or not ours
             return None

@@ -111,7 +111,7 @@ class AnthropicAdapter(Adapter):
         limit = chosen.max_tokens if chosen.max_tokens is not None else DEFAULT_MAX_TOKENS
         body: dict[str, object] = {"model": model, "max_tokens": limit}
         thinking = reasoning_fields(model, chosen, limit, ignored)
-        reasons = "thinking" in thinking and thinking["thinking"]["type"] != "disabled"
+        reasons = "thinking" in thinking and thinking["thinking"]["type"] != "disabled"  # type: ignore[index]  # reasoning_fields makes it a dict
         reasons = reasons or model.startswith(ALWAYS_REASONING_MODELS)
         body["messages"] = [message_param(turn, model, reasons) for turn in turns]
         body.update(thinking)

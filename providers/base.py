@@ -22,7 +22,7 @@ import contextlib
 import email.utils
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -270,7 +270,7 @@ class Adapter:
         backoff = self.config.backoff_base * (2 ** (attempt - 1))
         return min(backoff * (0.5 + random.random() / 2), self.config.max_retry_wait)
 
-    async def _attempt(self, request: UpstreamRequest, model: str) -> AsyncIterator[Event]:
+    async def _attempt(self, request: UpstreamRequest, model: str) -> AsyncGenerator[Event]:
         # Callers must not await between events: the watchdog cancels the task that iterates.
         config = self.config
         watchdog = Watchdog(config.first_token_timeout, config.idle_timeout)

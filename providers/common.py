@@ -227,7 +227,7 @@ async def relay(response: httpx.Response, reader: StreamReader) -> AsyncIterator
                     for piece in fed:
                         yield piece
                 else:
-                    yield fed
+                    yield fed  # type: ignore[misc]  # not a list: checked above
             elif reader.ended:
                 await drain(read)
                 for closing in reader.tail():

@@ -232,6 +232,7 @@ def gemini_error(
     if not isinstance(error, dict):
         return upstream_error(name, None, payload, status_code=status_code, headers=headers)
     details = [d for d in error.get("details") or () if isinstance(d, dict)]
+    kind: str | None
     if any(d.get("reason") == "API_KEY_INVALID" for d in details):
         kind = "auth"  # a bad key is a 400 INVALID_ARGUMENT, not a 401
     else:

@@ -152,7 +152,7 @@ class ChatReader(StreamReader):
             if delta := choice.get("delta"):
                 fed = delta.get("content")
                 if fed and self.splitter is not None:
-                    fed = self.splitter.feed(fed)
+                    fed = self.splitter.feed(fed)  # type: ignore[arg-type]  # the content's text, not yet split
                 elif not fed and (thought := delta.get("reasoning_content")):
                     fed = Thinking(thought)
             if reason := choice.get("finish_reason"):
@@ -172,7 +172,7 @@ class ChatReader(StreamReader):
         return fed
 
     def leftover(self) -> list[Event]:
-        return self.splitter.flush() if self.splitter is not None else []
+        return self.splitter.flush() if self.splitter is not None else []  # type: ignore[return-value]  # text and thinking are events
 
     def tail(self) -> list[Event]:
         events = super().tail()
@@ -197,6 +197,7 @@ def chat_error(
     """
     body = payload if isinstance(payload, dict) else {}
     error = body.get("error")
+    codes: tuple[object, ...]
     if isinstance(error, dict):  # OpenAI, Perplexity
         detail, codes = error.get("message"), (error.get("code"), error.get("type"))
     elif isinstance(error, str):  # xAI

@@ -45,7 +45,7 @@ class PriceTable:
                     prices.pop(model, None)
                 else:
                     prices[model] = price
-        return cls(prices)  # type: ignore[arg-type]
+        return cls(prices)  # type: ignore[arg-type]  # None prices were popped just above
 
     def price(self, model: str) -> Price | None:
         """The model's price; a dated or suffixed name (``gpt-4o-mini-2024-07-18``, or a

@@ -3,7 +3,7 @@
 What this package offers (import from here, not from the modules):
 
 * ``Q``: every named query of ``storage/queries/*.sql``, run as ``await Q.name.fetch(pool, ...)``.
-* ``create_pool`` and what counts as "the database is unavailable" (``is_unavailable``,
+* ``create_pool`` (a ``Pool``: asyncpg's, each operation within a deadline) and what counts as "the database is unavailable" (``is_unavailable``,
   ``UNAVAILABLE_ERRORS``).
 * ``migrate``: apply ``migrations/NNNN_*.sql`` in order, once each, under a lock.
 * ``Writer``: the group-commit writer of answers (``Answer``), finished turns (``TurnEnd``)
@@ -13,7 +13,7 @@ What this package offers (import from here, not from the modules):
 This package never imports ``gateway``.
 """
 
-from storage.database import UNAVAILABLE_ERRORS, create_pool, is_unavailable
+from storage.database import UNAVAILABLE_ERRORS, Pool, create_pool, is_unavailable
 from storage.embedded import EmbeddedPostgres
 from storage.migrate import MigrationError, migrate
 from storage.sql import Q
@@ -25,6 +25,7 @@ __all__ = [
     "Checkpoint",
     "EmbeddedPostgres",
     "MigrationError",
+    "Pool",
     "Q",
     "TurnEnd",
     "Writer",

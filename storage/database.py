@@ -54,17 +54,48 @@ async def _init_connection(connection: asyncpg.Connection) -> None:
     )
 
 
-class Pool(asyncpg.Pool):
-    """An asyncpg pool whose ``fetch``, ``fetchrow``, ``fetchval``, ``fetchmany``, ``execute``
-    and ``executemany`` each finish within ``deadline`` seconds (or their ``timeout=``).
+class Pool:
+    """An asyncpg pool (made by ``asyncpg.create_pool``) whose ``fetch``, ``fetchrow``,
+    ``fetchval``, ``fetchmany``, ``execute`` and ``executemany`` each finish within ``deadline``
+    seconds (or their ``timeout=``); the rest is asyncpg's pool as it is.
 
     ``timeout=`` here bounds the whole operation, not only the query as in asyncpg.
     """
 
-    def __init__(self, *args: Any, deadline: float, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, pool: asyncpg.Pool, *, deadline: float) -> None:
+        self.pool = pool
         self.deadline = deadline
         self._releasing: set[asyncio.Task] = set()
+
+    # -- asyncpg's own --------------------------------------------------------------------------
+
+    def acquire(self, *, timeout: float | None = None) -> Any:
+        return self.pool.acquire(timeout=timeout)
+
+    async def release(
+        self, connection: asyncpg.Connection, *, timeout: float | None = None
+    ) -> None:
+        await self.pool.release(connection, timeout=timeout)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    def terminate(self) -> None:
+        self.pool.terminate()
+
+    def get_size(self) -> int:
+        return self.pool.get_size()
+
+    def get_idle_size(self) -> int:
+        return self.pool.get_idle_size()
+
+    def get_min_size(self) -> int:
+        return self.pool.get_min_size()
+
+    def get_max_size(self) -> int:
+        return self.pool.get_max_size()
+
+    # -- each operation within its deadline -----------------------------------------------------
 
     async def _within_deadline(
         self, call: Callable[[asyncpg.Connection], Awaitable[T]], seconds: float | None
@@ -152,22 +183,18 @@ async def create_pool(dsn: str, *, min_size: int, max_size: int, command_timeout
     ``command_timeout`` is the deadline of each operation, and asyncpg's own connect and
     command timeouts (which also bound its wait for a cancel to be acknowledged).
     """
-    pool = Pool(
+    pool = await asyncpg.create_pool(
         dsn,
-        deadline=command_timeout,
         min_size=min_size,
         max_size=max_size,
         max_queries=50_000,
         max_inactive_connection_lifetime=60.0,
         init=_init_connection,
         reset=_keep_session,
-        loop=None,
-        connection_class=asyncpg.Connection,
-        record_class=asyncpg.Record,
         command_timeout=command_timeout,
         timeout=command_timeout,  # connect timeout
     )
-    return await pool
+    return Pool(pool, deadline=command_timeout)
 
 
 class DatabaseUnreachable(Exception):

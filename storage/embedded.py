@@ -31,15 +31,23 @@ def _pgserver():
     return pgserver
 
 
+def handles_lock():
+    """pgserver's inter-process lock on its handle files: the same lock file
+    (``PostgresServer.lock_path``), taken through fasteners, the library pgserver locks with."""
+    import fasteners
+    from pgserver.postgres_server import PostgresServer
+
+    return fasteners.InterProcessLock(PostgresServer.lock_path)
+
+
 def prune_dead_handles(pgdata: Path) -> list[int]:
     """Drop the pids of processes that no longer exist from pgserver's handle file (under
     pgserver's inter-process lock); returns the pids removed."""
     import psutil
-    from pgserver.postgres_server import PostgresServer
     from pgserver.utils import DiskList
 
     handles = DiskList(pgdata / HANDLES)
-    with PostgresServer._lock:
+    with handles_lock():
         pids = handles.get()
         alive = [pid for pid in pids if pid == os.getpid() or _exists(psutil, pid)]
         if alive != pids:
@@ -69,15 +77,20 @@ class EmbeddedPostgres:
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
         prune_dead_handles(self.data_dir)
-        self._server = pgserver.get_server(self.data_dir, cleanup_mode="stop")
+        self._server = server = pgserver.get_server(self.data_dir, cleanup_mode="stop")
         # get_server returns the instance this process already has for the directory, which may
         # have been cleaned up (its pid removed): make sure this process is counted again.
-        self._server.global_process_id_list.get_and_add(os.getpid())
-        exists = self._server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}';")
+        server.global_process_id_list.get_and_add(os.getpid())
+        exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}';")
         if "(1 row)" not in exists:
-            self._server.psql(f"CREATE DATABASE {DATABASE};")
+            server.psql(f"CREATE DATABASE {DATABASE};")
         log.info("embedded PostgreSQL running, data in %s", self.data_dir)
-        return self._server.get_uri(DATABASE)
+        return self.dsn()
+
+    def dsn(self, database: str = DATABASE) -> str:
+        """A DSN for ``database`` on the running server (its Unix socket)."""
+        assert self._server is not None, "start() first"
+        return self._server.get_uri(database)
 
     def stop(self) -> None:
         """Leave the server; stop it if no other living process uses it."""
@@ -101,7 +114,8 @@ class EmbeddedPostgres:
 
     def _follow_postmaster(self) -> None:
         """Point pgserver's handle at the postmaster now running in the directory, if any: the
-        one it started may have been stopped and replaced."""
+        one it started may have been stopped and replaced. pgserver has no public way to do
+        this: its ``_postmaster_info`` is set (tests/test_pinned_internals.py names it)."""
         from pgserver.utils import PostmasterInfo
 
         assert self._server is not None

@@ -21,10 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
 import orjson
 
-from storage.database import is_unavailable
+from storage.database import Pool, is_unavailable
 from storage.sql import Q
 
 log = logging.getLogger("multichat.writer")
@@ -81,7 +80,7 @@ _Item = tuple[Item, asyncio.Future | None]  # checkpoints have no future: nobody
 class Writer:
     def __init__(
         self,
-        pool: asyncpg.Pool,
+        pool: Pool,
         *,
         batch_size: int = 200,
         queue_size: int = 10_000,
@@ -240,7 +239,9 @@ class Writer:
             ended_turn_ids=[e.turn_id for e in ends],
             done_event_ids=[json_text(e.done_event_ids) for e in ends],
             end_event_ids=[e.end_event_id for e in ends],
-            touched_ids=sorted({item.conversation_id for item in (*answers, *ends)}),
+            touched_ids=sorted(
+                {a.conversation_id for a in answers} | {e.conversation_id for e in ends}
+            ),
         )
         self.batches += 1
         ids = {(row["turn_id"], row["provider"], row["run"]): row["id"] for row in rows}

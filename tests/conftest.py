@@ -2,34 +2,43 @@
 
 With DATABASE_URL set, that server is used (the test databases are created and dropped on it);
 otherwise an embedded PostgreSQL is started under .data/test-postgres and reused across runs.
+
+Helpers that are not fixtures live in ``tests/support``; the browser fixtures in
+``tests/browser/conftest.py``. Every test is marked unit, integration, browser or cluster
+(``tests/support/markers.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import pytest
 
-from gateway.settings import Settings, load_settings
 from providers import PROVIDERS
-from storage import EmbeddedPostgres, migrate
-from tests import leftovers
+from storage import EmbeddedPostgres
+from tests.support import markers
+from tests.support.databases import (
+    TEMPLATE,
+    build_template,
+    create_database,
+    drop_database,
+    drop_template,
+    with_database,
+)
+from tests.support.gateways import make_settings, start_gateway
+from tests.support.no_leftovers import (  # noqa: F401 (the hooks, found here by pytest)
+    SESSION_MARKER,
+    pytest_sessionfinish,
+    pytest_terminal_summary,
+)
+from tests.support.paths import ROOT
+from tests.support.servers import ServerThread
+from tests.support.simulator_calls import SimulatorClient
 
-ROOT = Path(__file__).resolve().parent.parent
-# One template per test session: two sessions on one server (two checkouts, or a developer
-# beside CI) must not drop each other's template.
-TEMPLATE = f"multichat_test_template_{os.getpid()}"
 NETWORK_VARIABLES = {"SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"}
-
-# Before any fixture starts anything: every process the session starts inherits the marker, and
-# pytest_sessionfinish fails the run if one of them is still running.
-SESSION_MARKER = leftovers.install_marker()
 
 # Tests must never reach a real provider, whatever the developer's shell exports; nor go through
 # the developer's proxy or trust their CAs (tests that want these set them themselves).
@@ -43,9 +52,23 @@ for _key in [
     os.environ.pop(_key)
 
 
-def with_database(dsn: str, name: str) -> str:
-    parts = urlsplit(dsn)
-    return urlunsplit(parts._replace(path=f"/{name}"))
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    markers.classify(items)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    """A unit test that starts a server or a process (its fixtures included) fails, and says
+    how to mark it."""
+    if item.get_closest_marker("unit") is None:
+        yield
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        markers.forbid_servers(patch, item.nodeid)
+        yield
+
+
+# -- PostgreSQL ------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
@@ -56,53 +79,16 @@ def postgres_admin_dsn() -> Iterator[str]:
         return
     embedded = EmbeddedPostgres(ROOT / ".data" / "test-postgres")
     embedded.start()
-    yield embedded._server.get_uri("postgres")  # type: ignore[union-attr]
+    yield embedded.dsn("postgres")
     embedded.stop()
 
 
 @pytest.fixture(scope="session")
 def template_dsn(postgres_admin_dsn: str) -> Iterator[str]:
     """A database migrated once per session; each test clones it (fast, fully isolated)."""
-
-    async def build() -> None:
-        admin = await asyncpg.connect(postgres_admin_dsn)
-        try:
-            await admin.execute(f"DROP DATABASE IF EXISTS {TEMPLATE} WITH (FORCE)")
-            await admin.execute(f"CREATE DATABASE {TEMPLATE}")
-        finally:
-            await admin.close()
-        await migrate(with_database(postgres_admin_dsn, TEMPLATE))
-
-    async def drop() -> None:
-        admin = await asyncpg.connect(postgres_admin_dsn)
-        try:
-            await admin.execute(f"DROP DATABASE IF EXISTS {TEMPLATE} WITH (FORCE)")
-        finally:
-            await admin.close()
-
-    asyncio.run(build())
-    yield with_database(postgres_admin_dsn, TEMPLATE)
-    asyncio.run(drop())
-
-
-async def create_database(admin_dsn: str, template: str | None = None) -> str:
-    name = f"multichat_test_{secrets.token_hex(6)}"
-    admin = await asyncpg.connect(admin_dsn)
-    try:
-        suffix = f" TEMPLATE {template}" if template else ""
-        await admin.execute(f"CREATE DATABASE {name}{suffix}")
-    finally:
-        await admin.close()
-    return with_database(admin_dsn, name)
-
-
-async def drop_database(admin_dsn: str, dsn: str) -> None:
-    name = urlsplit(dsn).path.lstrip("/")
-    admin = await asyncpg.connect(admin_dsn)
-    try:
-        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    finally:
-        await admin.close()
+    dsn = asyncio.run(build_template(postgres_admin_dsn))
+    yield dsn
+    asyncio.run(drop_template(postgres_admin_dsn))
 
 
 @pytest.fixture
@@ -121,11 +107,14 @@ async def database_url(postgres_admin_dsn: str, template_dsn: str):
     await drop_database(postgres_admin_dsn, dsn)
 
 
-def make_settings(**overrides) -> Settings:
-    """Settings for a test: no .env, no keys from the environment, quiet logs."""
-    overrides.setdefault("log_level", "warning")
-    overrides.setdefault("data_dir", ROOT / ".data" / "unused")
-    return load_settings(env_file=None, **overrides)
+@pytest.fixture
+def private_postgres(tmp_path):
+    """A PostgreSQL server of the test's own, for taking the database away and bringing it
+    back (stopping the shared one would break every other test): (the server, its DSN)."""
+    embedded = EmbeddedPostgres(tmp_path / "pg")
+    dsn = embedded.start()
+    yield embedded, dsn
+    embedded.stop()
 
 
 @pytest.fixture
@@ -135,11 +124,37 @@ def artifacts_dir() -> Path:
     return path
 
 
+# -- the simulators --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def simulator():
+    """The five provider simulators on a real uvicorn, fast by default; reset per test."""
+    from providers.simulators.app import create_app as create_simulator
+    from providers.simulators.knobs import Knobs, SimulatorConfig
+
+    server = ServerThread(
+        create_simulator(
+            SimulatorConfig(defaults=Knobs(tokens=12, ttft=20, gap=5), record_requests=True)
+        )
+    ).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sim(simulator) -> SimulatorClient:
+    """The session's simulator with its counters and request log zeroed."""
+    return SimulatorClient(simulator.url).reset()
+
+
+# -- gateways --------------------------------------------------------------------------------------
+
+
 @pytest.fixture
 def gateway(database_url: str):
-    """A real gateway on uvicorn, on a fresh database."""
+    """A real gateway on uvicorn, on a fresh database, with no reachable provider."""
     from gateway.app import create_app
-    from tests.servers import ServerThread
 
     server = ServerThread.for_app(
         lambda port: create_app(
@@ -158,60 +173,6 @@ async def client(gateway):
         yield http
 
 
-@pytest.fixture(scope="session")
-def simulator():
-    """The five provider simulators on a real uvicorn, fast by default; reset per test."""
-    from providers.simulators.app import create_app as create_simulator
-    from providers.simulators.knobs import Knobs, SimulatorConfig
-    from tests.servers import ServerThread
-
-    server = ServerThread(
-        create_simulator(
-            SimulatorConfig(defaults=Knobs(tokens=12, ttft=20, gap=5), record_requests=True)
-        )
-    ).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def sim(simulator):
-    """The session's simulator with its counters and request log zeroed."""
-    import httpx
-
-    httpx.post(f"{simulator.url}/_sim/reset").raise_for_status()
-    return SimulatorClient(simulator.url)
-
-
-class SimulatorClient:
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    def stats(self) -> dict:
-        import httpx
-
-        return httpx.get(f"{self.url}/_sim/stats").json()
-
-    def requests(self, api: str) -> list[dict]:
-        import httpx
-
-        return httpx.get(f"{self.url}/_sim/requests", params={"api": api}).json()
-
-
-def start_gateway(database_url: str, simulator_url: str, **overrides):
-    from gateway.app import create_app
-    from tests.servers import ServerThread
-
-    overrides.setdefault("disconnect_grace", 0.3)
-    return ServerThread.for_app(
-        lambda port: create_app(
-            make_settings(
-                database_url=database_url, port=port, simulator_url=simulator_url, **overrides
-            )
-        )
-    ).start()
-
-
 @pytest.fixture
 def streaming_gateway(database_url, sim):
     """A gateway whose five providers are all served by the simulator."""
@@ -228,38 +189,34 @@ async def stream_client(streaming_gateway):
         yield http
 
 
-# -- no process outlives the session ---------------------------------------------------------------
+@pytest.fixture
+def gateways(database_url, sim):
+    """Start gateways on the test's database and the simulator (``gateways.start(**settings)``);
+    every one is stopped at the end."""
+    from tests.support.turn_helpers import Gateways
 
-LEFTOVERS = pytest.StashKey[list]()
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """After every fixture's teardown (pytest's own sessionfinish tears the session fixtures
-    down, and this one runs last): fail the run if a process it started is still running."""
-    left = leftovers.check(SESSION_MARKER)
-    session.config.stash[LEFTOVERS] = left
-    if left and session.exitstatus == pytest.ExitCode.OK:
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    started = Gateways(database_url, sim.url)
+    yield started
+    started.stop_all()
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
-    left = config.stash.get(LEFTOVERS, None)
-    if left is None:
-        return  # the check has not run: pytest_sessionfinish raised, which pytest reports
-    if not left:
-        terminalreporter.write_line("no process started by the tests outlived them")
-        return
-    terminalreporter.section("processes that outlived the tests (now killed)", sep="=", red=True)
-    for process in left:
-        terminalreporter.write_line(str(process), red=True)
+@pytest.fixture
+async def keyed_gateway(database_url, sim):
+    """A gateway with two client keys, alice's and bob's, made before it starts: (the
+    server, {name: key})."""
+    from tests.support.keys import make_keys
+
+    keys = await make_keys(database_url, "alice", "bob")
+    server = start_gateway(database_url, sim.url)
+    yield server, keys
+    server.stop()
 
 
 @pytest.fixture
 def processes(tmp_path):
     """Start gateways as their own processes (``python -m gateway serve``); all are stopped
     at the end, whatever state they are in."""
-    from tests.gateway_process import GatewayProcess
+    from tests.support.gateway_process import GatewayProcess
 
     started: list[GatewayProcess] = []
 
@@ -271,3 +228,32 @@ def processes(tmp_path):
     yield start
     for process in started:
         process.stop()
+
+
+@pytest.fixture
+def cluster(tmp_path, database_url, sim):
+    """Redis, three gateway processes on the test's database and the simulator, nginx in front."""
+    from tests.support.cluster import Cluster
+
+    running = Cluster(
+        tmp_path,
+        database_url,
+        sim.url,
+        # Shorter than the defaults (5 s, 15 s), but not so short that a reconnect which takes
+        # a while to be counted on a busy machine (3 gateways, nginx, Redis, PostgreSQL and the
+        # test on 2 cores) loses its turn: at 0.5 s the cut-and-resume test lost one now and
+        # then in full fresh-clone runs, never alone.
+        DISCONNECT_GRACE="2",
+        # A finished turn keeps its deltas for max(grace, 2 retries) before only its dones
+        # remain (as in the database's replay): the cut-and-resume clients must be done by
+        # then, which 20 of them reconnecting ten times each through nginx were not always
+        # on a loaded machine (a "gap" from the compacted log, not from the bus).
+        RETRY_MS="10000",
+        FIRST_LISTENER_TIMEOUT="3",
+        TURN_LEASE="3",
+        CHECKPOINT_INTERVAL="0.2",
+    )
+    try:
+        yield running.start()
+    finally:
+        running.stop()

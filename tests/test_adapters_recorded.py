@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import re
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 
 import httpx
@@ -34,6 +35,7 @@ from providers.base import (
 )
 from providers.common import merge_turns, normalise_finish
 from providers.registry import PROVIDERS, make_adapter
+from tests.support.recorded import pre_stream_errors, recorded_stream
 
 KEY = "sk-proj-Zq8XbK2mN4pL7vR1tY6wE3uI9oA5sD0f"
 
@@ -73,11 +75,16 @@ def router() -> Iterator[respx.MockRouter]:
 
 @pytest.fixture
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Retry waits, recorded instead of slept."""
+    """Retry waits, recorded instead of slept: the test's own, on its thread. (asyncio.sleep is
+    patched for the whole process: a server running in another thread, such as the session's
+    simulator, sleeps as usual and is not recorded.)"""
     recorded: list[float] = []
     real_sleep = asyncio.sleep
+    test_thread = threading.get_ident()
 
     async def fake_sleep(delay: float, result: object = None) -> object:
+        if threading.get_ident() != test_thread:
+            return await real_sleep(delay, result)
         if delay:
             recorded.append(delay)
         return await real_sleep(0, result)
@@ -158,86 +165,36 @@ def chunking(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-# -- recorded streams -------------------------------------------------------------------------
+# -- recorded streams (tests/data/adapters/streams) ------------------------------------------
 
 # Recorded June 2026, gpt-4o-mini with include_usage: obfuscation, usage:null, a usage chunk.
-OPENAI_2026 = lf_stream(
-    'data: {"id":"chatcmpl-DuLdOuviL2tiVxMim6HmX4YMnCorK","object":"chat.completion.chunk","created":1782321902,"model":"gpt-4o-mini-2024-07-18","service_tier":"default","system_fingerprint":"fp_bbc23ca3d7","choices":[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}],"usage":null,"obfuscation":"yS7A7FhhV"}',
-    'data: {"id":"chatcmpl-DuLdOuviL2tiVxMim6HmX4YMnCorK","object":"chat.completion.chunk","created":1782321902,"model":"gpt-4o-mini-2024-07-18","service_tier":"default","system_fingerprint":"fp_bbc23ca3d7","choices":[{"index":0,"delta":{"content":"Olá"},"logprobs":null,"finish_reason":null}],"usage":null,"obfuscation":"TuWnytCa"}',
-    'data: {"id":"chatcmpl-DuLdOuviL2tiVxMim6HmX4YMnCorK","object":"chat.completion.chunk","created":1782321902,"model":"gpt-4o-mini-2024-07-18","service_tier":"default","system_fingerprint":"fp_bbc23ca3d7","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}],"usage":null,"obfuscation":"cw1RS"}',
-    'data: {"id":"chatcmpl-DuLdOuviL2tiVxMim6HmX4YMnCorK","object":"chat.completion.chunk","created":1782321902,"model":"gpt-4o-mini-2024-07-18","service_tier":"default","system_fingerprint":"fp_bbc23ca3d7","choices":[],"usage":{"prompt_tokens":20,"completion_tokens":2,"total_tokens":22,"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}},"obfuscation":"eScNPVmGYP3"}',
-    "data: [DONE]",
-)
+OPENAI_2026 = recorded_stream("openai-2026")
 
 # The 2024 shape: no usage, obfuscation or service_tier keys; content null or missing.
-OPENAI_2024 = lf_stream(
-    'data: {"id":"chatcmpl-9kxJ2aQ","object":"chat.completion.chunk","created":1721083740,"model":"gpt-4o-2024-05-13","system_fingerprint":"fp_c4e5b6fa31","choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}',
-    'data: {"id":"chatcmpl-9kxJ2aQ","object":"chat.completion.chunk","created":1721083740,"model":"gpt-4o-2024-05-13","system_fingerprint":"fp_c4e5b6fa31","choices":[{"index":0,"delta":{"content":"This"},"logprobs":null,"finish_reason":null}]}',
-    'data: {"id":"chatcmpl-9kxJ2aQ","object":"chat.completion.chunk","created":1721083740,"model":"gpt-4o-2024-05-13","system_fingerprint":"fp_c4e5b6fa31","choices":[{"index":0,"delta":{"content":null},"logprobs":null,"finish_reason":null}]}',
-    'data: {"id":"chatcmpl-9kxJ2aQ","object":"chat.completion.chunk","created":1721083740,"model":"gpt-4o-2024-05-13","system_fingerprint":"fp_c4e5b6fa31","choices":[{"index":0,"delta":{"content":" is a test"},"logprobs":null,"finish_reason":null}]}',
-    'data: {"id":"chatcmpl-9kxJ2aQ","object":"chat.completion.chunk","created":1721083740,"model":"gpt-4o-2024-05-13","system_fingerprint":"fp_c4e5b6fa31","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"length"}]}',
-    "data: [DONE]",
-)
+OPENAI_2024 = recorded_stream("openai-2024")
 
 # Recorded, grok-4-fast, with grok-code-fast-1's recorded reasoning_content chunk in front.
-XAI_GROK_4_FAST = lf_stream(
-    'data: {"id":"da8e02b5-c40e-2b4b-33ec-f867d1ba3d3e_us-east-1","object":"chat.completion.chunk","created":1761231382,"model":"grok-code-fast-1","choices":[{"index":0,"delta":{"reasoning_content":"First","role":"assistant"}}],"system_fingerprint":"fp_10f00c862d"}',
-    'data: {"id":"53ae0d64-4f1a-b4e2-9517-9d20013a1c9c","object":"chat.completion.chunk","created":1773345550,"model":"grok-4-fast-reasoning","choices":[{"index":0,"delta":{"content":"Olá","role":"assistant"}}],"system_fingerprint":"fp_3d7ed3b779"}',
-    'data: {"id":"53ae0d64-4f1a-b4e2-9517-9d20013a1c9c","object":"chat.completion.chunk","created":1773345550,"model":"grok-4-fast-reasoning","choices":[{"index":0,"delta":{"content":"!"}}],"system_fingerprint":"fp_3d7ed3b779"}',
-    'data: {"id":"53ae0d64-4f1a-b4e2-9517-9d20013a1c9c","object":"chat.completion.chunk","created":1773345550,"model":"grok-4-fast-reasoning","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"system_fingerprint":"fp_3d7ed3b779"}',
-    'data: {"id":"53ae0d64-4f1a-b4e2-9517-9d20013a1c9c","object":"chat.completion.chunk","created":1773345550,"model":"grok-4-fast-reasoning","choices":[],"usage":{"prompt_tokens":165,"completion_tokens":2,"total_tokens":296,"prompt_tokens_details":{"text_tokens":165,"audio_tokens":0,"image_tokens":0,"cached_tokens":164},"completion_tokens_details":{"reasoning_tokens":129,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0},"num_sources_used":0,"cost_in_usd_ticks":739000},"system_fingerprint":"fp_3d7ed3b779"}',
-    "data: [DONE]",
-)
+XAI_GROK_4_FAST = recorded_stream("xai-grok-4-fast")
 
 HORSE = "https://www.horseandhound.co.uk/dogs/funny-dog-jokes-829701"
 RD = "https://www.rd.com/article/dog-jokes/"
 AKC = "https://www.akc.org/expert-advice/lifestyle/dog-jokes/"
 
 # The first chunk is the recorded Mar 2025 one (spaces after ":" and ","); no [DONE].
-PERPLEXITY = lf_stream(
-    f'data: {{"id": "8c1596dd-319a-4c71-a1b8-e0c546b01641", "model": "sonar", "created": 1741689451, "usage": {{"prompt_tokens": 7, "completion_tokens": 1, "total_tokens": 8}}, "citations": ["{HORSE}", "{RD}"], "object": "chat.completion", "choices": [{{"index": 0, "finish_reason": null, "message": {{"role": "assistant", "content": "Why"}}, "delta": {{"role": "assistant", "content": "Why"}}}}]}}',
-    f'data: {{"id": "8c1596dd-319a-4c71-a1b8-e0c546b01641", "model": "sonar", "created": 1741689452, "usage": {{"prompt_tokens": 7, "completion_tokens": 4, "total_tokens": 11}}, "citations": ["{HORSE}", "{RD}"], "object": "chat.completion", "choices": [{{"index": 0, "finish_reason": null, "message": {{"role": "assistant", "content": "Why did the dog"}}, "delta": {{"role": "assistant", "content": " did the dog"}}}}]}}',
-    f'data: {{"id": "8c1596dd-319a-4c71-a1b8-e0c546b01641", "model": "sonar", "created": 1741689452, "usage": {{"prompt_tokens": 7, "completion_tokens": 7, "total_tokens": 14}}, "citations": ["{HORSE}", "{RD}", "{AKC}"], "object": "chat.completion", "choices": [{{"index": 0, "finish_reason": null, "message": {{"role": "assistant", "content": "Why did the dog sit? [1][3]"}}, "delta": {{"role": "assistant", "content": " sit? [1][3]"}}}}]}}',
-    f'data: {{"id": "8c1596dd-319a-4c71-a1b8-e0c546b01641", "model": "sonar", "created": 1741689453, "usage": {{"prompt_tokens": 7, "completion_tokens": 8, "total_tokens": 15, "search_context_size": "low", "cost": {{"input_tokens_cost": 0.0, "output_tokens_cost": 0.0, "request_cost": 0.005, "total_cost": 0.005}}}}, "citations": ["{HORSE}", "{RD}", "{AKC}"], "object": "chat.completion.chunk", "choices": [{{"index": 0, "finish_reason": "stop", "message": {{"role": "assistant", "content": "Why did the dog sit? [1][3]"}}, "delta": {{"role": "assistant", "content": ""}}}}]}}',
-)
+PERPLEXITY = recorded_stream("perplexity-sonar")
 
 # Recorded: the Anthropic SDK fixture tests/lib/streaming/fixtures/basic_response.txt.
-ANTHROPIC_BASIC = lf_stream(
-    'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_4QpJur2dWWDjF6C758FbBw5vm12BaVipnK","type":"message","role":"assistant","content":[],"model":"claude-3-opus-latest","stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":11,"output_tokens":1}}}',
-    'event: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}',
-    'event: ping\ndata: {"type": "ping"}',
-    'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hello"}}',
-    'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":" there"}}',
-    'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}',
-    'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":6}}',
-    'event: message_stop\ndata: {"type":"message_stop"}',
-)
+ANTHROPIC_BASIC = recorded_stream("anthropic-basic")
 
 # Recorded Mar 2026 (claude-sonnet-4), padded JSON: message_start, message_delta, message_stop
 # are verbatim; the blocks between them, elided in the reference, are filled in.
-ANTHROPIC_2026 = lf_stream(
-    'event: message_start\ndata: {"type":"message_start","message":{"model":"claude-sonnet-4-20250514","id":"msg_01R8GdyyLQUhUfyjqSCMbnWg","type":"message","role":"assistant","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":16,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"cache_creation":{"ephemeral_5m_input_tokens":0,"ephemeral_1h_input_tokens":0},"output_tokens":5,"service_tier":"standard","inference_geo":"not_available"}}   }',
-    'event: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}          }',
-    'event: ping\ndata: {"type": "ping"}',
-    'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Olá! "}      }',
-    'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Tudo bem?"}  }',
-    'event: content_block_stop\ndata: {"type":"content_block_stop","index":0 }',
-    'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"input_tokens":16,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":38}            }',
-    'event: message_stop\ndata: {"type":"message_stop"       }',
-)
+ANTHROPIC_2026 = recorded_stream("anthropic-2026")
 
 # Recorded (prism fixture, gemini-2.5-flash), sent with the CRLF framing of the wire.
-GEMINI_25_FLASH = crlf_stream(
-    'data: {"candidates": [{"content": {"parts": [{"text": "The weather in San Francisco is"}],"role": "model"},"index": 0}],"usageMetadata": {"promptTokenCount": 109,"candidatesTokenCount": 6,"totalTokenCount": 115,"promptTokensDetails": [{"modality": "TEXT","tokenCount": 109}]},"modelVersion": "gemini-2.5-flash","responseId": "EtJdaL7vHdrTz7IP8rjJuAg"}',
-    'data: {"candidates": [{"content": {"parts": [{"text": " sunny and 65."}],"role": "model"},"finishReason": "STOP","index": 0}],"usageMetadata": {"promptTokenCount": 109,"candidatesTokenCount": 12,"totalTokenCount": 121,"promptTokensDetails": [{"modality": "TEXT","tokenCount": 109}]},"modelVersion": "gemini-2.5-flash","responseId": "EtJdaL7vHdrTz7IP8rjJuAg"}',
-)
+GEMINI_25_FLASH = recorded_stream("gemini-2.5-flash")
 
 # gemini-3-pro-preview: the final chunk has empty text and a thoughtSignature (recorded shape).
-GEMINI_3_PRO = crlf_stream(
-    'data: {"candidates":[{"content":{"parts":[{"text":"Olá! Como posso"}],"role":"model"},"index":0}],"usageMetadata":{"promptTokenCount":11,"candidatesTokenCount":4,"totalTokenCount":221,"thoughtsTokenCount":206},"modelVersion":"gemini-3.1-pro-preview","responseId":"x5mTaK3wGfa"}',
-    'data: {"candidates":[{"content":{"parts":[{"text":" ajudar?"}],"role":"model"},"index":0}],"usageMetadata":{"promptTokenCount":11,"candidatesTokenCount":7,"totalTokenCount":224,"thoughtsTokenCount":206},"modelVersion":"gemini-3.1-pro-preview","responseId":"x5mTaK3wGfa"}',
-    'data: {"candidates":[{"content":{"parts":[{"text":"","thoughtSignature":"EpQHCpEHAdHtim9"}],"role":"model"},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":11,"candidatesTokenCount":39,"totalTokenCount":256,"thoughtsTokenCount":206},"modelVersion":"gemini-3.1-pro-preview","responseId":"x5mTaK3wGfa"}',
-)
+GEMINI_3_PRO = recorded_stream("gemini-3-pro")
 
 RECORDED = [
     pytest.param(
@@ -436,479 +393,25 @@ def test_finish_reasons_normalise(raw: str, normalised: str) -> None:
     assert normalise_finish(raw) == normalised
 
 
-# -- errors before the stream ----------------------------------------------------------------
+# -- errors before the stream (tests/data/adapters/errors-before-the-stream.json) ------------
+
+
+def error_response(case: dict) -> httpx.Response:
+    if "json" in case:
+        return json_error(case["status"], case["json"], case.get("headers"))
+    return httpx.Response(
+        case["status"], headers=case.get("headers"), content=case["text"].encode()
+    )
+
 
 PRE_STREAM_ERRORS = [
     pytest.param(
-        "chatgpt",
-        json_error(
-            401,
-            {
-                "error": {
-                    "message": f"Incorrect API key provided: {KEY[:6]}***{KEY[-4:]}. You can find your API key at https://platform.openai.com/account/api-keys.",
-                    "type": "invalid_request_error",
-                    "param": None,
-                    "code": "invalid_api_key",
-                }
-            },
-        ),
-        ("auth", "chatgpt rejected the API key (HTTP 401)", False, None),
-        id="openai-401",
-    ),
-    pytest.param(
-        "chatgpt",
-        json_error(
-            404,
-            {
-                "error": {
-                    "message": "The model `gpt-x` does not exist or you do not have access to it.",
-                    "type": "invalid_request_error",
-                    "param": None,
-                    "code": "model_not_found",
-                }
-            },
-        ),
-        (
-            "not_found",
-            "chatgpt does not know this model or endpoint (HTTP 404): The model `gpt-x` does not exist or you do not have access to it.",
-            False,
-            None,
-        ),
-        id="openai-404",
-    ),
-    pytest.param(
-        "chatgpt",
-        json_error(
-            429,
-            {
-                "error": {
-                    "message": "Rate limit reached for gpt-4o in organization org-abc on tokens per min (TPM): Limit 30000, Used 29000, Requested 2000. Please try again in 2s.",
-                    "type": "tokens",
-                    "param": None,
-                    "code": "rate_limit_exceeded",
-                }
-            },
-            {"retry-after-ms": "1500", "retry-after": "2"},
-        ),
-        (
-            "rate_limited",
-            "chatgpt rate-limited the request (HTTP 429): Rate limit reached for gpt-4o in organization org-abc on tokens per min (TPM): Limit 30000, Used 29000, Requested 2000. Please try again in 2s.",
-            True,
-            1.5,
-        ),
-        id="openai-429-rate",
-    ),
-    pytest.param(
-        "chatgpt",
-        json_error(
-            429,
-            {
-                "error": {
-                    "message": "You exceeded your current quota, please check your plan and billing details.",
-                    "type": "insufficient_quota",
-                    "param": None,
-                    "code": "insufficient_quota",
-                }
-            },
-        ),
-        (
-            "quota_exceeded",
-            "chatgpt has no quota or credits left for this API key (HTTP 429): You exceeded your current quota, please check your plan and billing details.",
-            False,
-            None,
-        ),
-        id="openai-429-quota",
-    ),
-    pytest.param(
-        "chatgpt",
-        json_error(
-            500,
-            {
-                "error": {
-                    "message": "The server had an error while processing your request. Sorry about that!",
-                    "type": "server_error",
-                    "param": None,
-                    "code": None,
-                }
-            },
-        ),
-        (
-            "server_error",
-            "chatgpt had an internal error (HTTP 500): The server had an error while processing your request. Sorry about that!",
-            True,
-            None,
-        ),
-        id="openai-500",
-    ),
-    pytest.param(
-        "chatgpt",
-        json_error(
-            400,
-            {
-                "error": {
-                    "message": "Unsupported value: 'temperature' does not support 0.3 with this model. Only the default (1) is supported.",
-                    "type": "invalid_request_error",
-                    "param": "temperature",
-                    "code": "unsupported_value",
-                }
-            },
-        ),
-        (
-            "bad_request",
-            "chatgpt rejected the request (HTTP 400): Unsupported value: 'temperature' does not support 0.3 with this model. Only the default (1) is supported.",
-            False,
-            None,
-        ),
-        id="openai-400",
-    ),
-    pytest.param(
-        "chatgpt",
-        json_error(
-            503,
-            {
-                "error": {
-                    "message": "The server is overloaded or not ready yet.",
-                    "type": "server_error",
-                    "param": None,
-                    "code": None,
-                }
-            },
-        ),
-        (
-            "overloaded",
-            "chatgpt is overloaded (HTTP 503): The server is overloaded or not ready yet.",
-            True,
-            None,
-        ),
-        id="openai-503",
-    ),
-    pytest.param(
-        "chatgpt",
-        json_error(
-            500,
-            {"error": {"message": "Try later", "type": "server_error"}},
-            {"x-should-retry": "false"},
-        ),
-        ("server_error", "chatgpt had an internal error (HTTP 500): Try later", False, None),
-        id="openai-x-should-retry",
-    ),
-    pytest.param(
-        "grok",
-        json_error(
-            400,
-            {
-                "code": "Client specified an invalid argument",
-                "error": "Incorrect API key provided: xa***f. You can obtain an API key from https://console.x.ai.",
-            },
-        ),
-        ("auth", "grok rejected the API key (HTTP 400)", False, None),
-        id="xai-400-bad-key",
-    ),
-    pytest.param(
-        "grok",
-        json_error(
-            400,
-            {
-                "code": "Client specified an invalid argument",
-                "error": "This model's maximum prompt length is 131072 but the request contains 179111 tokens.",
-            },
-        ),
-        (
-            "bad_request",
-            "grok rejected the request (HTTP 400): This model's maximum prompt length is 131072 but the request contains 179111 tokens.",
-            False,
-            None,
-        ),
-        id="xai-400-context",
-    ),
-    pytest.param(
-        "grok",
-        json_error(
-            404,
-            {
-                "code": "not-found",
-                "error": "The model grok-4-1-fast-reasoning does not exist or your team t-1 does not have access to it.",
-            },
-        ),
-        (
-            "not_found",
-            "grok does not know this model or endpoint (HTTP 404): The model grok-4-1-fast-reasoning does not exist or your team t-1 does not have access to it.",
-            False,
-            None,
-        ),
-        id="xai-404",
-    ),
-    pytest.param(
-        "grok",
-        json_error(
-            429,
-            {
-                "code": "Too many requests",
-                "error": "Your team t-1 has either used all available credits or reached its monthly spending limit. To continue making API requests, please purchase more credits or raise your spending limit.",
-            },
-        ),
-        (
-            "quota_exceeded",
-            "grok has no quota or credits left for this API key (HTTP 429): Your team t-1 has either used all available credits or reached its monthly spending limit. To continue making API requests, please purchase more credits or raise your spending limit.",
-            False,
-            None,
-        ),
-        id="xai-429-credits",
-    ),
-    pytest.param(
-        "grok",
-        json_error(
-            429,
-            {
-                "error": {
-                    "message": "Too many requests",
-                    "type": "rate_limit",
-                    "code": "rate_limit_exceeded",
-                }
-            },
-            {"retry-after": "3"},
-        ),
-        ("rate_limited", "grok rate-limited the request (HTTP 429): Too many requests", True, 3.0),
-        id="xai-openai-style",
-    ),
-    pytest.param(
-        "perplexity",
-        httpx.Response(
-            401,
-            headers={"content-type": "text/html"},
-            content=b"<html>\r\n<head><title>401 Authorization Required</title></head>\r\n<body>\r\n<center><h1>401 Authorization Required</h1></center>\r\n<hr><center>openresty/1.27.4</center>\r\n</body>\r\n</html>\r\n",
-        ),
-        ("auth", "perplexity rejected the API key (HTTP 401)", False, None),
-        id="perplexity-401-html",
-    ),
-    pytest.param(
-        "perplexity",
-        json_error(
-            400,
-            {
-                "error": {
-                    "message": "After the (optional) system message(s), user and assistant roles should be alternating.",
-                    "type": "invalid_message",
-                    "code": 400,
-                }
-            },
-        ),
-        (
-            "bad_request",
-            "perplexity rejected the request (HTTP 400): After the (optional) system message(s), user and assistant roles should be alternating.",
-            False,
-            None,
-        ),
-        id="perplexity-400",
-    ),
-    pytest.param(
-        "perplexity",
-        httpx.Response(502, content=b"<html><body>Bad gateway</body></html>"),
-        ("server_error", "perplexity had an internal error (HTTP 502)", True, None),
-        id="perplexity-502-html",
-    ),
-    pytest.param(
-        "claude",
-        json_error(
-            529,
-            {
-                "type": "error",
-                "error": {"type": "overloaded_error", "message": "Overloaded"},
-                "request_id": "req_011",
-            },
-        ),
-        ("overloaded", "claude is overloaded (HTTP 529)", True, None),
-        id="anthropic-529",
-    ),
-    pytest.param(
-        "claude",
-        json_error(
-            429, {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
-        ),
-        ("overloaded", "claude is overloaded (HTTP 429)", True, None),
-        id="anthropic-429-overloaded",
-    ),
-    pytest.param(
-        "claude",
-        json_error(
-            429,
-            {
-                "type": "error",
-                "error": {
-                    "type": "rate_limit_error",
-                    "message": "Number of request tokens has exceeded your per-minute rate limit",
-                },
-            },
-            {"retry-after": "7"},
-        ),
-        (
-            "rate_limited",
-            "claude rate-limited the request (HTTP 429): Number of request tokens has exceeded your per-minute rate limit",
-            True,
-            7.0,
-        ),
-        id="anthropic-429-rate",
-    ),
-    pytest.param(
-        "claude",
-        json_error(
-            401,
-            {
-                "type": "error",
-                "error": {"type": "authentication_error", "message": "invalid x-api-key"},
-            },
-        ),
-        ("auth", "claude rejected the API key (HTTP 401)", False, None),
-        id="anthropic-401",
-    ),
-    pytest.param(
-        "claude",
-        json_error(
-            404,
-            {
-                "type": "error",
-                "error": {"type": "not_found_error", "message": "model: claude-nope"},
-            },
-        ),
-        (
-            "not_found",
-            "claude does not know this model or endpoint (HTTP 404): model: claude-nope",
-            False,
-            None,
-        ),
-        id="anthropic-404",
-    ),
-    pytest.param(
-        "claude",
-        json_error(
-            402,
-            {
-                "type": "error",
-                "error": {"type": "billing_error", "message": "Your credit balance is too low."},
-            },
-        ),
-        (
-            "billing",
-            "claude refused the request for billing reasons (HTTP 402): Your credit balance is too low.",
-            False,
-            None,
-        ),
-        id="anthropic-402",
-    ),
-    pytest.param(
-        "gemini",
-        json_error(
-            400,
-            {
-                "error": {
-                    "code": 400,
-                    "message": "API key not valid. Please pass a valid API key.",
-                    "status": "INVALID_ARGUMENT",
-                    "details": [
-                        {
-                            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-                            "reason": "API_KEY_INVALID",
-                            "domain": "googleapis.com",
-                            "metadata": {"service": "generativelanguage.googleapis.com"},
-                        },
-                        {
-                            "@type": "type.googleapis.com/google.rpc.LocalizedMessage",
-                            "locale": "en-US",
-                            "message": "API key not valid. Please pass a valid API key.",
-                        },
-                    ],
-                }
-            },
-        ),
-        ("auth", "gemini rejected the API key (HTTP 400)", False, None),
-        id="gemini-400-bad-key",
-    ),
-    pytest.param(
-        "gemini",
-        json_error(
-            404,
-            {
-                "error": {
-                    "code": 404,
-                    "message": "models/gemini-x is not found for API version v1beta, or is not supported for generateContent.",
-                    "status": "NOT_FOUND",
-                }
-            },
-        ),
-        (
-            "not_found",
-            "gemini does not know this model or endpoint (HTTP 404): models/gemini-x is not found for API version v1beta, or is not supported for generateContent.",
-            False,
-            None,
-        ),
-        id="gemini-404",
-    ),
-    pytest.param(
-        "gemini",
-        json_error(
-            429,
-            {
-                "error": {
-                    "code": 429,
-                    "message": "You exceeded your current quota. Please retry in 23.47s.",
-                    "status": "RESOURCE_EXHAUSTED",
-                    "details": [
-                        {
-                            "@type": "type.googleapis.com/google.rpc.Help",
-                            "links": [
-                                {
-                                    "description": "Learn more",
-                                    "url": "https://ai.google.dev/gemini-api/docs/rate-limits",
-                                }
-                            ],
-                        },
-                        {
-                            "@type": "type.googleapis.com/google.rpc.QuotaFailure",
-                            "violations": [
-                                {
-                                    "quotaMetric": "generativelanguage.googleapis.com/generate_content_free_tier_requests",
-                                    "quotaId": "GenerateRequestsPerDayPerProjectPerModel-FreeTier",
-                                    "quotaDimensions": {
-                                        "model": "gemini-3.5-flash",
-                                        "location": "global",
-                                    },
-                                    "quotaValue": "250",
-                                }
-                            ],
-                        },
-                        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "23s"},
-                    ],
-                }
-            },
-        ),
-        (
-            "rate_limited",
-            "gemini rate-limited the request (HTTP 429): You exceeded your current quota. Please retry in 23.47s.",
-            True,
-            23.0,
-        ),
-        id="gemini-429-retryinfo",
-    ),
-    pytest.param(
-        "gemini",
-        json_error(
-            503,
-            {
-                "error": {
-                    "code": 503,
-                    "message": "The model is overloaded. Please try again later.",
-                    "status": "UNAVAILABLE",
-                }
-            },
-        ),
-        (
-            "overloaded",
-            "gemini is overloaded (HTTP 503): The model is overloaded. Please try again later.",
-            True,
-            None,
-        ),
-        id="gemini-503",
-    ),
+        case["provider"],
+        error_response(case),
+        tuple(case["expected"][k] for k in ("type", "message", "retryable", "retry_after")),
+        id=case["id"],
+    )
+    for case in pre_stream_errors()
 ]
 
 

@@ -34,7 +34,7 @@ from providers import (
 )
 from providers.simulators.text import expected_answer
 from providers.simulators.thoughts import LEVEL_TOKENS, expected_thinking
-from tests.turn_helpers import eventually
+from tests.support.turn_helpers import eventually
 
 ALL = list(PROVIDERS)
 PROMPT = "Which river is longest?"

@@ -15,7 +15,8 @@ import schemathesis
 from schemathesis import Config
 
 from gateway.app import create_app
-from tests.conftest import TEMPLATE, create_database, drop_database, make_settings, start_gateway
+from tests.support.databases import TEMPLATE, create_database, drop_database
+from tests.support.gateways import make_settings, start_gateway
 
 API = "/api/v1"
 
@@ -26,8 +27,13 @@ CONFIG = {
     "max-stream-events": 200,
     "generation": {"max-examples": 15, "deterministic": True, "database": "none"},
     "checks": {
-        # Every check, and these on purpose: no 5xx; the status code, content type, headers
-        # and body are the ones the document gives; a wrong method is 405 with Allow.
+        # Every check schemathesis has ("--checks all"), these named on purpose: no 5xx; the
+        # status code, content type, headers and body are the ones the document gives; valid
+        # data is accepted and invalid data refused; a wrong method is 405 with Allow.
+        "enabled": True,
+        "positive_data_acceptance": {"enabled": True},
+        "negative_data_rejection": {"enabled": True},
+        "missing_required_header": {"enabled": True},
         "not_a_server_error": {"enabled": True},
         "status_code_conformance": {"enabled": True},
         "content_type_conformance": {"enabled": True},

@@ -12,12 +12,12 @@ import redis.asyncio as aioredis
 
 from gateway.bus import stream_key
 from providers import PROVIDERS
-from tests.arena_helpers import identity_keys, leaked_names
-from tests.cluster import RedisServer
-from tests.conftest import start_gateway
-from tests.sse_client import Event, Stream, check_invariants, iter_events
-from tests.test_security import bearer, make_keys
-from tests.turn_helpers import API, create_turn, eventually, read_events, turn_state
+from tests.support.arena_helpers import identity_keys, leaked_names
+from tests.support.cluster import RedisServer
+from tests.support.gateways import start_gateway
+from tests.support.keys import bearer
+from tests.support.sse_client import Event, Stream, check_invariants, iter_events
+from tests.support.turn_helpers import API, create_turn, eventually, read_events, turn_state
 
 # One token each: the simulators' answers start "Simulated <flavour> answer", so a one-token
 # answer ("Simulated") lets the whole raw stream be searched for names. Grok fails: its error
@@ -246,6 +246,7 @@ async def test_a_vote_while_the_stream_is_open_reveals_it_there(stream_client):
     assert [e.data["label"] for e in stream.named("done")][-1] == slow  # still by label
 
 
+@pytest.mark.cluster
 async def test_a_blind_turn_read_and_voted_through_another_worker(tmp_path, database_url, sim):
     redis = RedisServer(tmp_path).start()
     owner = start_gateway(database_url, sim.url, redis_url=redis.url)
@@ -305,14 +306,6 @@ async def test_a_blind_turn_read_and_voted_through_another_worker(tmp_path, data
         reader.stop()
         owner.stop()
         redis.stop()
-
-
-@pytest.fixture
-async def keyed_gateway(database_url, sim):
-    keys = await make_keys(database_url, "alice", "bob")
-    server = start_gateway(database_url, sim.url)
-    yield server, keys
-    server.stop()
 
 
 async def test_votes_are_the_owners(keyed_gateway):

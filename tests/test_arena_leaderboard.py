@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from gateway.arena import ballot, leaderboard, pairs
-from tests.turn_helpers import API, rows
+from tests.support.turn_helpers import API, rows
 
 TRUE_RATINGS = {"claude": 1150.0, "chatgpt": 1060.0, "gemini": 980.0, "grok": 900.0, "sonar": 910.0}
 

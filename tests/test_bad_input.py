@@ -11,7 +11,7 @@ import logging
 import httpx
 import pytest
 
-from tests.test_conversations_api import assert_error
+from tests.support.responses import assert_error
 
 API = "/api/v1"
 JSON = {"content-type": "application/json"}

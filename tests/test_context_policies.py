@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from providers.simulators.text import expected_answer
-from tests.turn_helpers import API, flavour, sent_thread
+from tests.support.turn_helpers import API, flavour, sent_thread
 
 
 def answer(provider: str, prompt: str) -> str:

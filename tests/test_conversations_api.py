@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
+from tests.support.responses import assert_error
+
 API = "/api/v1"
-
-
-def assert_error(response: httpx.Response, status: int, type: str | None = None) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    error = response.json()["error"]
-    assert error["message"] and "Traceback" not in response.text
-    if type:
-        assert error["type"] == type
-    return error
 
 
 async def test_create_and_get(client):

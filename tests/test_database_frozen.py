@@ -19,10 +19,10 @@ import pytest
 
 from gateway.app import create_app
 from storage import EmbeddedPostgres
-from tests.conftest import make_settings
-from tests.servers import ServerThread, free_port
-from tests.sse_client import Stream, iter_events
-from tests.turn_helpers import answers, eventually
+from tests.support.gateways import make_settings
+from tests.support.servers import ServerThread, free_port
+from tests.support.sse_client import Stream, iter_events
+from tests.support.turn_helpers import answers, eventually
 
 API = "/api/v1"
 COMMAND_TIMEOUT = 2.0

@@ -5,23 +5,12 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-import pytest
 
 from gateway.app import create_app
-from storage import EmbeddedPostgres
-from tests.conftest import make_settings
-from tests.servers import ServerThread
+from tests.support.gateways import make_settings
+from tests.support.servers import ServerThread
 
 API = "/api/v1"
-
-
-@pytest.fixture
-def private_postgres(tmp_path):
-    # Its own server: stopping the shared one would break every other test.
-    embedded = EmbeddedPostgres(tmp_path / "pg")
-    dsn = embedded.start()
-    yield embedded, dsn
-    embedded.stop()
 
 
 async def test_503_while_down_then_recovers(private_postgres):

@@ -8,13 +8,15 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
-import psutil
+import pytest
 
 from storage import EmbeddedPostgres
 from storage.embedded import HANDLES
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
+from tests.support.processes import wait_for_exit
+
+pytestmark = pytest.mark.integration
 
 
 def postmaster_pid(embedded: EmbeddedPostgres) -> int:
@@ -22,12 +24,7 @@ def postmaster_pid(embedded: EmbeddedPostgres) -> int:
 
 
 def wait_gone(pid: int, within: float = 30.0) -> bool:
-    deadline = time.monotonic() + within
-    while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
+    return wait_for_exit([pid], within)
 
 
 def handles(embedded: EmbeddedPostgres) -> list[int]:

@@ -17,8 +17,10 @@ from gateway.bus import EventBus, stream_key
 from gateway.bus.control import CONTROL
 from gateway.turns.events import event_bytes
 from gateway.turns.log import EventLog
-from tests.cluster import RedisServer
-from tests.turn_helpers import eventually
+from tests.support.cluster import RedisServer
+from tests.support.turn_helpers import eventually
+
+pytestmark = pytest.mark.cluster
 
 
 @pytest.fixture
@@ -96,7 +98,7 @@ async def test_a_mirror_of_a_running_turn_waits_for_its_first_entry(two_buses):
     mirror = await other.mirror("early", running=True)
     assert mirror is not None
     reading = asyncio.create_task(read_all(mirror.log))
-    await asyncio.sleep(0.2)  # the listener now waits on an empty mirror
+    await eventually(lambda: mirror.log.listeners)  # the listener now waits on an empty mirror
     assert not reading.done()
 
     log = owner_log(owner, "early")
@@ -130,14 +132,19 @@ async def test_a_listener_that_leaves_and_comes_back_at_once_still_counts(redis_
         mirror = await other.mirror("back", running=True)
         assert mirror is not None
         first = mirror.log.subscribe()
-        await asyncio.sleep(0.1)
+        await eventually(lambda: owner.watched("back"))
         mirror.log.unsubscribe(first)
         again = mirror.log.subscribe()  # back in the same loop iteration
+        # Not a wait for something to happen: the claim is that nothing does, for longer
+        # than the grace.
         await asyncio.sleep(0.8)  # past the grace
         assert await owner.watched("back")
         mirror.log.unsubscribe(again)
-        await asyncio.sleep(0.8)
-        assert not await owner.watched("back")
+
+        async def unwatched() -> bool:
+            return not await owner.watched("back")
+
+        await eventually(unwatched)  # for the grace only
     finally:
         for bus in (owner, other):
             await bus.stop()

@@ -7,12 +7,15 @@ import subprocess
 import sys
 import tracemalloc
 
+import pytest
+
 from gateway.turns import EventLog, LegState, Turn
 from gateway.turns.events import delta_bytes
 from providers import make_client
 from providers.common import json_body
 
 
+@pytest.mark.integration
 def test_a_single_process_gateway_never_imports_redis():
     # redis-py imports the OpenTelemetry SDK and more: about 9 MB of idle RSS for nothing.
     code = "import sys, gateway.app, gateway.cli; print('redis' in sys.modules)"

@@ -29,52 +29,17 @@ from gateway.tools.loadtest import (
     run_load,
 )
 from gateway.tools.loadtest.native import native_request
-from gateway.turns.events import delta_bytes, delta_prefix, event_bytes
+from gateway.turns.events import event_bytes
 from providers import Message, make_adapter
 from providers.registry import PROVIDERS
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
+from tests.support.stream_bytes import delta, done, end, good_stream, turn
 
 ALL = tuple(PROVIDERS)
 FAST = "tokens=7,gap=0,ttft=0"
 
 
 # -- a stream, built event by event ---------------------------------------------------------------
-
-
-def turn(providers: tuple[str, ...] = ("claude", "gemini"), id: int = 1) -> bytes:
-    entries = [{"provider": p, "model": "m", "simulated": True} for p in providers]
-    data = {"turn_id": "t1", "conversation_id": 1, "user_message_id": 1, "providers": entries}
-    return event_bytes(id, "turn", data)
-
-
-def delta(id: int, provider: str, text: str) -> bytes:
-    return delta_bytes(id, delta_prefix(provider), text)
-
-
-def done(id: int, provider: str, content: str, status: str = "complete") -> bytes:
-    data = {"provider": provider, "status": status, "message_id": id, "content": content}
-    data["error"] = None if status == "complete" else {"type": "upstream_error", "message": "x"}
-    return event_bytes(id, "done", data)
-
-
-def end(id: int, statuses: dict[str, str]) -> bytes:
-    return event_bytes(id, "end", {"turn_id": "t1", "statuses": statuses})
-
-
-def good_stream() -> list[bytes]:
-    both = {"claude": "complete", "gemini": "complete"}
-    return [
-        b"retry: 2000\n\n",
-        turn(),
-        event_bytes(2, "start", {"provider": "claude", "model": "m"}),
-        delta(3, "claude", "Hello"),
-        delta(4, "gemini", "Hi"),
-        delta(5, "claude", " world"),
-        b": ping\n\n",
-        done(6, "gemini", "Hi"),
-        done(7, "claude", "Hello world"),
-        end(8, both),
-    ]
 
 
 def check(events: list[bytes], split: int | None = None) -> tuple[list[str], GatewayStream]:
@@ -240,6 +205,7 @@ async def run_against(response: bytes, close: bool = False, **overrides) -> dict
     return report.as_dict()
 
 
+@pytest.mark.integration
 async def test_a_broken_stream_in_a_run_is_counted_and_printed(capsys):
     broken = good_stream()[:4] + [delta(3, "claude", "")] + good_stream()[4:]
     result = await run_against(chunked_response(broken), clients=2, turns=2)
@@ -250,6 +216,7 @@ async def test_a_broken_stream_in_a_run_is_counted_and_printed(capsys):
     assert printed.count("protocol violation") == len(result["violation_examples"]) > 0
 
 
+@pytest.mark.integration
 async def test_http_errors_and_cut_streams_are_counted_by_kind():
     refused = b"HTTP/1.1 429 Too Many Requests\r\ncontent-length: 2\r\nretry-after: 1\r\n\r\n{}"
     result = await run_against(refused, clients=1, turns=3)
@@ -371,6 +338,7 @@ def test_the_command_line_knows_every_scenario():
     assert tuple(scenarios(False)) == tuple(scenarios(True)) == SCENARIO_NAMES
 
 
+@pytest.mark.integration
 def test_building_the_parser_imports_none_of_the_tools():
     """``multichat serve`` builds every subcommand's parser: the flags come from a stdlib-only
     module, and the tools are imported only when their command runs."""

@@ -23,8 +23,8 @@ from gateway import cli
 from gateway.tools.locust import LOCUSTFILE
 from gateway.tools.locust.reader import TurnReader
 from gateway.turns.events import delta_bytes, delta_prefix, event_bytes
-from tests.conftest import ROOT
-from tests.servers import free_port
+from tests.support.paths import ROOT
+from tests.support.servers import free_port
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 FAST = "+tokens=12,ttft=0,gap=10"  # deltas 10 ms apart: answers with a rate to measure

@@ -17,6 +17,8 @@ import trustme
 from providers import make_client
 from providers.transport import Body, Http1Transport, Network, body_reader
 
+pytestmark = pytest.mark.integration
+
 BODY = b"data: one\n\ndata: two\n\n"
 
 
@@ -181,10 +183,11 @@ async def test_a_request_body_and_its_headers_reach_the_server():
 
 
 async def test_over_the_connection_bound_a_request_waits_for_a_free_connection():
-    release = asyncio.Event()
+    release, arrived = asyncio.Event(), asyncio.Event()
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
+        arrived.set()
         await release.wait()
         writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
         await writer.drain()
@@ -194,7 +197,7 @@ async def test_over_the_connection_bound_a_request_waits_for_a_free_connection()
     url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/"
     async with server, client(connections=1) as http:
         first = asyncio.create_task(http.get(url))
-        await asyncio.sleep(0.05)
+        await arrived.wait()  # the first request holds the only connection
         with pytest.raises(httpx.PoolTimeout):
             await http.get(url, timeout=httpx.Timeout(5.0, pool=0.1))
         second = asyncio.create_task(http.get(url))

@@ -8,8 +8,8 @@ import pytest
 
 from gateway.settings import SettingsError, provider_configs
 from providers.transport import EnvironmentProxies, NoProxy, Proxy, ProxyURLError, network_for
-from tests.conftest import make_settings
-from tests.proxies import Certificates
+from tests.support.gateways import make_settings
+from tests.support.proxies import Certificates
 
 SECRET = "s3cr3t-pa55"
 

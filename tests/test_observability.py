@@ -9,30 +9,22 @@ import json
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.app import create_app
-from storage import EmbeddedPostgres
-from tests.conftest import ROOT, make_settings, start_gateway
-from tests.gateway_process import GatewayProcess
-from tests.servers import ServerThread
-from tests.sse_client import Stream, iter_events
-from tests.test_security import bearer, make_keys
-from tests.turn_helpers import API, Gateways, eventually
+from tests.support.gateway_process import GatewayProcess
+from tests.support.gateways import make_settings, start_gateway
+from tests.support.keys import bearer, make_keys
+from tests.support.paths import ROOT
+from tests.support.servers import ServerThread
+from tests.support.sse_client import Stream, iter_events
+from tests.support.turn_helpers import API, eventually
 
 DASHBOARD = ROOT / "docs" / "grafana-dashboard.json"
 ALLOWED_LABELS = {"provider", "status", "error_type", "reason", "le"}
-
-
-@pytest.fixture
-def gateways(database_url, sim):
-    gateways = Gateways(database_url, sim.url)
-    yield gateways
-    gateways.stop_all()
 
 
 class Scrape:
@@ -264,9 +256,10 @@ def test_json_logs_one_object_per_line_with_access_and_turn_lines(tmp_path, data
     assert turn["tokens"]["claude"] > 0 and turn["duration_ms"] > 0
 
 
+@pytest.mark.integration
 def test_no_tracing_without_the_endpoint_and_no_import(tmp_path):
     code = (
-        "import sys, gateway.app, gateway.tracing as t;"
+        "import sys, gateway.app, gateway.observability.tracing as t;"
         "assert t.tracer_from_environment() is None;"
         # (other libraries may import OpenTelemetry's API; the gateway loads neither of these)
         "print([m for m in sys.modules if m.startswith(('opentelemetry.exporter', "
@@ -287,7 +280,7 @@ async def test_traces_a_span_per_turn_and_one_per_leg(database_url, sim):
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-    from gateway.tracing import TurnTracer
+    from gateway.observability.tracing import TurnTracer
 
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
@@ -322,14 +315,6 @@ async def test_traces_a_span_per_turn_and_one_per_leg(database_url, sim):
     )
     assert claude["multichat.tokens"] > 0 and claude["multichat.ttft_ms"] > 0
     assert chatgpt["multichat.status"] == "failed" and "multichat.ttft_ms" not in chatgpt
-
-
-@pytest.fixture
-def private_postgres(tmp_path):
-    embedded = EmbeddedPostgres(tmp_path / "pg")
-    dsn = embedded.start()
-    yield embedded, dsn
-    embedded.stop()
 
 
 async def test_ready_is_503_while_the_database_is_away_and_live_stays_200(private_postgres):
@@ -397,7 +382,10 @@ async def test_the_dashboard_and_the_metrics_doc_ask_only_for_metrics_that_exist
 
 
 def test_the_metrics_doc_lists_every_metric_family():
-    source = Path(ROOT / "gateway" / "metrics.py").read_text()
+    source = "".join(
+        (ROOT / "gateway" / "observability" / name).read_text()
+        for name in ("families.py", "collector.py")
+    )
     families = set(re.findall(r'"(multichat_[a-z_]+)"', source))
     section = (ROOT / "docs" / "metrics.md").read_text()
     missing = sorted(f for f in families if f"`{f}" not in section)

@@ -17,8 +17,8 @@ from gateway.keys import create_key
 from gateway.turns import delta_bytes, delta_prefix, event_bytes
 from providers import PROVIDERS
 from storage import create_pool
-from tests.conftest import start_gateway
-from tests.turn_helpers import eventually
+from tests.support.gateways import start_gateway
+from tests.support.turn_helpers import eventually
 
 ALL = tuple(PROVIDERS)
 HELLO = [{"role": "user", "content": "Say hello"}]

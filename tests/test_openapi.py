@@ -8,7 +8,7 @@ from openapi_spec_validator import validate
 from starlette.routing import Route
 
 from gateway.app import create_app
-from tests.conftest import make_settings
+from tests.support.gateways import make_settings
 
 API = "/api/v1"
 DOC_ROUTES = {f"{API}/openapi.json", f"{API}/docs", f"{API}/redoc"}

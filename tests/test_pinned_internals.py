@@ -1,6 +1,6 @@
-"""The private parts of libraries that we rely on: uvicorn (gateway/adapters/uvicorn.py) and
-sse-starlette (gateway/app.py, gateway/api/stream.py). (Our httpx transport, providers/transport/,
-uses httpx's public API only.)
+"""The private parts of libraries that we rely on: uvicorn (gateway/adapters/uvicorn.py),
+sse-starlette (gateway/app.py, gateway/api/stream.py) and pgserver (storage/embedded.py). (Our
+httpx transport, providers/transport/, uses httpx's public API only.)
 
 pyproject.toml pins these libraries below their next minor release. Whoever lifts a pin runs
 this file first: each test names the internal it checks, so a change upstream fails here, in
@@ -60,3 +60,15 @@ def test_sse_starlette_still_streams_through_the_method_encoded_event_stream_ove
         "self.send_timeout",
     ):
         assert attribute in init, f"EncodedEventStream uses EventSourceResponse's {attribute}"
+
+
+def test_pgserver_still_keeps_its_postmaster_where_embedded_postgres_re_points_it():
+    """storage/embedded.py sets PostgresServer._postmaster_info after a restart (and reads
+    it nowhere else); pgserver's public lock path is where its handle-file lock lives."""
+    from pgserver.postgres_server import PostgresServer
+
+    source = inspect.getsource(PostgresServer)
+    assert "self._postmaster_info" in source
+    assert "_postmaster_info.process" in inspect.getsource(PostgresServer._cleanup)
+    assert "fasteners.InterProcessLock(lock_path)" in source
+    assert PostgresServer.lock_path.name == ".lockfile"

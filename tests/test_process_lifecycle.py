@@ -14,8 +14,8 @@ import signal
 import httpx
 import pytest
 
-from tests.sse_client import Stream, iter_events
-from tests.turn_helpers import API, answers, eventually, rows
+from tests.support.sse_client import Stream, iter_events
+from tests.support.turn_helpers import API, answers, eventually, rows
 
 SLOW = "+tokens=400,gap=25"  # about ten seconds of answer: the signal always lands mid-turn
 
@@ -119,7 +119,7 @@ async def test_a_stop_signal_ends_every_stream_with_its_dones_and_end(
 
 
 async def test_every_worker_drains_its_streams_on_sigterm(processes, database_url, sim, tmp_path):
-    from tests.cluster import RedisServer
+    from tests.support.cluster import RedisServer
 
     redis = RedisServer(tmp_path).start()
     try:

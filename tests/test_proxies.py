@@ -1,6 +1,6 @@
 """Providers reached through real CONNECT proxies, over TLS with certificates from a private CA.
 
-The proxies are processes: Debian's tinyproxy, and tests/connect_proxy.py where a test needs a
+The proxies are processes: Debian's tinyproxy, and tests/support/connect_proxy.py where a test needs a
 name only the proxy can resolve or TLS to the proxy. The upstream is a real TLS server; each
 call goes through the Claude adapter, as the gateway makes it, so the failures are checked as
 users see them: a ``connect_error`` whose message says what failed and never a credential.
@@ -19,10 +19,12 @@ import pytest
 from providers import Message, ProviderConfig, ProviderError, make_adapter, make_client
 from providers.base import Event
 from providers.transport import Network, network_for
-from tests.proxies import Certificates, ConnectProxy, TinyProxy
+from tests.support.proxies import Certificates, ConnectProxy, TinyProxy
+
+pytestmark = pytest.mark.integration  # proxies, TLS servers and upstreams, all processes or sockets
 
 SECRET = "pr0xy-pa55word"
-NAME = "api.claude.test"  # only tests/connect_proxy.py resolves it (to 127.0.0.1)
+NAME = "api.claude.test"  # only tests/support/connect_proxy.py resolves it (to 127.0.0.1)
 ANSWER = (
     b'event: message_start\ndata: {"type":"message_start","message":{"usage":{"input_tokens":3,'
     b'"output_tokens":1}}}\n\n'

@@ -17,8 +17,10 @@ import sys
 
 import pytest
 
-from tests.cluster import IN_CI
-from tests.conftest import ROOT
+from tests.support.cluster import IN_CI
+from tests.support.paths import ROOT
+
+pytestmark = pytest.mark.cluster  # a venv with the oldest redis-py, and a Redis server
 
 BUS_TESTS = "quiet or lost_reader or bad_control or under_test"
 

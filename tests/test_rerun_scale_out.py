@@ -4,10 +4,12 @@ its new run to listeners on every process, those holding the old run's end in me
 from __future__ import annotations
 
 import httpx
+import pytest
 
-from tests.sse_client import Stream, iter_events
-from tests.test_scale_out import cluster  # noqa: F401 (the fixture)
-from tests.turn_helpers import API
+from tests.support.sse_client import Stream, iter_events
+from tests.support.turn_helpers import API
+
+pytestmark = pytest.mark.cluster
 
 
 async def read_all(client: httpx.AsyncClient, url: str, after: int = 0) -> tuple[int, Stream]:
@@ -20,7 +22,7 @@ async def read_all(client: httpx.AsyncClient, url: str, after: int = 0) -> tuple
         return response.status_code, stream
 
 
-async def test_a_retry_on_another_process_reaches_listeners_everywhere(cluster):  # noqa: F811
+async def test_a_retry_on_another_process_reaches_listeners_everywhere(cluster):
     owner, other, third = cluster.gateways
     async with httpx.AsyncClient(timeout=30) as client:
         body = {"prompt": "retry elsewhere", "models": ["claude:claude-sonnet-5+tokens=20,gap=5"]}
@@ -58,7 +60,7 @@ async def test_a_retry_on_another_process_reaches_listeners_everywhere(cluster):
         assert run.done("claude")["status"] == "complete"
 
 
-async def test_a_retry_of_a_running_turn_reaches_the_process_that_runs_it(cluster):  # noqa: F811
+async def test_a_retry_of_a_running_turn_reaches_the_process_that_runs_it(cluster):
     owner, other, _ = cluster.gateways
     async with httpx.AsyncClient(timeout=30) as client:
         body = {

@@ -13,36 +13,16 @@ import httpx
 import pytest
 
 from providers.simulators.text import expected_answer
-from tests.cluster import Cluster
-from tests.sse_client import Stream, check_invariants, iter_events
-from tests.turn_helpers import API, answers, eventually, flavour, stitch
+from tests.support.sse_client import Stream, check_invariants, iter_events
+from tests.support.turn_helpers import API, answers, eventually, flavour, stitch
+
+pytestmark = pytest.mark.cluster
 
 PROVIDERS = ["claude", "gemini"]
 
 
 def models(knobs: str) -> list[str]:
     return [f"claude:claude-sonnet-5+{knobs}", f"gemini:gemini-3.5-flash+{knobs}"]
-
-
-@pytest.fixture
-def cluster(tmp_path, database_url, sim):
-    running = Cluster(
-        tmp_path,
-        database_url,
-        sim.url,
-        # Shorter than the defaults (5 s, 15 s), but not so short that a reconnect which takes
-        # a while to be counted on a busy machine (3 gateways, nginx, Redis, PostgreSQL and the
-        # test on 2 cores) loses its turn: at 0.5 s the cut-and-resume test lost one now and
-        # then in full fresh-clone runs, never alone.
-        DISCONNECT_GRACE="2",
-        FIRST_LISTENER_TIMEOUT="3",
-        TURN_LEASE="3",
-        CHECKPOINT_INTERVAL="0.2",
-    )
-    try:
-        yield running.start()
-    finally:
-        running.stop()
 
 
 async def read_part(client, url: str, after: int, limit: int | None) -> tuple[int, Stream]:
@@ -74,7 +54,8 @@ async def read_with_cuts(client, url: str, every: int, max_parts: int = 200) -> 
             if part.events[-1].name == "end":
                 break
         else:
-            await asyncio.sleep(0.1)  # the owner has not published more yet
+            # Nothing new yet: wait before reconnecting, as an EventSource does (its retry).
+            await asyncio.sleep(0.1)
     return stitch(*parts)
 
 
@@ -175,7 +156,7 @@ async def test_killed_owner_remote_listeners_get_dones_and_end(cluster, database
 
 
 async def rows_checkpointed(database_url: str, turn_id: str) -> bool:
-    from tests.turn_helpers import rows
+    from tests.support.turn_helpers import rows
 
     found = await rows(
         database_url, "SELECT provider FROM answer_checkpoints WHERE turn_id = $1", turn_id
@@ -197,7 +178,7 @@ async def test_redis_restarted_mid_turn_every_stream_ends_and_nothing_is_lost(
         assert first_status == 200 and first.events
         local_reader = asyncio.create_task(read_part(client, local, 0, None))
         cluster.redis.stop()
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(0.5)  # the outage's length: what the turn must live through
         cluster.redis.start()
         # The owner's own listener goes on from memory to the end.
         status, whole = await asyncio.wait_for(local_reader, 60)
@@ -214,8 +195,8 @@ async def test_redis_restarted_mid_turn_every_stream_ends_and_nothing_is_lost(
 
 
 async def test_serve_with_workers_just_works_for_eventsource_clients(tmp_path, database_url, sim):
-    from tests.cluster import RedisServer
-    from tests.gateway_process import GatewayProcess
+    from tests.support.cluster import RedisServer
+    from tests.support.gateway_process import GatewayProcess
 
     redis = RedisServer(tmp_path).start()
     env = {"DATABASE_URL": database_url, "SIMULATOR_URL": sim.url, "REDIS_URL": redis.url}
@@ -241,7 +222,7 @@ async def test_serve_with_workers_just_works_for_eventsource_clients(tmp_path, d
 def test_workers_without_redis_refuse_to_start(tmp_path, database_url):
     import subprocess
 
-    from tests.gateway_process import GatewayProcess
+    from tests.support.gateway_process import GatewayProcess
 
     gateway = GatewayProcess(tmp_path, {"DATABASE_URL": database_url}, args=("--workers", "2"))
     try:

@@ -8,14 +8,7 @@ import pytest
 from markdown_it import MarkdownIt
 
 from gateway.api.export import nest_headings
-from tests.turn_helpers import API, Gateways, rows
-
-
-@pytest.fixture
-def gateways(database_url, sim):
-    gateways = Gateways(database_url, sim.url)
-    yield gateways
-    gateways.stop_all()
+from tests.support.turn_helpers import API, rows
 
 
 async def chat(client: httpx.AsyncClient, prompt: str, conversation_id=None, models=None) -> dict:
@@ -74,7 +67,7 @@ async def test_search_finds_prompts_and_answers_best_first(gateways, database_ur
 
 
 async def test_search_sees_only_the_keys_own_conversations(gateways, database_url):
-    from tests.test_security import make_keys
+    from tests.support.keys import make_keys
 
     keys = await make_keys(database_url, "alice", "bob")
     alice, bob = keys["alice"], keys["bob"]

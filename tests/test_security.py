@@ -10,29 +10,18 @@ import asyncio
 import logging
 import subprocess
 import sys
-import time
 
 import asyncpg
 import httpx
 import pytest
-from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
-from gateway.keys import create_key
-from storage import create_pool
-from tests.conftest import start_gateway
-from tests.sse_client import iter_events
-from tests.turn_helpers import API, rows
+from tests.support.gateways import start_gateway
+from tests.support.keys import bearer, expired_token, make_keys
+from tests.support.sse_client import iter_events
+from tests.support.turn_helpers import API, eventually, rows
 
 FAST = "+tokens=8,gap=1"
 SLOW = "+tokens=400,gap=25"
-
-
-async def make_keys(database_url: str, *names: str) -> dict[str, str]:
-    pool = await create_pool(database_url, min_size=1, max_size=2, command_timeout=10)
-    try:
-        return {name: (await create_key(pool, name))[0] for name in names}
-    finally:
-        await pool.close()
 
 
 @pytest.fixture
@@ -41,10 +30,6 @@ async def keyed(database_url, sim):
     server = start_gateway(database_url, sim.url)
     yield server, keys
     server.stop()
-
-
-def bearer(key: str | None) -> dict[str, str]:
-    return {"authorization": f"Bearer {key}"} if key else {}
 
 
 async def alices_things(client: httpx.AsyncClient, key: str) -> dict:
@@ -122,15 +107,6 @@ async def test_a_conversation_of_another_key_cannot_be_continued(keyed, sim):
         response = await client.post(f"{API}/chat/", json=body, headers=bearer(keys["bob"]))
         assert response.status_code == 404
         assert sum(s["requests"] for s in sim.stats().values()) == sim_before, "no provider call"
-
-
-def expired_token(secret: bytes, turn_id: str, key_id: int) -> str:
-    class LongAgo(TimestampSigner):
-        def get_timestamp(self) -> int:
-            return int(time.time()) - 24 * 3600
-
-    serializer = URLSafeTimedSerializer(secret, salt="multichat.turn-events", signer=LongAgo)
-    return serializer.dumps({"t": turn_id, "k": key_id})
 
 
 async def test_the_events_url_token_opens_that_turn_only_and_only_while_valid(keyed, database_url):
@@ -276,10 +252,7 @@ async def test_per_key_limits(database_url, sim):
                 state = await client.get(f"{API}/turns/{turn_id}", headers=bearer(keys["alice"]))
                 return state.json()["status"] == "finished"
 
-            for _ in range(300):
-                if await ended():
-                    break
-                await asyncio.sleep(0.05)
+            await eventually(ended)
             fast = {"prompt": "fast", "models": [f"claude:claude-sonnet-5{FAST}"]}
             for _ in range(2):  # the 2nd and 3rd turn of the minute
                 response = await client.post(
@@ -316,7 +289,7 @@ def test_open_mode_is_for_loopback_clients_only(database_url):
     from starlette.testclient import TestClient
 
     from gateway.app import create_app
-    from tests.conftest import make_settings
+    from tests.support.gateways import make_settings
 
     settings = make_settings(database_url=database_url, simulator_url="http://127.0.0.1:9")
     app = create_app(settings)

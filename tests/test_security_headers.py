@@ -111,7 +111,7 @@ def test_an_unexpected_500_carries_the_headers_too(database_url):
     from starlette.testclient import TestClient
 
     from gateway.app import create_app
-    from tests.conftest import make_settings
+    from tests.support.gateways import make_settings
 
     async def boom(request):
         raise RuntimeError("a bug")

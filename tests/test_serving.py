@@ -9,8 +9,8 @@ import socket
 
 import httpx
 
-from tests.conftest import start_gateway
-from tests.turn_helpers import API, answers, eventually
+from tests.support.gateways import start_gateway
+from tests.support.turn_helpers import API, answers, eventually
 
 
 @contextlib.contextmanager

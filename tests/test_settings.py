@@ -84,5 +84,7 @@ def test_chatgpt_speaks_responses_unless_told_chat_completions(monkeypatch):
     configs = {c.name: c for c in provider_configs(load_settings(env_file=None), "http://sim")}
     assert isinstance(make_adapter(configs["chatgpt"], None), OpenAIChatAdapter)
     monkeypatch.setenv("GROK_WIRE", "openai_responses")
-    with pytest.raises(SettingsError, match="invalid setting GROK_WIRE: must be one of openai_chat"):
+    with pytest.raises(
+        SettingsError, match="invalid setting GROK_WIRE: must be one of openai_chat"
+    ):
         load_settings(env_file=None)

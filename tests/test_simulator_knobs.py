@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -29,11 +28,22 @@ from providers.simulators import (
     input_token_count,
     port_plan,
 )
-from tests.servers import ServerThread, free_port, serve
+from tests.support.servers import ServerThread, free_port, serve
+from tests.support.simulator_calls import (
+    FAST,
+    FLAVOURS,
+    PROMPT,
+    Call,
+    call,
+    event_text,
+    finish_reason,
+    parse_events,
+    post,
+    texts,
+)
 
-PROMPT = "Why is the sky blue? <script>alert('x')</script>"
-FAST = Knobs(ttft=0, gap=0)
-FLAVOURS = ("anthropic", "openai", "xai", "perplexity", "gemini")
+# The module's own simulator server: a test using it is an integration test (support/markers.py).
+SERVER_FIXTURES = {"server"}
 
 
 @pytest.fixture(scope="module")
@@ -47,125 +57,6 @@ def client(server: ServerThread) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.url, timeout=10) as http:
         http.post("/_sim/reset").raise_for_status()
         yield http
-
-
-# -- calling each API the way its real client does ------------------------------------------------
-
-
-@dataclass
-class Call:
-    path: str
-    headers: dict[str, str]
-    body: dict[str, Any]
-
-
-def call(
-    flavour: str,
-    knobs: str = "",
-    *,
-    key: str | None = SIMULATOR_KEY,
-    header_knobs: str | None = None,
-) -> Call:
-    """A streaming request for ``flavour``; ``knobs`` goes in the model name, ``header_knobs``
-    in x-simulator."""
-    suffix = f"+{knobs}" if knobs else ""
-    headers: dict[str, str] = {}
-    if header_knobs is not None:
-        headers["x-simulator"] = header_knobs
-    messages = [{"role": "user", "content": PROMPT}]
-    if flavour == "anthropic":
-        if key is not None:
-            headers["x-api-key"] = key
-        headers["anthropic-version"] = "2023-06-01"
-        body = {
-            "model": "claude-sonnet-5" + suffix,
-            "max_tokens": 1024,
-            "messages": messages,
-            "stream": True,
-        }
-        return Call("/anthropic/v1/messages", headers, body)
-    if flavour == "gemini":
-        if key is not None:
-            headers["x-goog-api-key"] = key
-        path = f"/gemini/v1beta/models/gemini-3.5-flash{suffix}:streamGenerateContent?alt=sse"
-        return Call(path, headers, {"contents": [{"role": "user", "parts": [{"text": PROMPT}]}]})
-    if key is not None:
-        headers["authorization"] = f"Bearer {key}"
-    base, model = {
-        "openai": ("/openai/v1", "gpt-5.5"),
-        "xai": ("/xai/v1", "grok-4.3"),
-        "perplexity": ("/perplexity", "sonar-pro"),
-    }[flavour]
-    body = {"model": model + suffix, "messages": messages, "stream": True}
-    if flavour == "openai":
-        body["stream_options"] = {"include_usage": True}
-    return Call(base + "/chat/completions", headers, body)
-
-
-def post(client: httpx.Client, request: Call, **kwargs: Any) -> httpx.Response:
-    return client.post(request.path, headers=request.headers, json=request.body, **kwargs)
-
-
-@dataclass
-class Event:
-    name: str | None
-    data: str
-
-    def json(self) -> Any:
-        return json.loads(self.data)
-
-
-def parse_events(raw: str) -> list[Event]:
-    events = []
-    for block in raw.replace("\r\n", "\n").split("\n\n"):
-        if not block.strip():
-            continue
-        name, data = None, []
-        for line in block.split("\n"):
-            field, _, value = line.partition(": ")
-            if field == "event":
-                name = value
-            elif field == "data":
-                data.append(value)
-        events.append(Event(name, "\n".join(data)))
-    return events
-
-
-def event_text(flavour: str, event: Event) -> str | None:
-    """The answer text an event carries, if any."""
-    if event.data == "[DONE]":
-        return None
-    data = event.json()
-    if flavour == "anthropic":
-        return data["delta"]["text"] if data["type"] == "content_block_delta" else None
-    if flavour == "gemini":
-        return (
-            data["candidates"][0]["content"]["parts"][0]["text"] or None
-            if "candidates" in data
-            else None
-        )
-    choices = data.get("choices")
-    return (choices[0]["delta"].get("content") or None) if choices else None
-
-
-def texts(flavour: str, raw: str) -> list[str]:
-    return [text for event in parse_events(raw) if (text := event_text(flavour, event)) is not None]
-
-
-def finish_reason(flavour: str, raw: str) -> str | None:
-    for event in parse_events(raw):
-        if event.data == "[DONE]":
-            continue
-        data = event.json()
-        if flavour == "anthropic":
-            reason = data["delta"]["stop_reason"] if data["type"] == "message_delta" else None
-        elif flavour == "gemini":
-            reason = data["candidates"][0].get("finishReason")
-        else:
-            reason = data["choices"][0].get("finish_reason") if data.get("choices") else None
-        if reason:
-            return reason
-    return None
 
 
 def wait_for_stats(
@@ -271,6 +162,7 @@ def test_finish_knob(client: httpx.Client, flavour: str, stop: str, length: str)
     )
 
 
+@pytest.mark.integration
 def test_knob_layers_model_beats_header_beats_defaults() -> None:
     with serve(create_app(SimulatorConfig(defaults=Knobs(tokens=3, ttft=0, gap=0)))) as running:
         http = httpx.Client(base_url=running.url, timeout=10)
@@ -933,6 +825,7 @@ def test_request_log_keeps_bodies_oldest_first(client: httpx.Client) -> None:
     assert client.get("/_sim/requests", params={"api": "nope"}).status_code == 400
 
 
+@pytest.mark.integration
 def test_request_log_is_bounded() -> None:
     with serve(
         create_app(SimulatorConfig(defaults=FAST, log_size=3, record_requests=True))
@@ -958,6 +851,7 @@ def test_reset_zeroes_counters_and_logs(client: httpx.Client) -> None:
     assert client.get("/_sim/requests", params={"api": "openai"}).json() == []
 
 
+@pytest.mark.integration
 def test_in_process_state_matches_the_endpoints() -> None:
     app = create_app(SimulatorConfig(defaults=FAST, record_requests=True))
     with serve(app) as running:
@@ -974,6 +868,7 @@ def test_in_process_state_matches_the_endpoints() -> None:
         assert requests[0]["model"] == "claude-sonnet-5"
 
 
+@pytest.mark.integration
 def test_works_mounted_under_a_prefix() -> None:
     gateway = Starlette(routes=[Mount("/_sim", app=create_app(SimulatorConfig(defaults=FAST)))])
     with serve(gateway) as running:
@@ -1012,6 +907,7 @@ def stop(process: subprocess.Popen[bytes]) -> None:
     assert process.wait(10) == 0, process.stderr.read().decode() if process.stderr else ""
 
 
+@pytest.mark.integration
 def test_run_serves_every_api_on_one_port() -> None:
     port = free_port()
     process = serve_in_subprocess(
@@ -1046,6 +942,7 @@ def free_port_block(size: int) -> int:
                 sock.close()
 
 
+@pytest.mark.integration
 def test_run_many_serves_each_api_on_its_own_port() -> None:
     base = free_port_block(len(FLAVOURS))
     ports = port_plan(base)

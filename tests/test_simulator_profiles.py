@@ -9,14 +9,15 @@ import sys
 from dataclasses import replace
 
 import httpx
+import pytest
 
 from providers.simulators import Knobs, SimulatorConfig, create_app
 from providers.simulators.knobs import KnobResolver
 from providers.simulators.profiles import PROFILES, TYPICAL_TOKENS, profile
 from providers.simulators.state import SimulatorState
 from providers.simulators.text import answer_tokens, expected_answer, natural_length
-from tests.servers import serve
-from tests.test_simulator_knobs import FLAVOURS, PROMPT, call, post, texts
+from tests.support.servers import serve
+from tests.support.simulator_calls import FLAVOURS, PROMPT, call, post, texts
 
 PROMPTS = ("Explain recursion to a five-year-old", "What is the capital of Australia?", "hi")
 
@@ -54,6 +55,7 @@ def test_a_request_naming_no_knob_gets_the_profile_and_any_knob_takes_exact_cont
     assert KnobResolver(Knobs()).resolve("", "") == Knobs()
 
 
+@pytest.mark.integration
 def test_answers_are_the_same_every_time_and_in_every_process() -> None:
     here = [expected_answer(f, p, 500) for f in FLAVOURS for p in PROMPTS]
     assert here == [expected_answer(f, p, 500) for f in FLAVOURS for p in PROMPTS]
@@ -107,6 +109,7 @@ def test_the_tokens_knob_still_cuts_exactly_and_answers_are_prefixes() -> None:
             assert answer_tokens(flavour, PROMPT, n) == long[:n]
 
 
+@pytest.mark.integration
 def test_the_simulator_serves_the_profile_to_a_request_without_knobs() -> None:
     fast = {f: replace(p, ttft=0, gap=0) for f, p in PROFILES.items()}
     # The real profiles, only without the waiting (so the test takes no seconds).

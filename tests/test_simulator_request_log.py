@@ -5,13 +5,15 @@ from __future__ import annotations
 import contextlib
 
 import httpx
+import pytest
 
 from gateway import cli
 from providers.simulators import SimulatorConfig, create_app
-from tests.servers import serve
-from tests.test_simulator_knobs import FAST, call, post
+from tests.support.servers import serve
+from tests.support.simulator_calls import FAST, call, post
 
 
+@pytest.mark.integration
 def test_the_default_simulator_answers_404_and_records_nothing() -> None:
     app = create_app(SimulatorConfig(defaults=FAST))
     with serve(app) as running, httpx.Client(base_url=running.url, timeout=10) as http:
@@ -29,6 +31,7 @@ def test_the_default_simulator_answers_404_and_records_nothing() -> None:
         assert set(running.call(logs).values()) == {0}
 
 
+@pytest.mark.integration
 def test_recording_is_opt_in() -> None:
     app = create_app(SimulatorConfig(defaults=FAST, record_requests=True))
     with serve(app) as running, httpx.Client(base_url=running.url, timeout=10) as http:
@@ -38,6 +41,7 @@ def test_recording_is_opt_in() -> None:
         assert [entry["body"] for entry in logged] == [request.body]
 
 
+@pytest.mark.integration
 async def test_the_gateways_in_process_simulator_does_not_record() -> None:
     from gateway.app import start_simulator
 

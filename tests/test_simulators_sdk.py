@@ -24,7 +24,7 @@ from providers.simulators import (
     expected_answer,
     input_token_count,
 )
-from tests.servers import ServerThread, serve
+from tests.support.servers import ServerThread, serve
 
 PROMPT = 'Compare <script>alert(1)</script> & "quotes" — naïvely, in one line'
 SYSTEM = "You are terse."
@@ -32,6 +32,9 @@ TOKENS = 48  # the default answer length
 
 # The three Chat Completions flavours, all spoken by the openai SDK: flavour -> base path.
 CHAT_FLAVOURS = {"openai": "/openai/v1", "xai": "/xai/v1", "perplexity": "/perplexity"}
+
+# The module's own simulator server: a test using it is an integration test (support/markers.py).
+SERVER_FIXTURES = {"server"}
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ from providers.registry import SIMULATOR_KEY
 from providers.simulators import Knobs, SimulatorConfig, create_app, expected_answer
 from providers.simulators.images import inspect, preface
 from providers.simulators.thoughts import LEVEL_TOKENS, expected_thinking
-from tests.servers import ServerThread, serve
+from tests.support.servers import ServerThread, serve
 
 PROMPT = "How do tides work?"
 TOKENS = 48
@@ -39,6 +39,9 @@ def picture(kind: str = "PNG", colour=(255, 0, 0), size=(64, 48)) -> bytes:
 PNG = picture()
 PNG_B64 = base64.b64encode(PNG).decode()
 SEEN = preface([inspect(PNG)])
+
+# The module's own simulator server: a test using it is an integration test (support/markers.py).
+SERVER_FIXTURES = {"server"}
 
 
 @pytest.fixture(scope="module")

@@ -13,12 +13,13 @@ import pytest
 
 import storage.database
 from storage.database import DatabaseUnreachable, safe_url, wait_for_database
-from tests.servers import free_port
+from tests.support.servers import free_port
 
 MULTICHAT = Path(sys.executable).parent / "multichat"
 PASSWORD = "s3cret-Pa55word"
 
 
+@pytest.mark.integration
 def test_serve_with_unreachable_database_url_exits_2_with_one_line(tmp_path):
     closed = free_port()  # bound and released: nothing listens there
     env = {

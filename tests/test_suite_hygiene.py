@@ -7,10 +7,15 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
-from tests import leftovers
-from tests.conftest import ROOT, SESSION_MARKER
+import pytest
+
+from tests.support import leftovers
+from tests.support.no_leftovers import SESSION_MARKER
+from tests.support.paths import ROOT
+from tests.support.processes import wait_for_exit
+
+pytestmark = pytest.mark.integration
 
 UNMARKED = {k: v for k, v in os.environ.items() if k != leftovers.MARKER_ENV}
 # The checks below run on a marker of their own: with the session's, they would find (and kill)
@@ -101,14 +106,12 @@ def test_a_postgres_another_session_still_uses_is_not_a_leftover(tmp_path, monke
     again = EmbeddedPostgres(tmp_path / "pg")
     again.start()
     again.stop()
-    deadline = time.monotonic() + 30
-    while alive(postmaster) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for_exit([postmaster], 30)
     assert not alive(postmaster)
 
 
 INNER_CONFTEST = """
-from tests.conftest import pytest_sessionfinish, pytest_terminal_summary  # noqa: F401
+from tests.support.no_leftovers import pytest_sessionfinish, pytest_terminal_summary  # noqa: F401
 
 
 def pytest_addoption(parser):

@@ -3,7 +3,6 @@ cancelled, the turn's end is recorded; a reconnect within the grace period keeps
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from urllib.parse import urlsplit
 
@@ -12,15 +11,15 @@ import orjson
 import pytest
 
 from providers.simulators.text import expected_answer
-from tests.sse_client import Stream, check_invariants, iter_events
-from tests.turn_helpers import (
+from tests.support.sse_client import Stream, check_invariants, iter_events
+from tests.support.turn_helpers import (
     API,
-    Gateways,
     answers,
     create_turn,
     deltas_of,
     eventually,
     flavour,
+    metric,
     read_events,
     stitch,
     turn_state,
@@ -32,11 +31,8 @@ GRACE = 0.3
 PROVIDERS = ["claude", "chatgpt", "gemini"]
 
 
-@pytest.fixture
-def gateways(database_url, sim):
-    gateways = Gateways(database_url, sim.url)
-    yield gateways
-    gateways.stop_all()
+async def no_listener(client: httpx.AsyncClient) -> bool:
+    return await metric(client, "multichat_listeners") == 0
 
 
 def models(knobs: str) -> list[str]:
@@ -153,7 +149,8 @@ async def test_reconnect_within_the_grace_keeps_the_turn_alive(gateways, databas
     async with httpx.AsyncClient(base_url=server.url, timeout=15) as client:
         turn = await create_turn(client, body)
         _, first = await read_events(client, turn["events_url"], stop=deltas_of("claude", 3))
-        await asyncio.sleep(0.3)  # away for a moment, well within the grace
+        # Away until the gateway has seen the listener go (its grace period runs), no longer.
+        await eventually(lambda: no_listener(client))
         _, second = await read_events(client, turn["events_url"], after=first.events[-1].id)
         whole = stitch(first, second)
         check_invariants(whole, PROVIDERS)

@@ -9,16 +9,9 @@ import httpx
 import pytest
 
 from providers import PriceTable
-from tests.turn_helpers import API, Gateways, create_turn, read_events, rows, turn_state
+from tests.support.turn_helpers import API, create_turn, read_events, rows, turn_state
 
 SHIPPED = PriceTable.load()
-
-
-@pytest.fixture
-def gateways(database_url, sim):
-    gateways = Gateways(database_url, sim.url)
-    yield gateways
-    gateways.stop_all()
 
 
 def priced(model: str, usage: dict) -> float:
@@ -121,7 +114,7 @@ async def test_a_prices_file_overrides_and_extends_the_shipped_table(gateways, t
 
 def test_a_bad_prices_file_stops_start_up_with_one_line(tmp_path):
     from gateway.settings import SettingsError
-    from tests.conftest import make_settings
+    from tests.support.gateways import make_settings
 
     bad = tmp_path / "prices.json"
     bad.write_text('{"models": {"x": {"input": "cheap"}}}')

@@ -5,20 +5,12 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-import pytest
 
 from providers.simulators.text import expected_answer
-from tests.sse_client import check_invariants, read_stream
-from tests.turn_helpers import API, Gateways, create_turn, eventually
+from tests.support.sse_client import check_invariants, read_stream
+from tests.support.turn_helpers import API, create_turn, eventually
 
 ALL = ["claude", "chatgpt", "gemini", "grok", "perplexity"]
-
-
-@pytest.fixture
-def gateways(database_url, sim):
-    gateways = Gateways(database_url, sim.url)
-    yield gateways
-    gateways.stop_all()
 
 
 async def test_mixed_legs_each_end_on_their_own(gateways, sim, monkeypatch):

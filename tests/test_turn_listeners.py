@@ -8,7 +8,7 @@ import asyncio
 import orjson
 
 from gateway.turns import EventLog, LegState, Turn
-from tests.sse_client import Event, Stream, check_invariants
+from tests.support.sse_client import Event, Stream, check_invariants
 
 PROVIDERS = ["claude", "chatgpt"]
 

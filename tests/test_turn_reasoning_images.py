@@ -17,8 +17,8 @@ from providers.simulators.images import inspect, preface
 from providers.simulators.text import expected_answer
 from providers.simulators.thoughts import LEVEL_TOKENS, expected_thinking
 from storage import Q
-from tests.sse_client import Stream, check_invariants, read_stream
-from tests.turn_helpers import API, Gateways, answers, eventually, flavour, read_events, rows
+from tests.support.sse_client import Stream, check_invariants, read_stream
+from tests.support.turn_helpers import API, answers, eventually, flavour, read_events, rows
 
 ALL = ["claude", "chatgpt", "gemini", "grok", "perplexity"]
 REASONING_SHOWN = {"claude", "chatgpt", "gemini"}  # their default models stream it when asked
@@ -312,7 +312,7 @@ async def test_attachments_must_be_the_owners_uploads(
 
 
 async def test_too_large_and_too_many(database_url, sim) -> None:
-    from tests.conftest import start_gateway
+    from tests.support.gateways import start_gateway
 
     server = start_gateway(database_url, sim.url, max_upload_bytes=2048, max_attachments=1)
     try:
@@ -338,13 +338,6 @@ async def test_too_large_and_too_many(database_url, sim) -> None:
 
 
 # -- checkpointed, and replayed after a restart -------------------------------------------------
-
-
-@pytest.fixture
-def gateways(database_url, sim):
-    gateways = Gateways(database_url, sim.url)
-    yield gateways
-    gateways.stop_all()
 
 
 async def test_reasoning_is_replayed_from_postgres_after_a_restart(gateways) -> None:

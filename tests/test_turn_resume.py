@@ -7,10 +7,9 @@ import httpx
 import pytest
 
 from providers.simulators.text import expected_answer
-from tests.sse_client import Stream, check_invariants
-from tests.turn_helpers import (
+from tests.support.sse_client import Stream, check_invariants
+from tests.support.turn_helpers import (
     API,
-    Gateways,
     answers,
     create_turn,
     deltas_of,
@@ -31,13 +30,6 @@ BODY = {
 }
 LENGTHS = {"claude": 30, "grok": 20}
 PROVIDERS = list(LENGTHS)
-
-
-@pytest.fixture
-def gateways(database_url, sim):
-    gateways = Gateways(database_url, sim.url)
-    yield gateways
-    gateways.stop_all()
 
 
 def full_answer(provider: str) -> str:

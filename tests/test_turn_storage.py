@@ -4,19 +4,17 @@ by a crash, which the next gateway marks interrupted and replays."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import time
 
 import httpx
 import orjson
-import pytest
 
 from providers.simulators.text import expected_answer
-from storage import EmbeddedPostgres
-from tests.sse_client import Stream, check_invariants, iter_events
-from tests.turn_helpers import (
+from tests.support.sse_client import Stream, check_invariants, iter_events
+from tests.support.turn_helpers import (
     API,
-    Gateways,
     answers,
     create_turn,
     eventually,
@@ -28,24 +26,17 @@ from tests.turn_helpers import (
 )
 
 
-@pytest.fixture
-def gateways(database_url, sim):
-    gateways = Gateways(database_url, sim.url)
-    yield gateways
-    gateways.stop_all()
+def unavailable_warnings(caplog) -> int:
+    return sum(
+        1
+        for r in caplog.records
+        if r.name == "multichat.writer" and r.getMessage().startswith("database unavailable")
+    )
 
 
-@pytest.fixture
-def private_postgres(tmp_path):
-    # Its own server: stopping the shared one would break every other test.
-    embedded = EmbeddedPostgres(tmp_path / "pg")
-    dsn = embedded.start()
-    yield embedded, dsn
-    embedded.stop()
-
-
-async def test_database_outage_in_the_middle_of_a_turn(gateways, private_postgres, sim):
+async def test_database_outage_in_the_middle_of_a_turn(gateways, private_postgres, sim, caplog):
     embedded, dsn = private_postgres
+    caplog.set_level(logging.WARNING, logger="multichat.writer")
     server = gateways.start(database_url=dsn, db_command_timeout=3, disconnect_grace=10)
     prompt = "survive the outage"
     lengths = {"claude": 12, "chatgpt": 20, "gemini": 3}
@@ -88,7 +79,10 @@ async def test_database_outage_in_the_middle_of_a_turn(gateways, private_postgre
                     sim.stats()[flavour(p)]["completed"] == 1 for p in ("claude", "chatgpt")
                 ),
             )
-            await asyncio.sleep(0.3)  # ... and the writer has tried, and failed, to store them
+            # ... and the writer has tried, and failed, to store them (again, if it was already
+            # waiting out the outage with an earlier batch).
+            failed = unavailable_warnings(caplog)
+            await eventually(lambda: unavailable_warnings(caplog) > failed)
             assert "claude" not in arrivals and "chatgpt" not in arrivals, (
                 "a done means the answer is committed: none can arrive while PostgreSQL is down"
             )

@@ -7,7 +7,7 @@ import pytest
 
 from providers import PROVIDERS
 from providers.simulators.text import expected_answer
-from tests.sse_client import check_invariants, read_stream
+from tests.support.sse_client import check_invariants, read_stream
 
 API = "/api/v1"
 ALL = list(PROVIDERS)

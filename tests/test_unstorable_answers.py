@@ -19,9 +19,9 @@ from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
 from storage import Answer, Q, Writer, create_pool
-from tests.servers import serve
-from tests.sse_client import iter_events
-from tests.turn_helpers import API, answers, rows
+from tests.support.servers import serve
+from tests.support.sse_client import iter_events
+from tests.support.turn_helpers import API, answers, rows
 
 
 async def start_turns(pool: asyncpg.Pool, count: int) -> list[tuple[int, str]]:
@@ -113,7 +113,7 @@ def nul_upstream() -> Starlette:
 
 @pytest.fixture
 def gateway_with_nul_chatgpt(database_url, sim, monkeypatch):
-    from tests.conftest import start_gateway
+    from tests.support.gateways import start_gateway
 
     with serve(nul_upstream()) as upstream:
         monkeypatch.setenv("CHATGPT_BASE_URL", f"{upstream.url}/v1")

@@ -87,7 +87,7 @@ class BoundedHttpProtocol(asyncio.Protocol):
 
     # -- asyncio.Protocol: forwarded, with the bounds applied on the way ----------------------
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # asyncio names a BaseTransport; uvicorn's protocol a Transport
         self.transport = transport
         self.inner.connection_made(transport)
         self._arm(self.head_timeout)
@@ -107,7 +107,7 @@ class BoundedHttpProtocol(asyncio.Protocol):
         self.inner.data_received(data)
 
     def eof_received(self) -> bool | None:
-        return self.inner.eof_received()
+        return self.inner.eof_received()  # type: ignore[func-returns-value]  # asyncio reads what uvicorn's may return, whatever its annotation says
 
     def pause_writing(self) -> None:
         self.inner.pause_writing()

@@ -1,4 +1,5 @@
-"""The arena's endpoints: a vote on a blind turn, and the leaderboard (README "Arena")."""
+"""The arena's endpoints: a vote on a blind turn (cast by ``gateway.arena.voting``), and the
+leaderboard (README "Arena")."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from gateway.api.errors import HttpError
 from gateway.api.guard import owner_of
 from gateway.api.schemas import Leaderboard, Standing, VoteRequest, dump
 from gateway.api.turns import turn_id_of, vote_out
-from gateway.arena import InvalidVote, ballot, leaderboard
+from gateway.arena import leaderboard
+from gateway.arena.voting import cast_vote
 from gateway.runtime import runtime
 from storage import Q
 
@@ -27,34 +29,8 @@ async def vote(request: Request) -> Response:
     turn_id = turn_id_of(request)
     owner = owner_of(request)
     body = await read_json(request, VoteRequest, gateway.settings.max_body_bytes)
-    stored = await gateway.turns.stored(turn_id, owner)  # another key's turn: 404
-    snapshot = stored.snapshot()
-    if not snapshot.blind:
-        raise HttpError(409, "only a blind turn takes a vote", type="not_blind")
-    try:
-        chosen = ballot(stored.row["providers"], body.winner, body.ranking)
-    except InvalidVote as error:
-        raise HttpError(422, str(error)) from None
-    row = await Q.insert_vote.fetchrow(
-        gateway.pool,
-        turn_id=turn_id,
-        voter=owner,
-        verdict=chosen.verdict,
-        winner=chosen.winner,
-        winner_provider=chosen.winner_provider,
-        ranking=chosen.ranking,
-        participants=chosen.participants,
-        ranks=chosen.ranks,
-    )
-    if row is None:
-        raise HttpError(409, "this turn has been voted on already", type="already_voted")
-    # A stream still open learns who was who: here, or from the process that runs the turn.
-    turn = gateway.turns.live(turn_id, owner)
-    if turn is not None:
-        turn.reveal()
-    elif stored.running and gateway.turns.bus is not None:
-        await gateway.turns.bus.request_reveal(turn_id)
-    return JSONResponse(dump(vote_out(turn_id, snapshot.providers, row)), status_code=201)
+    cast = await cast_vote(gateway.turns, turn_id, owner, body.winner, body.ranking)
+    return JSONResponse(dump(vote_out(turn_id, cast.snapshot.providers, cast.row)), status_code=201)
 
 
 async def get_leaderboard(request: Request) -> Response:

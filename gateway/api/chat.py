@@ -17,7 +17,8 @@ from gateway.api.schemas import (
 )
 from gateway.api.stream import event_stream
 from gateway.runtime import runtime
-from gateway.turns import Turn, TurnRegistry, retry_bytes
+from gateway.turns import Turn, retry_bytes
+from gateway.turns.registry import TurnRegistry
 
 
 async def start_turn(request: Request, *, wait_for_listener: bool) -> Turn:

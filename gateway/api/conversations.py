@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gateway.api import search
+import gateway.api.search as search
 from gateway.api.body import read_json
 from gateway.api.errors import HttpError, not_found
 from gateway.api.guard import owner_of

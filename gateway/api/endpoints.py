@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from gateway.api import arena, chat, export, search, session, system, turns, uploads
-from gateway.api import conversations as conv
+import gateway.api.arena as arena
+import gateway.api.chat as chat
+import gateway.api.conversations as conv
+import gateway.api.export as export
+import gateway.api.search as search
+import gateway.api.session as session
+import gateway.api.system as system
+import gateway.api.turns as turns
+import gateway.api.uploads as uploads
 from gateway.api.openapi import ApiEndpoint
+from gateway.api.paths import API
 from gateway.api.schemas import (
     NO_NUL,
     STREAM_EVENTS,
@@ -32,8 +40,6 @@ from gateway.api.schemas import (
     Vote,
     VoteRequest,
 )
-
-API = "/api/v1"
 
 # Documented so that clients (and fuzzers) know what a turn id looks like; any other answers 404.
 _TURN_ID = {"turn_id": {"type": "string", "pattern": f"^{turns.TURN_ID.pattern}$"}}

@@ -6,12 +6,14 @@ Bad input never becomes a 500, and no response ever carries a stack trace.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
+from gateway.api.headers import SECURITY_HEADERS
 from gateway.server import routine_reason
 from gateway.turns import (
     Conflict,
@@ -61,7 +63,7 @@ def error_response(
     status: int,
     type: str,
     message: str,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
     details: list | None = None,
 ) -> JSONResponse:
     error: dict = {"type": type, "message": message}
@@ -125,7 +127,7 @@ def status_of(error: TurnError) -> HttpError:
             422, error.message, type="unknown_provider" if error.unknown_provider else None
         )
     if isinstance(error, Conflict):
-        return HttpError(409, error.message, type="conflict")
+        return HttpError(409, error.message, type=error.kind)
     if isinstance(error, ShuttingDown):
         return HttpError(503, error.message, type="shutting_down", headers={"Retry-After": "2"})
     if isinstance(error, TooBusy):
@@ -159,7 +161,13 @@ async def _unexpected(request: Request, error: Exception) -> Response:
     # the server's filter (gateway.server.RoutineEvents) when Starlette re-raises it.
     if routine_reason(error) is None:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
-    return error_response(500, "internal_error", "something went wrong on our side")
+    response = error_response(500, "internal_error", "something went wrong on our side")
+    # Starlette's error middleware sends this past every middleware of the app's list: it
+    # carries the security headers itself (and, for a /v1/ request, gateway/app.py has the
+    # OpenAI-compatible API reshape it).
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
 
 
 EXCEPTION_HANDLERS = {

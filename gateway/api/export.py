@@ -130,7 +130,7 @@ def nest_headings(text: str, below: int = ANSWER_DEPTH) -> str:
 
 
 def heading(answer: MessageOut) -> str:
-    facts = [answer.status]
+    facts: list[str] = [answer.status]
     if answer.run:
         facts.append(f"retry {answer.run}")
     if answer.latency_ms is not None:

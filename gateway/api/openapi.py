@@ -224,7 +224,7 @@ def _operation(endpoint: ApiEndpoint) -> dict[str, Any]:
     if endpoint.stream:
         success["content"] = {"text/event-stream": {"schema": _event_schema(endpoint.events)}}
     elif endpoint.response is not None:
-        schema = _ref(endpoint.response)
+        schema: dict[str, Any] = _ref(endpoint.response)
         if endpoint.response_is_list:
             schema = {"type": "array", "items": schema}
         success["content"] = {"application/json": {"schema": schema}}

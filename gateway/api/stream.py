@@ -108,7 +108,7 @@ class EncodedEventStream(EventSourceResponse):
                         message = await receive()
                 except TimeoutError:
                     await self._ping_once(send)
-                    due = loop.time() + interval  # type: ignore[operator]
+                    due = loop.time() + interval  # type: ignore[operator]  # pings are on in this loop: interval is a number
                     continue
                 if message["type"] == "http.disconnect":
                     self.active = False

@@ -14,13 +14,14 @@ from starlette.types import Scope
 
 from gateway.api.openapi import REDOC_HTML, REDOC_POLICY, SWAGGER_HTML, SWAGGER_POLICY, docs_page
 from gateway.api.page import STATIC_DIR, StaticAssets
+from gateway.api.paths import API
 from gateway.api.schemas import Health, Liveness, ProviderInfo, Readiness, dump
 from gateway.runtime import runtime
 from providers import PROVIDERS, known_models
 from storage import is_unavailable
 
-OPENAPI_URL = "/api/v1/openapi.json"
-DOCS_STATIC_URL = "/api/v1/docs/static"
+OPENAPI_URL = f"{API}/openapi.json"
+DOCS_STATIC_URL = f"{API}/docs/static"
 TITLE = "Multichat gateway"
 
 
@@ -97,7 +98,7 @@ async def health_ready(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
-    """Prometheus' text format (gateway.metrics)."""
+    """Prometheus' text format (gateway.observability.families)."""
     body, content_type = request.app.state.metrics.exposition()
     return Response(body, media_type=content_type)
 
@@ -178,8 +179,8 @@ class DocsAssets(StaticAssets):
 
 def docs_routes() -> list[BaseRoute]:
     return [
-        Route("/api/v1/docs", swagger_ui, include_in_schema=False),
-        Route("/api/v1/redoc", redoc, include_in_schema=False),
+        Route(f"{API}/docs", swagger_ui, include_in_schema=False),
+        Route(f"{API}/redoc", redoc, include_in_schema=False),
         Mount(
             DOCS_STATIC_URL,
             routes=[

@@ -12,6 +12,7 @@ from gateway.api.body import read_json
 from gateway.api.chat import start_turn
 from gateway.api.errors import HttpError, not_found
 from gateway.api.guard import owner_of
+from gateway.api.paths import events_path
 from gateway.api.schemas import (
     CancelRequest,
     RerunRequest,
@@ -35,7 +36,7 @@ TURN_ID = re.compile(r"[A-Za-z0-9_-]{22}")  # secrets.token_urlsafe(16); nothing
 
 async def create_turn(request: Request) -> Response:
     turn = await start_turn(request, wait_for_listener=True)
-    events_url = f"/api/v1/turns/{turn.id}/events"
+    events_url = events_path(turn.id)
     if turn.owner > 0:
         # An EventSource cannot send Authorization: the URL carries a token for this turn.
         token = runtime(request).access.signer.turn_token(turn.id, turn.owner)
@@ -97,7 +98,7 @@ async def rerun(request: Request, *, add: bool) -> Response:
     body = await read_json(request, RerunRequest, gateway.settings.max_body_bytes)
     owner = owner_of(request)
     started = await gateway.turns.rerun(turn_id, body.providers, add=add, owner=owner)
-    events_url = f"/api/v1/turns/{turn_id}/events?last_event_id={started.after}"
+    events_url = f"{events_path(turn_id)}?last_event_id={started.after}"
     if owner > 0:
         token = gateway.access.signer.turn_token(turn_id, owner)
         events_url += f"&token={token}"
@@ -126,8 +127,8 @@ async def cancel_turn(request: Request) -> Response:
         stored = await gateway.turns.stored(turn_id, owner)
         snapshot = stored.snapshot()
         providers = named_providers(body.providers, snapshot)
-        if stored.running and gateway.turns.bus is not None:
-            await gateway.turns.bus.request_cancel(turn_id, providers)  # to its owner
+        if stored.running:
+            await gateway.turns.bridge.cancel_elsewhere(turn_id, providers)  # to its owner
         return JSONResponse(dump(await turn_view(gateway.pool, snapshot, owner)))
     gateway.turns.cancel(turn_id, named_providers(body.providers, turn.snapshot()))
     return JSONResponse(dump(await turn_view(gateway.pool, turn.snapshot(), owner)))
@@ -160,7 +161,7 @@ def named_providers(named: list[str] | None, snapshot: TurnSnapshot) -> list[str
     if not snapshot.blind:
         check_providers(named, [p.provider for p in snapshot.providers])
         return named
-    by_label = {p.label: p.provider for p in snapshot.providers}
+    by_label = {p.label: p.provider for p in snapshot.providers if p.label is not None}
     check_providers(named, by_label)
     return None if named is None else [by_label[label] for label in named]
 

@@ -23,6 +23,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -36,7 +37,7 @@ from gateway.bus.wire import (
     wake_key,
     watchers_key,
 )
-from gateway.turns.log import EventLog
+from gateway.turns.log import BufferBudget, EventLog
 
 log = logging.getLogger("multichat.bus")
 
@@ -61,6 +62,7 @@ class Mirrors:
         worker: str,
         *,
         listener_limit: int,
+        listener_budget: BufferBudget,
         grace: float,
         block_ms: int,
         warn: Callable[[str], None],
@@ -68,6 +70,7 @@ class Mirrors:
         self.redis = redis
         self.worker = worker
         self.listener_limit = listener_limit
+        self.listener_budget = listener_budget
         self.grace = grace  # how long a listener that left still counts (DISCONNECT_GRACE)
         self.block_ms = block_ms
         self.warn = warn
@@ -137,10 +140,10 @@ class Mirrors:
         failures = 0
         while self.by_turn:
             reading = {stream_key(t).encode(): m for t, m in self.by_turn.items() if m.following}
-            streams = {self._wake: wake_last}
+            streams: dict[Any, Any] = {self._wake: wake_last}  # redis-py's key and id types
             streams.update((key, f"{m.log.last_id}-0") for key, m in reading.items())
             try:
-                reply = await self.redis.xread(streams, count=READ_COUNT, block=self.block_ms)
+                reply: Any = await self.redis.xread(streams, count=READ_COUNT, block=self.block_ms)
             except (RedisError, OSError) as error:
                 # Read again from where each mirror is, on a new connection; the listeners
                 # wait (their pings go on) unless Redis stays away.
@@ -148,8 +151,8 @@ class Mirrors:
                 failing_since = failing_since or now
                 if now - failing_since >= PATIENCE:
                     self.warn(f"lost the streams of {len(reading)} mirrored turn(s): {error}")
-                    for mirror in reading.values():
-                        mirror.break_off()
+                    for lost in reading.values():
+                        lost.break_off()
                     failing_since, failures = None, 0
                     continue
                 self.warn(f"reading the mirrored turns failed, reading again: {error}")
@@ -177,7 +180,10 @@ class Mirror:
         self.mirrors = mirrors
         self.turn_id = turn_id
         self.log = EventLog(
-            mirrors.listener_limit, on_listener=self._watching, on_abandoned=self._unwatched
+            mirrors.listener_limit,
+            budget=mirrors.listener_budget,
+            on_listener=self._watching,
+            on_abandoned=self._unwatched,
         )
         self.broken = False
         self._presence: asyncio.Task | None = None

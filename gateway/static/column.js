@@ -66,7 +66,9 @@ export class AnswerColumn {
     this.figuresEl = h("dl", { class: "figures", hidden: true });
     this.bodyEl = h(
       "div",
-      { class: "answer-body", tabindex: "0", role: "region", "aria-labelledby": this.nameEl.id },
+      // Focusable (it scrolls, by keyboard too) and named by its column: a group, not a
+      // landmark, as every turn has a column of each name.
+      { class: "answer-body", tabindex: "0", role: "group", "aria-labelledby": this.nameEl.id },
       this.aboveEl,
       this.placeholderEl,
       this.textEl,
@@ -82,18 +84,22 @@ export class AnswerColumn {
       h(
         "header",
         { class: "answer-head" },
+        // The name never gives way to the buttons: they wrap below it when both do not fit.
         h(
           "div",
           { class: "answer-row" },
           this.labelEl,
           this.nameEl,
-          this.badgeEl,
-          this.stopButton,
-          this.retryButton,
-          this.copyButton,
-          this.expandButton,
+          h(
+            "div",
+            { class: "answer-actions" },
+            this.stopButton,
+            this.retryButton,
+            this.copyButton,
+            this.expandButton,
+          ),
         ),
-        h("div", { class: "answer-sub" }, this.statusEl, this.modelEl, this.simEl),
+        h("div", { class: "answer-sub" }, this.badgeEl, this.statusEl, this.modelEl, this.simEl),
       ),
       this.bodyEl,
       this.figuresEl,
@@ -118,6 +124,7 @@ export class AnswerColumn {
 
   showName() {
     const name = this.displayName;
+    this.labelEl.hidden = !this.label || this.turn.sealed; // sealed: the name is "Answer A"
     this.nameEl.textContent = name;
     this.nameEl.title = name;
     if (this.provider) this.el.dataset.provider = this.provider;

@@ -108,10 +108,10 @@ function render(board) {
       h("td", { class: "num" }, rate),
     );
   });
-  const heads = ["#", "Model", "Rating", null, "", "Votes", "Win rate"].map((t) =>
+  const heads = ["#", "Model", "Rating", null, "low – high", "Votes", "Win rate"].map((t) =>
     t === null
       ? h("th", { scope: "col", class: "ci" }, h("span", { class: "visually-hidden" }, "95 % interval"), axis(from, span))
-      : h("th", { scope: "col", class: t === "" ? "interval" : null }, t),
+      : h("th", { scope: "col", class: t === "low – high" ? "num interval" : null }, t),
   );
   els.body.replaceChildren(
     h("div", { class: "leaderboard-scroll" }, h("table", { class: "leaderboard-table" }, h("thead", {}, h("tr", {}, ...heads)), h("tbody", {}, ...rows))),

@@ -261,7 +261,7 @@ function table(part) {
     );
   return h(
     "div",
-    { class: "table-wrap", tabindex: "0", role: "region", "aria-label": "Table" },
+    { class: "table-wrap", tabindex: "0", role: "group", "aria-label": "Table" },
     h(
       "table",
       {},

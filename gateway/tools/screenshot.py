@@ -33,6 +33,8 @@ ALL_COMPLETE = """() => {
     return columns.length > 0 && columns.every((c) => c.dataset.status === "complete");
 }"""
 
+LEADERBOARD_SHOWN = ".leaderboard-table, .leaderboard-empty:text('No votes')"
+
 BARS = """() => Object.fromEntries([...document.querySelectorAll(
         "#turns .turn:last-child .compare .chart")].map((chart) => [
     chart.dataset.metric,
@@ -150,7 +152,7 @@ async def take_set(url: str, folder: Path, *, browser=None, key: str | None = No
         await page.wait_for_selector(".vote-summary:visible")
         await shot(page, "blind-after-vote")
         await page.click("#show-leaderboard")
-        await page.wait_for_selector(".leaderboard-table, .leaderboard-empty")
+        await page.wait_for_selector(LEADERBOARD_SHOWN)
         await shot(page, "leaderboard")
     finally:
         await context.close()
@@ -164,7 +166,7 @@ async def take_set(url: str, folder: Path, *, browser=None, key: str | None = No
         await page.wait_for_selector("#sidebar:visible")
         await shot(page, "phone-menu")
         await page.click("#show-leaderboard")
-        await page.wait_for_selector(".leaderboard-table, .leaderboard-empty")
+        await page.wait_for_selector(LEADERBOARD_SHOWN)
         await shot(page, "phone-leaderboard")
     finally:
         await context.close()

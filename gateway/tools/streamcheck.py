@@ -155,7 +155,7 @@ class StreamChecker:
         if payload.get("blind") is True:
             self.key = "label"
         try:
-            names = [entry[self.key] for entry in announced]  # type: ignore[union-attr]
+            names = [entry[self.key] for entry in announced]  # type: ignore[union-attr]  # a bad payload is caught below and reported
         except (KeyError, TypeError):
             self.violation("malformed_data", f"turn.providers: {announced!r:.80}")
             return

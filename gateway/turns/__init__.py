@@ -2,12 +2,14 @@
 
 No HTTP here. What this package offers:
 
-* ``TurnRegistry`` (``registry``): creates turns, finds them, cancels them, ends them.
+* ``TurnRegistry``: not from here but from ``gateway.turns.registry``, which puts the
+  collaborators together (and, with Redis, the bus, whose mirrors import this package's
+  event log: importing it here would make the two packages import each other).
 * ``Turn`` and ``TurnSnapshot`` (``turn``): a stored turn and what clients may know of it.
 * ``EventLog``, ``LegState`` (``log``): a turn's encoded events and the listeners reading them.
 * ``run_leg`` (``leg``): one provider answering, its text relayed as it arrives.
 * ``StoredTurn`` (``replay``): a finished turn rebuilt from PostgreSQL, same events, same ids.
-* ``Rerun`` (``rerun``): what a retry or an added provider started in a turn.
+* ``Rerun`` (``reruns.choice``): what a retry or an added provider started in a turn.
 * ``build_threads`` (``context``): each provider's own view of the conversation.
 * ``LeaseKeeper`` (``leases``): whose turns are still running, across gateways.
 * The domain errors (``errors``), which ``gateway.api`` maps to status codes.
@@ -28,9 +30,8 @@ from gateway.turns.events import delta_bytes, delta_prefix, event_bytes, retry_b
 from gateway.turns.leases import LEASE_SECONDS, LeaseKeeper
 from gateway.turns.leg import Leg, LegResult, run_leg
 from gateway.turns.log import EventLog, LegState, Listener
-from gateway.turns.registry import TurnRegistry
 from gateway.turns.replay import StoredTurn, answer_error, done_from_row, load_stored_turn
-from gateway.turns.rerun import Rerun
+from gateway.turns.reruns.choice import Rerun
 from gateway.turns.turn import ProviderSnapshot, Turn, TurnSnapshot
 
 __all__ = [
@@ -52,7 +53,6 @@ __all__ = [
     "TooBusy",
     "Turn",
     "TurnError",
-    "TurnRegistry",
     "TurnSnapshot",
     "answer_error",
     "build_threads",

@@ -112,7 +112,7 @@ class _History:
                 return None
             return Message("assistant", transcript({p: m.content for p, m in answers.items()}))
         if policy == "winner" and (winner := self.winners.get(turn)) in answers:
-            chosen = answers[winner]  # type: ignore[index]
+            chosen = answers[winner]
             return chosen if winner == provider else Message("assistant", chosen.content)
         return answers.get(provider)
 

@@ -36,7 +36,10 @@ class InvalidChoice(TurnError):
 
 
 class Conflict(TurnError):
-    """The request clashes with what runs now (a retry of a provider whose leg still runs)."""
+    """The request clashes with what runs now (a retry of a provider whose leg still runs),
+    or with what is stored (a second vote); ``kind`` says which, as the error's type."""
+
+    kind = "conflict"
 
 
 class TooBusy(TurnError):

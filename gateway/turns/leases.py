@@ -12,9 +12,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Collection
 
-import asyncpg
-
-from storage import Q
+from storage import Pool, Q
 
 log = logging.getLogger("multichat.turns")
 
@@ -24,7 +22,7 @@ LEASE_SECONDS = 30.0
 class LeaseKeeper:
     def __init__(
         self,
-        pool: asyncpg.Pool,
+        pool: Pool,
         running: Callable[[], Collection[str]],
         *,
         lease_seconds: float = LEASE_SECONDS,

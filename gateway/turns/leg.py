@@ -149,7 +149,7 @@ async def run_leg(leg: Leg, events: EventLog) -> LegResult:
     except asyncio.CancelledError:
         if not leg.cancel_requested:
             raise
-        asyncio.current_task().uncancel()  # type: ignore[union-attr]
+        asyncio.current_task().uncancel()  # type: ignore[union-attr]  # inside the leg's task: current_task() is never None
         status = "cancelled"
     except Exception:  # a bug in an adapter must end its own leg, not the turn
         log.exception("%s adapter failed unexpectedly", state.provider)

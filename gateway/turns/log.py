@@ -69,31 +69,65 @@ class LegState:
         return self.status in ("complete", "failed", "cancelled")
 
 
+class BufferBudget:
+    """What all the listeners of a process may hold together (``LISTENER_BUFFER_TOTAL``):
+    the deltas waiting in their buffers and the writes still on their way to the client. Past
+    it, a listener that holds more than ``SLOW_BYTES`` is dropped at its next delta (slow
+    readers go first; one that keeps up holds next to nothing), so many slow readers are let
+    go before the process grows. One counter per process, added to once per delta."""
+
+    __slots__ = ("total", "used")
+
+    SLOW_BYTES = 65_536
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.used = 0
+
+
+UNBOUNDED = BufferBudget(2**62)
+
+
 class Listener:
     """One connected client: a bounded buffer of encoded events and a way to wake it."""
 
-    __slots__ = ("pending", "size", "limit", "waiter", "closed", "overflowed", "after")
+    __slots__ = (
+        "pending", "size", "limit", "waiter", "closed", "overflowed", "after", "quiet",
+        "budget", "sending",
+    )  # fmt: skip
 
-    def __init__(self, limit: int, after: int = 0) -> None:
+    def __init__(self, limit: int, after: int = 0, budget: BufferBudget = UNBOUNDED) -> None:
         self.after = after  # the last id its client has: a mirror may still be behind it
         self.pending: list[bytes] = []
         self.size = 0
         self.limit = limit
         self.waiter: asyncio.Future | None = None
         self.closed = False
+        # Nothing is pushed: closed, or ahead of the log (its client says it has ids the log
+        # has not reached yet; see EventLog.subscribe).
+        self.quiet = False
         self.overflowed = False
+        self.budget = budget
+        self.sending = 0  # counted bytes taken and not yet written (see EventLog.stream)
 
     def push(self, chunk: bytes) -> None:
-        """A delta: these count towards the limit."""
-        if self.closed:
+        """A delta: these count towards the limit, and the process's budget."""
+        if self.quiet:
             return
         self.pending.append(chunk)
-        self.size += len(chunk)
-        if self.size > self.limit:
+        size = len(chunk)
+        self.size += size
+        budget = self.budget
+        budget.used += size
+        if self.size > self.limit or (
+            budget.used > budget.total and self.size + self.sending > budget.SLOW_BYTES
+        ):
             # A client that stopped reading: let it go rather than grow without bound.
             # It may reconnect with Last-Event-ID and resume exactly where it stopped.
             self.overflowed = True
             self.pending.clear()
+            budget.used -= self.size
+            self.size = 0
             self.close()
         elif self.waiter is not None and not self.waiter.done():
             self.waiter.set_result(None)
@@ -102,23 +136,35 @@ class Listener:
         """turn, start, done, end: a few per leg, so they never overflow a listener. A done
         carries its whole answer, and dones stored in one batch are published back to back:
         counting them would drop readers that keep up whenever the answers outgrow the limit."""
-        if self.closed:
+        if self.quiet:
             return
         self.pending.append(chunk)
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_result(None)
 
     def close(self) -> None:
-        self.closed = True
+        self.closed = self.quiet = True
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_result(None)
 
     def take(self) -> bytes:
-        """Everything ready, as one write: events that arrive together leave together."""
+        """Everything ready, as one write: events that arrive together leave together. Its
+        counted bytes stay in the budget until it is written (``sent``)."""
         chunk = self.pending[0] if len(self.pending) == 1 else b"".join(self.pending)
         self.pending.clear()
+        self.sending += self.size
         self.size = 0
         return chunk
+
+    def sent(self) -> None:
+        self.budget.used -= self.sending
+        self.sending = 0
+
+    def release(self) -> None:
+        """Gone: whatever it still held leaves the budget."""
+        self.budget.used -= self.size + self.sending
+        self.size = self.sending = 0
+        self.pending.clear()
 
     async def wait(self) -> None:
         self.waiter = asyncio.get_running_loop().create_future()
@@ -138,11 +184,15 @@ class EventLog:
         self,
         listener_limit: int = 4_000_000,
         *,
+        budget: BufferBudget = UNBOUNDED,
         held: bool = False,
         on_listener: Callable[[EventLog], None] | None = None,
         on_abandoned: Callable[[EventLog], None] | None = None,
     ) -> None:
         self.listener_limit = listener_limit
+        self.budget = budget
+        # Listeners whose client is ahead of the log: quiet until it passes their id.
+        self._ahead: list[Listener] = []
         # Each event: its bytes, or for a delta its text, with its leg in ``_legs`` (else None).
         self._entries: list[bytes | str] = []
         self._legs: list[LegState | Reasoning | None] = []
@@ -179,7 +229,7 @@ class EventLog:
                 leg = self._legs[index]
                 assert leg is not None and self.ids is None  # deltas are ours, numbered 1, 2 ...
                 entry = delta_bytes(index + 1, leg.prefix, entry)
-            chunks.append(entry)  # type: ignore[arg-type]
+            chunks.append(entry)  # type: ignore[arg-type]  # a delta's text was encoded to bytes just above
         return chunks
 
     # -- publishing (synchronous, so ordering is the order of calls) ----------------------------
@@ -193,6 +243,8 @@ class EventLog:
         chunk = event_bytes(id, name, data)
         self._entries.append(chunk)
         self._legs.append(None)
+        if self._ahead:
+            self._catch_up(id)
         for listener in self.listeners:
             listener.push_event(chunk)
         if self.sink is not None:
@@ -210,6 +262,8 @@ class EventLog:
         # not positions (a log reopened by a retry), as its bytes.
         self._entries.append(text if self.ids is None else chunk)
         self._legs.append(leg)
+        if self._ahead:
+            self._catch_up(id)
         for listener in self.listeners:
             listener.push(chunk)
         if self.sink is not None:
@@ -244,9 +298,9 @@ class EventLog:
         self.publish("turn", turn_data)
         for leg, name, data in held:
             if leg is None:
-                self.publish(name, data)  # type: ignore[arg-type]
+                self.publish(name, data)  # type: ignore[arg-type]  # held events other than deltas carry their data dict
             else:
-                self.publish_delta(leg, data)  # type: ignore[arg-type]
+                self.publish_delta(leg, data)  # type: ignore[arg-type]  # a held delta carries its text
 
     def end(self, turn_id: str, statuses: dict[str, str]) -> int:
         id = self.publish("end", end_data(turn_id, statuses))
@@ -275,6 +329,8 @@ class EventLog:
         self.ids.append(id)
         self._entries.append(chunk)
         self._legs.append(None)
+        if self._ahead:
+            self._catch_up(id)
         for listener in self.listeners:
             if id > listener.after:  # a client may have seen it from the owner already
                 (listener.push if delta else listener.push_event)(chunk)
@@ -292,22 +348,42 @@ class EventLog:
     # -- listening ----------------------------------------------------------------------------
 
     def subscribe(self, after: int = 0) -> Listener:
-        listener = Listener(self.listener_limit, after)
+        """A listener that receives every event after id ``after``. A client that says it has
+        ids the log has not reached (``Last-Event-ID`` beyond the last) has nothing yet: its
+        listener stays quiet until the log passes that id, and is never sent one at or below."""
+        listener = Listener(self.listener_limit, after, self.budget)
         start = after if self.ids is None else bisect.bisect_right(self.ids, after)
         backlog = self._encoded(start)
         if backlog:
             listener.pending.append(b"".join(backlog))
             listener.size = len(listener.pending[0])
+            self.budget.used += listener.size
         if self.ended:
-            listener.closed = True
+            listener.closed = listener.quiet = True
         else:
+            if after > self.last_id:
+                listener.quiet = True
+                self._ahead.append(listener)
             self.listeners.add(listener)
             if self.on_listener is not None:
                 self.on_listener(self)
         return listener
 
+    def _catch_up(self, id: int) -> None:
+        """Event ``id`` is being published: the quiet listeners it passes hear from now on."""
+        ahead = []
+        for listener in self._ahead:
+            if listener.after < id:
+                listener.quiet = listener.closed
+            else:
+                ahead.append(listener)
+        self._ahead = ahead
+
     def unsubscribe(self, listener: Listener) -> None:
         self.listeners.discard(listener)
+        if listener.quiet and listener in self._ahead:
+            self._ahead.remove(listener)
+        listener.release()
         if not self.listeners and not self.ended and self.on_abandoned is not None:
             self.on_abandoned(self)
 
@@ -324,6 +400,7 @@ class EventLog:
                     return
                 if listener.pending:
                     yield listener.take()
+                    listener.sent()  # the consumer asks for more once it has written it
                 elif listener.closed:
                     return
                 else:

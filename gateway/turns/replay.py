@@ -12,10 +12,11 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from gateway.turns.errors import NotFound
 from gateway.turns.events import done_data, end_data, event_bytes, turn_data
 from gateway.turns.turn import ProviderSnapshot, TurnSnapshot
 from gateway.turns.turn_settings import TurnSettings
-from storage import Q
+from storage import Pool, Q
 
 INTERRUPTED_IDS = 1_000_000_000  # a crashed turn's replay numbers its dones and end from here
 
@@ -120,13 +121,21 @@ class StoredTurn:
         return [(id, chunk) for id, chunk in sorted(events, key=lambda e: e[0]) if id > after], True
 
 
-async def load_stored_turn(pool: asyncpg.Pool, turn_id: str) -> StoredTurn | None:
+async def load_stored_turn(pool: Pool, turn_id: str) -> StoredTurn | None:
     row = await Q.get_turn.fetchrow(pool, id=turn_id)
     if row is None:
         return None
     every = await Q.turn_answers.fetch(pool, turn_id=turn_id)
     answers = {a["provider"]: a for a in every}  # in id order: the latest of each wins
     return StoredTurn(row, answers, sum_costs(a["cost_usd"] for a in every))
+
+
+async def load_owned_turn(pool: Pool, turn_id: str, owner: int = 0) -> StoredTurn:
+    """The stored turn if it is ``owner``'s; another key's turn is as good as absent."""
+    stored = await load_stored_turn(pool, turn_id)
+    if stored is None or stored.row["owner"] != owner:
+        raise NotFound("turn")
+    return stored
 
 
 def sum_costs(costs) -> float | None:

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import asyncpg
-
 from gateway.turns.context import build_threads, upload_ids
 from gateway.turns.uploads import load_images
 from providers import Message
+from storage import Pool
 
 
 async def threads_with_images(
-    pool: asyncpg.Pool,
+    pool: Pool,
     rows: Sequence[Mapping],
     providers: Sequence[str],
     prompt: str,

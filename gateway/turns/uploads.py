@@ -21,13 +21,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import anyio.to_thread
-import asyncpg
 from PIL import Image as PILImage
 from PIL import UnidentifiedImageError
 
 from gateway.turns.errors import InvalidChoice, NotFound, TurnError
 from providers import Image
-from storage import Q
+from storage import Pool, Q
 
 MEDIA_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif"}
 # Declared types that say nothing (a browser or curl that did not know): the bytes decide.
@@ -107,7 +106,7 @@ def check_image(data: bytes, declared: str | None, limit: int) -> Checked:
 
 
 async def store_upload(
-    pool: asyncpg.Pool, owner: int, data: bytes, declared: str | None, limit: int
+    pool: Pool, owner: int, data: bytes, declared: str | None, limit: int
 ) -> Upload:
     checked = await anyio.to_thread.run_sync(check_image, data, declared, limit)
     digest = hashlib.sha256(data).digest()
@@ -133,7 +132,7 @@ async def store_upload(
     )
 
 
-async def get_upload(pool: asyncpg.Pool, upload_id: str, owner: int) -> tuple[Upload, bytes]:
+async def get_upload(pool: Pool, upload_id: str, owner: int) -> tuple[Upload, bytes]:
     row = await Q.get_upload.fetchrow(pool, id=upload_id, owner=owner)
     if row is None:
         raise NotFound("upload")
@@ -149,7 +148,7 @@ async def get_upload(pool: asyncpg.Pool, upload_id: str, owner: int) -> tuple[Up
     return upload, bytes(row["data"])
 
 
-async def check_attachments(pool: asyncpg.Pool, ids: Sequence[str], owner: int, limit: int) -> None:
+async def check_attachments(pool: Pool, ids: Sequence[str], owner: int, limit: int) -> None:
     """The owner may attach these uploads to a prompt: NotFound names one that is not theirs
     (or not at all), InvalidChoice a list that cannot be."""
     if not ids:
@@ -164,7 +163,7 @@ async def check_attachments(pool: asyncpg.Pool, ids: Sequence[str], owner: int, 
         raise InvalidChoice(f"attachments: at most {limit} images per prompt")
 
 
-async def load_images(pool: asyncpg.Pool, ids: Sequence[str]) -> dict[str, Image]:
+async def load_images(pool: Pool, ids: Sequence[str]) -> dict[str, Image]:
     """The images of uploads already attached (checked then), by upload id."""
     if not ids:
         return {}

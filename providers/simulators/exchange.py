@@ -93,7 +93,7 @@ async def serve_api(
     except asyncio.CancelledError:
         if not watch.client_gone:
             raise
-        asyncio.current_task().uncancel()  # type: ignore[union-attr]
+        asyncio.current_task().uncancel()  # type: ignore[union-attr]  # inside a request's task: current_task() is never None
     finally:
         watch.stop()
         counters.open -= 1

@@ -85,7 +85,7 @@ class GeminiApi(SimulatedApi):
         token = given.decode("latin-1") if given is not None else query_value(query, "key")
         if token == key:
             return None
-        details = [
+        details: list[dict[str, Any]] = [
             {
                 "@type": "type.googleapis.com/google.rpc.ErrorInfo",
                 "reason": "API_KEY_INVALID",

@@ -115,7 +115,7 @@ def inspect(data: bytes, declared: str | None = None, *, max_side: int | None = 
 def dominant(image: Image.Image) -> tuple[int, int, int]:
     """The most frequent colour, counted on colours rounded to 32 levels per channel."""
     counts: dict[tuple[int, int, int], int] = {}
-    for count, (r, g, b) in image.getcolors(image.width * image.height) or ():
+    for count, (r, g, b) in image.getcolors(image.width * image.height) or ():  # type: ignore[misc]  # an RGB image: (count, (r, g, b))
         key = (r >> 3, g >> 3, b >> 3)
         counts[key] = counts.get(key, 0) + count
     r, g, b = max(counts, key=counts.__getitem__)

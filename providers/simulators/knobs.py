@@ -51,7 +51,7 @@ class Knobs:
     def overridden(self, text: str) -> Knobs:
         """These knobs with a knob string's values on top; raises KnobError."""
         settings = parse_knob_string(text)
-        return replace(self, **dict(settings)) if settings else self
+        return replace(self, **dict(settings)) if settings else self  # type: ignore[arg-type]  # each value checked against its field by the parser
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -117,6 +117,7 @@ class OpenAIErrors:
         retry_after: float = 1.0,
         quota: bool = False,
     ) -> Reply:
+        code: str | None
         if status == 429 and quota:
             kind, code, stock = OPENAI_QUOTA
         else:

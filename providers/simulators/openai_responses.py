@@ -157,7 +157,7 @@ class ResponsesApi(OpenAIErrors, SimulatedApi):
                     tokens += image_tokens(facts)
             texts.append("".join(text))
             if item.get("role") == "user":
-                prompt, last = "".join(text), tuple(images)
+                prompt, last = "".join(text), tuple(images)  # type: ignore[assignment]  # the last user message's images
         return prompt, texts, last, tokens
 
     def image_of(self, model: str, part: dict[str, Any], where: str) -> ImageFacts:

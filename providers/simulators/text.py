@@ -124,7 +124,8 @@ def answer_token_tuple(provider: str, prompt: str, n: int, preface: str = "") ->
     blocks = answer_blocks(provider, prompt)
     if preface:
         blocks = itertools.chain(
-            (preface,), (("\n\n" + b if i == 0 else b) for i, b in enumerate(blocks))
+            (preface,),
+            (("\n\n" + b if i == 0 else b) for i, b in enumerate(blocks)),  # type: ignore[operator]  # preface is set here
         )
     for block in blocks:
         if block is END:

@@ -19,13 +19,23 @@ import select
 import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import httptools
 import httpx
 
-if TYPE_CHECKING:
-    from providers.transport.pool import Http1Transport
+
+class Pool(Protocol):
+    """Where a connection goes back when its response is read, and leaves when it closes (the
+    transport's pool, ``providers.transport.pool``; named here, not imported, so that the two
+    modules do not import each other)."""
+
+    keepalive_expiry: float | None
+
+    def release(self, connection: Connection) -> None: ...
+
+    def forget(self, connection: Connection) -> None: ...
+
 
 PAUSE_AT = 2**20  # unread body bytes at which the socket stops being read
 Origin = tuple[bytes, bytes, int]  # scheme, host, port
@@ -51,7 +61,7 @@ class Connection(asyncio.Protocol):
         "until_eof", "head_request", "read_timeout", "waiting_since", "timer",
     )  # fmt: skip
 
-    def __init__(self, pool: Http1Transport, origin: Origin) -> None:
+    def __init__(self, pool: Pool, origin: Origin) -> None:
         self.pool = pool
         self.origin = origin
         self.loop = asyncio.get_running_loop()
@@ -89,7 +99,7 @@ class Connection(asyncio.Protocol):
     # -- asyncio.Protocol ----------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.attach(transport)  # type: ignore[arg-type]
+        self.attach(transport)  # type: ignore[arg-type]  # asyncio names a BaseTransport; TCP gives a Transport
 
     def attach(self, transport: asyncio.Transport) -> None:
         """The transport to speak over: from connection_made, or the TLS transport a tunnel
@@ -208,7 +218,7 @@ class Connection(asyncio.Protocol):
         transport = self.transport
         assert transport is not None
         chunked = "transfer-encoding" in request.headers
-        async for part in request.stream:  # type: ignore[union-attr]
+        async for part in request.stream:  # type: ignore[union-attr]  # a request with a body always has a stream here
             if part:
                 transport.write(b"%x\r\n%s\r\n" % (len(part), part) if chunked else part)
         if chunked:

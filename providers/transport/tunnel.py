@@ -84,7 +84,7 @@ async def open_tunnel(
         transport.close()
         raise
     assert tls is not None
-    return tls  # type: ignore[return-value]
+    return tls
 
 
 def connect_request(proxy: Proxy, host: str, port: int) -> bytes:

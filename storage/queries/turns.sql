@@ -175,3 +175,40 @@ ORDER BY m.id;
 -- A reopened turn whose rerun could not start: finished again, as it was.
 UPDATE turns SET status = 'finished', finished_at = now(), lease_until = NULL
 WHERE id = :id AND status = 'running';
+
+-- name: take_over_turn
+-- A running turn whose owner died, finished by another process from what its listeners were
+-- sent (the turn's Redis Stream): each provider in :providers gets a failed answer with that
+-- text (or its last checkpoint's, if longer), and the turn is interrupted with the ids its
+-- dones and end have on the stream. No row back: it was no longer running.
+WITH taken AS (
+    UPDATE turns SET status = 'interrupted', finished_at = now(), lease_until = NULL,
+                     done_event_ids = :done_event_ids::text::jsonb, end_event_id = :end_event_id::int
+    WHERE id = :id AND status = 'running'
+    RETURNING id, conversation_id, providers
+), sent AS (
+    SELECT provider, content FROM unnest(:providers::text[], :contents::text[])
+           AS s(provider, content)
+), missing AS (
+    SELECT t.id AS turn_id, t.conversation_id, p ->> 'provider' AS provider,
+           p ->> 'model' AS model,
+           CASE WHEN length(coalesce(c.content, '')) > length(s.content) THEN c.content
+                ELSE s.content END AS content
+    FROM taken t
+    CROSS JOIN jsonb_array_elements(t.providers) AS p
+    JOIN sent s ON s.provider = p ->> 'provider'
+    LEFT JOIN answer_checkpoints c ON c.turn_id = t.id AND c.provider = p ->> 'provider'
+    WHERE NOT EXISTS (SELECT 1 FROM messages m
+                      WHERE m.turn_id = t.id AND m.provider = p ->> 'provider')
+), stored AS (
+    INSERT INTO messages (conversation_id, turn_id, role, provider, model, status, content,
+                          error_type, error_message)
+    SELECT conversation_id, turn_id, 'assistant', provider, model, 'failed', content,
+           'interrupted',
+           'the gateway stopped before this answer finished; its text is kept up to what its listeners were sent'
+    FROM missing
+    ON CONFLICT (turn_id, provider, run) WHERE role = 'assistant' DO NOTHING
+), checkpoints_done AS (
+    DELETE FROM answer_checkpoints c USING taken t WHERE c.turn_id = t.id
+)
+SELECT id FROM taken;

@@ -14,8 +14,12 @@ upstream is an ``openai.RateLimitError``, as it would be against OpenAI.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import orjson
 from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 PREFIX = "/v1"
@@ -98,6 +102,24 @@ class OpenAIErrors:
             await send(message)
 
         await self.app(scope, receive, reshaping_send)
+
+
+def reshaped_for_openai(handler: Callable[[Request, Exception], Awaitable[Response]]):
+    """``handler``, its response in OpenAI's shape for a ``/v1/`` request: for the one error
+    response Starlette sends past the app's middleware (a bug's 500, from its error
+    middleware), which ``OpenAIErrors`` therefore never sees."""
+
+    async def handle(request: Request, error: Exception) -> Response:
+        response = await handler(request, error)
+        path = request.url.path
+        if path == PREFIX or path.startswith(PREFIX + "/"):
+            body = reshape(response.status_code, bytes(response.body))
+            if body is not None:
+                response.body = body
+                response.headers["content-length"] = str(len(body))
+        return response
+
+    return handle
 
 
 # -- a provider's failure, in a call that asked only it ---------------------------------------

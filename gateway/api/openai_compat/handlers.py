@@ -93,7 +93,7 @@ async def stream(request: Request, turn: Turn, shaper: ChunkShaper, headers: dic
             if shaper.committed or shaper.refused is not None or shaper.finished:
                 break
         if shaper.refused is not None:
-            await events.aclose()
+            await events.aclose()  # type: ignore[attr-defined]  # an async generator
             return failed(shaper.refused, headers)
     response = event_stream(runtime(request).settings, relay(first, events, shaper))
     response.headers.update(headers)
@@ -110,7 +110,7 @@ async def relay(first: bytes, events: AsyncIterator[bytes], shaper: ChunkShaper)
         if not shaper.finished:
             yield shaper.cut_short()
     finally:
-        await events.aclose()  # type: ignore[attr-defined]
+        await events.aclose()  # type: ignore[attr-defined]  # an async generator
 
 
 def failed(done: dict, headers: dict) -> Response:

@@ -52,7 +52,7 @@ def read_messages(body: ChatCompletionRequest) -> Exchange:
     prompt = turns[-1][1]
     if not prompt.strip():
         raise not_honoured(f"messages.{len(body.messages) - 1}.content", "the prompt is empty")
-    history = [Message(role, text) for role, text in turns[:-1]]  # type: ignore[arg-type]
+    history = [Message(role, text) for role, text in turns[:-1]]  # type: ignore[arg-type]  # roles checked above: user or assistant
     return Exchange(prompt, history, "\n\n".join(system) if system else None)
 
 

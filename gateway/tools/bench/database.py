@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from storage.embedded import EmbeddedPostgres
 
 
 class Database:
@@ -12,7 +16,7 @@ class Database:
 
     def __init__(self, work_dir: Path) -> None:
         self.external = os.environ.get("DATABASE_URL") or None
-        self.embedded = None
+        self.embedded: EmbeddedPostgres | None = None
         self.work_dir = work_dir
         self.dsn = ""
 
@@ -22,8 +26,8 @@ class Database:
             return self.dsn
         from storage.embedded import EmbeddedPostgres
 
-        self.embedded = EmbeddedPostgres(self.work_dir / "data")
-        self.dsn = self.embedded.start()
+        self.embedded = embedded = EmbeddedPostgres(self.work_dir / "data")
+        self.dsn = embedded.start()
         return self.dsn
 
     async def complete_answers(self) -> int | None:

@@ -184,7 +184,7 @@ class Bench:
                         direct.append(await run_load(config))
                     else:
                         gateway, url = (on, on_url) if mode else (off, off_url)
-                        through[mode].append(await self.gateway_round(scenario, url, gateway))
+                        through[bool(mode)].append(await self.gateway_round(scenario, url, gateway))
                     await asyncio.sleep(0.5)
         finally:
             on.stop()

@@ -75,7 +75,7 @@ class Connection(asyncio.Protocol):
     # -- asyncio.Protocol --
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = transport  # type: ignore[assignment]  # asyncio names a BaseTransport; TCP gives a Transport
 
     def data_received(self, data: bytes) -> None:
         now = time.perf_counter_ns()
@@ -119,7 +119,7 @@ class Connection(asyncio.Protocol):
         self.waiter = asyncio.get_running_loop().create_future()
         self.sink, self.response, self.framing = sink, None, 0
         self.collected = []
-        self.transport.write(request)  # type: ignore[union-attr]
+        self.transport.write(request)
         return self.waiter
 
     def close(self) -> None:

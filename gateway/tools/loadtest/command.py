@@ -41,7 +41,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         config = config_from_args(args)
         config.validate()
-        Endpoint.parse(config.simulator_url if config.direct else config.url)  # type: ignore[arg-type]
+        Endpoint.parse(config.simulator_url if config.direct else config.url)  # type: ignore[arg-type]  # the config requires the URL of its mode
     except ValueError as error:
         print(f"multichat loadtest: {error}", file=sys.stderr)
         return 2

@@ -141,7 +141,7 @@ def simulated_config(provider: str, simulator_url: str) -> ProviderConfig:
 def native_request(provider: str, model: str, prompt: str, simulator_url: str) -> bytes:
     """The request the gateway's adapter sends for a one-message thread, as bytes."""
     # build_request never touches the HTTP client: no client is needed to build a request.
-    adapter = make_adapter(simulated_config(provider, simulator_url), None)  # type: ignore[arg-type]
+    adapter = make_adapter(simulated_config(provider, simulator_url), None)  # type: ignore[arg-type]  # no client: only the request is built, never sent
     return request_bytes(adapter.build_request([Message("user", prompt)], model))
 
 

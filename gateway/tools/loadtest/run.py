@@ -68,7 +68,7 @@ class Client:
         self.stats = stats
         self.connections: dict[str, Connection] = {}
         self.endpoints = (
-            {provider: Endpoint.parse(config.simulator_url) for provider in config.providers}  # type: ignore[arg-type]
+            {provider: Endpoint.parse(config.simulator_url) for provider in config.providers}  # type: ignore[arg-type]  # direct mode: the config requires the simulator URL
             if config.direct
             else {gateway_key(i): Endpoint.parse(url) for i, url in enumerate(config.urls)}
         )

@@ -1,0 +1,92 @@
+"""Taking over the turns of a process that died: what its listeners were sent is what is
+stored, and every listener, on every process, gets its dones and its end.
+
+The dead owner's turns are in their Redis Streams up to its last publish (5 ms before it
+died, at most). The taker first marks each turn taken (so the owner, were it only frozen,
+publishes nothing more there), reads the stream, stores for each provider without a ``done``
+the text its deltas carried, as a failed answer (``interrupted``), marks the turn
+interrupted with the ids its dones and end will have, and appends those events to the
+stream, numbered on from its last: a mirror sees no gap, and a client that resumes from
+PostgreSQL later gets the same ids.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import asyncpg
+import orjson
+import redis.asyncio as aioredis
+
+from gateway.bus.publisher import UNFINISHED_TTL
+from gateway.bus.wire import entry_events, event_data, event_name, stream_key, taken_key
+from gateway.turns.replay import load_stored_turn
+from storage import Q
+
+log = logging.getLogger("multichat.bus")
+
+
+def sent_so_far(events: list[tuple[int, bytes]]) -> tuple[dict[str, str], dict[str, int], bool]:
+    """From a turn's stream: each provider's (or blind label's) text since its last done, the
+    ids of the dones of the run that is over, and whether the turn's end was sent."""
+    texts: dict[str, list[str]] = {}
+    dones: dict[str, int] = {}
+    ended = False
+    for id, chunk in events:
+        name = event_name(chunk)
+        if name == b"end":
+            ended = True
+            continue
+        if name not in (b"delta", b"start", b"done"):
+            continue
+        ended = False  # a retry reopened the turn after that end
+        data = event_data(chunk)
+        who: str = data.get("provider") or data["label"]
+        if name == b"done":
+            dones[who] = id
+            texts[who] = []
+            continue
+        dones.pop(who, None)  # a retry of it runs
+        if name == b"delta":
+            texts.setdefault(who, []).append(data["text"])
+    return {who: "".join(parts) for who, parts in texts.items()}, dones, ended
+
+
+async def take_over(
+    redis: aioredis.Redis, pool: asyncpg.Pool, turn_id: str, *, by: str, retention: float
+) -> bool:
+    """Finish one turn of a dead owner; False when there was nothing to finish."""
+    await redis.set(taken_key(turn_id), by, ex=UNFINISHED_TTL)
+    events = entry_events(await redis.xrange(stream_key(turn_id)))
+    texts, dones, ended = sent_so_far(events)
+    stored = await load_stored_turn(pool, turn_id)
+    if stored is None or ended:
+        return False
+    last = events[-1][0] if events else 0
+    by_name = {e.get("label") or e["provider"]: e["provider"] for e in stored.row["providers"]}
+    done_ids = {by_name[who]: id for who, id in dones.items() if who in by_name}
+    missing = [entry["provider"] for entry in stored.row["providers"]]
+    missing = [provider for provider in missing if provider not in done_ids]
+    for offset, provider in enumerate(missing, start=1):
+        done_ids[provider] = last + offset
+    contents = {by_name[who]: text for who, text in texts.items() if who in by_name}
+    if stored.running:
+        taken = await Q.take_over_turn.fetch(
+            pool,
+            id=turn_id,
+            providers=missing,
+            contents=[contents.get(provider, "") for provider in missing],
+            done_event_ids=orjson.dumps(done_ids).decode(),
+            end_event_id=last + len(missing) + 1,
+        )
+        if not taken:
+            log.info("turn %s was finished by another process meanwhile", turn_id)
+    stored = await load_stored_turn(pool, turn_id)
+    if stored is None or stored.running:
+        return False
+    pipe = redis.pipeline(transaction=False)
+    for id, chunk in stored.numbered_events_after(last):
+        pipe.xadd(stream_key(turn_id), {b"e": chunk}, id=f"{id}-0")
+    pipe.expire(stream_key(turn_id), max(int(retention), 1))
+    await pipe.execute(raise_on_error=False)
+    return True

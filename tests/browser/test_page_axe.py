@@ -1,0 +1,168 @@
+"""No barriers, in Chromium: axe-core (npm's, pinned in tests/browser and installed by `make
+test`) finds no violation on the page's screens in either colour scheme (the first view, a
+finished five-way turn, three turns, a blind turn before and after its vote, the leaderboard,
+the popovers and the help, a phone); and the keyboard: a skip link, one Tab stop per list of
+conversations, and the shortcuts the help lists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.browser import IN_CI, PHONE, expect
+from tests.support.page_helpers import ALL, ask, open_page, status_is
+from tests.support.turn_helpers import API
+
+AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
+SHORT = ",".join(f"{p}:m+tokens=40" for p in ALL)  # Markdown (lists, headings) in each
+
+
+@pytest.fixture(scope="module")
+def axe_source() -> str:
+    if not AXE.exists():
+        reason = f"no axe-core at {AXE}: `make test` installs it (npm ci in tests/browser)"
+        if IN_CI:
+            pytest.fail(f"{reason} (CI=true: the accessibility checks must run)")
+        pytest.skip(reason)
+    return AXE.read_text()
+
+
+async def violations(page, axe_source: str) -> list[str]:
+    """axe-core's violations on the page as it is now, one line each."""
+    if not await page.evaluate("() => typeof window.axe === 'object'"):
+        await page.evaluate(axe_source)  # the page's own CSP does not apply to the test's code
+    result = await page.evaluate("() => axe.run(document, { resultTypes: ['violations'] })")
+    return [
+        f"{v['id']} ({v['impact']}, {len(v['nodes'])}×): {v['help']} "
+        f"{[node['target'] for node in v['nodes'][:4]]}"
+        for v in result["violations"]
+    ]
+
+
+async def check(page, axe_source: str, screen: str, found: dict) -> None:
+    """Both colour schemes of one screen (the page follows the system's until told)."""
+    for scheme in ("light", "dark"):
+        await page.emulate_media(color_scheme=scheme)
+        await expect(page.locator("html")).to_have_attribute("data-theme", scheme)
+        if problems := await violations(page, axe_source):
+            found[f"{screen} ({scheme})"] = problems
+
+
+async def test_no_axe_violations_on_the_desktop_screens(gateway, page, axe_source):
+    found: dict[str, list[str]] = {}
+    await open_page(page, f"{gateway.url}/?models={SHORT}")
+    await check(page, axe_source, "first view", found)
+    await ask(page, "Explain recursion to a five-year-old")
+    for provider in ALL:
+        await status_is(page, provider, "complete")
+    await check(page, axe_source, "a finished five-way turn", found)
+    for prompt in ("Three tips for writing clear emails", "What is the capital of Australia?"):
+        await ask(page, prompt)
+        await expect(page.locator("#turns > .turn")).to_have_count(3 if "capital" in prompt else 2)
+        await expect(page.locator("#send")).to_be_visible()
+    await check(page, axe_source, "three turns", found)
+    await page.click("#settings-open")
+    await check(page, axe_source, "settings", found)
+    await page.keyboard.press("Escape")
+    await page.click("#models-open")
+    await check(page, axe_source, "models", found)
+    await page.keyboard.press("Escape")
+
+    await page.click("#new-chat")
+    await page.check("#blind")
+    await ask(page, "Which of you explains tides best?")
+    await expect(page.locator('.vote-button[data-vote="A"]')).to_be_enabled()
+    await check(page, axe_source, "blind, before the vote", found)
+    await page.get_by_role("button", name="Rank them…").click()
+    await check(page, axe_source, "blind, ranking", found)
+    await page.locator('.vote-button[data-vote="C"]').click()
+    await expect(page.locator(".vote-summary")).to_be_visible()
+    await check(page, axe_source, "blind, after the vote", found)
+    await page.get_by_role("link", name="Leaderboard").click()
+    await expect(page.locator(".leaderboard-table tbody tr")).to_have_count(5)
+    await check(page, axe_source, "leaderboard", found)
+    await page.click("#help-open")
+    await check(page, axe_source, "help", found)
+    assert found == {}, "\n".join(f"{k}: {v}" for k, v in found.items())
+
+
+@pytest.mark.parametrize("context", [PHONE], indirect=True)
+async def test_no_axe_violations_on_a_phone(gateway, page, axe_source):
+    found: dict[str, list[str]] = {}
+    await open_page(page, f"{gateway.url}/?models=claude:m+tokens=40,chatgpt,perplexity")
+    await check(page, axe_source, "phone, first view", found)
+    await ask(page, "Hello from a phone")
+    for provider in ("claude", "chatgpt", "perplexity"):
+        await status_is(page, provider, "complete")
+    await check(page, axe_source, "phone, a turn", found)
+    await page.click("#menu-toggle")
+    await page.locator("#sidebar").wait_for(state="visible")
+    await check(page, axe_source, "phone, the menu", found)
+    await page.get_by_role("link", name="Leaderboard").click()
+    await expect(page.locator("#leaderboard")).to_be_visible()
+    await check(page, axe_source, "phone, leaderboard", found)
+    assert found == {}, "\n".join(f"{k}: {v}" for k, v in found.items())
+
+
+async def test_the_keyboard_skip_link_one_stop_per_list_and_shortcuts(gateway, page):
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as http:
+        for prompt in ("first", "second", "third"):
+            await http.post(f"{API}/chat/", json={"prompt": prompt, "models": ["claude"]})
+    await open_page(page, gateway.url + "/")
+    items = page.locator("#conversation-list .conv-open")
+    await expect(items).to_have_count(3)
+
+    # The first Tab stop is the skip link; it takes the focus to the conversation.
+    first = await page.evaluate(
+        "() => document.querySelector('a[href], button, input, select, textarea').className"
+    )
+    assert first == "skip-link"
+    skip = page.locator(".skip-link")
+    await skip.focus()
+    await expect(skip).to_be_visible()  # shown once focused
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#main")).to_be_focused()
+
+    # One Tab stop for the whole list; the arrows move within it, Right reaches Rename.
+    await page.focus("#conversation-search")
+    await page.keyboard.press("Tab")
+    await expect(items.nth(0)).to_be_focused()
+    await page.keyboard.press("Tab")
+    focused = await page.evaluate("() => document.activeElement.closest('#conversation-list')")
+    assert focused is None, "the next Tab leaves the list"
+    await page.keyboard.press("Shift+Tab")
+    await expect(items.nth(0)).to_be_focused()
+    await page.keyboard.press("ArrowDown")
+    await expect(items.nth(1)).to_be_focused()
+    await page.keyboard.press("ArrowRight")
+    await expect(
+        page.locator("#conversation-list li").nth(1).locator(".conv-rename")
+    ).to_be_focused()
+    await page.keyboard.press("ArrowLeft")
+    await expect(items.nth(1)).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#title")).to_have_text("second")
+
+    # The shortcuts: ? (the help, which lists them), n, /.
+    await page.locator("#title").click()
+    await page.keyboard.press("?")
+    help_dialog = page.locator("#help")
+    await expect(help_dialog).to_be_visible()
+    await expect(help_dialog).to_contain_text("a new comparison")
+    await page.keyboard.press("Escape")
+    await expect(help_dialog).to_be_hidden()
+    await page.keyboard.press("n")
+    await expect(page.locator("#title")).to_have_text("New comparison")
+    await expect(page.locator("#prompt")).to_be_focused()
+    await page.locator("#title").click()
+    await page.keyboard.press("/")
+    await expect(page.locator("#conversation-search")).to_be_focused()
+    # Turned off in Settings, a letter is only a letter.
+    await page.click("#settings-open")
+    await page.uncheck("#pref-single-keys")
+    await page.keyboard.press("Escape")
+    await page.locator("#title").click()
+    await page.keyboard.press("?")
+    await expect(help_dialog).to_be_hidden()
