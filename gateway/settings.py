@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     database_wait: float = Field(default=30.0, ge=0)
 
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    # Images: the largest upload (POST /uploads), and how many a prompt may attach.
+    max_upload_bytes: int = Field(default=20_000_000, ge=1024)
+    max_attachments: int = Field(default=10, ge=0, le=100)
     max_prompt_chars: int = Field(default=100_000, ge=1)
     max_concurrent_turns: int = Field(default=2_000, ge=1)
     # auto: open on loopback while no client key exists, keys required otherwise; off: never
