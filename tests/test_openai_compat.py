@@ -67,6 +67,33 @@ def raw_chunks(gateway, body: dict, headers: dict | None = None) -> tuple[httpx.
     return response, payloads
 
 
+# -- the shaper, event by event --------------------------------------------------------------------
+
+
+def test_each_delta_becomes_its_choices_chunk_in_arrival_order():
+    shaper = ChunkShaper(
+        "chatcmpl-t", 7, "multichat", [("claude", "m1"), ("gemini", "m2")],
+        fan_out=True, include_usage=False,
+    )  # fmt: skip
+    claude, gemini = delta_prefix("claude"), delta_prefix("gemini")
+    events = b"".join(
+        [
+            event_bytes(1, "turn", {"turn_id": "t"}),
+            delta_bytes(2, gemini, 'G "one"\n'),
+            delta_bytes(3, claude, "C\u2028"),
+            delta_bytes(4, gemini, "two"),
+        ]
+    )
+    chunks = [orjson.loads(line[6:]) for line in shaper.feed(events).split(b"\n\n") if line]
+    assert [(c["choices"][0]["index"], c["choices"][0]["delta"]["content"]) for c in chunks] == [
+        (1, 'G "one"\n'),
+        (0, "C\u2028"),
+        (1, "two"),
+    ]
+    for chunk in chunks:
+        ChatCompletionChunk.model_validate(chunk)
+
+
 # -- models --------------------------------------------------------------------------------------
 
 
@@ -407,30 +434,3 @@ async def test_client_keys_are_the_bearer_key_and_limits_hold(database_url, sim)
             )
     finally:
         server.stop()
-
-
-# -- the shaper, event by event --------------------------------------------------------------------
-
-
-def test_each_delta_becomes_its_choices_chunk_in_arrival_order():
-    shaper = ChunkShaper(
-        "chatcmpl-t", 7, "multichat", [("claude", "m1"), ("gemini", "m2")],
-        fan_out=True, include_usage=False,
-    )  # fmt: skip
-    claude, gemini = delta_prefix("claude"), delta_prefix("gemini")
-    events = b"".join(
-        [
-            event_bytes(1, "turn", {"turn_id": "t"}),
-            delta_bytes(2, gemini, 'G "one"\n'),
-            delta_bytes(3, claude, "C\u2028"),
-            delta_bytes(4, gemini, "two"),
-        ]
-    )
-    chunks = [orjson.loads(line[6:]) for line in shaper.feed(events).split(b"\n\n") if line]
-    assert [(c["choices"][0]["index"], c["choices"][0]["delta"]["content"]) for c in chunks] == [
-        (1, 'G "one"\n'),
-        (0, "C\u2028"),
-        (1, "two"),
-    ]
-    for chunk in chunks:
-        ChatCompletionChunk.model_validate(chunk)
