@@ -97,6 +97,28 @@ def test_each_delta_becomes_its_choices_chunk_in_arrival_order():
         ChatCompletionChunk.model_validate(chunk)
 
 
+def test_reasoning_is_cut_out_like_text_and_left_out_unless_asked():
+    thinking = delta_prefix("claude", None, b"thinking")
+    events = b"".join(
+        [
+            delta_bytes(2, thinking, "hmm"),
+            delta_bytes(3, delta_prefix("claude"), "Yes"),
+        ]
+    )
+    for asked, expected in (
+        (True, [{"reasoning_content": "hmm"}, {"content": "Yes"}]),
+        (False, [{"content": "Yes"}]),
+    ):
+        shaper = ChunkShaper(
+            "chatcmpl-t", 7, "claude:m", [("claude", "m")],
+            fan_out=False, include_usage=False, reasoning=asked,
+        )  # fmt: skip
+        chunks = [orjson.loads(line[6:]) for line in shaper.feed(events).split(b"\n\n") if line]
+        role, *deltas = chunks  # a one-provider call commits at its first word
+        assert role["choices"][0]["delta"]["role"] == "assistant"
+        assert [c["choices"][0]["delta"] for c in deltas] == expected
+
+
 # -- models --------------------------------------------------------------------------------------
 
 
