@@ -34,11 +34,11 @@ from collections.abc import Awaitable, Callable, Iterator
 
 import uvicorn
 import uvloop
-from sse_starlette.sse import SendTimeoutError
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.supervisors import Multiprocess
 
 from gateway.adapters.uvicorn import BoundedHttpProtocol, HttpLimits
+from gateway.drops import SendTimeout
 
 log = logging.getLogger("multichat")
 
@@ -263,7 +263,7 @@ def routine_reason(error: BaseException | None) -> str | None:
     for _ in range(5):
         while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
             error = error.exceptions[0]
-        if isinstance(error, SendTimeoutError):
+        if isinstance(error, SendTimeout):
             return "dropped a client that stopped reading (it may resume with Last-Event-ID)"
         if isinstance(error, asyncio.CancelledError):
             return "closed a connection that was still open at shutdown"

@@ -66,7 +66,7 @@ class ProviderSettings(BaseSettings):
     # (over HTTPS_PROXY ... and NO_PROXY), a CA file or directory (over SSL_CERT_FILE and
     # SSL_CERT_DIR), a client certificate and key (mutual TLS), and the transport (httpx's own
     # instead of ours: slower; for comparison, or as a way out).
-    proxy: str | None = None
+    proxy: SecretStr | None = None  # it may carry credentials
     ca_bundle: str | None = None
     client_cert: str | None = None
     client_key: str | None = None
@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     database_wait: float = Field(default=30.0, ge=0)
 
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    # Images: the largest upload (POST /uploads), and how many a prompt may attach.
+    max_upload_bytes: int = Field(default=20_000_000, ge=1024)
+    max_attachments: int = Field(default=10, ge=0, le=100)
     max_prompt_chars: int = Field(default=100_000, ge=1)
     max_concurrent_turns: int = Field(default=2_000, ge=1)
     # on: every API call needs credentials, whatever the client's address ("auto" is the old
@@ -292,7 +295,7 @@ def provider_configs(
                 base_url,
                 environ,
                 prefix=f"{name.upper()}_",
-                proxy=own.proxy,
+                proxy=own.proxy.get_secret_value() if own.proxy else None,
                 ca_bundle=own.ca_bundle,
                 client_cert=own.client_cert,
                 client_key=own.client_key,

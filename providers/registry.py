@@ -156,15 +156,15 @@ def make_client(max_streams: int = 10_000, network: Network | None = None) -> ht
         max_keepalive_connections=min(max_streams, 1_000),
         keepalive_expiry=30.0,
     )
-    # One context per distinct set of CA and certificate files, shared by the clients.
-    context = network.ssl_context()
     transport: httpx.AsyncBaseTransport
     if network.transport == "httpx":
+        context = network.ssl_context(shared=False)  # httpcore sets its ALPN on it
         transport = httpx.AsyncHTTPTransport(
             verify=context, limits=limits, proxy=httpx_proxy(network, context)
         )
     else:
-        transport = Http1Transport(limits, ssl_context=context, proxy=network.proxy)
+        # One context per distinct set of CA and certificate files, shared by the clients.
+        transport = Http1Transport(limits, ssl_context=network.ssl_context(), proxy=network.proxy)
     return httpx.AsyncClient(
         transport=transport,
         timeout=httpx.Timeout(30.0),

@@ -48,16 +48,21 @@ class Answer:
     citations: list[str] | None = None
     cost_usd: float | None = None
     run: int = 0  # 0: the turn's first answer of this provider; a retry's is the next number
+    thinking: str | None = None  # the reasoning, apart from the answer; None: none came
+    reasoning_tokens: int | None = None  # part of output_tokens
+    echo: dict | None = None  # what the provider's API wants back with it (opaque)
+    settings_ignored: dict[str, str] | None = None  # settings its model was not given, and why
 
 
 @dataclass(slots=True)
 class Checkpoint:
-    """The text of a running answer so far; the last one of each leg wins."""
+    """The text (and reasoning) of a running answer so far; the last one of each leg wins."""
 
     turn_id: str
     provider: str
     model: str
     content: str
+    thinking: str | None = None
 
 
 @dataclass(slots=True)
@@ -166,9 +171,10 @@ class Writer:
         )
         item.status = "failed"
         item.content = ""
+        item.thinking = None
         item.finish_reason = None
-        item.input_tokens = item.output_tokens = None
-        item.citations = None
+        item.input_tokens = item.output_tokens = item.reasoning_tokens = None
+        item.citations = item.echo = item.settings_ignored = None
         item.error_type = "unstorable"
         item.error_message = f"the answer could not be stored ({reason})"
         item.error_status_code = None
@@ -226,6 +232,10 @@ class Writer:
             citations=[json_text(a.citations) for a in answers],
             costs=[a.cost_usd for a in answers],
             runs=[a.run for a in answers],
+            thinkings=[a.thinking for a in answers],
+            reasoning_tokens=[a.reasoning_tokens for a in answers],
+            echoes=[json_text(a.echo) for a in answers],
+            settings_ignored=[json_text(a.settings_ignored) for a in answers],
             ended_turn_ids=[e.turn_id for e in ends],
             done_event_ids=[json_text(e.done_event_ids) for e in ends],
             end_event_ids=[e.end_event_id for e in ends],
@@ -247,6 +257,7 @@ class Writer:
             providers=[c.provider for c in checkpoints],
             models=[c.model for c in checkpoints],
             contents=[c.content for c in checkpoints],
+            thinkings=[c.thinking for c in checkpoints],
         )
 
 

@@ -59,16 +59,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     markers.classify(items)
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+def _unit_guard(item: pytest.Item):
     """A unit test that starts a server or a process (its fixtures included) fails, and says
-    how to mark it."""
+    how to mark it. Only while it is set up and runs: after the last test, its teardown phase
+    also tears down the session's fixtures (the embedded PostgreSQL), which may start pg_ctl."""
     if item.get_closest_marker("unit") is None:
         yield
         return
     with pytest.MonkeyPatch.context() as patch:
         markers.forbid_servers(patch, item.nodeid)
         yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item: pytest.Item):
+    yield from _unit_guard(item)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    yield from _unit_guard(item)
 
 
 # -- PostgreSQL ------------------------------------------------------------------------------------

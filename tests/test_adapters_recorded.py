@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import re
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 
 import httpx
@@ -34,7 +35,19 @@ from providers.base import (
 )
 from providers.common import merge_turns, normalise_finish
 from providers.registry import PROVIDERS, make_adapter
-from tests.support.recorded import pre_stream_errors, recorded_stream
+from tests.support.recorded import (
+    AKC,
+    ANTHROPIC_BASIC,
+    GEMINI_25_FLASH,
+    HORSE,
+    OPENAI_2024,
+    OPENAI_2026,
+    PERPLEXITY,
+    RD,
+    RECORDED,
+    XAI_GROK_4_FAST,
+    pre_stream_errors,
+)
 
 KEY = "sk-proj-Zq8XbK2mN4pL7vR1tY6wE3uI9oA5sD0f"
 
@@ -74,11 +87,16 @@ def router() -> Iterator[respx.MockRouter]:
 
 @pytest.fixture
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Retry waits, recorded instead of slept."""
+    """Retry waits, recorded instead of slept: the test's own, on its thread. (asyncio.sleep is
+    patched for the whole process: a server running in another thread, such as the session's
+    simulator, sleeps as usual and is not recorded.)"""
     recorded: list[float] = []
     real_sleep = asyncio.sleep
+    test_thread = threading.get_ident()
 
     async def fake_sleep(delay: float, result: object = None) -> object:
+        if threading.get_ident() != test_thread:
+            return await real_sleep(delay, result)
         if delay:
             recorded.append(delay)
         return await real_sleep(0, result)
@@ -157,103 +175,6 @@ async def failure(adapter: Adapter, received: list[Event] | None = None) -> Prov
 @pytest.fixture(params=["per event", "whole", "7 bytes"])
 def chunking(request: pytest.FixtureRequest) -> str:
     return request.param
-
-
-# -- recorded streams (tests/data/adapters/streams) ------------------------------------------
-
-# Recorded June 2026, gpt-4o-mini with include_usage: obfuscation, usage:null, a usage chunk.
-OPENAI_2026 = recorded_stream("openai-2026")
-
-# The 2024 shape: no usage, obfuscation or service_tier keys; content null or missing.
-OPENAI_2024 = recorded_stream("openai-2024")
-
-# Recorded, grok-4-fast, with grok-code-fast-1's recorded reasoning_content chunk in front.
-XAI_GROK_4_FAST = recorded_stream("xai-grok-4-fast")
-
-HORSE = "https://www.horseandhound.co.uk/dogs/funny-dog-jokes-829701"
-RD = "https://www.rd.com/article/dog-jokes/"
-AKC = "https://www.akc.org/expert-advice/lifestyle/dog-jokes/"
-
-# The first chunk is the recorded Mar 2025 one (spaces after ":" and ","); no [DONE].
-PERPLEXITY = recorded_stream("perplexity-sonar")
-
-# Recorded: the Anthropic SDK fixture tests/lib/streaming/fixtures/basic_response.txt.
-ANTHROPIC_BASIC = recorded_stream("anthropic-basic")
-
-# Recorded Mar 2026 (claude-sonnet-4), padded JSON: message_start, message_delta, message_stop
-# are verbatim; the blocks between them, elided in the reference, are filled in.
-ANTHROPIC_2026 = recorded_stream("anthropic-2026")
-
-# Recorded (prism fixture, gemini-2.5-flash), sent with the CRLF framing of the wire.
-GEMINI_25_FLASH = recorded_stream("gemini-2.5-flash")
-
-# gemini-3-pro-preview: the final chunk has empty text and a thoughtSignature (recorded shape).
-GEMINI_3_PRO = recorded_stream("gemini-3-pro")
-
-RECORDED = [
-    pytest.param(
-        "chatgpt", OPENAI_2026, ["Olá", Finish("stop", "stop"), Usage(20, 2, 0)], id="openai-2026"
-    ),
-    pytest.param(
-        "chatgpt", OPENAI_2024, ["This", " is a test", Finish("length", "length")], id="openai-2024"
-    ),
-    pytest.param(
-        "grok",
-        XAI_GROK_4_FAST,
-        # reasoning_content is reasoning; xAI counts its tokens apart from completion_tokens
-        [Thinking("First"), "Olá", "!", Finish("stop", "stop"), Usage(165, 131, 129)],
-        id="xai",
-    ),
-    pytest.param(
-        "perplexity",
-        PERPLEXITY,
-        [
-            "Why",
-            " did the dog",
-            " sit? [1][3]",
-            Citations((HORSE, RD, AKC)),
-            Finish("stop", "stop"),
-            Usage(7, 8),
-        ],
-        id="perplexity",
-    ),
-    pytest.param(
-        "claude",
-        ANTHROPIC_BASIC,
-        ["Hello", " there", Finish("stop", "end_turn"), Usage(11, 6)],
-        id="anthropic-basic",
-    ),
-    pytest.param(
-        "claude",
-        ANTHROPIC_2026,
-        ["Olá! ", "Tudo bem?", Finish("stop", "end_turn"), Usage(16, 38)],
-        id="anthropic-2026",
-    ),
-    pytest.param(
-        "gemini",
-        GEMINI_25_FLASH,
-        [
-            "The weather in San Francisco is",
-            " sunny and 65.",
-            Finish("stop", "STOP"),
-            Usage(109, 12),
-        ],
-        id="gemini-2.5",
-    ),
-    pytest.param(
-        "gemini",
-        GEMINI_3_PRO,
-        # candidatesTokenCount leaves the thoughts out; the signature is kept to send back
-        [
-            "Olá! Como posso",
-            " ajudar?",
-            Finish("stop", "STOP"),
-            Usage(11, 245, 206),
-            Echo({"model": "gemini-3.5-flash", "signature": "EpQHCpEHAdHtim9"}),
-        ],
-        id="gemini-3",
-    ),
-]
 
 
 @pytest.mark.parametrize(("name", "stream", "expected"), RECORDED)

@@ -167,7 +167,9 @@ async def test_the_endpoint_fits_the_stored_votes_in_a_window(stream_client, dat
         ("gemini", "m+tokens=1"),
     }
     assert sum(s["wins"] for s in board["standings"]) == 4
-    assert [s["rank"] for s in board["standings"]] == [1, 2]
+    # A's provider is drawn per turn: two wins each is a tie, and a tie shares its rank.
+    wins = sorted((s["wins"] for s in board["standings"]), reverse=True)
+    assert [s["rank"] for s in board["standings"]] == ([1, 1] if wins[0] == wins[1] else [1, 2])
     for standing in board["standings"]:
         assert standing["ci_low"] <= standing["rating"] <= standing["ci_high"]
     recent = (await stream_client.get(f"{API}/leaderboard", params={"days": 7})).json()

@@ -15,9 +15,6 @@ from pathlib import Path
 from tests.support.paths import ROOT
 
 PACKAGES = ("gateway", "providers", "storage")
-# Being broken on another branch of this wave (issue 22, the benchmark's split): drop the entry
-# when it lands. Nothing else may be added here.
-PENDING = [["gateway.tools.bench.run", "gateway.tools.bench.scale", "gateway.tools.bench.run"]]
 
 
 def module_name(path: Path) -> str:
@@ -146,7 +143,7 @@ def described(circle: list[str], edges: dict[str, dict[str, int]]) -> str:
 
 def test_no_import_circle_at_all():
     edges = graph()
-    found = [described(c, edges) for c in circles(edges) if c not in PENDING]
+    found = [described(c, edges) for c in circles(edges)]
     assert found == [], "import circles:\n" + "\n".join(found)
 
 
@@ -194,3 +191,25 @@ def test_the_finder_sees_every_kind_of_import(tmp_path):
         "gateway.turns.events",
         "gateway.turns.log",
     }
+
+
+def test_no_test_module_imports_another():
+    """Shared test code lives in tests/support and the conftest files, never in a test module:
+    importing one runs its module-level fixtures and parametrisations a second time."""
+    wrong = []
+    for path in sorted((ROOT / "tests").rglob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            targets = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            for target in targets:
+                if target.split(".")[-1].startswith("test_") or target in (
+                    "tests",
+                    "tests.browser",
+                ):
+                    wrong.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {target}")
+    assert wrong == []

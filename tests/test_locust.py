@@ -50,6 +50,14 @@ def locust_command() -> list[str]:
     return [sys.executable, "-m", "locust"]
 
 
+def test_locust_stays_out_of_the_test_process():
+    """gevent patches the standard library when Locust is imported: never in this process.
+    (Not the module's last test: a unit test that is a run's last one has the session's
+    teardown run under its guard against processes, which stopping PostgreSQL trips.)"""
+    assert "locust" not in sys.modules and "gevent" not in sys.modules
+    assert str(ROOT) in str(LOCUSTFILE)
+
+
 # -- the reader, without Locust -------------------------------------------------------------------
 
 
@@ -216,9 +224,3 @@ def test_a_master_and_two_workers_drive_the_gateway(streaming_gateway, tmp_path)
         failures = list(csv.DictReader(file))
     assert {(f["Method"], f["Name"]) for f in failures} == {("turn", "broken")}, failures
     assert all("chatgpt failed" in f["Error"] and "claude failed" in f["Error"] for f in failures)
-
-
-def test_locust_stays_out_of_the_test_process():
-    """gevent patches the standard library when Locust is imported: never in this process."""
-    assert "locust" not in sys.modules and "gevent" not in sys.modules
-    assert str(ROOT) in str(LOCUSTFILE)

@@ -4,9 +4,11 @@ start-up line for each setting that cannot be used. Real proxies: tests/test_pro
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
-from gateway.settings import SettingsError, provider_configs
+from gateway.settings import SettingsError, provider_configs, provider_settings
 from providers.transport import EnvironmentProxies, NoProxy, Proxy, ProxyURLError, network_for
 from tests.support.gateways import make_settings
 from tests.support.proxies import Certificates
@@ -222,7 +224,7 @@ def test_the_settings_reach_each_providers_config(monkeypatch, tmp_path):
         ANTHROPIC_API_KEY="k1",
         GOOGLE_API_KEY="k2",
         XAI_API_KEY="k3",
-        GROK_PROXY="http://other.corp:3128",
+        GROK_PROXY=f"http://grok:{SECRET}@other.corp:3128",
         GROK_CLIENT_CERT=str(cert),
         GROK_CLIENT_KEY=str(key),
         GROK_TRANSPORT="httpx",
@@ -237,4 +239,15 @@ def test_the_settings_reach_each_providers_config(monkeypatch, tmp_path):
     )
     # Without a key, the simulator on loopback: never through the proxy.
     assert found["chatgpt"].network.describe() == "direct (loopback), CAs from SSL_CERT_FILE"
-    assert SECRET not in repr(found["claude"])
+    assert SECRET not in repr(found["claude"]) and SECRET not in repr(found["grok"])
+    assert SECRET not in repr(provider_settings(make_settings()))
+
+
+def test_the_developers_proxy_and_ca_variables_never_reach_the_tests():
+    # conftest.py drops them at import, lowercase too: a test that wants them sets them.
+    leaked = [
+        name
+        for name in os.environ
+        if name.upper().endswith("_PROXY") or name.upper() in ("SSL_CERT_FILE", "SSL_CERT_DIR")
+    ]
+    assert leaked == []

@@ -5,6 +5,9 @@ chunks and bodies checked against OpenAI's published types (the SDK's own pydant
 
 from __future__ import annotations
 
+import base64
+import io
+
 import httpx
 import openai
 import orjson
@@ -66,6 +69,55 @@ def raw_chunks(gateway, body: dict, headers: dict | None = None) -> tuple[httpx.
                 data = line[6:]
                 payloads.append(data if data == "[DONE]" else orjson.loads(data))
     return response, payloads
+
+
+# -- the shaper, event by event --------------------------------------------------------------------
+
+
+def test_each_delta_becomes_its_choices_chunk_in_arrival_order():
+    shaper = ChunkShaper(
+        "chatcmpl-t", 7, "multichat", [("claude", "m1"), ("gemini", "m2")],
+        fan_out=True, include_usage=False,
+    )  # fmt: skip
+    claude, gemini = delta_prefix("claude"), delta_prefix("gemini")
+    events = b"".join(
+        [
+            event_bytes(1, "turn", {"turn_id": "t"}),
+            delta_bytes(2, gemini, 'G "one"\n'),
+            delta_bytes(3, claude, "C\u2028"),
+            delta_bytes(4, gemini, "two"),
+        ]
+    )
+    chunks = [orjson.loads(line[6:]) for line in shaper.feed(events).split(b"\n\n") if line]
+    assert [(c["choices"][0]["index"], c["choices"][0]["delta"]["content"]) for c in chunks] == [
+        (1, 'G "one"\n'),
+        (0, "C\u2028"),
+        (1, "two"),
+    ]
+    for chunk in chunks:
+        ChatCompletionChunk.model_validate(chunk)
+
+
+def test_reasoning_is_cut_out_like_text_and_left_out_unless_asked():
+    thinking = delta_prefix("claude", None, b"thinking")
+    events = b"".join(
+        [
+            delta_bytes(2, thinking, "hmm"),
+            delta_bytes(3, delta_prefix("claude"), "Yes"),
+        ]
+    )
+    for asked, expected in (
+        (True, [{"reasoning_content": "hmm"}, {"content": "Yes"}]),
+        (False, [{"content": "Yes"}]),
+    ):
+        shaper = ChunkShaper(
+            "chatcmpl-t", 7, "claude:m", [("claude", "m")],
+            fan_out=False, include_usage=False, reasoning=asked,
+        )  # fmt: skip
+        chunks = [orjson.loads(line[6:]) for line in shaper.feed(events).split(b"\n\n") if line]
+        role, *deltas = chunks  # a one-provider call commits at its first word
+        assert role["choices"][0]["delta"]["role"] == "assistant"
+        assert [c["choices"][0]["delta"] for c in deltas] == expected
 
 
 # -- models --------------------------------------------------------------------------------------
@@ -326,6 +378,103 @@ async def test_a_client_that_leaves_cancels_its_call_after_the_grace(streaming_g
     assert [p["status"] for p in state["providers"]] == ["cancelled"]
 
 
+# -- settings, reasoning and images -----------------------------------------------------------------
+
+
+def png_data_url(color: str = "red") -> str:
+    from PIL import Image as PILImage
+
+    buffer = io.BytesIO()
+    PILImage.new("RGB", (4, 3), color).save(buffer, "PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def test_system_messages_and_parameters_reach_the_provider(streaming_gateway, sim):
+    client = sdk(streaming_gateway)
+    raw = client.chat.completions.with_raw_response.create(
+        model="grok",
+        messages=[
+            {"role": "system", "content": "Be terse."},
+            {"role": "developer", "content": [{"type": "text", "text": "Use French."}]},
+            *HELLO,
+        ],
+        temperature=0.3,
+        max_completion_tokens=77,
+    )
+    [sent] = sim.requests("xai")
+    body = sent["body"]
+    assert body["messages"][0] == {"role": "system", "content": "Be terse.\n\nUse French."}
+    assert (body["temperature"], body["max_completion_tokens"]) == (0.3, 77)
+    turn = httpx.get(
+        f"{streaming_gateway.url}/api/v1/turns/{raw.headers['x-multichat-turn-id']}", timeout=10
+    ).json()
+    assert turn["settings"]["system"] == "Be terse.\n\nUse French."
+    assert turn["settings"]["params"] == {"temperature": 0.3, "max_tokens": 77}
+    with pytest.raises(openai.BadRequestError) as both:
+        client.chat.completions.create(
+            model="claude", messages=HELLO, max_tokens=5, max_completion_tokens=6
+        )
+    assert both.value.param == "max_tokens"
+
+
+def test_reasoning_comes_as_reasoning_content_only_when_asked(streaming_gateway):
+    client = sdk(streaming_gateway)
+    stream = client.chat.completions.create(
+        model="claude", messages=HELLO, stream=True, reasoning_effort="high"
+    )
+    reasoning = content = ""
+    for chunk in stream:
+        for choice in chunk.choices:
+            reasoning += getattr(choice.delta, "reasoning_content", None) or ""
+            content += choice.delta.content or ""
+    assert reasoning and content and reasoning not in content
+    whole = client.chat.completions.create(model="claude", messages=HELLO, reasoning_effort="low")
+    assert whole.choices[0].message.reasoning_content  # type: ignore[attr-defined]
+    assert whole.usage.completion_tokens_details.reasoning_tokens > 0  # type: ignore[union-attr]
+    plain = client.chat.completions.create(model="claude", messages=HELLO, reasoning_effort="none")
+    assert getattr(plain.choices[0].message, "reasoning_content", None) is None
+
+
+def test_images_go_with_their_messages_and_the_prompts_are_stored(streaming_gateway, sim):
+    client = sdk(streaming_gateway)
+    messages = [
+        {"role": "user", "content": [{"type": "image_url", "image_url": {"url": png_data_url("blue")}}, {"type": "text", "text": "what is this?"}]},
+        {"role": "assistant", "content": "a blue square"},
+        {"role": "user", "content": [{"type": "text", "text": "and this?"}, {"type": "image_url", "image_url": {"url": png_data_url()}}]},
+    ]  # fmt: skip
+    raw = client.chat.completions.with_raw_response.create(model="claude", messages=messages)  # type: ignore[arg-type]
+    [sent] = sim.requests("anthropic")
+    images = [
+        (index, part["source"]["media_type"])
+        for index, message in enumerate(sent["body"]["messages"])
+        for part in message["content"]
+        if isinstance(part, dict) and part["type"] == "image"
+    ]
+    assert images == [(0, "image/png"), (2, "image/png")]
+    turn = httpx.get(
+        f"{streaming_gateway.url}/api/v1/turns/{raw.headers['x-multichat-turn-id']}", timeout=10
+    ).json()
+    [attached] = turn["settings"]["attachments"]
+    upload = httpx.get(f"{streaming_gateway.url}/api/v1/uploads/{attached['upload_id']}")
+    assert upload.headers["content-type"] == "image/png"
+    for url, status in (
+        ("https://example.com/cat.png", 400),
+        ("data:image/png;base64,@@@", 422),
+        ("data:image/png;base64," + base64.b64encode(b"not an image").decode(), 415),
+    ):
+        parts = [
+            {"type": "text", "text": "and this?"},
+            {"type": "image_url", "image_url": {"url": url}},
+        ]
+        with pytest.raises(openai.APIStatusError) as refused:
+            client.chat.completions.create(
+                model="claude",
+                messages=[{"role": "user", "content": parts}],  # type: ignore[misc]
+            )
+        assert refused.value.status_code == status, url
+        assert refused.value.param == "messages.0.content.1.image_url.url" or status == 415
+
+
 # -- history and conversations ---------------------------------------------------------------------
 
 
@@ -409,30 +558,3 @@ async def test_client_keys_are_the_bearer_key_and_limits_hold(database_url, sim)
             )
     finally:
         server.stop()
-
-
-# -- the shaper, event by event --------------------------------------------------------------------
-
-
-def test_each_delta_becomes_its_choices_chunk_in_arrival_order():
-    shaper = ChunkShaper(
-        "chatcmpl-t", 7, "multichat", [("claude", "m1"), ("gemini", "m2")],
-        fan_out=True, include_usage=False,
-    )  # fmt: skip
-    claude, gemini = delta_prefix("claude"), delta_prefix("gemini")
-    events = b"".join(
-        [
-            event_bytes(1, "turn", {"turn_id": "t"}),
-            delta_bytes(2, gemini, 'G "one"\n'),
-            delta_bytes(3, claude, "C\u2028"),
-            delta_bytes(4, gemini, "two"),
-        ]
-    )
-    chunks = [orjson.loads(line[6:]) for line in shaper.feed(events).split(b"\n\n") if line]
-    assert [(c["choices"][0]["index"], c["choices"][0]["delta"]["content"]) for c in chunks] == [
-        (1, 'G "one"\n'),
-        (0, "C\u2028"),
-        (1, "two"),
-    ]
-    for chunk in chunks:
-        ChatCompletionChunk.model_validate(chunk)

@@ -76,7 +76,7 @@ def test_responses_the_fuzzer_checks_are_documented():
             e["properties"]["event"]["const"]
             for e in stream["text/event-stream"]["schema"]["oneOf"]
         }
-        assert names == {"turn", "start", "status", "delta", "done", "reveal", "end"}
+        assert names == {"turn", "start", "status", "delta", "thinking", "done", "reveal", "end"}
     for path, operations in paths.items():
         for method, operation in operations.items():
             allow = operation["responses"]["405"]["headers"]["Allow"]

@@ -1,6 +1,7 @@
-"""The private parts of libraries that we rely on: uvicorn (gateway/adapters/uvicorn.py),
-sse-starlette (gateway/app.py, gateway/api/stream.py) and pgserver (storage/embedded.py). (Our
-httpx transport, providers/transport/, uses httpx's public API only.)
+"""The private parts of libraries that we rely on: uvicorn (gateway/adapters/uvicorn.py) and
+pgserver (storage/embedded.py). (Our httpx transport, providers/transport/, uses httpx's public
+API only; the event-stream response, gateway/api/stream.py, is our own on Starlette's public
+Response.)
 
 pyproject.toml pins these libraries below their next minor release. Whoever lifts a pin runs
 this file first: each test names the internal it checks, so a change upstream fails here, in
@@ -36,30 +37,6 @@ def test_uvicorn_httptools_protocol_is_still_a_plain_protocol_our_wrapper_can_fo
     for name in ("pause_writing", "resume_writing"):
         assert callable(getattr(HttpToolsProtocol, name, None))
     assert not hasattr(HttpToolsProtocol, "get_buffer")
-
-
-def test_sse_starlette_can_still_be_told_not_to_cancel_streams_at_shutdown():
-    from sse_starlette.sse import AppStatus, SendTimeoutError
-
-    assert callable(AppStatus.disable_automatic_graceful_drain)
-    assert issubclass(SendTimeoutError, TimeoutError)
-
-
-def test_sse_starlette_still_streams_through_the_method_encoded_event_stream_overrides():
-    from sse_starlette import EventSourceResponse
-
-    source = inspect.getsource(EventSourceResponse.__call__)
-    assert "self._stream_response(send)" in source, (
-        "gateway/api/stream.py replaces EventSourceResponse._stream_response"
-    )
-    init = inspect.getsource(EventSourceResponse.__init__)
-    for attribute in (
-        "self._send_lock",
-        "self.active",
-        "self._cleanup_timeout",
-        "self.send_timeout",
-    ):
-        assert attribute in init, f"EncodedEventStream uses EventSourceResponse's {attribute}"
 
 
 def test_pgserver_still_keeps_its_postmaster_where_embedded_postgres_re_points_it():

@@ -37,6 +37,8 @@ async def start_turns(pool: asyncpg.Pool, count: int) -> list[tuple[int, str]]:
             providers=[{"provider": "claude", "model": "m", "simulated": True}],
             lease_seconds=30.0,
             owner=0,
+            attachments=[],
+            settings=None,
         )
         conversation_id = row["conversation_id"]
         turns.append((conversation_id, f"turn-{index}"))
@@ -115,6 +117,7 @@ def gateway_with_nul_chatgpt(database_url, sim, monkeypatch):
 
     with serve(nul_upstream()) as upstream:
         monkeypatch.setenv("CHATGPT_BASE_URL", f"{upstream.url}/v1")
+        monkeypatch.setenv("CHATGPT_WIRE", "openai_chat")  # this upstream has Chat Completions
         server = start_gateway(database_url, sim.url)
         yield server
         server.stop()

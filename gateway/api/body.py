@@ -38,7 +38,7 @@ async def read_json(
     declared = request.headers.get("content-type")
     if declared is not None:
         check_media_type(declared)
-    body = await _read_limited(request, max_bytes)
+    body = await read_limited(request, max_bytes)
     if not body and optional:
         return None
     if body and declared is None:
@@ -95,7 +95,7 @@ def _no_constant(name: str):
     raise ValueError(f"{name} is not JSON")
 
 
-async def _read_limited(request: Request, max_bytes: int) -> bytes:
+async def read_limited(request: Request, max_bytes: int) -> bytes:
     declared = request.headers.get("content-length", "")
     if declared.isascii() and declared.isdigit() and int(declared[:20]) > max_bytes:
         raise HttpError(413, f"the request body is larger than {max_bytes} bytes")

@@ -32,6 +32,7 @@ async def start_turn(request: Request, *, wait_for_listener: bool) -> Turn:
         wait_for_listener=wait_for_listener,
         owner=owner_of(request),
         blind=body.blind,
+        settings=body.turn_settings(),
     )
 
 
@@ -67,6 +68,7 @@ def chat_item(done: dict) -> ChatResponseItem:
         label=done.get("label"),
         status=done["status"],
         content=done["content"],
+        thinking=done.get("thinking"),
         error=error["message"] if error else None,
         error_detail=ErrorInfo(**error) if error else None,
         message_id=done["message_id"],
@@ -75,4 +77,5 @@ def chat_item(done: dict) -> ChatResponseItem:
         ttft_ms=done["ttft_ms"],
         usage=UsageInfo(**done["usage"]) if done["usage"] else None,
         cost_usd=done.get("cost_usd"),  # a blind done withholds it
+        settings_ignored=done.get("settings_ignored"),
     )

@@ -10,20 +10,23 @@ from gateway.api.body import read_json
 from gateway.api.errors import HttpError, not_found
 from gateway.api.guard import owner_of
 from gateway.api.schemas import (
+    AttachmentOut,
     Conversation,
     ConversationCreate,
     ConversationDetail,
     ConversationRename,
     ErrorInfo,
     MessageOut,
+    TurnSettingsOut,
     UsageInfo,
     dump,
 )
 from gateway.runtime import runtime
 from gateway.turns import answer_error
-from gateway.turns.blind import neutral_error, neutral_finish
+from gateway.turns.blind import neutral_error, neutral_finish, neutral_ignored
 from gateway.turns.events import usage_data
 from gateway.turns.replay import sum_costs
+from gateway.turns.turn_settings import TurnSettings
 from storage import Q
 
 DEFAULT_TITLE = "New conversation"
@@ -134,11 +137,18 @@ async def load_conversation(pool, id: int, owner: int) -> ConversationDetail:
 
 def message_out(row) -> MessageOut:
     error = answer_error(row)
-    usage = usage_data(row["input_tokens"], row["output_tokens"])
-    finish_reason = row["finish_reason"]
+    usage = usage_data(row["input_tokens"], row["output_tokens"], row["reasoning_tokens"])
+    finish_reason, ignored = row["finish_reason"], row["settings_ignored"]
     hidden = row["label"] is not None and not row["revealed"]
     if hidden:  # a blind turn's answer before its vote: as its events showed it
         error, finish_reason = neutral_error(error), neutral_finish(finish_reason)
+        ignored = neutral_ignored(ignored)
+    prompt = row["role"] == "user"
+    settings = (
+        TurnSettings.from_json(row["settings"], row["attachments"] or ()).shown()
+        if prompt and row["turn_id"] is not None
+        else None
+    )
     return MessageOut(
         id=row["id"],
         turn_id=row["turn_id"],
@@ -149,6 +159,7 @@ def message_out(row) -> MessageOut:
         label=row["label"],
         status=row["status"],
         content=row["content"],
+        thinking=row["thinking"],
         finish_reason=finish_reason,
         error=ErrorInfo(**error) if error else None,
         ttft_ms=row["ttft_ms"],
@@ -158,4 +169,7 @@ def message_out(row) -> MessageOut:
         cost_usd=None if hidden else row["cost_usd"],  # a price points to the model
         run=row["run"],
         created_at=row["created_at"],
+        settings_ignored=ignored or None,
+        settings=TurnSettingsOut(**settings) if settings else None,
+        attachments=[AttachmentOut(upload_id=id) for id in row["attachments"]] if prompt else None,
     )

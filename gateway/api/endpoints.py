@@ -11,6 +11,7 @@ import gateway.api.search as search
 import gateway.api.session as session
 import gateway.api.system as system
 import gateway.api.turns as turns
+import gateway.api.uploads as uploads
 from gateway.api.openapi import ApiEndpoint
 from gateway.api.paths import API
 from gateway.api.schemas import (
@@ -36,6 +37,7 @@ from gateway.api.schemas import (
     SignIn,
     TurnCreated,
     TurnState,
+    UploadOut,
     Vote,
     VoteRequest,
 )
@@ -79,7 +81,51 @@ retried there, over Redis; 409 if that process does not answer).
 404: no such turn, or another key's. 422: a provider the turn has (add) or has not (retry), or
 unknown."""
 
+UPLOAD = """\
+One image, multipart/form-data in the field `file`: PNG, JPEG, WebP or GIF, at most
+MAX_UPLOAD_BYTES (20 MB by default). The whole image is decoded: a file that is not an image
+(415), of another type than it was sent as, truncated or damaged (422), or too large (413) is
+refused with `error.type` naming why, and nothing is stored. Its bytes are stored once per
+SHA-256; the same image uploaded again by the same key is the same upload. A prompt attaches
+it with `"attachments": [{"upload_id": id}]`."""
+
+_IMAGES = {
+    media_type: {"schema": {"type": "string", "format": "binary"}}
+    for media_type in ("image/png", "image/jpeg", "image/webp", "image/gif")
+}
+
 ENDPOINTS: list[ApiEndpoint] = [
+    ApiEndpoint(
+        "POST",
+        f"{API}/uploads",
+        uploads.create_upload,
+        "Upload an image for prompts",
+        "uploads",
+        response=UploadOut,
+        status=201,
+        errors=(503,),
+        body_content={
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                },
+                "encoding": {"file": {"contentType": ", ".join(_IMAGES)}},
+            }
+        },
+        description=UPLOAD,
+    ),
+    ApiEndpoint(
+        "GET",
+        f"{API}/uploads/{{upload_id:str}}",
+        uploads.read_upload,
+        "An uploaded image (its owner's only)",
+        "uploads",
+        errors=(404, 503),
+        other_content=_IMAGES,
+        path_schemas={"upload_id": {"type": "string", "pattern": "^[A-Za-z0-9_-]{22}$"}},
+    ),
     ApiEndpoint(
         "POST",
         f"{API}/conversations/",

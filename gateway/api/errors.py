@@ -24,6 +24,7 @@ from gateway.turns import (
     TooBusy,
     TurnError,
 )
+from gateway.turns.uploads import BadUpload
 from storage import UNAVAILABLE_ERRORS
 
 log = logging.getLogger("multichat")
@@ -118,6 +119,9 @@ def status_of(error: TurnError) -> HttpError:
         return HttpError(404, error.message)
     if isinstance(error, PromptTooLong):
         return HttpError(413, error.message, type="prompt_too_large")
+    if isinstance(error, BadUpload):
+        status = {"too_large": 413, "not_an_image": 415, "unsupported_type": 415}
+        return HttpError(status.get(error.reason, 422), error.message, type=error.reason)
     if isinstance(error, InvalidChoice):
         return HttpError(
             422, error.message, type="unknown_provider" if error.unknown_provider else None

@@ -102,6 +102,8 @@ class ApiEndpoint:
     public: bool = False  # readable without a client key (the guard's PUBLIC_PATHS agree)
     # Other media types of the success response, besides the JSON of ``response``.
     other_content: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # A request body that is not JSON (an upload's multipart form), by media type.
+    body_content: dict[str, dict[str, Any]] = field(default_factory=dict)
     description: str | None = None  # the operation's longer explanation (Markdown)
 
 
@@ -215,6 +217,8 @@ def _operation(endpoint: ApiEndpoint) -> dict[str, Any]:
             "required": not endpoint.body_optional,
             "content": {"application/json": {"schema": _ref(endpoint.body)}},
         }
+    elif endpoint.body_content:
+        operation["requestBody"] = {"required": True, "content": endpoint.body_content}
     responses: dict[str, Any] = {}
     success: dict[str, Any] = {"description": _STATUS_TEXT.get(endpoint.status, "OK")}
     if endpoint.stream:
@@ -230,7 +234,7 @@ def _operation(endpoint: ApiEndpoint) -> dict[str, Any]:
     if endpoint.no_content:
         responses["204"] = {"description": "Nothing left to send: an EventSource stops here"}
     errors = {*endpoint.errors, 405, 421}
-    if endpoint.body is not None:
+    if endpoint.body is not None or endpoint.body_content:
         errors |= {400, 413, 415, 422}
     if endpoint.method in ("POST", "PUT", "PATCH", "DELETE"):
         errors.add(403)  # a cross-site origin

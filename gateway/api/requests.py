@@ -21,9 +21,10 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
-from sse_starlette.sse import SendTimeoutError
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.drops import SendTimeout
 
 access_log = logging.getLogger("multichat.access")
 
@@ -60,7 +61,7 @@ def dropped_reason(error: BaseException | None) -> str | None:
     for _ in range(5):
         while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
             error = error.exceptions[0]
-        if isinstance(error, SendTimeoutError):
+        if isinstance(error, SendTimeout):
             return "send_timeout"
         if error is None:
             return None

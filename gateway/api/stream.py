@@ -1,46 +1,58 @@
-"""The event-stream response: sse-starlette with the contract's headers, pings and timeouts.
+"""The event-stream response: the gateway's own small ASGI response, on public APIs only.
 
-Events arrive already encoded, so the per-event path is as short as sse-starlette allows:
+Events arrive already encoded (``gateway.turns.events``), so a body chunk goes to ``send`` as it
+is, through every middleware like any other response's body. What the response adds to the
+bytes, and how it ends:
 
-* each chunk goes to the server as it is (no ``ensure_bytes``, no debug line per event);
-* the send timeout is a lazy watchdog (``SendWatchdog``): one timer per ``SEND_TIMEOUT``
-  period per stream checks whether a send has been waiting that long, where sse-starlette
-  opens an anyio cancel scope and a timer for every send;
-* the body chunks skip the middleware ``send`` wrappers: those only look at
-  ``http.response.start`` (headers, status), which still goes through them, as does the last
-  empty body that ends the response. ``RawSend``, outermost, keeps the server's own ``send``
-  in the scope for that.
+* **headers**: ``text/event-stream; charset=utf-8``, ``Cache-Control: no-cache``,
+  ``X-Accel-Buffering: no`` (proxies must not buffer), ``Connection: keep-alive``, and
+  ``X-Multichat-Source`` (see ``event_stream``);
+* **pings**: a ``: ping`` comment every ``PING_INTERVAL`` seconds, so that proxies and
+  browsers keep an idle stream open;
+* **disconnects**: one watcher task per stream waits for the client's ``http.disconnect``
+  (and sends the pings); it cancels the stream, whose iterator then runs its cleanup;
+* **send timeout**: a client that stops reading makes a send wait; one that has waited
+  ``SEND_TIMEOUT`` seconds is dropped with ``SendTimeout`` (counted as a ``send_timeout`` drop).
+  The check is a lazy watchdog (``SendWatchdog``): one timer per period per stream, where a
+  timeout around each send would start and cancel a timer per token;
+* **HEAD**: the headers and an empty body; the stream never starts.
+
+Why not sse-starlette's ``EventSourceResponse``: its public API does all of this, at a cost per
+token and per stream that the gateway does not pay (each chunk through ``ensure_bytes`` and a
+debug log call, an anyio cancel scope and timer around each send, four tasks and a task group
+per stream, ~11 KB). Measured in docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
-import anyio
-from sse_starlette import EventSourceResponse, ServerSentEvent
-from sse_starlette.event import ensure_bytes
-from sse_starlette.sse import SendTimeoutError
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
+from gateway.drops import SendTimeout
 from gateway.settings import Settings
 
-STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-RAW_SEND = "multichat.raw_send"  # the scope key of the server's own send
+STREAM_HEADERS = {
+    "Cache-Control": "no-cache",
+    "X-Accel-Buffering": "no",
+}
+PING = b": ping\n\n"
+CLEANUP_TIMEOUT = 30.0  # seconds for a stream's iterator to clean up after a failed send
 
 
 def event_stream(
     settings: Settings, content: AsyncIterator[bytes], source: str = "memory"
-) -> EventSourceResponse:
+) -> EventStream:
     """``X-Multichat-Source`` tells operators where the events came from: this worker's
     memory, its mirror of another worker's turn (Redis), or the database's replay."""
-    return EncodedEventStream(
+    return EventStream(
         content,
         headers={**STREAM_HEADERS, "X-Multichat-Source": source},
-        ping=settings.ping_interval,
-        ping_message_factory=lambda: ServerSentEvent(comment="ping", sep="\n"),
+        ping_interval=settings.ping_interval,
         send_timeout=settings.send_timeout,
-        sep="\n",
     )
 
 
@@ -48,100 +60,54 @@ async def replay(chunks: list[bytes]) -> AsyncIterator[bytes]:
     yield b"".join(chunks)
 
 
-class RawSend:
-    """Outermost ASGI middleware: keeps the server's ``send`` in the scope, for the body
-    chunks of event streams (see the module docstring)."""
+class EventStream(Response):
+    """A ``text/event-stream`` response of encoded SSE chunks (see the module docstring)."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    media_type = "text/event-stream"
+
+    def __init__(
+        self,
+        content: AsyncIterator[bytes],
+        *,
+        headers: dict[str, str],
+        ping_interval: float | None,
+        send_timeout: float | None,
+        status_code: int = 200,
+    ) -> None:
+        self.body_iterator = content
+        self.status_code = status_code
+        self.background = None
+        self.init_headers({**headers, "Connection": "keep-alive"})
+        self.ping_interval = ping_interval or None  # 0: no pings
+        self.send_timeout = send_timeout
+        self._sending = False  # a body send is in progress (the watcher does not ping then)
+        self._ended = False  # the last chunk is sent: nothing left for a disconnect to stop
+        self._stopped = False  # the watcher cancelled the stream (a disconnect, a failed ping)
+        self._watch_error: BaseException | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            scope[RAW_SEND] = send
-        await self.app(scope, receive, send)
-
-
-class EncodedEventStream(EventSourceResponse):
-    """An ``EventSourceResponse`` whose content is encoded SSE bytes."""
-
-    _raw_send: Send | None = None
-    _streaming = False
-    _stopped = False  # the watcher ended the stream (a disconnect, a failed ping)
-    _watch_error: BaseException | None = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """The stream in the request's own task, and one task that watches for the client's
-        disconnect and sends the pings: sse-starlette runs four in a task group (stream,
-        ping, disconnect and exit signal, the last idle here: the gateway drains its turns
-        itself, see gateway/app.py), about 10 KB and four task starts per stream."""
-        if scope["type"] != "http" or scope["method"] == "HEAD" or self.data_sender_callable:
-            await super().__call__(scope, receive, send)
+        await send({"type": "http.response.start", "status": self.status_code,
+                    "headers": self.raw_headers})  # fmt: skip
+        if scope["method"] == "HEAD":
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
             return
-        self._raw_send = scope.get(RAW_SEND)
         task = asyncio.current_task()
         assert task is not None
-        self._streaming = True
         watcher = asyncio.get_running_loop().create_task(self._watch(receive, send, task))
         try:
-            await self._stream_response(send)
+            await self._stream(send)
         except asyncio.CancelledError:
-            if not self._stopped:
+            # Our own cancel (the client left, or a ping could not be sent) ends the response
+            # quietly; any other (the server's) goes on.
+            if not self._stopped or task.uncancel() > 0:
                 raise
-            task.uncancel()  # our own cancel: the client left, or a ping could not be sent
         finally:
-            self._streaming = False
             watcher.cancel()
         if self._watch_error is not None:
             raise self._watch_error
-        if self.background is not None:
-            await self.background()
 
-    async def _watch(self, receive: Receive, send: Send, stream: asyncio.Task) -> None:
-        """Until the client disconnects (then the stream is cancelled), pinging when idle."""
-        loop = asyncio.get_running_loop()
-        interval = self.ping_interval or None
-        due = loop.time() + interval if interval else None
-        try:
-            while self.active:
-                try:
-                    async with asyncio.timeout_at(due):
-                        message = await receive()
-                except TimeoutError:
-                    await self._ping_once(send)
-                    due = loop.time() + interval  # type: ignore[operator]  # pings are on in this loop: interval is a number
-                    continue
-                if message["type"] == "http.disconnect":
-                    self.active = False
-                    if self.client_close_handler_callable is not None:
-                        await self.client_close_handler_callable(message)
-                    break
-        except asyncio.CancelledError:
-            return  # the stream ended first
-        except BaseException as error:  # a ping that could not be sent in time
-            self._watch_error = error
-        if self._streaming:
-            self._stopped = True
-            stream.cancel()
-
-    async def _ping_once(self, send: Send) -> None:
-        """One ping, as sse-starlette sends it (its own loop is not used: see ``_watch``)."""
-        message = (
-            self.ping_message_factory()
-            if self.ping_message_factory
-            else ServerSentEvent(comment="ping", sep=self.sep)
-        )
-        async with self._send_lock:
-            if self.active:
-                await self._send_with_timeout(
-                    send,
-                    {"type": "http.response.body", "body": ensure_bytes(message, self.sep),
-                     "more_body": True},
-                )  # fmt: skip
-
-    async def _stream_response(self, send: Send) -> None:
-        await send({"type": "http.response.start", "status": self.status_code,
-                    "headers": self.raw_headers})  # fmt: skip
-        raw = self._raw_send or send
+    async def _stream(self, send: Send) -> None:
+        """Every chunk of the iterator, then the end of the body."""
         watchdog = SendWatchdog(self.send_timeout)
         try:
             async with asyncio.timeout(None) as deadline:
@@ -149,29 +115,68 @@ class EncodedEventStream(EventSourceResponse):
                 clock = asyncio.get_running_loop().time
                 async for chunk in self.body_iterator:
                     watchdog.since = clock()
-                    await raw({"type": "http.response.body", "body": chunk, "more_body": True})
+                    self._sending = True
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                    self._sending = False
                     watchdog.since = 0.0
         except TimeoutError:
             if not watchdog.fired:
                 raise
             await self._close_iterator()
-            raise SendTimeoutError() from None
+            raise SendTimeout() from None
         except BaseException:
             await self._close_iterator()
             raise
         finally:
             watchdog.disarm()
-        async with self._send_lock:
-            self.active = False
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        self._ended = True
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def _watch(self, receive: Receive, send: Send, stream: asyncio.Task) -> None:
+        """Until the client disconnects (then the stream is cancelled), pinging when due."""
+        loop = asyncio.get_running_loop()
+        interval = self.ping_interval
+        due = loop.time() + interval if interval else None
+        try:
+            while True:
+                try:
+                    async with asyncio.timeout_at(due):
+                        message = await receive()
+                except TimeoutError:
+                    assert interval is not None  # no deadline, no timeout, without pings
+                    await self._ping(send)
+                    due = loop.time() + interval
+                    continue
+                if message["type"] == "http.disconnect":
+                    break
+        except asyncio.CancelledError:
+            return  # the stream ended first
+        except BaseException as error:  # a ping that could not be sent in time
+            self._watch_error = error
+        if not self._ended:
+            self._stopped = True
+            stream.cancel()
+
+    async def _ping(self, send: Send) -> None:
+        """A ping, unless a body send is in progress: that one already waits for the client,
+        and bytes must not be added in the middle of an event."""
+        if self._sending or self._ended:
+            return
+        try:
+            async with asyncio.timeout(self.send_timeout):
+                await send({"type": "http.response.body", "body": PING, "more_body": True})
+        except TimeoutError:
+            raise SendTimeout() from None
 
     async def _close_iterator(self) -> None:
-        # As sse-starlette does: the iterator's cleanup (unsubscribing) runs before the error
-        # escapes, bounded by its cleanup timeout.
-        aclose = getattr(self.body_iterator, "aclose", None)
+        """The iterator's cleanup (unsubscribing) runs before the error escapes, bounded."""
+        aclose: Any = getattr(self.body_iterator, "aclose", None)
         if aclose is not None:
-            with anyio.move_on_after(self._cleanup_timeout, shield=True):
-                await aclose()
+            try:
+                async with asyncio.timeout(CLEANUP_TIMEOUT):
+                    await aclose()
+            except TimeoutError:
+                pass
 
 
 class SendWatchdog:

@@ -20,6 +20,7 @@ from gateway.api.schemas import (
     RevealedLabel,
     TurnCreated,
     TurnProviderState,
+    TurnSettingsOut,
     TurnState,
     Vote,
     dump,
@@ -208,6 +209,7 @@ def turn_state(snapshot: TurnSnapshot, vote=None) -> TurnState:
         ],
         blind=snapshot.blind,
         vote=vote_out(snapshot.turn_id, providers, vote) if vote is not None else None,
+        settings=TurnSettingsOut(**snapshot.settings.shown()),
     )
 
 

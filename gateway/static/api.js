@@ -19,7 +19,9 @@ export class ApiError extends Error {
 
 async function request(method, path, body) {
   const init = { method, headers: { accept: "application/json" } };
-  if (body !== undefined) {
+  if (body instanceof FormData) {
+    init.body = body; // the browser sets multipart/form-data with its boundary
+  } else if (body !== undefined) {
     init.headers["content-type"] = "application/json";
     init.body = JSON.stringify(body);
   }
@@ -92,5 +94,14 @@ export async function searchConversations(q, limit = 50) {
   );
   return { items: data, total: Number(response.headers.get("x-total-count")) || data.length };
 }
+
+// An image for a prompt: 201 {id, media_type, bytes, sha256, width, height}.
+export function uploadImage(file) {
+  const form = new FormData();
+  form.append("file", file, file.name || "image");
+  return api("POST", "/uploads", form);
+}
+
+export const uploadUrl = (id) => `${API}/uploads/${encodeURIComponent(id)}`;
 
 export const exportUrl = (id, format) => `${API}/conversations/${id}/export?format=${format}`;

@@ -10,6 +10,10 @@
 //   turn-layout.js side by side, two at a time, one at a time; Expand; Sync scroll
 //   comparison.js  the bars under a turn; figures.js  an answer's figures and their words
 //   composer.js    the prompt box, Send and Stop all, sending a turn
+//   attachments.js images for the next prompt (drop, paste, choose), uploaded at once
+//   turn-settings.js  the next turn's system prompt, temperature, length, reasoning
+//   reasoning.js   each answer's reasoning, streamed above it, folded once it answers
+//   prompt-extras.js  a prompt's images and settings, what each model was not given
 //   picker.js      which models to ask: the provider chips, the Models popover, health dots
 //   arena.js       Named, Blind or Battle; vote.js  the vote under a blind turn, the reveal
 //   leaderboard.js the leaderboard view (#leaderboard), ties and the intervals' axis
@@ -30,6 +34,7 @@
 //   markdown.js, markdown-inline.js   the Markdown renderer (incremental; never HTML)
 
 import { bindArena } from "./arena.js";
+import { bindAttachments } from "./attachments.js";
 import { bindComposer, focusPrompt, updateComposer } from "./composer.js";
 import { bindDrawer, closeSidebarOnPhone, initDrawer } from "./drawer.js";
 import { bindLeaderboard } from "./leaderboard.js";
@@ -44,6 +49,9 @@ import { bindSidebar, markActive, refreshConversations } from "./sidebar.js";
 import { startSession } from "./signin.js";
 import { on, state } from "./state.js";
 import { initTheme } from "./theme.js";
+import { bindTurnSettings } from "./turn-settings.js";
+import "./prompt-extras.js"; // a prompt's images and settings: a turn extension
+import "./reasoning.js"; // each answer's reasoning: a turn extension
 import "./vote.js"; // the vote under blind turns: a turn extension
 
 // What each module does when another says what happened (the events are listed in state.js).
@@ -80,6 +88,8 @@ function wire() {
 function bind() {
   bindNotice();
   bindComposer();
+  bindAttachments();
+  bindTurnSettings();
   bindSidebar();
   bindSearch();
   bindDrawer();

@@ -189,6 +189,9 @@ export class AnswerColumn {
 
   // Retry (retry.js): the column starts over, waiting for its provider's new answer.
   reset() {
+    this.aboveEl.replaceChildren(); // what other modules drew above the old answer (reasoning)
+    this.reasoning = null;
+    this.answer = null;
     this.text = "";
     this.figures = null;
     this.figuresEl.hidden = true;

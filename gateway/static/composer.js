@@ -1,13 +1,16 @@
 // The composer: the prompt box (Enter sends, Shift+Enter is a new line, it grows as you type),
-// the example questions, Send and Stop all, and sending a prompt as a new turn.
+// the example questions, Send and Stop all, and sending a prompt as a new turn, with its images
+// (attachments.js) and its own settings (turn-settings.js).
 
 import { createTurn } from "./api.js";
 import { arenaMode, drawTwo } from "./arena.js";
+import { clearAttachments, pendingAttachments, uploading } from "./attachments.js";
 import { byId } from "./dom.js";
 import { hideNotice, reportError, showNotice, withdrawNotice } from "./notice.js";
 import { allModels, chosenModels } from "./picker.js";
 import { currentLiveTurn, emit, state } from "./state.js";
 import { addTurn, newTurnView, removeTurn, streamNewTurn } from "./transcript.js";
+import { turnSettingsBody } from "./turn-settings.js";
 
 const STILL_ANSWERING = "The models are still answering: wait for them, or press Stop all.";
 const MAX_HEIGHT = 220; // px: the prompt box grows up to this, then scrolls
@@ -47,6 +50,10 @@ async function send(text) {
     els.prompt.focus();
     return;
   }
+  if (uploading()) {
+    showNotice("An image is still uploading: send once it is there.");
+    return;
+  }
   const mode = arenaMode();
   let chosen = chosenModels();
   // A battle: two drawn at random from those chosen (from all, if fewer than two are).
@@ -57,7 +64,11 @@ async function send(text) {
   }
   hideNotice();
   const blind = mode !== "named";
+  const images = pendingAttachments();
+  const settings = turnSettingsBody();
   const view = newTurnView(prompt);
+  view.attachments = images;
+  view.settings = { ...(settings.params || {}), ...(settings.system ? { system: settings.system } : {}) };
   // A blind turn's columns come with its first event, named by label only.
   if (!blind) for (const c of chosen) view.column(c.name, c.model, c.simulated);
   addTurn(view);
@@ -73,6 +84,8 @@ async function send(text) {
       conversation_id: conversationAtSend,
       models: chosen.map((c) => c.request),
       blind,
+      ...settings,
+      ...(images.length ? { attachments: images.map((image) => ({ upload_id: image.id })) } : {}),
     });
   } catch (error) {
     removeTurn(view);
@@ -84,6 +97,7 @@ async function send(text) {
     sending = false;
     updateComposer();
   }
+  if (images.length) clearAttachments(); // they went with this question
   streamNewTurn(view, created, seq);
   emit("turn-started", { push: conversationAtSend == null });
 }

@@ -13,20 +13,23 @@ export function figuresOf(answer) {
   const usage = answer.usage || {};
   const input = num(usage.input_tokens ?? answer.input_tokens);
   let output = num(usage.output_tokens ?? answer.output_tokens);
+  const reasoning = num(usage.reasoning_tokens); // part of the output, before the first token
   let estimated = false;
   const content = answer.content || "";
   if (output == null && content !== "") {
     output = Math.max(1, Math.round(content.length / CHARS_PER_TOKEN));
     estimated = true;
   }
+  // The answer's own speed: its reasoning came before its first token.
+  const answered = output == null ? null : output - (reasoning || 0);
   let speed = null;
-  if (output != null && ttft != null && total != null && total > ttft && output > 0) {
-    speed = output / ((total - ttft) / 1000);
+  if (answered != null && ttft != null && total != null && total > ttft && answered > 0) {
+    speed = answered / ((total - ttft) / 1000);
   }
   const cost = num(answer.cost_usd);
   // Only a complete answer can be the best at anything: a failed or stopped one was cut short.
   const rankable = answer.status === "complete";
-  return { ttft, total, speed, input, output, estimated, cost, rankable };
+  return { ttft, total, speed, input, output, reasoning, estimated, cost, rankable };
 }
 
 function num(value) {
@@ -44,11 +47,14 @@ export function formatSpeed(rate) {
   return `${rate.toFixed(rate < 10 ? 1 : 0)} tok/s`;
 }
 
-// Two parts ("2279 in", "203 out"), so that a narrow card can break the line between them.
+// Two parts ("2279 in", "203 out"), so that a narrow card can break the line between them;
+// a third for the reasoning tokens, which the output counts ("56 reasoning").
 export function tokenParts(figures) {
   if (figures.input == null && figures.output == null) return ["—"];
   const part = (n) => (n == null ? "?" : String(n));
-  return [`${part(figures.input)} in`, `${figures.estimated ? "≈" : ""}${part(figures.output)} out`];
+  const parts = [`${part(figures.input)} in`, `${figures.estimated ? "≈" : ""}${part(figures.output)} out`];
+  if (figures.reasoning) parts.push(`${figures.reasoning} reasoning`);
+  return parts;
 }
 
 export function formatCost(usd) {

@@ -8,7 +8,9 @@
 //
 // Slots for what other modules add: `promptBar` (beside the prompt: e.g. branches ‹1/2›),
 // `blockEl` (a full-width block under the columns: e.g. a fused answer); `turnExtensions` hear
-// of every turn's changes and of the events this module does not know (reveal, thinking, …).
+// of every turn's changes, of each frame of streamed text, and of the events this module does
+// not know (reveal, thinking, …). `userMessage`: a stored turn's prompt as the conversation
+// gives it (its images, its settings); a live one's composer sets `attachments`, `settings`.
 
 import { cancelTurn, eventsUrl, getTurn } from "./api.js";
 import { AnswerColumn, FINISHED } from "./column.js";
@@ -19,11 +21,12 @@ import { addModelControl, syncAddModel } from "./retry.js";
 import { showStatus } from "./status.js";
 import { TurnLayout } from "./turn-layout.js";
 
-const EVENT_TYPES = ["turn", "start", "status", "delta", "done", "reveal", "end"];
+const EVENT_TYPES = ["turn", "start", "status", "delta", "thinking", "done", "reveal", "end"];
 const MAX_RECOVERIES = 8;
 
-// Modules that add to every turn (arena.js: the vote under a blind turn's columns), told
-// {changed(view), event(view, type, data)} for each turn on screen.
+// Modules that add to every turn (vote.js: the vote under a blind turn's columns; reasoning.js:
+// each answer's reasoning), told {changed(view), event(view, type, data), streamed?(view)} for
+// each turn on screen.
 export const turnExtensions = [];
 
 // A column's key: its provider, or in a blind turn its label (A, B, …), which is all it shows.
@@ -47,6 +50,9 @@ export class TurnView {
     this.source = null;
     this.recoveries = 0;
     this.recoverTimer = 0;
+    this.userMessage = null;
+    this.attachments = [];
+    this.settings = null;
 
     this.promptEl = h("div", { class: "prompt-text" });
     this.promptBar = h("div", { class: "prompt-bar" });
@@ -106,6 +112,7 @@ export class TurnView {
   static stored(group, order = []) {
     const view = new TurnView(group.user ? group.user.content : "");
     view.turnId = group.turnId;
+    view.userMessage = group.user;
     view.ended = true;
     view.blind = group.answers.some((message) => message.label);
     view.revealed = view.blind && group.answers.every((message) => message.provider);
@@ -144,6 +151,7 @@ export class TurnView {
   // New text in a column: only the status line can have changed.
   streamed() {
     this.renderStatus();
+    for (const extension of turnExtensions) if (extension.streamed) extension.streamed(this);
     if (this.hooks.onChange) this.hooks.onChange(this);
   }
 

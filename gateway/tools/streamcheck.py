@@ -17,7 +17,9 @@ from dataclasses import dataclass
 import orjson
 
 STATUSES = frozenset(("complete", "failed", "cancelled"))
-EVENT_NAMES = frozenset((b"turn", b"start", b"status", b"delta", b"done", b"reveal", b"end"))
+EVENT_NAMES = frozenset(
+    (b"turn", b"start", b"status", b"delta", b"thinking", b"done", b"reveal", b"end")
+)
 
 
 @dataclass(slots=True)
@@ -30,8 +32,9 @@ class StreamChecker:
     """The contract's rules (spec §3.1) for one stream, checked event by event: well-formed
     events, integer ids strictly increasing, ``turn`` first and once, deltas and one ``done``
     per announced provider (by label in a blind turn) and nothing of a provider after its ``done``, concatenated deltas
-    equal to ``done.content``, ``end`` last and once with the statuses of the ``done`` events,
-    no event named ``error``. ``finish()`` adds what only the end of the stream can tell.
+    equal to ``done.content`` and concatenated ``thinking`` events to ``done.thinking``,
+    ``end`` last and once with the statuses of the ``done`` events, no event named ``error``.
+    ``finish()`` adds what only the end of the stream can tell.
     """
 
     __slots__ = (
@@ -42,6 +45,7 @@ class StreamChecker:
         "announced",
         "ended",
         "texts",
+        "thoughts",
         "statuses",
         "started",
         "failures",
@@ -59,6 +63,7 @@ class StreamChecker:
         self.announced = False  # a well-formed `turn` event named the providers
         self.ended = False
         self.texts: dict[str, list[str]] = {}  # announced provider -> its delta texts
+        self.thoughts: dict[str, list[str]] = {}  # provider -> its thinking texts
         self.statuses: dict[str, str] = {}  # provider -> done.status
         self.started: set[str] = set()
         self.failures: list[tuple[str, str, str]] = []  # (provider, status, error type)
@@ -110,7 +115,9 @@ class StreamChecker:
         payload = self._payload(name, data)
         if payload is None:
             return None
-        if name == b"turn":
+        if name == b"thinking":
+            self._thinking(payload)
+        elif name == b"turn":
             self._turn(payload)
         elif name == b"start":
             self._start(payload)
@@ -167,6 +174,15 @@ class StreamChecker:
         else:
             self.started.add(provider)
 
+    def _thinking(self, payload: dict) -> None:
+        provider, text = payload.get(self.key), payload.get("text")
+        if provider not in self.texts or type(text) is not str:
+            self.violation("thinking_unannounced_or_bad", repr(provider))
+        elif provider in self.statuses:
+            self.violation("event_after_done", f"thinking of {provider}")
+        else:
+            self.thoughts.setdefault(provider, []).append(text)
+
     def _status(self, payload: dict) -> None:
         provider = payload.get(self.key)
         if provider not in self.texts:
@@ -195,6 +211,12 @@ class StreamChecker:
                 "content_mismatch",
                 f"{provider}: deltas {len(''.join(self.texts[provider]))} chars, "
                 f"done.content {len(content)} chars",
+            )
+        thought = "".join(self.thoughts.get(provider, ()))
+        if thought and payload.get("thinking") != thought:
+            self.violation(
+                "thinking_mismatch",
+                f"{provider}: thinking {len(thought)} chars, done.thinking differs",
             )
         if status != "complete":
             error = payload.get("error")

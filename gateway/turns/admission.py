@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 
 from gateway.settings import Settings
 from gateway.turns.blind import assign_labels
-from gateway.turns.context import build_threads, conversation_settings
+from gateway.turns.context import conversation_settings
 from gateway.turns.ending import Endings
 from gateway.turns.errors import InvalidChoice, NotFound, PromptTooLong, ShuttingDown, TooBusy
 from gateway.turns.grace import GraceTimers
@@ -19,7 +19,10 @@ from gateway.turns.limits import KeyLimits
 from gateway.turns.log import EventLog, LegState
 from gateway.turns.reruns.choice import pinned
 from gateway.turns.table import TurnTable
+from gateway.turns.threads import threads_with_images
 from gateway.turns.turn import Turn
+from gateway.turns.turn_settings import TurnSettings
+from gateway.turns.uploads import check_attachments
 from providers import Message, Provider
 from storage import Pool, Q
 
@@ -79,24 +82,31 @@ class Admission:
         owner: int = 0,
         blind: bool | None = None,
         history: Sequence[Message] | None = None,
+        settings: TurnSettings | None = None,
     ) -> Turn:
         """Start a turn for ``owner`` (a client key's id; 0 in open mode). ``blind``: labels
         instead of providers; None: as the conversation is. ``history``: the messages before
         the prompt as the client keeps them, given to every provider instead of the stored
-        conversation's."""
+        conversation's. ``settings``: the turn's own system prompt, parameters and images."""
         if len(prompt) > self.settings.max_prompt_chars:
             raise PromptTooLong(
                 f"the prompt is longer than {self.settings.max_prompt_chars} characters"
             )
         chosen = self.choose_providers(models)
+        settings = (settings or TurnSettings()).check(
+            self.providers, self.settings.max_prompt_chars
+        )
         if self.table.draining:
             raise ShuttingDown("the gateway is shutting down; try again in a moment")
         if self.table.running >= self.settings.max_concurrent_turns:
             raise TooBusy("too many turns are running; try again in a moment")
+        await check_attachments(
+            self.pool, settings.attachments, owner, self.settings.max_attachments
+        )
         self.limits.admit(owner)
         try:
             return await self._start(
-                prompt, chosen, conversation_id, wait_for_listener, owner, blind, history
+                prompt, chosen, conversation_id, wait_for_listener, owner, blind, history, settings
             )
         except BaseException:
             self.limits.release(owner)
@@ -109,8 +119,9 @@ class Admission:
         conversation_id: int | None,
         wait_for_listener: bool,
         owner: int,
-        blind: bool | None = None,
-        history: Sequence[Message] | None = None,
+        blind: bool | None,
+        history: Sequence[Message] | None,
+        settings: TurnSettings,
     ) -> Turn:
         turn_id = secrets.token_urlsafe(16)  # 128 random bits
         states = {
@@ -122,20 +133,25 @@ class Admission:
         self.table.starting += 1
         try:
             rows = await self._thread_rows(conversation_id, list(states), owner)
+            conversation = conversation_settings(rows)
+            threads = await threads_with_images(
+                self.pool,
+                rows if history is None else [],
+                list(states),
+                prompt,
+                self.settings.context_budget_chars,
+                conversation.policy,
+                settings.attachments,
+            )
         finally:
             self.table.starting -= 1
-        conversation = conversation_settings(rows)
         if blind or (blind is None and conversation.blind):
             for name, label in assign_labels(list(states)).items():
                 states[name].blind(label)
-        if history is None:
-            threads = build_threads(
-                rows, list(states), prompt, self.settings.context_budget_chars, conversation.policy
-            )
-        else:
-            threads = {name: [*history, Message("user", prompt)] for name in states}
+        if history is not None:  # the client's own history instead of the stored one
+            threads = {name: [*history, *thread] for name, thread in threads.items()}
         legs = {
-            name: Leg(states[name], provider, threads[name])
+            name: Leg(states[name], provider, threads[name], settings.for_provider(name))
             for name, (provider, _) in zip(states, chosen, strict=True)
         }
         # The providers are called now, while the prompt is stored: storing it is then off the
@@ -152,7 +168,7 @@ class Admission:
             # leg does nothing else, and the prompt's statement would otherwise go first.
             await asyncio.sleep(0)
             conversation_id, user_message_id = await self._store_prompt(
-                turn_id, prompt, conversation_id, states, owner
+                turn_id, prompt, conversation_id, states, owner, settings
             )
         except BaseException:
             # The prompt could not be stored: stop the legs; they store and send nothing.
@@ -161,6 +177,7 @@ class Admission:
             prompt_stored.set_result(None)
             raise  # create_turn releases the owner's slot
         turn = Turn(turn_id, conversation_id, user_message_id, states, events, owner)
+        turn.settings = settings
         self.table.turns[turn_id] = turn
         events.release(turn.turn_event_data())
         prompt_stored.set_result(turn)
@@ -189,8 +206,10 @@ class Admission:
         conversation_id: int | None,
         legs: dict[str, LegState],
         owner: int,
+        settings: TurnSettings,
     ) -> tuple[int, int]:
-        """Store the prompt and the turn, in one statement; return the two ids."""
+        """Store the prompt (with its images) and the turn (with its settings), in one
+        statement; return the two ids."""
         ids = await Q.start_turn.fetchrow(
             self.pool,
             conversation_id=conversation_id,
@@ -200,6 +219,8 @@ class Admission:
             content=prompt,
             providers=[leg.entry() for leg in legs.values()],
             lease_seconds=self.settings.turn_lease,
+            attachments=list(settings.attachments),
+            settings=settings.as_json(),
         )
         if ids is None:
             raise NotFound("conversation")  # deleted since its thread was read

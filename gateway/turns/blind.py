@@ -54,6 +54,13 @@ def neutral_error(error: Mapping | None) -> dict | None:
     }
 
 
+def neutral_ignored(ignored: Mapping[str, str] | None) -> dict[str, str] | None:
+    """Which settings an answer's model was not given, without why (the reason names it)."""
+    if not ignored:
+        return None
+    return {setting: "not given to this model" for setting in ignored}
+
+
 def label_order(entries: Sequence[Mapping]) -> list[Mapping]:
     """A blind turn's entries by label: the order they were asked in would give them away."""
     return sorted(entries, key=lambda entry: entry["label"])

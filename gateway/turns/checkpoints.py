@@ -1,4 +1,5 @@
-"""Checkpoints: the text of running answers, stored every few seconds, so a crash keeps it.
+"""Checkpoints: the text (and reasoning) of running answers, stored every few seconds, so a
+crash keeps it.
 
 One timer for the whole gateway, not one per leg or per token: every ``interval`` seconds the
 text of each leg that grew since its last checkpoint is handed to the group-commit writer,
@@ -38,14 +39,18 @@ class Checkpointer:
             self.take()
 
     def take(self) -> int:
-        """Queue a checkpoint of every leg whose text grew; returns how many were queued."""
-        due: list[tuple[Leg, Checkpoint]] = []
+        """Queue a checkpoint of every leg whose text or reasoning grew; returns how many were
+        queued."""
+        due: list[tuple[Leg, tuple[int, int], Checkpoint]] = []
         for turn_id, leg in self.running():
-            grown = len(leg.parts)
+            grown = (len(leg.parts), len(leg.thoughts))
             if grown != leg.checkpointed and not leg.storing:
                 text = "".join(leg.parts)
-                due.append((leg, Checkpoint(turn_id, leg.state.provider, leg.state.model, text)))
-        queued = self.writer.checkpoint([checkpoint for _, checkpoint in due])
-        for leg, _ in due[:queued]:
-            leg.checkpointed = len(leg.parts)
+                thinking = "".join(leg.thoughts) if leg.thoughts else None
+                state = leg.state
+                checkpoint = Checkpoint(turn_id, state.provider, state.model, text, thinking)
+                due.append((leg, grown, checkpoint))
+        queued = self.writer.checkpoint([checkpoint for _, _, checkpoint in due])
+        for leg, grown, _ in due[:queued]:
+            leg.checkpointed = grown
         return queued

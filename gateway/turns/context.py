@@ -10,7 +10,12 @@ A turn where the provider has nothing to continue from (it failed, or was not as
 ``isolated``) is left out whole, prompt and all, so user and assistant still alternate, which
 Anthropic and Perplexity require. A cancelled answer that had text is kept: the user saw it.
 A provider retried in a turn has several answers there: its latest complete one is used (else
-its latest cancelled one with text). The oldest pairs are dropped first to fit the budget.
+its latest cancelled one with text). The oldest pairs are dropped first to fit the budget
+(counted in characters of text: images go with their prompt, whatever their size).
+
+Prompts keep their images (``images``: the uploads' bytes by id), and a provider's own
+answers keep what its API asked to have back with them (their Echo: signatures); an answer
+seen as another provider's (``winner``, ``shared``) goes without.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from providers import PROVIDERS, Message
+from providers import PROVIDERS, Image, Message
 
 POLICIES = ("isolated", "winner", "shared")
 _ORDER = {name: index for index, name in enumerate(PROVIDERS)}
@@ -37,24 +42,34 @@ def conversation_settings(rows: Sequence[Mapping]) -> ConversationSettings:
     return ConversationSettings(rows[0]["blind"], rows[0]["context_policy"])
 
 
+def upload_ids(rows: Iterable[Mapping]) -> set[str]:
+    """Every upload the prompts of these rows hold (whose bytes build_threads needs)."""
+    return {id for row in rows if row["role"] == "user" for id in row.get("upload_ids") or ()}
+
+
 def build_threads(
     rows: Iterable[Mapping],
     providers: Sequence[str],
     prompt: str,
     budget_chars: int,
     policy: str = "isolated",
+    *,
+    images: Mapping[str, Image] | None = None,
+    attachments: Sequence[Image] = (),
 ) -> dict[str, list[Message]]:
-    history = _History()
+    """``attachments``: the new prompt's images; ``images``: the earlier prompts' by id."""
+    history = _History(images or {})
     for row in rows:
         history.add(row)
+    question = Message("user", prompt, tuple(attachments))
     return {
         provider: _fit(
             [
-                (text, answer)
-                for turn, text in history.prompts.items()
+                (asked, answer)
+                for turn, asked in history.prompts.items()
                 if (answer := history.answer(policy, turn, provider)) is not None
             ],
-            prompt,
+            question,
             budget_chars,
         )
         for provider in providers
@@ -62,9 +77,10 @@ def build_threads(
 
 
 class _History:
-    def __init__(self) -> None:
-        self.prompts: dict[str, str] = {}  # turn id -> the user's prompt, in conversation order
-        self.answers: dict[str, dict[str, str]] = {}  # turn id -> {provider: its answer}
+    def __init__(self, images: Mapping[str, Image]) -> None:
+        self.images = images
+        self.prompts: dict[str, Message] = {}  # turn id -> the user's prompt, in order
+        self.answers: dict[str, dict[str, Message]] = {}  # turn id -> {provider: its answer}
         self.winners: dict[str, str] = {}  # turn id -> the provider its vote chose
         self.complete: set[tuple[str, str]] = set()  # (turn, provider): a later partial waits
 
@@ -74,26 +90,35 @@ class _History:
         turn = row["turn_id"]
         if row["role"] == "user":
             if turn is not None:
-                self.prompts[turn] = row["content"]
+                ids = row.get("upload_ids") or ()
+                pictures = tuple(self.images[id] for id in ids if id in self.images)
+                self.prompts[turn] = Message("user", row["content"], pictures)
                 if winner := row.get("winner_provider"):
                     self.winners[turn] = winner
         elif row["status"] == "complete":  # rows in id order: a retry's after what it retried
-            self.answers.setdefault(turn, {})[row["provider"]] = row["content"]
+            self.answers.setdefault(turn, {})[row["provider"]] = answer_message(row)
             self.complete.add((turn, row["provider"]))
         elif (
             row["status"] == "cancelled"
             and row["content"]
             and (turn, row["provider"]) not in self.complete
         ):
-            self.answers.setdefault(turn, {})[row["provider"]] = row["content"]
+            self.answers.setdefault(turn, {})[row["provider"]] = answer_message(row)
 
-    def answer(self, policy: str, turn: str, provider: str) -> str | None:
+    def answer(self, policy: str, turn: str, provider: str) -> Message | None:
         answers = self.answers.get(turn, {})
         if policy == "shared":
-            return transcript(answers) if answers else None
+            if not answers:
+                return None
+            return Message("assistant", transcript({p: m.content for p, m in answers.items()}))
         if policy == "winner" and (winner := self.winners.get(turn)) in answers:
-            return answers[winner]
+            chosen = answers[winner]
+            return chosen if winner == provider else Message("assistant", chosen.content)
         return answers.get(provider)
+
+
+def answer_message(row: Mapping) -> Message:
+    return Message("assistant", row["content"], echo=row.get("echo"))
 
 
 def transcript(answers: Mapping[str, str]) -> str:
@@ -105,17 +130,17 @@ def transcript(answers: Mapping[str, str]) -> str:
     return "\n\n".join(parts)
 
 
-def _fit(pairs: list[tuple[str, str]], prompt: str, budget_chars: int) -> list[Message]:
-    used = len(prompt)
-    kept: list[tuple[str, str]] = []
+def _fit(pairs: list[tuple[Message, Message]], prompt: Message, budget_chars: int) -> list[Message]:
+    used = len(prompt.content)
+    kept: list[tuple[Message, Message]] = []
     for question, answer in reversed(pairs):
-        used += len(question) + len(answer)
+        used += len(question.content) + len(answer.content)
         if used > budget_chars:
             break
         kept.append((question, answer))
     thread: list[Message] = []
     for question, answer in reversed(kept):
-        thread.append(Message("user", question))
-        thread.append(Message("assistant", answer))
-    thread.append(Message("user", prompt))
+        thread.append(question)
+        thread.append(answer)
+    thread.append(prompt)
     return thread

@@ -1,8 +1,9 @@
 """What answers cost, and the turn budget (``MAX_TURN_COST``) that stops legs past it.
 
-An answer's cost comes from the token counts its provider reported; where it reported none
-(a cancelled stream, a provider without usage), from an estimate of four characters per
-token of the thread sent and of the text received. An answer whose request was never accepted
+An answer's cost comes from the token counts its provider reported (reasoning tokens are
+output tokens); where it reported none (a cancelled stream, a provider without usage), from an
+estimate of four characters per token of the thread sent and of the text and reasoning
+received. An answer whose request was never accepted
 cost nothing. A model without a price has no cost (None).
 
 The budget is watched by one timer for the whole gateway, a few times a second, never per
@@ -39,7 +40,7 @@ def answer_cost(prices: PriceTable, leg: Leg, result: LegResult) -> float | None
     if input_tokens is None:
         input_tokens = thread_tokens(leg.thread, leg.provider.config.system_prompt)
     if output_tokens is None:
-        output_tokens = estimate_tokens(len(result.content))
+        output_tokens = estimate_tokens(len(result.content) + len(result.thinking or ""))
     return price.cost(input_tokens, output_tokens)
 
 
@@ -48,10 +49,10 @@ def running_estimate(prices: PriceTable, leg: Leg) -> float:
     price = prices.price(leg.state.model)
     if price is None:
         return 0.0
-    parts, chars = leg.counted
-    new_parts = leg.parts[parts:]
-    chars += sum(len(p) for p in new_parts)
-    leg.counted = (parts + len(new_parts), chars)
+    parts, thoughts, chars = leg.counted
+    new_parts, new_thoughts = leg.parts[parts:], leg.thoughts[thoughts:]  # reasoning is output
+    chars += sum(len(p) for p in new_parts) + sum(len(t) for t in new_thoughts)
+    leg.counted = (parts + len(new_parts), thoughts + len(new_thoughts), chars)
     input_tokens = thread_tokens(leg.thread, leg.provider.config.system_prompt)
     return price.cost(input_tokens, estimate_tokens(chars))
 

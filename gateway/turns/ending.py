@@ -166,4 +166,8 @@ def answer_of(turn: Turn, state: LegState, result: LegResult) -> Answer:
         input_tokens=usage.input_tokens if usage else None,
         output_tokens=usage.output_tokens if usage else None,
         citations=result.citations,
+        thinking=result.thinking,
+        reasoning_tokens=usage.reasoning_tokens if usage else None,
+        echo=result.echo,
+        settings_ignored=result.ignored,
     )

@@ -11,19 +11,20 @@ from typing import Any
 
 import orjson
 
-from gateway.turns.blind import label_order, neutral_error, neutral_finish
+from gateway.turns.blind import label_order, neutral_error, neutral_finish, neutral_ignored
 
 
 def event_bytes(id: int, name: str, data: Any) -> bytes:
     return b"id: %d\nevent: %s\ndata: %s\n\n" % (id, name.encode(), orjson.dumps(data))
 
 
-def delta_prefix(provider: str, label: str | None = None) -> bytes:
+def delta_prefix(provider: str, label: str | None = None, name: bytes = b"delta") -> bytes:
     """Everything of a delta event between its id and its text, built once per leg (a blind
-    leg's names its label instead of its provider)."""
+    leg's names its label instead of its provider). A ``thinking`` event (a piece of
+    reasoning) is the same but for its name: it costs what a delta costs."""
     if label is not None:
-        return b'\nevent: delta\ndata: {"label":%s,"text":' % orjson.dumps(label)
-    return b'\nevent: delta\ndata: {"provider":%s,"text":' % orjson.dumps(provider)
+        return b'\nevent: %s\ndata: {"label":%s,"text":' % (name, orjson.dumps(label))
+    return b'\nevent: %s\ndata: {"provider":%s,"text":' % (name, orjson.dumps(provider))
 
 
 def delta_bytes(id: int, prefix: bytes, text: str) -> bytes:
@@ -61,10 +62,17 @@ def turn_data(
     }
 
 
-def usage_data(input_tokens: int | None, output_tokens: int | None) -> dict | None:
+def usage_data(
+    input_tokens: int | None, output_tokens: int | None, reasoning_tokens: int | None = None
+) -> dict | None:
+    """Output tokens include the reasoning tokens (``reasoning_tokens`` says how many)."""
     if input_tokens is None and output_tokens is None:
         return None
-    return {"input_tokens": input_tokens, "output_tokens": output_tokens}
+    return {
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "reasoning_tokens": reasoning_tokens,
+    }
 
 
 def start_data(provider: str, model: str, label: str | None = None) -> dict:
@@ -76,19 +84,25 @@ def done_data(
 ) -> dict:
     """A done event's data, from a finished leg's answer or from its stored row; a blind
     answer's names its label, and withholds its model, its cost (a price points to the model)
-    and whatever else would tell."""
+    and whatever else would tell (why a setting was not sent names the model)."""
+    usage = usage_data(
+        answer["input_tokens"], answer["output_tokens"], answer.get("reasoning_tokens")
+    )
+    ignored = answer.get("settings_ignored")
     if label is not None:
         return {
             "label": label,
             "status": answer["status"],
             "message_id": message_id,
             "content": answer["content"],
+            "thinking": answer.get("thinking"),
             "finish_reason": neutral_finish(answer["finish_reason"]),
-            "usage": usage_data(answer["input_tokens"], answer["output_tokens"]),
+            "usage": usage,
             "ttft_ms": answer["ttft_ms"],
             "latency_ms": answer["latency_ms"],
             "error": neutral_error(error),
             "citations": answer["citations"],
+            "settings_ignored": neutral_ignored(ignored),
         }
     return {
         "provider": answer["provider"],
@@ -96,13 +110,15 @@ def done_data(
         "message_id": message_id,
         "model": answer["model"],
         "content": answer["content"],
+        "thinking": answer.get("thinking"),
         "finish_reason": answer["finish_reason"],
-        "usage": usage_data(answer["input_tokens"], answer["output_tokens"]),
+        "usage": usage,
         "ttft_ms": answer["ttft_ms"],
         "latency_ms": answer["latency_ms"],
         "error": error,
         "citations": answer["citations"],
         "cost_usd": answer["cost_usd"],
+        "settings_ignored": ignored or None,
     }
 
 

@@ -1,7 +1,8 @@
 """One leg: one provider answering one turn, its text relayed into the turn's log as it comes.
 
-``run_leg`` is the per-token path of the whole gateway. It publishes ``start`` and each delta,
-and returns what the provider said as a ``LegResult``; storing the answer and announcing it
+``run_leg`` is the per-token path of the whole gateway. It publishes ``start``, each delta and
+each piece of reasoning (a ``thinking`` event, in the same id sequence, at the same cost), and
+returns what the provider said as a ``LegResult``; storing the answer and announcing it
 (``done``) are the registry's business, once per answer.
 
 Text is made storable here, where it enters the gateway, and only here: PostgreSQL's ``text``
@@ -18,7 +19,20 @@ from dataclasses import dataclass, field
 
 from gateway.turns.events import start_data, status_data
 from gateway.turns.log import EventLog, LegState
-from providers import Citations, Finish, Message, Provider, ProviderError, Started, Status, Usage
+from providers import (
+    CallSettings,
+    Citations,
+    Echo,
+    Finish,
+    Ignored,
+    Message,
+    Provider,
+    ProviderError,
+    Started,
+    Status,
+    Thinking,
+    Usage,
+)
 
 log = logging.getLogger("multichat.turns")
 
@@ -30,14 +44,16 @@ class Leg:
     state: LegState
     provider: Provider
     thread: list[Message]
+    settings: CallSettings | None = None  # this turn's, for this provider
     parts: list[str] = field(default_factory=list)  # the text so far
-    checkpointed: int = 0  # how many parts the last checkpoint held
+    thoughts: list[str] = field(default_factory=list)  # the reasoning so far
+    checkpointed: tuple[int, int] = (0, 0)  # (parts, thoughts) the last checkpoint held
     task: asyncio.Task | None = None
     cancel_requested: bool = False
     entered: bool = False  # a task cancelled before it runs never enters its body
     storing: bool = False  # from here on a cancel cannot interrupt the leg
     cancel_reason: tuple[str, str] | None = None  # (error type, message) of a cancel with a reason
-    counted: tuple[int, int] = (0, 0)  # the budget's count so far: (parts, characters)
+    counted: tuple[int, int, int] = (0, 0, 0)  # the budget's count: (parts, thoughts, chars)
     statuses: int = 0  # status events published (for the metrics' event count)
 
     def cancel(self, reason: tuple[str, str] | None = None) -> bool:
@@ -65,6 +81,9 @@ class LegResult:
     usage: Usage | None = None
     citations: list[str] | None = None
     error: ProviderError | None = None
+    thinking: str | None = None  # None: no reasoning came
+    echo: dict | None = None  # what the API wants back with this answer (Echo)
+    ignored: dict[str, str] | None = None  # settings the model was not given, and why
 
 
 async def run_leg(leg: Leg, events: EventLog) -> LegResult:
@@ -75,11 +94,14 @@ async def run_leg(leg: Leg, events: EventLog) -> LegResult:
     clock = time.perf_counter
     started = clock()
     append, publish_delta = leg.parts.append, events.publish_delta
+    think, reasoning = leg.thoughts.append, state.reasoning
     ttft_ms = None
     finish: Finish | None = None
     usage: Usage | None = None
     citations: list[str] | None = None
     error: ProviderError | None = None
+    echo: dict | None = None
+    ignored: dict[str, str] = {}
     status = "cancelled" if leg.cancel_requested else "complete"
 
     def on_status(now: Status) -> None:  # a few times per answer, never per token
@@ -94,7 +116,7 @@ async def run_leg(leg: Leg, events: EventLog) -> LegResult:
     try:
         if not leg.cancel_requested:  # else it was cancelled before this task first ran
             async for event in provider.adapter.stream(
-                leg.thread, state.model, on_status=on_status
+                leg.thread, state.model, settings=leg.settings, on_status=on_status
             ):
                 if type(event) is str:
                     if "\x00" in event:
@@ -104,6 +126,10 @@ async def run_leg(leg: Leg, events: EventLog) -> LegResult:
                         state.status = "streaming"
                     append(event)
                     publish_delta(state, event)
+                elif type(event) is Thinking:
+                    text = event.text if "\x00" not in event.text else storable(event.text)
+                    think(text)
+                    publish_delta(reasoning, text)
                 elif type(event) is Started:
                     state.status = "streaming"
                     events.publish("start", start_data(state.provider, state.model, state.label))
@@ -113,6 +139,10 @@ async def run_leg(leg: Leg, events: EventLog) -> LegResult:
                     usage = event
                 elif type(event) is Citations:
                     citations = [storable(url) for url in event.urls]
+                elif type(event) is Echo:
+                    echo = dict(event.data)
+                elif type(event) is Ignored:
+                    ignored[event.setting] = event.reason
     except ProviderError as failure:
         status, error = "failed", failure
         error.message = storable(error.message)  # it may quote what the upstream sent
@@ -137,4 +167,7 @@ async def run_leg(leg: Leg, events: EventLog) -> LegResult:
         usage=usage,
         citations=citations,
         error=error,
+        thinking="".join(leg.thoughts) if leg.thoughts else None,
+        echo=echo,
+        ignored=ignored or None,
     )

@@ -22,6 +22,15 @@ from dataclasses import dataclass
 from gateway.turns.events import delta_bytes, delta_prefix, end_data, event_bytes
 
 
+@dataclass(frozen=True, slots=True)
+class Reasoning:
+    """A leg's reasoning side: what its ``thinking`` events are published as. It stands for its
+    leg in the log (``publish_delta`` needs only a prefix), so a piece of reasoning is kept,
+    encoded and resumed exactly as a delta is, at the same cost."""
+
+    prefix: bytes
+
+
 @dataclass(slots=True)
 class LegState:
     """What the rest of the gateway sees of one provider's leg while and after it runs."""
@@ -37,13 +46,16 @@ class LegState:
     prefix: bytes = b""
     label: str | None = None  # in a blind turn: what its events name instead of the provider
     cost_usd: float | None = None  # once finished (a blind done does not say it)
+    reasoning: Reasoning = Reasoning(b"")
 
     def __post_init__(self) -> None:
         self.prefix = delta_prefix(self.provider, self.label)
+        self.reasoning = Reasoning(delta_prefix(self.provider, self.label, b"thinking"))
 
     def blind(self, label: str) -> None:
         self.label = label
         self.prefix = delta_prefix(self.provider, label)
+        self.reasoning = Reasoning(delta_prefix(self.provider, label, b"thinking"))
 
     def entry(self) -> dict:
         """How the turn's row lists this leg."""
@@ -81,7 +93,7 @@ class Listener:
 
     __slots__ = (
         "pending", "size", "limit", "waiter", "closed", "overflowed", "after", "quiet",
-        "budget", "sending",
+        "budget", "sending", "loop",
     )  # fmt: skip
 
     def __init__(self, limit: int, after: int = 0, budget: BufferBudget = UNBOUNDED) -> None:
@@ -97,6 +109,9 @@ class Listener:
         self.overflowed = False
         self.budget = budget
         self.sending = 0  # counted bytes taken and not yet written (see EventLog.stream)
+        # Kept from the first wait: asyncio.get_running_loop() makes a getpid() system call on
+        # Python 3.11, and a listener waits once per event it is woken for.
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     def push(self, chunk: bytes) -> None:
         """A delta: these count towards the limit, and the process's budget."""
@@ -155,14 +170,16 @@ class Listener:
         self.pending.clear()
 
     async def wait(self) -> None:
-        self.waiter = asyncio.get_running_loop().create_future()
+        if self.loop is None:
+            self.loop = asyncio.get_running_loop()
+        self.waiter = self.loop.create_future()
         try:
             await self.waiter
         finally:
             self.waiter = None
 
 
-_Held = tuple[LegState | None, str, object]
+_Held = tuple[LegState | Reasoning | None, str, object]
 
 
 class EventLog:
@@ -183,7 +200,7 @@ class EventLog:
         self._ahead: list[Listener] = []
         # Each event: its bytes, or for a delta its text, with its leg in ``_legs`` (else None).
         self._entries: list[bytes | str] = []
-        self._legs: list[LegState | None] = []
+        self._legs: list[LegState | Reasoning | None] = []
         self.listeners: set[Listener] = set()
         self.ended = False
         self.on_listener = on_listener
@@ -239,7 +256,8 @@ class EventLog:
             self.sink(id, chunk)
         return id
 
-    def publish_delta(self, leg: LegState, text: str) -> None:
+    def publish_delta(self, leg: LegState | Reasoning, text: str) -> None:
+        """A piece of answer text (``leg``) or of reasoning (``leg.reasoning``)."""
         if self._held is not None:
             self._held.append((leg, "delta", text))
             return

@@ -34,6 +34,7 @@ from gateway.turns.reruns.choice import Rerun
 from gateway.turns.reruns.service import RerunService
 from gateway.turns.table import TurnTable
 from gateway.turns.turn import Turn
+from gateway.turns.turn_settings import TurnSettings
 from providers import Message, Provider
 from storage import Pool, Writer
 
@@ -180,12 +181,14 @@ class TurnRegistry:
         owner: int = 0,
         blind: bool | None = None,
         history: Sequence[Message] | None = None,
+        settings: TurnSettings | None = None,
     ) -> Turn:
         """Start a turn for ``owner`` (a client key's id; 0 in open mode). ``blind``: labels
         instead of providers; None: as the conversation is. ``history``: the messages before
         the prompt, as the client keeps them (the OpenAI-compatible API, which is stateless):
         every provider is given those instead of the stored conversation's, which only says
-        where the turn is stored."""
+        where the turn is stored. ``settings``: the turn's own system prompt, parameters and
+        images."""
         return await self.admission.create_turn(
             prompt,
             conversation_id=conversation_id,
@@ -194,6 +197,7 @@ class TurnRegistry:
             owner=owner,
             blind=blind,
             history=history,
+            settings=settings,
         )
 
     async def rerun(

@@ -15,6 +15,7 @@ import asyncpg
 from gateway.turns.errors import NotFound
 from gateway.turns.events import done_data, end_data, event_bytes, turn_data
 from gateway.turns.turn import ProviderSnapshot, TurnSnapshot
+from gateway.turns.turn_settings import TurnSettings
 from storage import Pool, Q
 
 INTERRUPTED_IDS = 1_000_000_000  # a crashed turn's replay numbers its dones and end from here
@@ -47,6 +48,10 @@ class StoredTurn:
     def running(self) -> bool:
         return self.row["status"] == "running"
 
+    @property
+    def settings(self) -> TurnSettings:
+        return TurnSettings.from_json(self.row["settings"], self.row["attachments"] or ())
+
     def snapshot(self) -> TurnSnapshot:
         row = self.row
         providers = []
@@ -69,6 +74,7 @@ class StoredTurn:
             row["status"],
             providers,
             self.cost_usd,
+            self.settings,
         )
 
     def events_after(self, after: int) -> tuple[list[bytes], bool]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from gateway.turns.events import reveal_data, turn_data
 from gateway.turns.log import EventLog, LegState
+from gateway.turns.turn_settings import TurnSettings
 
 
 @dataclass(eq=False, slots=True)
@@ -21,6 +22,7 @@ class Turn:
     log: EventLog
     owner: int = 0  # the client key that started it; 0 in open mode
     cost_usd: float | None = None  # what its answers cost so far, retries included
+    settings: TurnSettings = TurnSettings()  # as asked; a retry uses them again
 
     @property
     def ended(self) -> bool:
@@ -57,6 +59,7 @@ class Turn:
                 for leg in self.legs.values()
             ],
             cost_usd=self.cost_usd,
+            settings=self.settings,
         )
 
 
@@ -78,6 +81,7 @@ class TurnSnapshot:
     status: str  # running | finished | interrupted
     providers: list[ProviderSnapshot]
     cost_usd: float | None = None
+    settings: TurnSettings = TurnSettings()
 
     @property
     def blind(self) -> bool:

@@ -17,7 +17,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from providers.transport.proxy import DEFAULT_PORTS, EnvironmentProxies, Proxy, is_loopback
-from providers.transport.tls import client_context
+from providers.transport.tls import client_context, new_client_context
 
 TransportName = Literal["own", "httpx"]
 
@@ -43,8 +43,11 @@ class Network:
     client_key: str | None = None
     transport: TransportName = "own"
 
-    def ssl_context(self) -> ssl.SSLContext:
-        return client_context(self.ca_file, self.ca_dir, self.client_cert, self.client_key)
+    def ssl_context(self, shared: bool = True) -> ssl.SSLContext:
+        """The TLS context of these files: the one every client with the same files shares,
+        or (``shared=False``) a context of its own."""
+        make = client_context if shared else new_client_context
+        return make(self.ca_file, self.ca_dir, self.client_cert, self.client_key)
 
     def describe(self) -> str:
         """How the provider is reached, for the start-up log: never a credential."""

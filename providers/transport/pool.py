@@ -142,7 +142,8 @@ class Http1Transport(httpx.AsyncBaseTransport):
                 ssl=self.ssl_context if proxy.scheme == "https" else None,
                 server_hostname=proxy.host if proxy.scheme == "https" else None,
             )
-            connection.forward = (b"http://%s:%d" % (raw_host, port), proxy.authorization())
+            authority = b"[%s]" % raw_host if b":" in raw_host else raw_host  # IPv6 literal
+            connection.forward = (b"http://%s:%d" % (authority, port), proxy.authorization())
 
     def _connect_error(self, error: BaseException, origin: Origin) -> BaseException:
         """httpx's exception for a failed connect, its message naming what failed."""

@@ -16,8 +16,7 @@ import httpx
 ALPN = ["http/1.1"]
 
 
-@functools.cache
-def client_context(
+def new_client_context(
     ca_file: str | None = None,
     ca_dir: str | None = None,
     client_cert: str | None = None,
@@ -25,6 +24,8 @@ def client_context(
 ) -> ssl.SSLContext:
     """A client context trusting ``ca_file`` and/or ``ca_dir`` instead of the public CAs
     (certifi's bundle, as httpx uses), presenting ``client_cert`` (mutual TLS) when given.
+    ``client_context`` is the same, shared; this one is for a library that changes the
+    context it is given (httpcore sets its own ALPN protocols on it).
 
     Raises ValueError with one clear line when a file cannot be used."""
     if ca_file or ca_dir:
@@ -43,6 +44,9 @@ def client_context(
             raise ValueError(f"cannot load the client certificate: {reason(error)}") from None
     context.set_alpn_protocols(ALPN)
     return context
+
+
+client_context = functools.cache(new_client_context)
 
 
 def reason(error: BaseException) -> str:

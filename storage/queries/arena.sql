@@ -7,7 +7,9 @@
 -- every answer, and 'winner' the provider its turn's vote chose (winner_provider, on the
 -- prompt's row).
 SELECT c.blind, c.context_policy, m.turn_id, m.role, m.provider, m.model, m.status, m.content,
-       v.winner_provider
+       v.winner_provider, m.echo,
+       ARRAY(SELECT upload_id FROM message_images
+             WHERE message_id = m.id ORDER BY position) AS upload_ids
 FROM conversations c
 LEFT JOIN messages m
        ON m.conversation_id = c.id

@@ -1,9 +1,10 @@
 -- name: start_turn
--- The prompt, its turn, and a new conversation when none is given, in one round trip (the
--- gateway's added time to first token is mostly round trips). Foreign keys are checked at the
--- end of the statement, so the message and the turn can point at each other. The UPDATE of an
--- existing conversation locks its row, which serialises the turn with a delete. No row back
--- means no such conversation (or not one of this owner's: see conversations.sql).
+-- The prompt (with its images, in order), its turn (with its settings), and a new
+-- conversation when none is given, in one round trip (the gateway's added time to first token
+-- is mostly round trips). Foreign keys are checked at the end of the statement, so the
+-- message and the turn can point at each other. The UPDATE of an existing conversation locks
+-- its row, which serialises the turn with a delete. No row back means no such conversation
+-- (or not one of this owner's: see conversations.sql).
 WITH new_conversation AS (
     INSERT INTO conversations (title, owner_key_id)
     SELECT :title, nullif(:owner::bigint, 0) WHERE :conversation_id::bigint IS NULL
@@ -18,10 +19,14 @@ WITH new_conversation AS (
     INSERT INTO messages (conversation_id, turn_id, role, content)
     SELECT id, :turn_id, 'user', :content FROM target
     RETURNING id, conversation_id
+), images AS (
+    INSERT INTO message_images (message_id, position, upload_id)
+    SELECT prompt.id, a.position, a.upload_id
+    FROM prompt, unnest(:attachments::text[]) WITH ORDINALITY AS a(upload_id, position)
 ), turn AS (
-    INSERT INTO turns (id, conversation_id, user_message_id, providers, lease_until)
+    INSERT INTO turns (id, conversation_id, user_message_id, providers, lease_until, settings)
     SELECT :turn_id, conversation_id, id, :providers,
-           now() + make_interval(secs => :lease_seconds::float8)
+           now() + make_interval(secs => :lease_seconds::float8), :settings::jsonb
     FROM prompt
     RETURNING conversation_id, user_message_id
 )
@@ -35,18 +40,22 @@ WITH answers AS (
     INSERT INTO messages (
         conversation_id, turn_id, role, provider, model, status, content, finish_reason,
         error_type, error_message, error_status_code, ttft_ms, latency_ms,
-        input_tokens, output_tokens, citations, cost_usd, run)
+        input_tokens, output_tokens, citations, cost_usd, run,
+        thinking, reasoning_tokens, echo, settings_ignored)
     SELECT conversation_id, turn_id, 'assistant', provider, model, status, content, finish_reason,
            error_type, error_message, error_status_code, ttft_ms, latency_ms,
-           input_tokens, output_tokens, citations::jsonb, cost_usd, run
+           input_tokens, output_tokens, citations::jsonb, cost_usd, run,
+           thinking, reasoning_tokens, echo::jsonb, settings_ignored::jsonb
     FROM unnest(:conversation_ids::bigint[], :turn_ids::text[], :providers::text[], :models::text[],
                 :statuses::text[], :contents::text[], :finish_reasons::text[], :error_types::text[],
                 :error_messages::text[], :error_status_codes::int[], :ttfts::float8[],
                 :latencies::float8[], :input_tokens::int[], :output_tokens::int[], :citations::text[],
-                :costs::float8[], :runs::int[])
+                :costs::float8[], :runs::int[], :thinkings::text[], :reasoning_tokens::int[],
+                :echoes::text[], :settings_ignored::text[])
          AS batch(conversation_id, turn_id, provider, model, status, content, finish_reason,
                   error_type, error_message, error_status_code, ttft_ms, latency_ms,
-                  input_tokens, output_tokens, citations, cost_usd, run)
+                  input_tokens, output_tokens, citations, cost_usd, run,
+                  thinking, reasoning_tokens, echo, settings_ignored)
     WHERE EXISTS (SELECT 1 FROM turns t WHERE t.id = batch.turn_id)
     ON CONFLICT (turn_id, provider, run) WHERE role = 'assistant'
     DO UPDATE SET turn_id = EXCLUDED.turn_id
@@ -66,15 +75,18 @@ WITH answers AS (
 SELECT id, turn_id, provider, run FROM answers;
 
 -- name: store_checkpoints
--- The latest text of running answers (one row per leg, the writer sends each leg once per
--- batch). A turn that is no longer running takes no checkpoint: its answers are final.
-INSERT INTO answer_checkpoints (turn_id, provider, model, content)
-SELECT c.turn_id, c.provider, c.model, c.content
-FROM unnest(:turn_ids::text[], :providers::text[], :models::text[], :contents::text[])
-     AS c(turn_id, provider, model, content)
+-- The latest text and reasoning of running answers (one row per leg, the writer sends each
+-- leg once per batch). A turn that is no longer running takes no checkpoint: its answers are
+-- final.
+INSERT INTO answer_checkpoints (turn_id, provider, model, content, thinking)
+SELECT c.turn_id, c.provider, c.model, c.content, c.thinking
+FROM unnest(:turn_ids::text[], :providers::text[], :models::text[], :contents::text[],
+            :thinkings::text[])
+     AS c(turn_id, provider, model, content, thinking)
 JOIN turns t ON t.id = c.turn_id AND t.status = 'running'
 ON CONFLICT (turn_id, provider)
-DO UPDATE SET content = EXCLUDED.content, model = EXCLUDED.model, updated_at = now();
+DO UPDATE SET content = EXCLUDED.content, thinking = EXCLUDED.thinking, model = EXCLUDED.model,
+              updated_at = now();
 
 -- name: renew_leases
 UPDATE turns SET lease_until = now() + make_interval(secs => :lease_seconds)
@@ -90,7 +102,7 @@ WITH expired AS (
     RETURNING id, conversation_id, providers
 ), missing AS (
     SELECT e.id AS turn_id, e.conversation_id, p ->> 'provider' AS provider,
-           p ->> 'model' AS model, coalesce(c.content, '') AS content
+           p ->> 'model' AS model, coalesce(c.content, '') AS content, c.thinking
     FROM expired e
     CROSS JOIN jsonb_array_elements(e.providers) AS p
     LEFT JOIN answer_checkpoints c ON c.turn_id = e.id AND c.provider = p ->> 'provider'
@@ -98,8 +110,8 @@ WITH expired AS (
                       WHERE m.turn_id = e.id AND m.provider = p ->> 'provider')
 ), stored AS (
     INSERT INTO messages (conversation_id, turn_id, role, provider, model, status, content,
-                          error_type, error_message)
-    SELECT conversation_id, turn_id, 'assistant', provider, model, 'failed', content,
+                          thinking, error_type, error_message)
+    SELECT conversation_id, turn_id, 'assistant', provider, model, 'failed', content, thinking,
            'interrupted',
            'the gateway stopped before this answer finished; its text is kept up to the last checkpoint'
     FROM missing
@@ -112,7 +124,9 @@ SELECT id FROM expired;
 -- name: get_turn
 -- The caller compares the owner (coalesce(owner_key_id, 0), as in conversations.sql).
 SELECT t.id, t.conversation_id, t.user_message_id, t.providers, t.status, t.done_event_ids,
-       t.end_event_id, coalesce(c.owner_key_id, 0) AS owner
+       t.end_event_id, coalesce(c.owner_key_id, 0) AS owner, t.settings,
+       ARRAY(SELECT upload_id FROM message_images
+             WHERE message_id = t.user_message_id ORDER BY position) AS attachments
 FROM turns t JOIN conversations c ON c.id = t.conversation_id
 WHERE t.id = :id;
 
@@ -120,7 +134,7 @@ WHERE t.id = :id;
 -- Every run of every provider, oldest first: a provider's last row is its latest answer.
 SELECT id, provider, model, status, content, finish_reason, error_type, error_message,
        error_status_code, ttft_ms, latency_ms, input_tokens, output_tokens, citations,
-       cost_usd, run
+       cost_usd, run, thinking, reasoning_tokens, settings_ignored
 FROM messages
 WHERE turn_id = :turn_id AND role = 'assistant'
 ORDER BY id;
@@ -147,7 +161,9 @@ RETURNING id;
 -- name: rerun_thread_rows
 -- What a provider re-asked in a past turn may see: the prompts and its own answers of the
 -- turns before that one (their retries included, however late), and that turn's prompt.
-SELECT m.turn_id, m.role, m.provider, m.status, m.content
+SELECT m.turn_id, m.role, m.provider, m.status, m.content, m.echo,
+       ARRAY(SELECT upload_id FROM message_images
+             WHERE message_id = m.id ORDER BY position) AS upload_ids
 FROM messages m JOIN turns t ON t.id = m.turn_id
 WHERE t.conversation_id = :conversation_id
   AND (t.user_message_id < :user_message_id

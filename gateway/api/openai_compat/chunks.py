@@ -5,6 +5,9 @@ per-token path: its text is already JSON inside the event (``gateway.turns.event
 cut out and put between the two halves of its choice's chunk, built once per call. No parse,
 no encode per token. Other events (a few per answer) are parsed once each.
 
+Reasoning (``thinking`` events, cut out the same way) becomes ``delta.reasoning_content`` for
+a client that asked for it (``reasoning_effort``), and is left out otherwise.
+
 A fan-out streams every choice interleaved, as its deltas arrive: role chunks first, then
 content chunks, each choice's finish chunk after its ``done``, a failed one with
 ``finish_reason: "error"`` and the error in the choice. A one-provider call says nothing until
@@ -36,6 +39,7 @@ class ChunkShaper:
         *,
         fan_out: bool,
         include_usage: bool,
+        reasoning: bool = False,
     ) -> None:
         self.top = b'{"id":%s,"object":"chat.completion.chunk","created":%d,"model":%s' % (
             orjson.dumps(completion_id),
@@ -47,17 +51,20 @@ class ChunkShaper:
         self.fan_out = fan_out
         self.index = {provider: i for i, (provider, _) in enumerate(legs)}
         self.models = dict(legs)
-        # Per choice: the leg's delta prefix (what its delta events hold before their text),
-        # and the two halves of its content chunk.
-        self.deltas: list[tuple[bytes, bytes, bytes]] = [
-            (
-                delta_prefix(provider),
-                b'data: %s,"choices":[{"index":%d,"delta":{"content":' % (self.top, index),
-                b'},"logprobs":null,"finish_reason":null%s}]%s}\n\n'
-                % (self.named(provider), self.usage_null),
+        # Per choice: what its delta events hold before their text (its thinking events'
+        # too, whose text is its reasoning), and the two halves of the chunk that carries
+        # that text (none for reasoning the client did not ask for: it is left out).
+        answers, reasonings = [], []
+        for index, (provider, _) in enumerate(legs):
+            tail = b'},"logprobs":null,"finish_reason":null%s}]%s}\n\n' % (
+                self.named(provider),
+                self.usage_null,
             )
-            for index, (provider, _) in enumerate(legs)
-        ]
+            head = b'data: %s,"choices":[{"index":%d,"delta":{' % (self.top, index)
+            answers.append((delta_prefix(provider), head + b'"content":', tail))
+            thinking = head + b'"reasoning_content":' if reasoning else None
+            reasonings.append((delta_prefix(provider, None, b"thinking"), thinking, tail))
+        self.deltas: list[tuple[bytes, bytes | None, bytes]] = answers + reasonings
         self.dones: dict[str, dict] = {}
         self.committed = fan_out  # a one-provider call commits to a 200 at its first word
         self.refused: dict | None = None  # its done, when it failed before that word
@@ -104,9 +111,10 @@ class ChunkShaper:
             cut = block.find(b"\n")  # the end of the id line
             for prefix, head, tail in self.deltas:
                 if block.startswith(prefix, cut):
-                    if not self.committed:
-                        out.append(self.commit())
-                    out.append(head + block[cut + len(prefix) : -1] + tail)
+                    if head is not None:
+                        if not self.committed:
+                            out.append(self.commit())
+                        out.append(head + block[cut + len(prefix) : -1] + tail)
                     break
             else:
                 out.append(self.event(block, cut))

@@ -11,8 +11,11 @@ def completion_body(
     model: str,
     dones: list[dict],
     ids: dict,
+    *,
+    reasoning: bool = False,
 ) -> dict:
-    """``dones``: each answer's done data, in choice order; ``ids``: where it is stored."""
+    """``dones``: each answer's done data, in choice order; ``ids``: where it is stored;
+    ``reasoning``: the client asked for it, and gets it as ``reasoning_content``."""
     return {
         "id": completion_id,
         "object": "chat.completion",
@@ -21,12 +24,7 @@ def completion_body(
         "choices": [
             {
                 "index": index,
-                "message": {
-                    "role": "assistant",
-                    "content": done["content"],
-                    "refusal": None,
-                    "annotations": [],
-                },
+                "message": message(done, reasoning),
                 "logprobs": None,
                 "finish_reason": finish_reason(done),
                 "provider": done["provider"],
@@ -39,3 +37,10 @@ def completion_body(
         "usage": usage_of(dones),
         "multichat": ids,
     }
+
+
+def message(done: dict, reasoning: bool) -> dict:
+    shaped = {"role": "assistant", "content": done["content"], "refusal": None, "annotations": []}
+    if reasoning and done.get("thinking") is not None:
+        shaped["reasoning_content"] = done["thinking"]
+    return shaped

@@ -25,7 +25,7 @@ from gateway.api.guard import owner_of
 from gateway.api.openai_compat.chunks import ChunkShaper
 from gateway.api.openai_compat.completion import completion_body
 from gateway.api.openai_compat.errors import failure_body, failure_status
-from gateway.api.openai_compat.messages import read_messages, turn_options
+from gateway.api.openai_compat.messages import asks_reasoning, read_messages, turn_inputs
 from gateway.api.openai_compat.models import find_model, listed_models, parse_model
 from gateway.api.openai_compat.request import ChatCompletionRequest, not_honoured, read_request
 from gateway.api.stream import event_stream
@@ -42,9 +42,15 @@ class JsonObject(RootModel[dict[str, Any]]):
     """Any JSON object: the body is read by ``read_request``, parameter by parameter."""
 
 
+def body_limit(settings) -> int:
+    """A call's body may carry one image of the largest size an upload may have, in base64,
+    beyond what any other body may be (several images must fit in that)."""
+    return settings.max_body_bytes + settings.max_upload_bytes * 4 // 3
+
+
 async def chat_completions(request: Request) -> Response:
     gateway = runtime(request)
-    raw = await read_json(request, JsonObject, gateway.settings.max_body_bytes)
+    raw = await read_json(request, JsonObject, body_limit(gateway.settings))
     body = read_request(raw.root)
     choice = parse_model(body.model, gateway.providers)
     if body.n != 1:
@@ -54,14 +60,18 @@ async def chat_completions(request: Request) -> Response:
             "choice per provider",
         )
     exchange = read_messages(body)
+    owner = owner_of(request)
+    history, settings = await turn_inputs(
+        body, exchange, gateway.pool, owner, gateway.settings.max_upload_bytes
+    )
     turn = await gateway.turns.create_turn(
-        exchange.prompt,
+        exchange.prompt.text,
         conversation_id=conversation_of(request, body),
         models=choice.models,
-        owner=owner_of(request),
+        owner=owner,
         blind=False,  # the choices name their providers, whatever the conversation does
-        history=exchange.history,
-        **turn_options(body, exchange),
+        history=history,
+        settings=settings,
     )
     legs = [(name, leg.model) for name, leg in turn.legs.items()]
     model = body.model if choice.fan_out else f"{legs[0][0]}:{legs[0][1]}"
@@ -73,12 +83,19 @@ async def chat_completions(request: Request) -> Response:
         if not choice.fan_out and dones[0]["status"] != "complete":
             return failed(dones[0], headers)
         ids = {"conversation_id": turn.conversation_id, "turn_id": turn.id}
-        return JSONResponse(
-            completion_body(completion_id, created, model, dones, ids), headers=headers
+        shaped = completion_body(
+            completion_id, created, model, dones, ids, reasoning=asks_reasoning(body)
         )
+        return JSONResponse(shaped, headers=headers)
     include_usage = body.stream_options is not None and body.stream_options.include_usage
     shaper = ChunkShaper(
-        completion_id, created, model, legs, fan_out=choice.fan_out, include_usage=include_usage
+        completion_id,
+        created,
+        model,
+        legs,
+        fan_out=choice.fan_out,
+        include_usage=include_usage,
+        reasoning=asks_reasoning(body),
     )
     return await stream(request, turn, shaper, headers)
 

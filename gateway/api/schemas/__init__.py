@@ -4,6 +4,7 @@ their own; the OpenAPI document is generated from these.
 * ``common``: the text rules, ``Strict`` request models, the error and usage shapes, ``dump``.
 * ``conversations``, ``turns`` (chat and turns), ``arena`` (votes, leaderboard), ``system``
   (providers, health), ``session`` (the page's sign-in): one resource each.
+* ``uploads``: an upload, and a prompt's images as shown.
 * ``events``: each stream event's ``data`` (api.md §3.1), and ``STREAM_EVENTS``.
 
 Everything is re-exported here, for the handlers; the modules import each other by their
@@ -52,6 +53,7 @@ from gateway.api.schemas.events import (
     RevealIdentity,
     StartEvent,
     StatusEvent,
+    ThinkingEvent,
     TurnEvent,
     TurnEventProvider,
 )
@@ -66,19 +68,31 @@ from gateway.api.schemas.system import (
     Readiness,
 )
 from gateway.api.schemas.turns import (
+    Attachment,
     CancelRequest,
     ChatRequest,
     ChatResponse,
     ChatResponseItem,
+    Params,
+    ProviderParams,
     RerunRequest,
     RerunStarted,
     TurnCreated,
     TurnProviderState,
+    TurnSettingsOut,
     TurnState,
 )
+from gateway.api.schemas.uploads import AttachmentOut, UploadOut
 
 __all__ = [
     "AnswerStatus",
+    "Attachment",
+    "AttachmentOut",
+    "Params",
+    "ProviderParams",
+    "ThinkingEvent",
+    "TurnSettingsOut",
+    "UploadOut",
     "CancelRequest",
     "ChatRequest",
     "ChatResponse",

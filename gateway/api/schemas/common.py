@@ -86,7 +86,8 @@ class ErrorInfo(BaseModel):
 
 class UsageInfo(BaseModel):
     input_tokens: int | None = None
-    output_tokens: int | None = None
+    output_tokens: int | None = Field(default=None, description="Reasoning tokens included")
+    reasoning_tokens: int | None = None
 
 
 def dump(model: BaseModel) -> dict[str, Any]:

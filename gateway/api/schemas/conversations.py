@@ -18,6 +18,8 @@ from gateway.api.schemas.common import (
     UsageInfo,
     _left_out,
 )
+from gateway.api.schemas.turns import TurnSettingsOut
+from gateway.api.schemas.uploads import AttachmentOut
 
 
 class ConversationCreate(Strict):
@@ -94,6 +96,7 @@ class MessageOut(BaseModel):
     label: str | None = Field(default=None, description="A blind turn's answer: its label")
     status: AnswerStatus
     content: str
+    thinking: str | None = Field(default=None, description="An answer's reasoning, apart")
     finish_reason: str | None = None
     error: ErrorInfo | None = None
     ttft_ms: float | None = None
@@ -105,6 +108,15 @@ class MessageOut(BaseModel):
         default=0, description="0: the turn's first answer of this provider; 1, 2 ...: its retries"
     )
     created_at: datetime
+    settings_ignored: dict[str, str] | None = Field(
+        default=None, description="An answer's settings its model was not given, and why"
+    )
+    settings: TurnSettingsOut | None = Field(
+        default=None, description="A prompt's: its turn's own settings"
+    )
+    attachments: list[AttachmentOut] | None = Field(
+        default=None, description="A prompt's images, in order"
+    )
 
 
 class ConversationDetail(Conversation):

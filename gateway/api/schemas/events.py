@@ -43,6 +43,14 @@ class DeltaEvent(BaseModel):
     text: str
 
 
+class ThinkingEvent(BaseModel):
+    """A piece of an answer's reasoning (never part of its content)."""
+
+    provider: str | None = None
+    label: str | None = None
+    text: str
+
+
 class DoneEvent(BaseModel):
     provider: str | None = None
     label: str | None = None
@@ -50,6 +58,10 @@ class DoneEvent(BaseModel):
     message_id: int | None
     model: str | None = None
     content: str
+    thinking: str | None = Field(default=None, description="The whole reasoning; null: none came")
+    settings_ignored: dict[str, str] | None = Field(
+        default=None, description="Settings the model was not given, and why (blind: not why)"
+    )
     finish_reason: str | None
     usage: UsageInfo | None
     ttft_ms: float | None
@@ -93,6 +105,7 @@ STREAM_EVENTS: dict[str, type[BaseModel]] = {
     "start": StartEvent,
     "status": StatusEvent,
     "delta": DeltaEvent,
+    "thinking": ThinkingEvent,
     "done": DoneEvent,
     "reveal": RevealEvent,
     "end": EndEvent,

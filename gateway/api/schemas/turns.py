@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, Field, field_validator
 
 from gateway.api.schemas.arena import Vote
 from gateway.api.schemas.common import (
@@ -18,7 +19,56 @@ from gateway.api.schemas.common import (
     Text,
     UsageInfo,
 )
-from providers import PROVIDERS
+from gateway.api.schemas.uploads import AttachmentOut
+from gateway.turns.turn_settings import TurnSettings
+from providers import PROVIDERS, CallSettings
+
+Reasoning = Literal["off", "low", "medium", "high"]
+UPLOAD_ID = r"^[A-Za-z0-9_-]{22}$"
+
+
+def _whole(value: Any) -> Any:
+    """JSON Schema's integer is any number without a fraction: 300.0 is one."""
+    return int(value) if type(value) is float and value.is_integer() else value
+
+
+OutputTokens = Annotated[int, Field(ge=1, le=1_000_000), BeforeValidator(_whole)]
+
+
+class Params(Strict):
+    """A turn's parameters; each left out (or null) keeps the model's own (or the configured)."""
+
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    max_tokens: OutputTokens | None = Field(default=None, description="The answer's")
+    reasoning: Reasoning | None = Field(
+        default=None, description="How hard the models reason (streamed as `thinking` events)"
+    )
+
+
+class ProviderParams(Params):
+    system: Text | None = Field(default=None, description="This provider's system prompt")
+
+
+class Attachment(Strict):
+    upload_id: Annotated[str, Documented(pattern=UPLOAD_ID)] = Field(
+        description="An upload of this key (POST /uploads)"
+    )
+
+    @field_validator("upload_id")
+    @classmethod
+    def _upload_id(cls, value: str) -> str:
+        if not re.fullmatch(UPLOAD_ID[1:-1], value):
+            raise ValueError("is not an upload id")
+        return value
+
+
+class TurnSettingsOut(BaseModel):
+    """A turn's own settings, as it was asked (unset fields are left out of params)."""
+
+    system: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    provider_params: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    attachments: list[AttachmentOut] = Field(default_factory=list)
 
 
 class ChatRequest(Strict):
@@ -39,6 +89,18 @@ class ChatRequest(Strict):
         description="Label the answers A, B, … and hide who gave them until a vote; "
         "null: as the conversation is set.",
     )
+    system: Text | None = Field(default=None, description="A system prompt for this turn.")
+    params: Params | None = None
+    provider_params: dict[str, ProviderParams] | None = Field(
+        default=None,
+        description="What differs per provider: {provider: {...}}.",
+        json_schema_extra={"propertyNames": {"enum": list(PROVIDERS)}},
+    )
+    # Whether they are this key's uploads, and how many a prompt may have (MAX_ATTACHMENTS),
+    # is the turn domain's to say (404, 422).
+    attachments: Annotated[list[Attachment], Documented(maxItems=100, uniqueItems=True)] = Field(
+        default_factory=list, max_length=100, description="Images uploaded before, in order."
+    )
 
     @field_validator("prompt")
     @classmethod
@@ -47,6 +109,32 @@ class ChatRequest(Strict):
             raise ValueError("must not be empty")
         return value
 
+    @field_validator("provider_params")
+    @classmethod
+    def _known_providers(
+        cls, value: dict[str, ProviderParams] | None
+    ) -> dict[str, ProviderParams] | None:
+        for name in value or {}:
+            if name not in PROVIDERS:
+                raise ValueError(f"unknown provider {name[:40]!r} (known: {', '.join(PROVIDERS)})")
+        return value
+
+    def turn_settings(self) -> TurnSettings:
+        def call(params: Params | None, system: str | None = None) -> CallSettings:
+            if params is None:
+                return CallSettings(system=system)
+            return CallSettings(system, params.temperature, params.max_tokens, params.reasoning)
+
+        return TurnSettings(
+            system=self.system,
+            params=call(self.params),
+            provider_params={
+                name: call(params, params.system)
+                for name, params in (self.provider_params or {}).items()
+            },
+            attachments=tuple(a.upload_id for a in self.attachments),
+        )
+
 
 class ChatResponseItem(BaseModel):
     provider: str | None  # null in a blind turn, which names the label instead
@@ -54,6 +142,7 @@ class ChatResponseItem(BaseModel):
     label: str | None = None
     status: AnswerStatus
     content: str
+    thinking: str | None = None
     error: str | None
     error_detail: ErrorInfo | None = None
     message_id: int | None
@@ -62,6 +151,7 @@ class ChatResponseItem(BaseModel):
     ttft_ms: float | None = None
     usage: UsageInfo | None = None
     cost_usd: float | None = None
+    settings_ignored: dict[str, str] | None = None
 
 
 class ChatResponse(BaseModel):
@@ -125,4 +215,7 @@ class TurnState(BaseModel):
     vote: Vote | None = None
     cost_usd: float | None = Field(
         default=None, description="What its answers cost so far, retries included"
+    )
+    settings: TurnSettingsOut = Field(
+        default_factory=TurnSettingsOut, description="Its own settings, as it was asked"
     )

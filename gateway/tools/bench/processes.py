@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 from gateway.tools.bench.measure import ProcStat
 from gateway.tools.loadtest.client import http_get
@@ -85,6 +86,16 @@ class Child:
 
 
 async def wait_until_ready(child: Child, url: str, what: str) -> None:
+    await poll_until_ready(child, url, what)
+
+
+class Started(Protocol):
+    def alive(self) -> bool: ...
+    def tail(self) -> str: ...
+
+
+async def poll_until_ready(child: Started, url: str, what: str) -> None:
+    """Until ``url`` answers 200, or ``child`` has exited (its last output in the error)."""
     try:
         async with asyncio.timeout(READY_TIMEOUT):
             while True:

@@ -22,6 +22,15 @@ def one_line(derived: dict[str, Any]) -> str:
     )
 
 
+def floor_line(derived: dict[str, Any]) -> str:
+    return (
+        f"nginx (the floor) {fmt(derived['nginx_cpu_us_per_token'])} µs CPU/token, TTFT p50 "
+        f"{fmt(derived['nginx_ttft_p50_ms'])} ms; the gateway: "
+        f"{fmt(derived['cpu_per_token_vs_nginx'])}× its CPU per token, TTFT p50 "
+        f"{fmt(derived['ttft_p50_over_nginx_ms'])} ms more"
+    )
+
+
 def scale_line(scale: dict[str, Any]) -> str:
     if scale.get("skipped"):
         return f"skipped: {scale['skipped']}"
@@ -103,6 +112,7 @@ def markdown(result: dict[str, Any]) -> str:
             f"| {fmt(d['gateway_core_busy_percent'], 0)}% | {fmt(d['peak_rss_mb'], 1)} "
             f"| {per_stream} | {d['gateway_errors']} | {stored} |"
         )
+    lines += floor_table(result["scenarios"])
     costs = {
         name: scenario["derived"]["metrics_cost_us_per_token"]
         for name, scenario in result["scenarios"].items()
@@ -158,11 +168,14 @@ def markdown(result: dict[str, Any]) -> str:
     for verdict in result["targets"]:
         unit = f" {verdict['unit']}" if verdict["unit"] else ""
         digits = 2 if verdict["unit"] in ("µs", "ms", "KB", "×") else 0
+        outcome = "pass" if verdict["pass"] else "**miss**"
+        if verdict["measured"] is None:
+            outcome = "not measured"
         lines.append(
             f"| {verdict['target']} | {verdict['scenario']} "
             f"| {fmt(verdict['measured'], digits)}{unit} "
-            f"| {verdict['comparison']} {fmt(verdict['limit'], 0)}{unit} "
-            f"| {'pass' if verdict['pass'] else '**FAIL**'} |"
+            f"| {verdict['comparison']} {fmt(verdict['limit'], limit_digits(verdict['limit']))}{unit} "
+            f"| {outcome} |"
         )
     lines += ["", "Scenarios:"]
     for name, scenario in result["scenarios"].items():
@@ -173,6 +186,39 @@ def markdown(result: dict[str, Any]) -> str:
             f"{amount} each way, ramp-up {s['ramp_up']:g} s"
         )
     return "\n".join(lines) + "\n"
+
+
+def floor_table(scenarios: dict[str, Any]) -> list[str]:
+    """The gateway against nginx (the floor), per scenario where the floor ran."""
+    rows = [
+        (n, s["derived"]) for n, s in scenarios.items() if "nginx_cpu_us_per_token" in s["derived"]
+    ]
+    if not rows:
+        return []
+    lines = [
+        "",
+        "Against the floor: nginx relaying the same upstream streams (one process, unbuffered, "
+        "on the gateway's core), in the same run:",
+        "",
+        "| scenario | direct tokens/s | nginx, gateway tokens/s (× direct) "
+        "| nginx CPU per token (µs): user + kernel | gateway CPU per token (µs): user + kernel "
+        "| gateway ÷ nginx | TTFT p50 nginx → gateway (ms) | gateway − nginx TTFT p50 (ms) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, d in rows:
+        lines.append(
+            f"| {name} | {fmt(d['direct_tokens_per_s'], 0)} "
+            f"| {fmt(d['nginx_tokens_per_s'], 0)} ({fmt(d['nginx_tokens_vs_direct'])}), "
+            f"{fmt(d['gateway_tokens_per_s'], 0)} ({fmt(d['tokens_vs_direct'])}) "
+            f"| {fmt(d['nginx_cpu_us_per_token'], 1)}: {fmt(d.get('nginx_cpu_user_us_per_token'), 1)} "
+            f"+ {fmt(d.get('nginx_cpu_system_us_per_token'), 1)} "
+            f"| {fmt(d['cpu_us_per_token'], 1)}: {fmt(d.get('cpu_user_us_per_token'), 1)} "
+            f"+ {fmt(d.get('cpu_system_us_per_token'), 1)} "
+            f"| **{fmt(d['cpu_per_token_vs_nginx'])}×** "
+            f"| {fmt(d['nginx_ttft_p50_ms'])} → {fmt(d['gateway_ttft_p50_ms'])} "
+            f"| {fmt(d['ttft_p50_over_nginx_ms'])} |"
+        )
+    return lines
 
 
 def scale_table(scale: dict[str, Any]) -> list[str]:
@@ -207,12 +253,18 @@ def scale_table(scale: dict[str, Any]) -> list[str]:
             )
     lines += [
         "",
-        f"Two over one: {fmt(d['two_over_one'])}×. A listener on another worker: "
+        f"Two over one: {fmt(d['two_over_one'])}× the tokens/s, "
+        f"{fmt(d.get('two_cpu_per_token_vs_one'))}× the CPU per token (gateways and Redis). "
+        "A listener on another worker: "
         f"{fmt(d['remote_listeners_cpu_us_per_token'])} µs of gateway CPU per token against "
         f"{fmt(d['owner_listeners_cpu_us_per_token'])} on the owner, "
         f"{fmt(d['remote_listener_extra_us_per_token'])} µs more.",
     ]
     return lines
+
+
+def limit_digits(limit: float) -> int:
+    return 0 if float(limit).is_integer() else 1
 
 
 def layout_text(gateway_cores: set[int] | None, load_cores: set[int] | None, external: bool) -> str:

@@ -14,6 +14,8 @@ class GatewayRound:
     report: LoadReport
     wall_s: float
     cpu_s: float
+    user_s: float  # of cpu_s, in clock ticks: the relay's own code ...
+    system_s: float  # ... and the kernel's work for it
     simulator_cpu_s: float
     cpu_wait_s: float  # the gateway's event loop, runnable but not running
     load_cpu_wait_s: float  # the same for this process (the load generator)

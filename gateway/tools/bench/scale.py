@@ -27,17 +27,15 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from gateway.tools.bench.harness import Bench
 from gateway.tools.bench.measure import ProcStat
 from gateway.tools.bench.processes import Child, free_port
 from gateway.tools.bench.rounds import load_config
 from gateway.tools.bench.scenarios import Scenario
 from gateway.tools.bench.summary import combine
 from gateway.tools.loadtest import LoadReport, run_load
-
-if TYPE_CHECKING:
-    from gateway.tools.bench.run import Bench
 
 # The listener rounds: a load both gateways carry with room to spare, so that CPU per token is
 # not inflated by queues and both placements relay the same tokens.
@@ -242,6 +240,12 @@ class ScaleRun:
             "two_over_one": ratio(two_figures["tokens_per_s"], one_figures["tokens_per_s"]),
             "one_cpu_us_per_token": one_figures["cpu_us_per_token"],
             "two_cpu_us_per_token": two_figures["cpu_us_per_token"],
+            # Issue 28's scale efficiency: what two gateways and Redis together spend per token
+            # (the same load, half the listeners on the other gateway) over one gateway alone.
+            "two_cpu_per_token_vs_one": ratio(
+                add(two_figures["cpu_us_per_token"], two_figures["redis_cpu_us_per_token"]),
+                one_figures["cpu_us_per_token"],
+            ),
             "owner_listeners_cpu_us_per_token": owner_cpu,
             "remote_listeners_cpu_us_per_token": other_cpu,
             "remote_listener_extra_us_per_token": round(other_cpu - owner_cpu, 2)
@@ -269,6 +273,10 @@ def pooled_cpu_per_token(rounds: Sequence[ScaleRound]) -> float | None:
     tokens = sum(r.report.stats.deltas for r in rounds)
     cpu = sum(r.gateways_cpu_s for r in rounds)
     return round(cpu * 1e6 / tokens, 2) if tokens else None
+
+
+def add(a: float | None, b: float | None) -> float | None:
+    return a + b if a is not None and b is not None else None
 
 
 def ratio(numerator: float | None, denominator: float | None) -> float | None:

@@ -21,7 +21,8 @@ class Scenario:
     ramp_up: float = 0.0
     rounds: int = 1  # each round runs direct and through the gateway
     turn_timeout: float = 60.0
-    kind: str = "relay"  # relay: direct vs through the gateway; scale: one vs two gateways
+    kind: str = "relay"  # a key of gateway.tools.bench.run.KINDS
+    floor: bool = False  # relay: also through nginx, the floor the gateway is measured against
 
     @property
     def upstream_streams(self) -> int:
@@ -42,6 +43,7 @@ def scenarios(quick: bool) -> dict[str, Scenario]:
             clients=1,
             duration=10,
             rounds=3,
+            floor=True,
         ),
         Scenario(
             "overhead-50",
@@ -52,6 +54,7 @@ def scenarios(quick: bool) -> dict[str, Scenario]:
             duration=10,
             ramp_up=1.0,
             rounds=2,
+            floor=True,
         ),
         Scenario(
             "fanout",
@@ -62,6 +65,7 @@ def scenarios(quick: bool) -> dict[str, Scenario]:
             duration=12,
             ramp_up=2.0,
             rounds=2,
+            floor=True,
         ),
         Scenario(
             "throughput",
@@ -94,6 +98,7 @@ def scenarios(quick: bool) -> dict[str, Scenario]:
             duration=10,
             ramp_up=2.0,
             rounds=2,
+            floor=True,
         ),
         Scenario(
             "streams-10k",

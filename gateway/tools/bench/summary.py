@@ -50,7 +50,9 @@ def summarise_scenario(
     rounds: list[GatewayRound],
     idle_rss: int,
     idle_cpu_percent: float,
+    floor: list[GatewayRound] | None = None,
 ) -> dict[str, Any]:
+    """``floor``: the same scenario's rounds through nginx, when it ran."""
     direct = combine(direct_reports)
     gateway = combine([r.report for r in rounds])
     cpu = sum(r.cpu_s for r in rounds)
@@ -86,9 +88,11 @@ def summarise_scenario(
         )
         if direct["tokens_per_s"] and gateway["tokens_per_s"] is not None
         else None,
+        "tokens_vs_direct": ratio(gateway["tokens_per_s"], direct["tokens_per_s"]),
         "relayed_tokens": tokens,
         "gateway_cpu_s": round(cpu, 3),
         "cpu_us_per_token": round(cpu * 1e6 / tokens, 2) if tokens else None,
+        **user_and_system(rounds, tokens, "cpu"),
         "gateway_core_busy_percent": round(100 * cpu / wall, 1) if wall else None,
         "simulators_cpu_percent": round(100 * sum(r.simulator_cpu_s for r in rounds) / wall, 1)
         if wall
@@ -128,6 +132,8 @@ def summarise_scenario(
         "answers_expected": expected,
         "answers_missing": missing,
     }
+    if floor:
+        derived.update(floor_figures(floor, derived, direct))
     return {
         "scenario": asdict(scenario),
         "direct": direct,
@@ -150,3 +156,49 @@ def summarise_scenario(
         ],
         "derived": derived,
     }
+
+
+def floor_figures(
+    rounds: list[GatewayRound], gateway: dict[str, Any], direct: dict[str, Any]
+) -> dict[str, Any]:
+    """nginx's figures in the same scenario, and the gateway's as ratios to them."""
+    floor = combine([r.report for r in rounds])
+    tokens = floor["tokens"]
+    cpu = sum(r.cpu_s for r in rounds)
+    wall = sum(r.wall_s for r in rounds)
+    nginx_cpu = round(cpu * 1e6 / tokens, 2) if tokens else None
+    ttft = floor["ttft_ms"]["all"]
+    return {
+        "nginx_cpu_us_per_token": nginx_cpu,
+        **user_and_system(rounds, tokens, "nginx_cpu"),
+        "nginx_ttft_p50_ms": ttft["p50"],
+        "nginx_ttft_p99_ms": ttft["p99"],
+        "nginx_tokens_per_s": floor["tokens_per_s"],
+        "nginx_core_busy_percent": round(100 * cpu / wall, 1) if wall else None,
+        "nginx_cpu_wait_percent": round(100 * sum(r.cpu_wait_s for r in rounds) / wall, 1)
+        if wall
+        else None,
+        "nginx_errors": floor["error_count"],
+        "nginx_tokens_vs_direct": ratio(floor["tokens_per_s"], direct["tokens_per_s"]),
+        "cpu_per_token_vs_nginx": ratio(gateway["cpu_us_per_token"], nginx_cpu),
+        "ttft_p50_vs_nginx": ratio(gateway["gateway_ttft_p50_ms"], ttft["p50"]),
+        "ttft_p50_over_nginx_ms": round(gateway["gateway_ttft_p50_ms"] - ttft["p50"], 3)
+        if gateway["gateway_ttft_p50_ms"] is not None and ttft["p50"] is not None
+        else None,
+    }
+
+
+def user_and_system(rounds: list[GatewayRound], tokens: int, prefix: str) -> dict[str, Any]:
+    """CPU per token split into the process's own code and the kernel's work for it."""
+    user = sum(r.user_s for r in rounds)
+    system = sum(r.system_s for r in rounds)
+    return {
+        f"{prefix}_user_us_per_token": round(user * 1e6 / tokens, 2) if tokens else None,
+        f"{prefix}_system_us_per_token": round(system * 1e6 / tokens, 2) if tokens else None,
+    }
+
+
+def ratio(numerator: float | None, denominator: float | None) -> float | None:
+    if numerator is None or not denominator:
+        return None
+    return round(numerator / denominator, 2)

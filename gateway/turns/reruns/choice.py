@@ -144,6 +144,7 @@ def turn_from_stored(stored: StoredTurn, log: EventLog) -> Turn:
         log,
         row["owner"],
         stored.cost_usd,
+        stored.settings,
     )
 
 

@@ -9,7 +9,6 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from gateway.settings import Settings
-from gateway.turns.context import build_threads
 from gateway.turns.ending import Endings
 from gateway.turns.errors import Conflict, NotFound, ShuttingDown, TooBusy
 from gateway.turns.grace import GraceTimers
@@ -26,6 +25,7 @@ from gateway.turns.reruns.choice import (
     unblind_entries,
 )
 from gateway.turns.table import TurnTable
+from gateway.turns.threads import threads_with_images
 from gateway.turns.turn import Turn
 from providers import Provider
 from storage import Pool, Q
@@ -202,12 +202,18 @@ class RerunService:
             user_message_id=turn.user_message_id,
             providers=names,
         )
-        prompt = next(
-            (r["content"] for r in rows if r["role"] == "user" and r["turn_id"] == turn.id), None
-        )
-        if prompt is None:
+        asked = next((r for r in rows if r["role"] == "user" and r["turn_id"] == turn.id), None)
+        if asked is None:
             raise NotFound("turn")  # its conversation was deleted meanwhile
-        threads = build_threads(rows, names, prompt, self.settings.context_budget_chars)
+        before = [r for r in rows if r is not asked]  # the history; the prompt is passed apart
+        threads = await threads_with_images(
+            self.pool,
+            before,
+            names,
+            asked["content"],
+            self.settings.context_budget_chars,
+            attachments=asked["upload_ids"] or (),
+        )
         after = turn.log.last_id
         legs = self.table.running_legs.setdefault(turn.id, {})
         prompt_stored: asyncio.Future[Turn | None] = asyncio.get_running_loop().create_future()
@@ -219,7 +225,7 @@ class RerunService:
             state = LegState(name, model, provider.config.simulated, label=label)
             state.run = previous.run + 1 if previous is not None else 0
             turn.legs[name] = state
-            leg = legs[name] = Leg(state, provider, threads[name])
+            leg = legs[name] = Leg(state, provider, threads[name], turn.settings.for_provider(name))
             leg.task = asyncio.create_task(
                 self.endings.run(leg, turn.log, prompt_stored),
                 name=f"leg-{turn.id}-{name}-{state.run}",
