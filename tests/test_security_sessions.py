@@ -18,7 +18,13 @@ from pathlib import Path
 import httpx
 
 from gateway.auth import FIRST_KEY_FILE
-from tests.support.keys import bearer, make_keys, no_suite_key_environment, printed_sign_in
+from tests.support.keys import (
+    announced,
+    bearer,
+    make_keys,
+    no_suite_key_environment,
+    printed_sign_in,
+)
 from tests.support.sse_client import Stream, iter_events
 from tests.support.turn_helpers import API, answers, eventually, rows
 
@@ -277,6 +283,6 @@ async def test_a_fresh_install_makes_a_first_key_and_prints_where_to_sign_in(
     # Once the operator has a key of their own and revokes the first, it is gone for good.
     assert multichat(tmp_path, database_url, "keys", "create", "--name", "me").returncode == 0
     assert multichat(tmp_path, database_url, "keys", "revoke", "first").returncode == 0
-    later = processes(no_suite_key_environment(database_url, sim.url))
-    assert "#key=" not in later.output() and not kept.exists()
-    assert "sign in with a client key" in later.output()
+    later = announced(processes(no_suite_key_environment(database_url, sim.url)))
+    assert "#key=" not in later and not kept.exists()
+    assert "sign in with a client key" in later

@@ -50,8 +50,17 @@ def no_suite_key_environment(database_url: str, sim_url: str, **more: str) -> di
     return {"DATABASE_URL": database_url, "SIMULATOR_URL": sim_url, "MULTICHAT_KEY": "", **more}
 
 
+def announced(gateway: Any, within: float = 30.0) -> str:
+    """A gateway's output once it has said where to open the page: that line comes once the
+    server listens, a moment after it may already answer."""
+    deadline = time.monotonic() + within
+    while "Open http" not in (output := gateway.output()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return output
+
+
 def printed_sign_in(gateway: Any) -> tuple[str, str]:
     """The address a gateway printed at start to sign a browser in, and the key in it."""
-    (line,) = [line for line in gateway.output().splitlines() if "#key=" in line]
+    (line,) = [line for line in announced(gateway).splitlines() if "#key=" in line]
     url = line.split("Open ", 1)[1].split()[0]
     return url, url.split("#key=", 1)[1]
