@@ -16,7 +16,7 @@ from collections import defaultdict
 import httpx
 import pytest
 
-from providers import PROVIDERS, Citations, Finish, Usage
+from providers import PROVIDERS, Citations, Finish, Thinking, Usage
 from tests.support.proxies import Certificates, ConnectProxy
 from tests.support.recorded import RECORDED
 from tests.support.servers import ServerThread
@@ -74,12 +74,18 @@ def expected_done(expected: list) -> dict:
     finish = next(e for e in expected if isinstance(e, Finish))
     usage = next((e for e in expected if isinstance(e, Usage)), None)
     citations = next((e for e in expected if isinstance(e, Citations)), None)
+    thinking = "".join(e.text for e in expected if isinstance(e, Thinking))
     return {
         "status": "complete",
         "content": "".join(e for e in expected if isinstance(e, str)),
+        "thinking": thinking or None,
         "finish_reason": finish.reason,
         "usage": usage
-        and {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens},
+        and {
+            "input_tokens": usage.input_tokens,
+            "output_tokens": usage.output_tokens,
+            "reasoning_tokens": usage.reasoning_tokens,
+        },
         "citations": list(citations.urls) if citations else None,
     }
 
