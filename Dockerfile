@@ -9,7 +9,11 @@ COPY gateway gateway
 COPY providers providers
 COPY storage storage
 COPY migrations migrations
-RUN pip install . && useradd --system --uid 10001 multichat
+RUN pip install . && useradd --system --uid 10001 multichat \
+    && mkdir /data && chown multichat /data
+
+# DATA_DIR: where the first client key is kept (docs/security.md); mount a volume there.
+ENV DATA_DIR=/data
 
 USER multichat
 ENV HOST=0.0.0.0 PORT=8000

@@ -32,8 +32,9 @@ from gateway.api.headers import SecurityHeaders
 from gateway.api.openai_compat import OpenAIErrors, openai_routes
 from gateway.api.openai_compat.errors import reshaped_for_openai
 from gateway.api.requests import METRICS_PATH, MetricsToken, RequestContext
-from gateway.keys import open_access
+from gateway.auth import TrustedProxies, open_access
 from gateway.observability.families import Metrics
+from gateway.observability.logs import install_token_redaction
 from gateway.observability.observer import install as install_observability
 from gateway.observability.tracing import TurnTracer
 from gateway.runtime import Runtime
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None, *, tracer: TurnTracer | None = 
             yield
 
     install_routine_events_filter()
+    install_token_redaction()
     app = Starlette(
         routes=routes,
         # A bug's 500 is sent past the middleware list below: in OpenAI's shape for /v1/ here.
@@ -92,6 +94,9 @@ def create_app(settings: Settings | None = None, *, tracer: TurnTracer | None = 
             # answers a bug's 500 itself) gets both from its handler (gateway/api/errors.py).
             Middleware(SecurityHeaders),
             Middleware(OpenAIErrors),
+            # Who the client is, as a trusted proxy says, for everything after (the access
+            # line, the guard).
+            Middleware(TrustedProxies, trusted=settings.trusted_proxies),
             request_context(settings, routes, metrics),
             *access_middleware(settings),
         ],
@@ -159,11 +164,12 @@ async def start_runtime(settings: Settings, stack: contextlib.AsyncExitStack) ->
     )
     stack.push_async_callback(pool.close)
     providers = await open_providers(settings, stack)
-    access = await open_access(pool, settings.session_ttl, settings.events_token_ttl)
-    stack.callback(access.keys.stop)
     turns = TurnRegistry(settings, pool, providers)
     await turns.start()
     stack.push_async_callback(turns.stop)
+    access = await open_access(pool, settings, turns.cancel_owned_by)
+    stack.callback(access.revocations.stop)
+    turns.limits.exempt = access.keys.is_admin
     return Runtime(settings=settings, pool=pool, providers=providers, turns=turns, access=access)
 
 

@@ -23,10 +23,17 @@ def main(argv: list[str] | None = None) -> int:
 
     keys = commands.add_parser("keys", help="client API keys: create, list, revoke")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
-    create = key_commands.add_parser("create", help="make a key; it is printed once")
+    create = key_commands.add_parser(
+        "create", help="make a key; it is printed once, alone on stdout (export MULTICHAT_KEY=…)"
+    )
     create.add_argument("--name", required=True, help="who or what the key is for")
+    create.add_argument(
+        "--admin", action="store_true", help="may manage keys and read /metrics (the first is)"
+    )
     key_commands.add_parser("list", help="every key, live or revoked (never the keys)")
-    revoke = key_commands.add_parser("revoke", help="stop a key from working (within 5 s)")
+    revoke = key_commands.add_parser(
+        "revoke", help="stop a key, its sessions and its running turns (within a second)"
+    )
     revoke.add_argument("name", help="the key's name or id")
 
     simulate = commands.add_parser("simulate", help="serve the five provider simulators")
@@ -104,7 +111,10 @@ def run_serve(args: argparse.Namespace) -> int:
 
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     settings = load_settings(**overrides)
-    refuse_open_public_binding(settings)
+    if settings.auth == "off":
+        logging.getLogger("multichat").warning(
+            "AUTH=off: every request is trusted; only run this behind your own authentication"
+        )
     if args.workers > 1 and not settings.redis_url:
         raise SettingsError(
             "--workers needs REDIS_URL: the workers share each turn's live events through"
@@ -114,8 +124,9 @@ def run_serve(args: argparse.Namespace) -> int:
     # json: every process (each worker too) logs JSON lines, and ours is the access line.
     logs = json_logging(settings.log_level) if settings.log_format == "json" else {}
     if args.workers > 1:
-        # Each worker is its own process and builds its own app from the same environment.
-        announce(settings.host, settings.port)
+        # Each worker is its own process and builds its own app from the same environment;
+        # the keys are seen to once here first, so the address to open can carry the first.
+        announce(settings.host, settings.port, sign_in_key=first_key(settings))
         run_workers(serve_config("gateway.app:app", settings, args.workers, **logs))
         return 0
     from gateway.app import create_app
@@ -130,29 +141,16 @@ def json_logging(level: str) -> dict:
     return {"log_config": json_log_config(level), "access_log": False}
 
 
-def refuse_open_public_binding(settings) -> None:
-    """Bound beyond loopback, the gateway needs client keys (or AUTH=off, said loudly)."""
-    from gateway.api.guard import is_loopback
-
+def first_key(settings) -> str | None:
+    """MULTICHAT_KEY and the first key seen to before the workers start (they find it done)."""
     if settings.auth == "off":
-        logging.getLogger("multichat").warning(
-            "AUTH=off: every request is trusted; only run this behind your own authentication"
-        )
-        return
-    if settings.host in ("localhost",) or is_loopback(settings.host):
-        return
-    if asyncio.run(with_database(settings, count_live_keys)) == 0:
-        raise SettingsError(
-            f"HOST={settings.host} reaches beyond this machine, and no client key exists:"
-            " create one first (multichat keys create --name NAME), or set AUTH=off behind"
-            " an authenticating proxy"
-        )
+        return None
+    from gateway.auth import prepare_keys
 
+    async def prepare(pool):
+        return (await prepare_keys(pool, settings)).sign_in_key
 
-async def count_live_keys(pool) -> int:
-    from storage import Q
-
-    return await Q.count_live_client_keys.fetchval(pool)
+    return asyncio.run(with_database(settings, prepare))
 
 
 async def with_database(settings, work):
@@ -177,23 +175,30 @@ async def with_database(settings, work):
 
 
 def run_keys(args: argparse.Namespace) -> int:
-    from gateway.keys import create_key
+    from gateway.auth import create_key
     from storage import Q
 
     async def create(pool) -> int:
         try:
-            key, row = await create_key(pool, args.name)
+            key, row = await create_key(pool, args.name, admin=args.admin)
         except Exception as error:  # the name is taken: asyncpg's UniqueViolationError
             if type(error).__name__ != "UniqueViolationError":
                 raise
             raise SettingsError(f"a live key is already named {args.name!r}") from None
-        print(f"created key {row['id']} for {row['name']!r}; it is shown only now:\n{key}")
+        role = "an admin key" if row["admin"] else "a key"
+        print(
+            f"created {role} ({row['id']}) for {row['name']!r}; it is shown only now,"
+            " on stdout: export MULTICHAT_KEY=$(multichat keys create …) keeps it for curl",
+            file=sys.stderr,
+        )
+        print(key)
         return 0
 
     async def listing(pool) -> int:
         for row in await Q.list_client_keys.fetch(pool):
             state = f"revoked {row['revoked_at']:%Y-%m-%d %H:%M}" if row["revoked_at"] else "live"
-            print(f"{row['id']:>4}  {row['name']:<24} {row['prefix']}…  {state}")
+            role = "admin" if row["admin"] else "-"
+            print(f"{row['id']:>4}  {row['name']:<24} {row['prefix']}…  {role:<6} {state}")
         return 0
 
     async def revoke(pool) -> int:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
-from gateway.keys import Access
+from gateway.auth import Access
 from gateway.settings import Settings
 from gateway.turns.registry import TurnRegistry
 from providers import Provider

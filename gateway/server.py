@@ -65,6 +65,9 @@ def serve_config(
         # The turns drain first (SHUTDOWN_GRACE); then uvicorn waits for the last writes.
         timeout_graceful_shutdown=math.ceil(settings.shutdown_grace) + 5,
         log_level=settings.log_level,
+        # Off: forwarding headers are believed from TRUSTED_PROXIES only (gateway.auth.proxies);
+        # uvicorn's own handling would trust 127.0.0.1 whatever that says.
+        proxy_headers=False,
         **logging,  # type: ignore[arg-type]  # uvicorn.Config's own logging options, passed through
     )
 
@@ -81,7 +84,7 @@ def serve(config: uvicorn.Config) -> bool:
                 break
             await asyncio.sleep(0.05)
         if server.started and config.uds is None and config.fd is None:
-            announce(config.host, sock.getsockname()[1])
+            announce(config.host, sock.getsockname()[1], config.loaded_app)
         await serving
 
     try:
@@ -102,8 +105,36 @@ def run_workers(config: uvicorn.Config) -> None:
     Multiprocess(config, sockets=[config.bind_socket()]).run()
 
 
-def announce(host: str, port: int) -> None:
-    log.info("Open %s", page_url(host, port))
+def announce(host: str, port: int, app: object = None, sign_in_key: str | None = None) -> None:
+    """Where to open the page: with the first key, the address that signs a browser in."""
+    state = starlette_state(app)
+    settings = getattr(state, "settings", None)
+    access = getattr(getattr(state, "runtime", None), "access", None)
+    base = (getattr(settings, "public_url", None) or page_url(host, port)).rstrip("/") + "/"
+    for line in sign_in_lines(base, getattr(access, "sign_in_key", None) or sign_in_key, settings):
+        log.info("%s", line)
+
+
+def sign_in_lines(base: str, key: str | None, settings: object) -> list[str]:
+    """The key rides in the fragment, which a browser sends to no server (no access log, no
+    proxy log): the page posts it to /api/v1/session and takes it out of the address bar."""
+    if getattr(settings, "auth", None) == "off":
+        return [f"Open {base} (AUTH=off: the gateway trusts every request)"]
+    if key:
+        return [
+            f"Open {base}#key={key} to sign in (the first client key, an admin)",
+            f"For curl and the load test: export MULTICHAT_KEY={key}",
+        ]
+    return [f"Open {base} and sign in with a client key (multichat keys create --name NAME)"]
+
+
+def starlette_state(app: object) -> object:
+    """The app's state under uvicorn's wrappers (proxy headers, message logger ...)."""
+    for _ in range(10):
+        if app is None or hasattr(app, "state"):
+            return getattr(app, "state", None)
+        app = getattr(app, "app", None)
+    return None
 
 
 def page_url(host: str, port: int) -> str:

@@ -8,18 +8,23 @@ names the variable.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from providers import PROVIDERS, SIMULATOR_KEY, PriceTable, ProviderConfig
+from providers.models import RULE as MODEL_RULE
+from providers.models import is_model_name
 from providers.transport import NetworkSettingError, network_for
 
 ENV_FILE = ".env"
+MIN_ENVIRONMENT_KEY_CHARS = 32
 _COMMON = SettingsConfigDict(env_file=ENV_FILE, env_file_encoding="utf-8", extra="ignore")
 
 
@@ -45,6 +50,18 @@ class ProviderSettings(BaseSettings):
     idle_timeout: float = Field(default=30.0, gt=0)
     max_attempts: int = Field(default=3, ge=1, le=10)
     enabled: bool = True
+    # The models clients may pin (comma-separated); empty: any name of the model grammar.
+    models: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _model_list(cls, value: object) -> object:
+        names = comma_separated(value)
+        for name in names if isinstance(names, list) else ():
+            if not is_model_name(name):
+                raise ValueError(f"{name!r}: {MODEL_RULE}")
+        return names
+
     # Network (docs/networks.md), each over the standard variable it overrides: a proxy URL
     # (over HTTPS_PROXY ... and NO_PROXY), a CA file or directory (over SSL_CERT_FILE and
     # SSL_CERT_DIR), a client certificate and key (mutual TLS), and the transport (httpx's own
@@ -98,11 +115,21 @@ class Settings(BaseSettings):
     max_attachments: int = Field(default=10, ge=0, le=100)
     max_prompt_chars: int = Field(default=100_000, ge=1)
     max_concurrent_turns: int = Field(default=2_000, ge=1)
-    # auto: open on loopback while no client key exists, keys required otherwise; off: never
-    # authenticate (only behind an authenticating proxy of your own; said loudly at start).
-    auth: Literal["auto", "off"] = "auto"
-    # Host names the gateway answers to besides loopback and HOST ("*": any); comma-separated.
+    # on: every API call needs credentials, whatever the client's address ("auto" is the old
+    # name of it); off: never authenticate (only behind an authenticating proxy of your own;
+    # said loudly at start).
+    auth: Literal["on", "auto", "off"] = "on"
+    # A key accepted like a created admin key, for scripts, compose files and load tests.
+    multichat_key: SecretStr | None = None
+    # Host names the gateway answers to besides loopback and HOST ("*": any), or whole
+    # origins (https://chat.example.com:8443) that browsers may send requests from; commas.
     allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Where people open the page (https://chat.example.com): its origin is always allowed,
+    # and it is the address printed at start.
+    public_url: str | None = None
+    # Addresses or networks (CIDR) of the proxies whose X-Forwarded-* and Forwarded headers
+    # are believed; empty: nobody's.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Origins of browser clients on other sites (CORS, and state-changing requests); commas.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     session_ttl: float = Field(default=7 * 24 * 3600.0, gt=0)  # the page's sign-in cookie
@@ -153,9 +180,38 @@ class Settings(BaseSettings):
     @field_validator("allowed_hosts", "cors_origins", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
+        return comma_separated(value)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value: object) -> object:
+        value = comma_separated(value)
+        for entry in value if isinstance(value, list) else ():
+            ipaddress.ip_network(entry, strict=False)  # a ValueError names the bad entry
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _origin_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be the page's address, like https://chat.example.com")
+        return value.strip().rstrip("/")
+
+    @field_validator("multichat_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        key = value.get_secret_value().strip()
+        if len(key) < MIN_ENVIRONMENT_KEY_CHARS or not key.isprintable() or " " in key:
+            raise ValueError(
+                f"must be at least {MIN_ENVIRONMENT_KEY_CHARS} printable characters, no spaces"
+                " (e.g. the output of `openssl rand -hex 32`)"
+            )
+        return SecretStr(key)
 
     @field_validator("prices_file")
     @classmethod
@@ -181,6 +237,12 @@ class Settings(BaseSettings):
         secret: SecretStr | None = getattr(self, PROVIDERS[name].key_env.lower())
         value = secret.get_secret_value().strip() if secret else ""
         return value or None
+
+
+def comma_separated(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
 
 
 def load_settings(env_file: str | None = ENV_FILE, **overrides: Any) -> Settings:
@@ -260,6 +322,7 @@ def provider_configs(
                 first_token_timeout=own.first_token_timeout,
                 idle_timeout=own.idle_timeout,
                 max_attempts=own.max_attempts,
+                models=tuple(own.models),
                 network=network,
             )
         )

@@ -13,6 +13,8 @@ What this package offers (import from here, not from the modules):
 * ``PROVIDERS`` (the registry: wire format, flavour, key variable, default model of each),
   ``known_models`` (a provider's models to offer by name),
   ``make_adapter`` and ``make_client``; ``SIMULATOR_KEY``, the key the simulators accept.
+* ``check_model`` and ``InvalidModel`` (``models``): the one grammar of a pinned model, and
+  ``<PROVIDER>_MODELS``, checked before any upstream call.
 * ``PriceTable`` and ``Price`` (``prices``): what each model's tokens cost, shipped as
   ``prices.json`` and overridable by a file; ``estimate_tokens`` where no usage was reported.
 * ``SSEDecoder``, the one server-sent-events decoder; ``SSEFieldDecoder``, the same decoder
@@ -42,6 +44,7 @@ from providers.base import (
     Usage,
 )
 from providers.messages import IMAGE_TYPES, REASONING_LEVELS, Reasoning
+from providers.models import InvalidModel, check_model
 from providers.prices import Price, PriceFileError, PriceTable, estimate_tokens
 from providers.registry import (
     PROVIDERS,
@@ -67,6 +70,7 @@ __all__ = [
     "Echo",
     "Event",
     "Finish",
+    "InvalidModel",
     "Ignored",
     "Image",
     "Message",
@@ -84,6 +88,7 @@ __all__ = [
     "Thinking",
     "UpstreamRequest",
     "Usage",
+    "check_model",
     "estimate_tokens",
     "known_models",
     "make_adapter",

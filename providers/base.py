@@ -41,6 +41,7 @@ from providers.chunks import (
     Usage,
 )
 from providers.messages import CallSettings, Image, Message, Role
+from providers.models import InvalidModel, check_grammar
 from providers.transport import Network
 
 __all__ = [
@@ -121,6 +122,8 @@ class ProviderConfig:
     max_attempts: int = 3
     backoff_base: float = 0.5
     max_retry_wait: float = 20.0
+    # The models clients may pin besides ``model`` (<PROVIDER>_MODELS); empty: any valid name.
+    models: tuple[str, ...] = ()
     # Direct or through a proxy, the CAs, a client certificate (providers/transport).
     network: Network = field(default_factory=Network)
 
@@ -226,6 +229,11 @@ class Adapter:
         The upstream response is closed on every exit path (end, error, cancel, aclose).
         """
         model = model or self.config.model
+        if model != self.config.model:  # a pinned one: admission checked more, no path skips this
+            try:
+                check_grammar(self.config.name, model)
+            except InvalidModel as error:
+                raise ProviderError("invalid_model", str(error), status_code=422) from None
         request = self.build_request(thread, model, settings)
         for ignored in request.ignored:
             yield ignored

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Sequence
+from urllib.parse import quote
 
 import httpx
 import orjson
@@ -125,7 +126,9 @@ class GeminiAdapter(Adapter):
         if generation:
             body["generationConfig"] = generation
         return UpstreamRequest(
-            url=f"{config.base_url.rstrip('/')}/v1beta/models/{model}:streamGenerateContent?alt=sse",
+            # Checked against the model grammar already; encoded anyway, as any path segment.
+            url=f"{config.base_url.rstrip('/')}/v1beta/models/{quote(model, safe='')}"
+            ":streamGenerateContent?alt=sse",
             headers=json_headers({"x-goog-api-key": config.api_key}),
             body=json_body(body),
             ignored=tuple(ignored),

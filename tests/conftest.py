@@ -19,7 +19,7 @@ import pytest
 
 from providers import PROVIDERS
 from storage import EmbeddedPostgres
-from tests.support import markers
+from tests.support import credentials, markers
 from tests.support.databases import (
     TEMPLATE,
     build_template,
@@ -39,6 +39,9 @@ from tests.support.servers import ServerThread
 from tests.support.simulator_calls import SimulatorClient
 
 NETWORK_VARIABLES = {"SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"}
+
+# Every gateway the tests start accepts the suite's key, and the suite's clients send it.
+credentials.install()
 
 # Tests must never reach a real provider, whatever the developer's shell exports; nor go through
 # the developer's proxy or trust their CAs (tests that want these set them themselves).
@@ -212,12 +215,12 @@ def gateways(database_url, sim):
 
 @pytest.fixture
 async def keyed_gateway(database_url, sim):
-    """A gateway with two client keys, alice's and bob's, made before it starts: (the
-    server, {name: key})."""
-    from tests.support.keys import make_keys
+    """A gateway with two ordinary client keys, alice's and bob's (and an admin key), made
+    before it starts, taking no suite key: (the server, {name: key})."""
+    from tests.support.keys import make_keys, start_keyed_gateway
 
     keys = await make_keys(database_url, "alice", "bob")
-    server = start_gateway(database_url, sim.url)
+    server = start_keyed_gateway(database_url, sim.url)
     yield server, keys
     server.stop()
 

@@ -175,11 +175,13 @@ async def test_metrics_need_a_client_key_once_keys_exist_or_the_metrics_token(
     database_url, gateways
 ):
     keys = await make_keys(database_url, "alice")
-    gateway = gateways.start(metrics_token="scraper-secret-1")
+    gateway = gateways.start(metrics_token="scraper-secret-1", multichat_key=None)
     async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as client:
         assert (await client.get("/metrics")).status_code == 401
         assert (await client.get("/metrics", headers=bearer("wrong"))).status_code == 401
-        await scrape(client, **bearer(keys["alice"]))
+        await scrape(client, **bearer(keys["admin"]))
+        # An ordinary key sees its own data, not the gateway's figures.
+        assert (await client.get("/metrics", headers=bearer(keys["alice"]))).status_code == 403
         await scrape(client, **bearer("scraper-secret-1"))
         # The scraper's token opens /metrics and nothing else.
         refused = await client.get(f"{API}/conversations/", headers=bearer("scraper-secret-1"))

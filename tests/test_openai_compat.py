@@ -16,10 +16,11 @@ from openai.types import Model
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from gateway.api.openai_compat.chunks import ChunkShaper
-from gateway.keys import create_key
+from gateway.auth import create_key
 from gateway.turns import delta_bytes, delta_prefix, event_bytes
 from providers import PROVIDERS
 from storage import create_pool
+from tests.support.credentials import TEST_KEY
 from tests.support.gateways import start_gateway
 from tests.support.turn_helpers import eventually
 
@@ -31,11 +32,11 @@ CHOICE_KEYS = {"index", "delta", "logprobs", "finish_reason", "provider", "model
 MESSAGE_CHOICE_KEYS = {"index", "message", "logprobs", "finish_reason", "provider", "model"}
 
 
-def sdk(gateway, key: str = "any-key-in-open-mode") -> openai.OpenAI:
+def sdk(gateway, key: str = TEST_KEY) -> openai.OpenAI:
     return openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=key, max_retries=0, timeout=30)
 
 
-def async_sdk(gateway, key: str = "any-key-in-open-mode") -> openai.AsyncOpenAI:
+def async_sdk(gateway, key: str = TEST_KEY) -> openai.AsyncOpenAI:
     return openai.AsyncOpenAI(base_url=f"{gateway.url}/v1", api_key=key, max_retries=0, timeout=30)
 
 
@@ -533,6 +534,7 @@ async def make_key(database_url: str, name: str) -> str:
 
 
 async def test_client_keys_are_the_bearer_key_and_limits_hold(database_url, sim):
+    await make_key(database_url, "operator")  # the first key is an admin, held to no key limit
     alice, bob = await make_key(database_url, "alice"), await make_key(database_url, "bob")
     server = start_gateway(database_url, sim.url, key_turns_per_minute=1)
     try:

@@ -1,7 +1,9 @@
-"""Client keys, ownership, EventSource tokens, CSRF and Host checks, per-key limits (#11).
+"""Client keys, ownership, EventSource tokens, CSRF and Host checks, per-key limits (#11, #20).
 
-One gateway with two keys, alice's and bob's. Alice's conversation and turns answer 404 to
-bob (no existence leak) and 401 with no key or a wrong one, on every endpoint.
+One gateway with two ordinary keys, alice's and bob's (an admin key made first, as a real
+install has one). Alice's conversation and turns answer 404 to bob (no existence leak) and 401
+with no key or a wrong one, on every endpoint. These gateways take no suite key
+(tests/support/credentials.py): a request without a header here has no credentials at all.
 """
 
 from __future__ import annotations
@@ -15,8 +17,7 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.support.gateways import start_gateway
-from tests.support.keys import bearer, expired_token, make_keys
+from tests.support.keys import bearer, expired_token, make_keys, start_keyed_gateway
 from tests.support.sse_client import iter_events
 from tests.support.turn_helpers import API, eventually, rows
 
@@ -27,7 +28,7 @@ SLOW = "+tokens=400,gap=25"
 @pytest.fixture
 async def keyed(database_url, sim):
     keys = await make_keys(database_url, "alice", "bob")
-    server = start_gateway(database_url, sim.url)
+    server = start_keyed_gateway(database_url, sim.url)
     yield server, keys
     server.stop()
 
@@ -153,7 +154,7 @@ async def test_the_page_session_cookie(keyed):
     server, keys = keyed
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
         state = (await client.get(f"{API}/session")).json()
-        assert state == {"auth": "keys", "signed_in": False, "key_name": None}
+        assert state == {"auth": "keys", "signed_in": False, "key_name": None, "admin": False}
         wrong = await client.post(f"{API}/session", json={"key": "mck_nope"})
         assert wrong.status_code == 401
         signed = await client.post(f"{API}/session", json={"key": keys["alice"]})
@@ -170,8 +171,14 @@ async def test_the_page_session_cookie(keyed):
         async with client.stream("GET", f"{API}/turns/{turn_id}/events") as response:
             assert response.status_code == 200
             assert [e async for e in iter_events(response)][-1].name == "end"
+        cookie_header = {"cookie": f"multichat_session={client.cookies['multichat_session']}"}
         assert (await client.delete(f"{API}/session")).status_code == 204
         assert (await client.get(f"{API}/conversations/")).status_code == 401
+        # Signing out ended the session on the server: the cookie, kept by someone, is dead.
+        replayed = await client.get(f"{API}/conversations/", headers=cookie_header)
+        assert replayed.status_code == 401
+        state = (await client.get(f"{API}/session", headers=cookie_header)).json()
+        assert state["signed_in"] is False
 
 
 async def test_cross_site_requests_and_rebinding_hosts_are_refused(keyed, sim):
@@ -199,7 +206,8 @@ async def test_cross_site_requests_and_rebinding_hosts_are_refused(keyed, sim):
 
 
 async def test_cors_preflight_from_an_allowed_origin(database_url, sim):
-    server = start_gateway(database_url, sim.url, cors_origins=["https://app.example"])
+    keys = await make_keys(database_url, "alice")
+    server = start_keyed_gateway(database_url, sim.url, cors_origins=["https://app.example"])
     try:
         async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
             preflight = await client.options(
@@ -220,7 +228,9 @@ async def test_cors_preflight_from_an_allowed_origin(database_url, sim):
             )
             assert "access-control-allow-origin" not in denied.headers
             posted = await client.post(
-                f"{API}/conversations/", json={}, headers={"origin": "https://app.example"}
+                f"{API}/conversations/",
+                json={},
+                headers={"origin": "https://app.example", **bearer(keys["alice"])},
             )
             assert posted.status_code == 201
             assert posted.headers["access-control-allow-origin"] == "https://app.example"
@@ -230,7 +240,7 @@ async def test_cors_preflight_from_an_allowed_origin(database_url, sim):
 
 async def test_per_key_limits(database_url, sim):
     keys = await make_keys(database_url, "alice", "bob")
-    server = start_gateway(
+    server = start_keyed_gateway(
         database_url, sim.url, key_turns_per_minute=3, key_max_concurrent_turns=1
     )
     try:
@@ -284,37 +294,44 @@ async def test_keys_never_appear_in_logs_errors_or_events(keyed, caplog):
         assert key not in everything and key[4:20] not in everything
 
 
-def test_open_mode_is_for_loopback_clients_only(database_url):
-    """No keys: a client from elsewhere (a wrong HOST, a port forward) gets nothing."""
-    from starlette.testclient import TestClient
+async def test_no_address_is_trusted_without_credentials(database_url, sim):
+    """No loopback exception: a same-host forwarder makes every remote client a loopback
+    peer, so a loopback peer is nobody in particular (and even with no key in the database,
+    where the gateway used to be open to it)."""
+    server = start_keyed_gateway(database_url, sim.url)
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+            for method, path in (
+                ("GET", f"{API}/conversations/"),
+                ("GET", f"{API}/providers"),
+                ("GET", "/metrics"),
+                ("POST", f"{API}/chat/"),
+            ):
+                body = {"prompt": "free?", "models": ["claude"]} if method == "POST" else None
+                response = await client.request(method, path, json=body)
+                assert response.status_code == 401, (method, path)
+            for host in ("localhost", "127.0.0.1"):
+                refused = await client.get(f"{API}/conversations/", headers={"host": host})
+                assert refused.status_code == 401
+            state = (await client.get(f"{API}/session")).json()
+            assert state["auth"] == "keys" and not state["signed_in"]
+        assert sum(s["requests"] for s in sim.stats().values()) == 0, "no provider was called"
+    finally:
+        server.stop()
 
-    from gateway.app import create_app
-    from tests.support.gateways import make_settings
 
-    settings = make_settings(database_url=database_url, simulator_url="http://127.0.0.1:9")
-    app = create_app(settings)
-    with TestClient(app, base_url="http://127.0.0.1", client=("203.0.113.7", 4000)) as remote:
-        assert remote.get(f"{API}/conversations/").status_code == 401
-        assert remote.get(f"{API}/health").status_code == 200
-    with TestClient(app, base_url="http://127.0.0.1", client=("127.0.0.1", 4000)) as local:
-        assert local.get(f"{API}/conversations/").status_code == 200
+async def test_revoking_every_key_does_not_open_the_gateway(keyed, database_url):
+    server, keys = keyed
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+        providers = f"{API}/providers"
+        assert (await client.get(providers, headers=bearer(keys["alice"]))).status_code == 200
+        await rows(database_url, "UPDATE client_keys SET revoked_at = now()")
+        for headers in (bearer(keys["alice"]), {}):
 
+            async def refused(headers=headers) -> bool:
+                return (await client.get(providers, headers=headers)).status_code == 401
 
-def test_serve_refuses_a_public_address_without_keys(tmp_path, database_url):
-    import os
-
-    env = {**os.environ, "DATABASE_URL": database_url, "HOST": "0.0.0.0", "DATA_DIR": str(tmp_path)}
-    done = subprocess.run(
-        [sys.executable, "-m", "gateway", "serve"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 2
-    lines = [line for line in done.stderr.splitlines() if "multichat:" in line]
-    assert len(lines) == 1 and "HOST=0.0.0.0" in lines[0] and "keys create" in lines[0]
-    assert "Traceback" not in done.stderr
+            assert await eventually(refused, within=20)
 
 
 async def test_keys_cli_create_list_revoke(tmp_path, database_url):
@@ -333,11 +350,17 @@ async def test_keys_cli_create_list_revoke(tmp_path, database_url):
 
     created = multichat("create", "--name", "carol")
     assert created.returncode == 0, created.stderr
-    key = created.stdout.strip().splitlines()[-1]
-    assert key.startswith("mck_") and len(key) > 40
+    key = created.stdout.strip()  # alone on stdout: export MULTICHAT_KEY=$(multichat keys create …)
+    assert key.startswith("mck_") and len(key) > 40 and "\n" not in key
+    assert "admin" in created.stderr, "the first key of a database is an admin"
+    second = multichat("create", "--name", "dave")
+    assert second.returncode == 0 and "admin" not in second.stderr
+    assert multichat("create", "--name", "erin", "--admin").returncode == 0
     assert multichat("create", "--name", "carol").returncode == 2, "one live key per name"
     listing = multichat("list")
     assert "carol" in listing.stdout and key not in listing.stdout and key[:10] in listing.stdout
+    roles = {line.split()[1]: line.split()[3] for line in listing.stdout.splitlines()}
+    assert roles == {"carol": "admin", "dave": "-", "erin": "admin"}
     stored = await rows(database_url, "SELECT key_hash FROM client_keys WHERE name = 'carol'")
     assert key.encode() not in bytes(stored[0]["key_hash"]), "only a hash is stored"
     assert multichat("revoke", "carol").returncode == 0

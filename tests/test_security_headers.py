@@ -111,6 +111,7 @@ def test_an_unexpected_500_carries_the_headers_too(database_url):
     from starlette.testclient import TestClient
 
     from gateway.app import create_app
+    from tests.support.credentials import BROWSER_HEADERS
     from tests.support.gateways import make_settings
 
     async def boom(request):
@@ -120,7 +121,7 @@ def test_an_unexpected_500_carries_the_headers_too(database_url):
     app.router.routes.append(Route("/api/v1/boom", boom))
     local = ("127.0.0.1", 5000)
     with TestClient(app, "http://127.0.0.1", raise_server_exceptions=False, client=local) as client:
-        response = client.get("/api/v1/boom")
+        response = client.get("/api/v1/boom", headers=BROWSER_HEADERS)
     assert response.status_code == 500
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["x-frame-options"] == "DENY"

@@ -9,6 +9,7 @@ import socket
 
 import httpx
 
+from tests.support.credentials import AUTHORIZATION
 from tests.support.gateways import start_gateway
 from tests.support.turn_helpers import API, answers, eventually
 
@@ -102,7 +103,8 @@ def test_the_file_limit_is_raised_to_the_hard_limit(processes, database_url, sim
 def test_start_up_says_where_to_open_and_the_access_log_stays(processes, database_url):
     # No SIMULATOR_URL: the in-process simulators, which used to silence uvicorn's loggers.
     gateway = processes({"DATABASE_URL": database_url})
-    httpx.get(f"{gateway.url}/api/v1/providers", timeout=10).raise_for_status()
+    with httpx.Client(timeout=10) as client:  # sends the suite's key (tests/credentials.py)
+        client.get(f"{gateway.url}/api/v1/providers").raise_for_status()
     gateway.stop()
     output = gateway.output()
     assert f"Open http://127.0.0.1:{gateway.port}/" in output
@@ -132,7 +134,8 @@ def test_a_client_that_stops_reading_is_one_info_line(processes, database_url, s
         sock.connect(("127.0.0.1", gateway.port))
         sock.sendall(
             b"POST /api/v1/chat/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+            + AUTHORIZATION
+            + b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
         )
         # Never read. The gateway drops this client and the answer is stored all the same.
 
@@ -176,7 +179,8 @@ async def test_a_listener_dropped_for_a_full_buffer_is_counted(database_url, sim
             sock.connect(("127.0.0.1", server.port))
             sock.sendall(
                 b"POST /api/v1/chat/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                + AUTHORIZATION
+                + b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
                 % (len(body), body)
             )  # and never read
 
@@ -249,7 +253,8 @@ def test_a_stalled_request_body_is_closed_within_the_body_timeout(processes, dat
     with socket.create_connection(("127.0.0.1", gateway.port)) as sock:
         sock.sendall(
             b"POST /api/v1/turns HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            b'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"prompt":'
+            + AUTHORIZATION
+            + b'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"prompt":'
         )  # 9 of 100 bytes, and nothing more
         assert closed_by_peer(sock, within=10)
     gateway.stop()
@@ -261,6 +266,7 @@ def test_a_declared_body_over_the_limit_is_refused_before_it_is_sent(processes, 
     with socket.create_connection(("127.0.0.1", gateway.port)) as sock:
         sock.sendall(
             b"POST /api/v1/turns HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            b"Content-Type: application/json\r\nContent-Length: 1000000000\r\n\r\n"
+            + AUTHORIZATION
+            + b"Content-Type: application/json\r\nContent-Length: 1000000000\r\n\r\n"
         )  # not one byte of the body
         assert read_head(sock).startswith(b"HTTP/1.1 413 ")

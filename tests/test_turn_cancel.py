@@ -11,6 +11,7 @@ import orjson
 import pytest
 
 from providers.simulators.text import expected_answer
+from tests.support.credentials import AUTHORIZATION
 from tests.support.sse_client import Stream, check_invariants, iter_events
 from tests.support.turn_helpers import (
     API,
@@ -134,7 +135,8 @@ async def test_a_client_that_hangs_up_before_reading_anything(gateways, database
     with socket.create_connection((address.hostname, address.port)) as sock:
         sock.sendall(
             b"POST /api/v1/chat/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+            + AUTHORIZATION
+            + b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
         )
     # The legs were called, and are closed again (aborted) long before their 20 s natural end.
     await eventually(lambda: all(sim.stats()[flavour(p)]["requests"] for p in PROVIDERS))

@@ -6,6 +6,7 @@ import gateway.api.arena as arena
 import gateway.api.chat as chat
 import gateway.api.conversations as conv
 import gateway.api.export as export
+import gateway.api.keys as keys
 import gateway.api.search as search
 import gateway.api.session as session
 import gateway.api.system as system
@@ -389,7 +390,7 @@ ENDPOINTS: list[ApiEndpoint] = [
         "GET",
         f"{API}/session",
         session.session_state,
-        "How this gateway authenticates, and whether this browser is signed in",
+        "How this gateway authenticates, and who this request is (session cookie or bearer key)",
         "session",
         response=SessionState,
         public=True,
@@ -409,9 +410,41 @@ ENDPOINTS: list[ApiEndpoint] = [
         "DELETE",
         f"{API}/session",
         session.sign_out,
-        "Sign out: the session cookie is cleared",
+        "Sign out: the session ends on the server (on every process) and its cookie is cleared",
         "session",
         status=204,
         public=True,
+    ),
+    ApiEndpoint(
+        "GET",
+        f"{API}/keys",
+        keys.list_keys,
+        "Every client key, live or revoked (never the keys themselves); admin keys only",
+        "keys",
+        response=keys.KeyInfo,
+        response_is_list=True,
+        errors=(403, 503),
+    ),
+    ApiEndpoint(
+        "POST",
+        f"{API}/keys",
+        keys.create,
+        "Make a client key; the key is in this answer only. Admin keys only",
+        "keys",
+        body=keys.KeyCreate,
+        response=keys.KeyCreated,
+        status=201,
+        errors=(400, 403, 409, 413, 415, 422, 503),
+    ),
+    ApiEndpoint(
+        "DELETE",
+        f"{API}/keys/{{key_id:id}}",
+        keys.revoke,
+        "Revoke a key: its sessions, events_url tokens and running turns end with it (within a"
+        " second on every gateway process). Admin keys only; MULTICHAT_KEY's key changes with"
+        " the variable (409)",
+        "keys",
+        status=204,
+        errors=(403, 404, 409, 503),
     ),
 ]

@@ -13,11 +13,42 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import logging.config
+import re
 from typing import Any
 
 import orjson
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# The token of a turn's events_url is a credential: no log line or trace carries it.
+TOKEN_PARAMETER = re.compile(r"([?&;]token=)[^&#\s\"']*", re.IGNORECASE)
+REDACTED = "[redacted]"
+REDACTED_LOGGERS = ("uvicorn.access", "multichat.access")
+
+
+def redact(text: str) -> str:
+    """``/api/v1/turns/x/events?token=abc&last_event_id=3`` → ``...?token=[redacted]&...``."""
+    return TOKEN_PARAMETER.sub(rf"\g<1>{REDACTED}", text) if "token=" in text.lower() else text
+
+
+class RedactTokens(logging.Filter):
+    """On the access loggers: uvicorn's text line carries the whole path and query."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            record.fields = {k: redact(v) if isinstance(v, str) else v for k, v in fields.items()}
+        return True
+
+
+def install_token_redaction() -> None:
+    for name in REDACTED_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactTokens) for f in logger.filters):
+            logger.addFilter(RedactTokens())
 
 
 class JsonFormatter(logging.Formatter):

@@ -15,6 +15,8 @@ import logging
 import os
 from typing import TYPE_CHECKING, Any
 
+from gateway.observability.logs import redact
+
 if TYPE_CHECKING:
     from gateway.observability.records import LegRecord
     from gateway.turns.turn import Turn
@@ -35,11 +37,13 @@ class TurnTracer:
         span = self.tracer.start_span(
             "turn",
             start_time=started_ns,
-            attributes={
-                "multichat.turn_id": turn.id,
-                "multichat.conversation_id": turn.conversation_id,
-                "multichat.providers": [leg.provider for leg in legs],
-            },
+            attributes=safe(
+                {
+                    "multichat.turn_id": turn.id,
+                    "multichat.conversation_id": turn.conversation_id,
+                    "multichat.providers": [leg.provider for leg in legs],
+                }
+            ),
         )
         context = self.trace.set_span_in_context(span)
         for leg in legs:
@@ -57,7 +61,7 @@ class TurnTracer:
                 f"leg {leg.provider}",
                 context=context,
                 start_time=leg.ended_ns - int(leg.latency_ms * 1e6),
-                attributes=attributes,
+                attributes=safe(attributes),
             )
             if leg.status == "failed":
                 child.set_status(self.trace.Status(self.trace.StatusCode.ERROR, leg.error_type))
@@ -68,6 +72,11 @@ class TurnTracer:
         shutdown = getattr(self.provider, "shutdown", None)
         if shutdown is not None:
             shutdown()
+
+
+def safe(attributes: dict[str, Any]) -> dict[str, Any]:
+    """Span attributes with any ``token=`` query value redacted (see observability.logs)."""
+    return {k: redact(v) if isinstance(v, str) else v for k, v in attributes.items()}
 
 
 def tracer_from_environment() -> TurnTracer | None:

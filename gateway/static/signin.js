@@ -5,6 +5,9 @@
 // is read from the field, the field is emptied, and the key is gone with the request.
 // A call that answers 401 later (the session expired, the key was revoked) brings the form back;
 // signing in again reloads the page, so what is on screen comes back from the hash.
+// The address the gateway prints at start, /#key=…, signs in the same way: the key is taken
+// out of the address bar (and so out of history) before anything else, then posted once. A
+// fragment never reaches a server, a proxy's log or a Referer.
 
 import { ApiError, getSession, onUnauthorized, signIn, signOut } from "./api.js";
 import { byId, h } from "./dom.js";
@@ -15,19 +18,49 @@ let form = null; // built the first time it is needed
 // Resolves with the session once the app may be shown: at once in open mode (or when the
 // gateway cannot be asked: the app then says what is wrong), after the form otherwise.
 export async function startSession() {
-  let session;
-  try {
-    session = await getSession();
-  } catch {
-    session = { auth: "unknown", signed_in: true, key_name: null };
+  const given = takeKeyFromAddress();
+  let session = null;
+  let message = "";
+  if (given) {
+    try {
+      session = await signIn(given);
+    } catch (error) {
+      message =
+        error instanceof ApiError && error.status === 401
+          ? "The key in that address is not a live client key."
+          : error.message || String(error);
+    }
+  }
+  if (!session) {
+    try {
+      session = await getSession();
+    } catch {
+      session = { auth: "unknown", signed_in: true, key_name: null };
+    }
   }
   document.documentElement.dataset.auth = session.auth;
   if (session.auth === "keys" && !session.signed_in) {
-    session = await askForKey("");
+    session = await askForKey(message);
   }
   showWho(session);
   onUnauthorized(sessionLost);
   return session;
+}
+
+// The key of a sign-in address (#key=…, beside the page's own hash parameters), removed from
+// the address bar at once; null when there is none.
+function takeKeyFromAddress() {
+  const parts = location.hash.replace(/^#/, "").split("&");
+  const at = parts.findIndex((part) => part.startsWith("key="));
+  if (at < 0) return null;
+  const [found] = parts.splice(at, 1);
+  const rest = parts.filter(Boolean).join("&");
+  history.replaceState(null, "", `${location.pathname}${location.search}${rest ? `#${rest}` : ""}`);
+  try {
+    return decodeURIComponent(found.slice(4)).trim() || null;
+  } catch {
+    return null;
+  }
 }
 
 // The form, until a key is taken: resolves with the new session.

@@ -51,6 +51,7 @@ async def launch(playwright):
 
 async def _open(browser, url: str, *, viewport=DESKTOP, scheme="light", key=None):
     context = await browser.new_context(viewport=viewport, color_scheme=scheme)
+    key = key or os.environ.get("MULTICHAT_KEY")  # every API call needs credentials (#20)
     if key:
         response = await context.request.post(f"{url}/api/v1/session", data={"key": key})
         if not response.ok:

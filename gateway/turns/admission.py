@@ -17,6 +17,7 @@ from gateway.turns.grace import GraceTimers
 from gateway.turns.leg import Leg
 from gateway.turns.limits import KeyLimits
 from gateway.turns.log import EventLog, LegState
+from gateway.turns.reruns.choice import pinned
 from gateway.turns.table import TurnTable
 from gateway.turns.threads import threads_with_images
 from gateway.turns.turn import Turn
@@ -68,7 +69,7 @@ class Admission:
                 )
             if any(p is provider for p, _ in chosen):
                 raise InvalidChoice(f"models: {name!r} is listed twice")
-            chosen.append((provider, model.strip() or provider.config.model))
+            chosen.append((provider, pinned(provider, model.strip(), "models")))
         return chosen
 
     async def create_turn(

@@ -223,6 +223,16 @@ class TurnRegistry:
             self.cancel(turn_id)
         await asyncio.gather(*self.table.tasks(turn_ids), return_exceptions=True)
 
+    def cancel_owned_by(self, owners: set[int]) -> int:
+        """Cancel the running turns of these keys (revoked ones) on this process: their answers
+        are stored ``cancelled`` and their streams get their ``done``s and ``end``."""
+        turn_ids = [
+            t.id
+            for t in self.table.turns.values()
+            if t.owner in owners and t.id in self.table.running_legs
+        ]
+        return sum(len(self.cancel(turn_id)) for turn_id in turn_ids)
+
     async def wait(self, turn: Turn) -> None:
         """Until the turn has ended (for the blocking POST /chat/)."""
         if tasks := self.table.tasks([turn.id]):

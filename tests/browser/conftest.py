@@ -17,6 +17,7 @@ from tests.support.browser import (
     missing_browser,
     no_browser,
 )
+from tests.support.credentials import BROWSER_HEADERS
 from tests.support.gateways import start_gateway
 from tests.support.page_helpers import PacedSimulator
 from tests.support.servers import ServerThread
@@ -47,7 +48,8 @@ async def browser():
 async def context(browser, request):
     """A fresh browser context; fails the test on any uncaught error in the page."""
     viewport = getattr(request, "param", DESKTOP)
-    context = await browser.new_context(viewport=viewport)
+    # Signed in as the suite's key (tests/support/credentials.py), a bearer on every request.
+    context = await browser.new_context(viewport=viewport, extra_http_headers=BROWSER_HEADERS)
     context.set_default_timeout(WAIT)
     errors: list[str] = []
     context.on("weberror", lambda error: errors.append(str(error.error)))

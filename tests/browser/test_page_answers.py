@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests.support.browser import expect
+from tests.support.credentials import BROWSER_HEADERS
 from tests.support.gateways import start_gateway
 from tests.support.page_helpers import answer, ask, last_turn, open_page, status_is
 from tests.support.paths import DATA
@@ -347,7 +348,9 @@ async def test_titles_are_plain_text_and_several_conversations_delete_at_once(ga
 
 
 async def test_phone_shows_that_the_model_chips_scroll(gateway, browser):
-    context = await browser.new_context(viewport={"width": 360, "height": 740})
+    context = await browser.new_context(
+        viewport={"width": 360, "height": 740}, extra_http_headers=BROWSER_HEADERS
+    )
     try:
         phone = await context.new_page()
         await open_page(phone, gateway.url + "/")

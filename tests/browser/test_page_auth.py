@@ -1,8 +1,9 @@
-"""The page with client keys on (#11), in a real headless Chromium: the sign-in form, the
+"""The page with client keys (#11, #20), in a real headless Chromium: the sign-in form, the
 session cookie its calls and streams carry, and the events_url token a browser EventSource
 opens a turn's stream with (or is refused with), from a context that has no cookie at all.
 
-The browser, context and page fixtures are tests/browser/conftest.py's.
+The browser fixture is tests/browser/conftest.py's; the contexts here carry no credentials of
+the suite's (tests/support/credentials.py), and the gateways take none.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from urllib.parse import urljoin
 
 import httpx
 import pytest
+import pytest_asyncio
 
-from tests.support.browser import WAIT, expect
-from tests.support.gateways import start_gateway
-from tests.support.keys import expired_token, make_keys
+from tests.support.browser import DESKTOP, WAIT, expect
+from tests.support.keys import expired_token, make_keys, start_keyed_gateway
 from tests.support.page_helpers import (
     ALL,
     CuttableProxy,
@@ -24,7 +25,6 @@ from tests.support.page_helpers import (
     expected,
     install_text_checker,
     last_turn,
-    open_page,
     paced_expected,
     status_is,
     text_of,
@@ -35,11 +35,23 @@ from tests.support.turn_helpers import API, rows
 MODELS = ("claude", "chatgpt", "gemini")
 
 
+@pytest_asyncio.fixture(loop_scope="session")
+async def context(browser):
+    """A fresh context with no credentials; fails the test on an uncaught error in the page."""
+    context = await browser.new_context(viewport=DESKTOP)
+    context.set_default_timeout(WAIT)
+    errors: list[str] = []
+    context.on("weberror", lambda error: errors.append(str(error.error)))
+    yield context
+    await context.close()
+    assert not errors, f"uncaught errors in the page: {errors}"
+
+
 @pytest.fixture
 async def keyed_gateway(database_url, sim):
     """A gateway with two client keys, alice's and bob's, made before it starts."""
     keys = await make_keys(database_url, "alice", "bob")
-    server = start_gateway(database_url, sim.url, disconnect_grace=10, retry_ms=300)
+    server = start_keyed_gateway(database_url, sim.url, disconnect_grace=10, retry_ms=300)
     yield server, keys
     server.stop()
 
@@ -47,7 +59,9 @@ async def keyed_gateway(database_url, sim):
 @pytest.fixture
 async def keyed_paced_gateway(database_url, paced_simulator):
     keys = await make_keys(database_url, "alice")
-    server = start_gateway(database_url, paced_simulator.url, disconnect_grace=10, retry_ms=300)
+    server = start_keyed_gateway(
+        database_url, paced_simulator.url, disconnect_grace=10, retry_ms=300
+    )
     yield server, keys
     server.stop()
 
@@ -188,7 +202,7 @@ async def test_the_page_signs_in_streams_a_turn_and_signs_out(
     await expect(page.locator("#signin")).to_be_visible()
     assert await context.cookies() == []
     state = await page.evaluate("() => fetch('/api/v1/session').then((r) => r.json())")
-    assert state == {"auth": "keys", "signed_in": False, "key_name": None}
+    assert state == {"auth": "keys", "signed_in": False, "key_name": None, "admin": False}
     assert "#" not in page.url  # nothing of alice's is named in the address either
     await expect(page.locator("#who")).to_have_count(0)
     assert_key_kept_nowhere(await where_the_key_could_be(page), keys["alice"])
@@ -225,15 +239,6 @@ async def test_a_401_later_brings_the_form_back_and_signing_in_reloads(
     await expect(page.locator("#turns > .turn")).to_have_count(1)
     await status_is(page, "claude", "complete")
     assert await text_of(page, "claude") == expected("claude", "first question")
-
-
-async def test_open_mode_shows_no_sign_in(gateway, page):
-    await open_page(page, gateway.url + "/")
-    assert await page.get_attribute("html", "data-auth") == "open"
-    await expect(page.locator("#app")).to_be_visible()
-    await expect(page.locator("#prompt")).to_be_visible()
-    assert await page.locator("#signin").count() == 0
-    assert await page.locator("#who, #sign-out").count() == 0
 
 
 async def test_signed_in_streams_resume_after_a_cut_and_a_reload(

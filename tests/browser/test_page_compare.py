@@ -6,6 +6,7 @@ from __future__ import annotations
 import httpx
 
 from tests.support.browser import WAIT, expect
+from tests.support.credentials import TEST_KEY
 from tests.support.page_helpers import answer, ask, expected, open_page, status_is, text_of
 
 
@@ -81,6 +82,8 @@ async def test_search_in_the_sidebar_and_export_download(gateway, page, tmp_path
 
     link = page.locator("#export-markdown")
     await expect(link).to_be_visible()
+    # A download carries no extra header of the browser's, but the session cookie.
+    await page.context.request.post(f"{gateway.url}/api/v1/session", data={"key": TEST_KEY})
     async with page.expect_download(timeout=WAIT) as info:
         await link.click()
     download = await info.value

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.credentials import accepting, takes_test_key
 from tests.support.gateway_process import GatewayProcess
 from tests.support.paths import ROOT
 from tests.support.servers import free_port
@@ -87,13 +88,7 @@ class Nginx(Server):
         self.url = f"http://127.0.0.1:{self.port}"
         self.dir = tmp_path / "nginx"
         (self.dir / "logs").mkdir(parents=True, exist_ok=True)
-        shipped = (ROOT / "docs" / "nginx.conf").read_text()
-        servers = "".join(f"    server 127.0.0.1:{p};\n" for p in upstream_ports)
-        site = re.sub(
-            r"(upstream multichat \{\n)(?:    server .*;\n)+", rf"\g<1>{servers}", shipped
-        )
-        site = site.replace("listen 80;", f"listen 127.0.0.1:{self.port};")
-        assert servers in site and str(self.port) in site, "docs/nginx.conf changed shape"
+        site = self.site(upstream_ports)
         temp = self.dir / "temp"
         (self.dir / "nginx.conf").write_text(
             f"worker_processes 1;\nerror_log {self.dir}/logs/error.log;\npid {self.dir}/nginx.pid;\n"
@@ -104,6 +99,14 @@ class Nginx(Server):
         )
         temp.mkdir(exist_ok=True)
 
+    def site(self, upstream_ports: list[int]) -> str:
+        """The shipped configuration, with its upstream list and port filled in."""
+        shipped = (ROOT / "docs" / "nginx.conf").read_text()
+        site = with_upstreams(shipped, upstream_ports)
+        site = site.replace("listen 80;", f"listen 127.0.0.1:{self.port};")
+        assert str(self.port) in site, "docs/nginx.conf changed shape"
+        return site
+
     def start(self) -> Nginx:
         # As root, nginx's workers would run as nobody, who cannot read this test's folder.
         directives = "daemon off; user root;" if os.geteuid() == 0 else "daemon off;"
@@ -111,6 +114,13 @@ class Nginx(Server):
             [self.binary, "-p", str(self.dir), "-c", str(self.dir / "nginx.conf"), "-g", directives]
         )
         return self
+
+
+def with_upstreams(shipped: str, upstream_ports: list[int]) -> str:
+    servers = "".join(f"    server 127.0.0.1:{p};\n" for p in upstream_ports)
+    site = re.sub(r"(upstream multichat \{\n)(?:    server .*;\n)+", rf"\g<1>{servers}", shipped)
+    assert servers in site, "the shipped nginx configuration changed shape"
+    return site
 
 
 class Cluster:
@@ -132,6 +142,8 @@ class Cluster:
         started = [GatewayProcess(self.tmp_path, self.env) for _ in range(size)]
         self.gateways += [gateway.wait_ready() for gateway in started]
         self.nginx = Nginx(self.tmp_path, [g.port for g in self.gateways]).start()
+        if takes_test_key(self.env):
+            accepting(self.nginx.port)
         return self
 
     def outputs(self) -> str:

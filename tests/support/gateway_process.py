@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.credentials import accepting, takes_test_key
 from tests.support.servers import free_port
 
 
@@ -35,6 +36,8 @@ class GatewayProcess:
             "DATA_DIR": str(tmp_path / "data"),
             **env,
         }
+        if takes_test_key(environment):
+            accepting(self.port)
 
         def limit_files() -> None:
             if files_limit is not None:

@@ -16,6 +16,8 @@ from typing import Any
 
 import uvicorn
 
+from tests.support.credentials import accepting, app_takes_test_key
+
 _HANDED_OUT: set[int] = set()
 
 
@@ -65,6 +67,8 @@ class ServerThread:
         config.setdefault("log_level", "warning")
         config.setdefault("lifespan", "on")
         config.setdefault("timeout_graceful_shutdown", 2)
+        # As `multichat serve` runs: forwarding headers are for TRUSTED_PROXIES alone.
+        config.setdefault("proxy_headers", False)
         self.server = _Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, **config))
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -88,6 +92,8 @@ class ServerThread:
             raise TimeoutError("server did not start")
         if not self.server.started:
             raise RuntimeError(f"server failed to start: {self.error!r}")
+        if app_takes_test_key(self.server.config.app):
+            accepting(self.port)
         return self
 
     def stop(self, timeout: float = 15.0) -> None:

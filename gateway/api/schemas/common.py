@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from providers import PROVIDERS
+from providers.models import KNOBS_PATTERN as MODEL_KNOBS_PATTERN
+from providers.models import NAME_PATTERN as MODEL_NAME_PATTERN
 
 AnswerStatus = Literal["complete", "failed", "cancelled"]
 ContextPolicy = Literal["isolated", "winner", "shared"]
@@ -25,7 +27,11 @@ _WS = (
 )
 NO_NUL = r"^[^\u0000]*$"
 NOT_BLANK = rf"^[^\u0000]*[^\u0000{_WS}][^\u0000]*$"
-MODEL_ENTRY = rf"^[{_WS}]*({'|'.join(PROVIDERS)})[{_WS}]*(:[^\u0000]*)?$"
+# A provider, then perhaps ":" and a model of the one grammar (providers.models), with knobs.
+MODEL_ENTRY = (
+    rf"^[{_WS}]*({'|'.join(PROVIDERS)})[{_WS}]*"
+    rf"(:[{_WS}]*({MODEL_NAME_PATTERN}{MODEL_KNOBS_PATTERN}?)?[{_WS}]*)?$"
+)
 
 
 class Documented:

@@ -16,8 +16,9 @@ class SignIn(Strict):
 
 
 class SessionState(BaseModel):
-    auth: Literal["open", "keys", "off"] = Field(
-        description="open: loopback with no client keys; keys: a key is required; off: AUTH=off"
+    auth: Literal["keys", "off"] = Field(
+        description="keys: every call needs credentials; off: AUTH=off (an outer proxy decides)"
     )
     signed_in: bool
     key_name: str | None = None
+    admin: bool = Field(default=False, description="the key may manage keys and read /metrics")

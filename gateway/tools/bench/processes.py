@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -112,6 +113,12 @@ async def poll_until_ready(child: Started, url: str, what: str) -> None:
         ) from None
 
 
+# The client key of the bench's gateways and load (MULTICHAT_KEY): the gateways are measured
+# as they are deployed, authenticating every request. An admin key, so the per-key limits
+# (KEY_TURNS_PER_MINUTE ...) are not what is measured.
+BENCH_KEY = "bench-" + secrets.token_urlsafe(32)
+
+
 def gateway_environment(dsn: str, simulator_url: str, port: int, data_dir: Path) -> dict[str, str]:
     """The process environment minus every gateway and provider setting, plus the bench's: so
     that no key in the developer's shell sends load to a real provider."""
@@ -132,6 +139,7 @@ def gateway_environment(dsn: str, simulator_url: str, port: int, data_dir: Path)
         DATA_DIR=str(data_dir),
         LOG_LEVEL="warning",
         MAX_CONCURRENT_TURNS="20000",  # above hold's 1,000 turns: the limit must not be measured
+        MULTICHAT_KEY=BENCH_KEY,
         DB_POOL_MIN="2",
         DB_POOL_MAX="20",
     )

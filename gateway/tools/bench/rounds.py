@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gateway.tools.bench.processes import BENCH_KEY
 from gateway.tools.bench.scenarios import Scenario
 from gateway.tools.loadtest import LoadConfig, LoadReport
 
@@ -39,4 +40,5 @@ def load_config(scenario: Scenario, url: str, simulator_url: str, direct: bool) 
         turn_timeout=scenario.turn_timeout,
         show_violations=3,
         progress=False,
+        key=BENCH_KEY,
     )

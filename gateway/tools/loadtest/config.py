@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 
 from gateway.tools.arguments import DEFAULT_PROMPT, LISTEN_CHOICES
 from providers.registry import PROVIDERS
@@ -32,6 +33,11 @@ class LoadConfig:
     # took the POST; "other": the next one; "alternate": owner, other, owner, ... (what a plain
     # round-robin balancer gives on average).
     listen: str = "owner"
+    # The client key every request carries (Authorization: Bearer); from MULTICHAT_KEY, as
+    # the gateway reads its own, so one exported variable serves both.
+    key: str | None = field(
+        default_factory=lambda: os.environ.get("MULTICHAT_KEY") or None, repr=False
+    )
 
     @property
     def urls(self) -> tuple[str, ...]:

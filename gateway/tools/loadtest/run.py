@@ -49,9 +49,11 @@ def requests_for(config: LoadConfig) -> dict[str, bytes]:
     )
     path = "/api/v1/turns" if config.eventsource else "/api/v1/chat/stream"
     accept = "Accept: application/json" if config.eventsource else SSE_ACCEPT
+    # A turn's events_url carries its own token: only the POST needs the key.
+    credentials = [f"Authorization: Bearer {config.key}"] if config.key else []
     return {
         gateway_key(index): build_request(
-            "POST", Endpoint.parse(url).authority, path, body, [accept, JSON_CONTENT]
+            "POST", Endpoint.parse(url).authority, path, body, [accept, JSON_CONTENT, *credentials]
         )
         for index, url in enumerate(config.urls)
     }

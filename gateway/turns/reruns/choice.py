@@ -24,7 +24,7 @@ from gateway.turns.errors import (
 from gateway.turns.log import EventLog, LegState
 from gateway.turns.replay import StoredTurn, done_from_row
 from gateway.turns.turn import Turn
-from providers import Provider
+from providers import InvalidModel, Provider, check_model
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,8 +92,19 @@ def choose_rerun(
             raise InvalidChoice(f"providers: {name!r} is already in this turn (retry it instead)")
         if not add and name not in in_turn:
             raise InvalidChoice(f"providers: {name!r} is not in this turn (add it instead)")
-        chosen.append((provider, model or in_turn.get(name) or provider.config.model))
+        model = pinned(provider, model, "providers") if model else in_turn.get(name, "")
+        chosen.append((provider, model or provider.config.model))
     return chosen
+
+
+def pinned(provider: Provider, model: str, field: str) -> str:
+    """The model a client pinned (or the provider's default), if it may be: 422 otherwise."""
+    if not model:
+        return provider.config.model
+    try:
+        return check_model(provider.config, model)
+    except InvalidModel as error:
+        raise InvalidChoice(f"{field}: {error}") from None
 
 
 def models_of(stored: StoredTurn) -> dict[str, str]:

@@ -1,27 +1,33 @@
 """Signed, expiring values: the page's session cookie and the EventSource token of a turn.
 
 itsdangerous signs with the secret every gateway of the database shares (made once, kept in
-PostgreSQL), so a cookie or token made by one host is good on every other.
+PostgreSQL), so a cookie or token made by one host is good on every other. A signature says
+who made the value and when; whether its session or key is still live is asked of the
+database (and remembered until a revocation says otherwise).
 """
 
 from __future__ import annotations
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+MAX_SIGNED_CHARS = 500
+
 
 class Signer:
     def __init__(self, secret: bytes, *, session_seconds: float, token_seconds: float) -> None:
         self.session_seconds = session_seconds
         self.token_seconds = token_seconds
-        self._sessions = URLSafeTimedSerializer(secret, salt="multichat.session")
+        self._sessions = URLSafeTimedSerializer(secret, salt="multichat.session.v2")
         self._tokens = URLSafeTimedSerializer(secret, salt="multichat.turn-events")
 
-    def session(self, key_id: int) -> str:
-        return self._sessions.dumps({"k": key_id})
+    def session(self, session_id: int) -> str:
+        return self._sessions.dumps({"s": session_id})
 
-    def session_key(self, cookie: str) -> int | None:
+    def session_id(self, cookie: str) -> int | None:
+        """The session a cookie names, if this gateway signed it and it has not expired."""
         data = self._load(self._sessions, cookie, self.session_seconds)
-        return data.get("k") if isinstance(data, dict) else None
+        value = data.get("s") if isinstance(data, dict) else None
+        return value if type(value) is int else None
 
     def turn_token(self, turn_id: str, key_id: int) -> str:
         return self._tokens.dumps({"t": turn_id, "k": key_id})
@@ -31,11 +37,12 @@ class Signer:
         data = self._load(self._tokens, token, self.token_seconds)
         if not isinstance(data, dict) or data.get("t") != turn_id:
             return None
-        return data.get("k")
+        value = data.get("k")
+        return value if type(value) is int else None
 
     @staticmethod
     def _load(serializer: URLSafeTimedSerializer, value: str, max_age: float) -> object:
-        if len(value) > 500:
+        if len(value) > MAX_SIGNED_CHARS:
             return None
         try:
             return serializer.loads(value, max_age=max_age)  # type: ignore[arg-type]  # itsdangerous compares seconds: a float works
