@@ -17,7 +17,7 @@ import pytest
 from tests.support.cluster import RedisServer
 from tests.support.gateway_process import GatewayProcess
 from tests.support.sse_client import Stream, check_invariants, iter_events
-from tests.support.turn_helpers import API, answers
+from tests.support.turn_helpers import API, answers, rows
 
 PROVIDERS = ["claude", "gemini"]
 
@@ -91,3 +91,36 @@ async def test_a_killed_owners_turn_is_finished_elsewhere_with_all_it_had_sent(p
         assert done["content"] == stream.text(provider) == stored[provider]["content"]
     assert sum(len(stream.text(p)) for p in PROVIDERS) > 0
     assert "took over 1 turn(s)" in other.output()
+
+
+async def test_reasoning_shown_before_the_owner_died_is_stored(pair, database_url):
+    """Killed while its models still think: the reasoning its listeners were shown is what is
+    stored, as the answer text is."""
+    owner, other = pair
+    async with httpx.AsyncClient(timeout=60) as client:
+        body = {
+            "prompt": "think, then die",
+            "models": ["claude:claude-sonnet-5+tokens=50,thinking=200,gap=25"],
+            "params": {"reasoning": "high"},
+        }
+        created = (await client.post(f"{owner.url}{API}/turns", json=body)).json()
+
+        async def kill_while_thinking(event, stream: Stream) -> None:
+            if event.name == "thinking" and len(stream.named("thinking")) == 30:
+                owner.signal(signal.SIGKILL)
+
+        url = f"{other.url}{API}/turns/{created['turn_id']}/events"
+        try:
+            stream = await asyncio.wait_for(read(client, url, kill_while_thinking), 60)
+        except (TimeoutError, httpx.HTTPError) as error:
+            raise AssertionError(f"{error!r}\n{other.output()[-8000:]}") from None
+    shown = "".join(e.data["text"] for e in stream.named("thinking"))
+    assert len(stream.named("thinking")) >= 30 and not stream.named("delta")
+    done = stream.done("claude")
+    assert done["error"]["type"] == "interrupted"
+    stored = await rows(
+        database_url,
+        "SELECT thinking FROM messages WHERE turn_id = $1 AND role = 'assistant'",
+        created["turn_id"],
+    )
+    assert done["thinking"] == shown == stored[0]["thinking"]

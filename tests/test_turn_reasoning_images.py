@@ -17,6 +17,7 @@ from providers.simulators.images import inspect, preface
 from providers.simulators.text import expected_answer
 from providers.simulators.thoughts import LEVEL_TOKENS, expected_thinking
 from storage import Q
+from tests.support.keys import bearer
 from tests.support.sse_client import Stream, check_invariants, read_stream
 from tests.support.turn_helpers import API, answers, eventually, flavour, read_events, rows
 
@@ -395,3 +396,33 @@ async def test_a_crash_keeps_the_reasoning_up_to_the_last_checkpoint(gateways, d
         )
     )[0]["thinking"]
     assert thinking.startswith(kept) and kept.startswith(expected_thinking("anthropic", PROMPT, 3))
+
+
+async def test_an_upload_is_its_keys_alone(keyed_gateway, database_url) -> None:
+    """An upload id is no capability: another key can neither read it nor attach it, and the
+    same picture uploaded by two keys is one image stored, two uploads owned."""
+    server, keys = keyed_gateway
+    alice, bob = bearer(keys["alice"]), bearer(keys["bob"])
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+        sent = await client.post(
+            f"{API}/uploads", files={"file": ("a.png", PNG, "image/png")}, headers=alice
+        )
+        assert sent.status_code == 201, sent.text
+        mine = sent.json()["id"]
+        url = f"{API}/uploads/{mine}"
+        assert (await client.get(url, headers=alice)).content == PNG
+        assert (await client.get(url)).status_code == 401
+        assert (await client.get(url, headers=bob)).status_code == 404
+        body = {"prompt": PROMPT, "models": ["claude"], "attachments": [{"upload_id": mine}]}
+        borrowed = await client.post(f"{API}/chat/", json=body, headers=bob)
+        assert borrowed.status_code == 404, borrowed.text
+        assert "turn_id" not in borrowed.json()
+
+        again = await client.post(
+            f"{API}/uploads", files={"file": ("b.png", PNG, "image/png")}, headers=bob
+        )
+        assert again.status_code == 201 and again.json()["id"] != mine
+    counted = await rows(database_url, "SELECT count(*) AS n FROM images")
+    assert counted[0]["n"] == 1
+    owned = await rows(database_url, "SELECT count(*) AS n FROM uploads")
+    assert owned[0]["n"] == 2

@@ -4,7 +4,7 @@ stored, and every listener, on every process, gets its dones and its end.
 The dead owner's turns are in their Redis Streams up to its last publish (5 ms before it
 died, at most). The taker first marks each turn taken (so the owner, were it only frozen,
 publishes nothing more there), reads the stream, stores for each provider without a ``done``
-the text its deltas carried, as a failed answer (``interrupted``), marks the turn
+the text its deltas carried (and the reasoning its thinking events carried), as a failed answer (``interrupted``), marks the turn
 interrupted with the ids its dones and end will have, and appends those events to the
 stream, numbered on from its last: a mirror sees no gap, and a client that resumes from
 PostgreSQL later gets the same ids.
@@ -13,6 +13,7 @@ PostgreSQL later gets the same ids.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 
 import asyncpg
 import orjson
@@ -26,30 +27,43 @@ from storage import Q
 log = logging.getLogger("multichat.bus")
 
 
-def sent_so_far(events: list[tuple[int, bytes]]) -> tuple[dict[str, str], dict[str, int], bool]:
-    """From a turn's stream: each provider's (or blind label's) text since its last done, the
-    ids of the dones of the run that is over, and whether the turn's end was sent."""
-    texts: dict[str, list[str]] = {}
-    dones: dict[str, int] = {}
-    ended = False
+@dataclass
+class SentSoFar:
+    """What a turn's listeners were sent, read back from its stream."""
+
+    texts: dict[str, str] = field(default_factory=dict)  # by provider or blind label
+    thinking: dict[str, str] = field(default_factory=dict)
+    dones: dict[str, int] = field(default_factory=dict)  # the ids of the dones of runs over
+    ended: bool = False
+
+
+def sent_so_far(events: list[tuple[int, bytes]]) -> SentSoFar:
+    """From a turn's stream: each provider's (or blind label's) text and reasoning since its
+    last done, the ids of the dones of the runs that are over, and whether the turn's end was
+    sent."""
+    parts: dict[bytes, dict[str, list[str]]] = {b"delta": {}, b"thinking": {}}
+    sent = SentSoFar()
     for id, chunk in events:
         name = event_name(chunk)
         if name == b"end":
-            ended = True
+            sent.ended = True
             continue
-        if name not in (b"delta", b"start", b"done"):
+        if name not in (b"delta", b"thinking", b"start", b"done"):
             continue
-        ended = False  # a retry reopened the turn after that end
+        sent.ended = False  # a retry reopened the turn after that end
         data = event_data(chunk)
         who: str = data.get("provider") or data["label"]
         if name == b"done":
-            dones[who] = id
-            texts[who] = []
+            sent.dones[who] = id
+            for texts in parts.values():
+                texts.pop(who, None)
             continue
-        dones.pop(who, None)  # a retry of it runs
-        if name == b"delta":
-            texts.setdefault(who, []).append(data["text"])
-    return {who: "".join(parts) for who, parts in texts.items()}, dones, ended
+        sent.dones.pop(who, None)  # a retry of it runs
+        if name in parts:
+            parts[name].setdefault(who, []).append(data["text"])
+    sent.texts = {who: "".join(texts) for who, texts in parts[b"delta"].items()}
+    sent.thinking = {who: "".join(texts) for who, texts in parts[b"thinking"].items()}
+    return sent
 
 
 async def take_over(
@@ -58,24 +72,26 @@ async def take_over(
     """Finish one turn of a dead owner; False when there was nothing to finish."""
     await redis.set(taken_key(turn_id), by, ex=UNFINISHED_TTL)
     events = entry_events(await redis.xrange(stream_key(turn_id)))
-    texts, dones, ended = sent_so_far(events)
+    sent = sent_so_far(events)
     stored = await load_stored_turn(pool, turn_id)
-    if stored is None or ended:
+    if stored is None or sent.ended:
         return False
     last = events[-1][0] if events else 0
     by_name = {e.get("label") or e["provider"]: e["provider"] for e in stored.row["providers"]}
-    done_ids = {by_name[who]: id for who, id in dones.items() if who in by_name}
+    done_ids = {by_name[who]: id for who, id in sent.dones.items() if who in by_name}
     missing = [entry["provider"] for entry in stored.row["providers"]]
     missing = [provider for provider in missing if provider not in done_ids]
     for offset, provider in enumerate(missing, start=1):
         done_ids[provider] = last + offset
-    contents = {by_name[who]: text for who, text in texts.items() if who in by_name}
+    contents = {by_name[who]: text for who, text in sent.texts.items() if who in by_name}
+    thinking = {by_name[who]: text for who, text in sent.thinking.items() if who in by_name}
     if stored.running:
         taken = await Q.take_over_turn.fetch(
             pool,
             id=turn_id,
             providers=missing,
             contents=[contents.get(provider, "") for provider in missing],
+            thinkings=[thinking.get(provider) for provider in missing],
             done_event_ids=orjson.dumps(done_ids).decode(),
             end_event_id=last + len(missing) + 1,
         )

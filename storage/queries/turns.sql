@@ -179,7 +179,7 @@ WHERE id = :id AND status = 'running';
 -- name: take_over_turn
 -- A running turn whose owner died, finished by another process from what its listeners were
 -- sent (the turn's Redis Stream): each provider in :providers gets a failed answer with that
--- text (or its last checkpoint's, if longer), and the turn is interrupted with the ids its
+-- text and reasoning (or its last checkpoint's, each if longer), and the turn is interrupted with the ids its
 -- dones and end have on the stream. No row back: it was no longer running.
 WITH taken AS (
     UPDATE turns SET status = 'interrupted', finished_at = now(), lease_until = NULL,
@@ -187,13 +187,16 @@ WITH taken AS (
     WHERE id = :id AND status = 'running'
     RETURNING id, conversation_id, providers
 ), sent AS (
-    SELECT provider, content FROM unnest(:providers::text[], :contents::text[])
-           AS s(provider, content)
+    SELECT provider, content, thinking
+    FROM unnest(:providers::text[], :contents::text[], :thinkings::text[])
+         AS s(provider, content, thinking)
 ), missing AS (
     SELECT t.id AS turn_id, t.conversation_id, p ->> 'provider' AS provider,
            p ->> 'model' AS model,
            CASE WHEN length(coalesce(c.content, '')) > length(s.content) THEN c.content
-                ELSE s.content END AS content
+                ELSE s.content END AS content,
+           CASE WHEN length(coalesce(c.thinking, '')) > length(coalesce(s.thinking, ''))
+                THEN c.thinking ELSE s.thinking END AS thinking
     FROM taken t
     CROSS JOIN jsonb_array_elements(t.providers) AS p
     JOIN sent s ON s.provider = p ->> 'provider'
@@ -202,8 +205,8 @@ WITH taken AS (
                       WHERE m.turn_id = t.id AND m.provider = p ->> 'provider')
 ), stored AS (
     INSERT INTO messages (conversation_id, turn_id, role, provider, model, status, content,
-                          error_type, error_message)
-    SELECT conversation_id, turn_id, 'assistant', provider, model, 'failed', content,
+                          thinking, error_type, error_message)
+    SELECT conversation_id, turn_id, 'assistant', provider, model, 'failed', content, thinking,
            'interrupted',
            'the gateway stopped before this answer finished; its text is kept up to what its listeners were sent'
     FROM missing
