@@ -14,6 +14,7 @@ import gateway.api.turns as turns
 import gateway.api.uploads as uploads
 from gateway.api.openapi import ApiEndpoint
 from gateway.api.paths import API
+from gateway.api.share_endpoints import SHARE_ENDPOINTS
 from gateway.api.schemas import (
     NO_NUL,
     STREAM_EVENTS,
@@ -448,3 +449,5 @@ ENDPOINTS: list[ApiEndpoint] = [
         errors=(403, 404, 409, 503),
     ),
 ]
+# Share links (gateway/api/share_endpoints.py), kept apart: their own module, their own tag.
+ENDPOINTS += SHARE_ENDPOINTS
