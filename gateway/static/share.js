@@ -12,6 +12,23 @@ const els = {
   content: document.getElementById("share-content"),
 };
 
+// Light or dark as the system says, or as the reader chose on the page (theme.js's choice).
+function followTheme() {
+  const dark = matchMedia("(prefers-color-scheme: dark)");
+  const apply = () => {
+    let chosen = null;
+    try {
+      chosen = localStorage.getItem("multichat.theme");
+    } catch {
+      chosen = null;
+    }
+    const theme = chosen === "dark" || chosen === "light" ? chosen : dark.matches ? "dark" : "light";
+    document.documentElement.dataset.theme = theme;
+  };
+  apply();
+  dark.addEventListener("change", apply);
+}
+
 const when = (iso) => (iso ? new Date(iso).toLocaleString() : "");
 
 async function load() {
@@ -175,4 +192,5 @@ function showLeaderboard(data) {
   );
 }
 
+followTheme();
 load();
