@@ -249,9 +249,7 @@ async def test_blind_answers_are_withheld_until_the_vote(alice, stranger):
     assert leaked_names(before.text, [m.split(":", 1)[1] for m in BLIND]) == []
     (turn,) = before.json()["turns"]
     assert turn["blind"] and not turn["voted"]
-    assert turn["answers"] == [
-        {"label": label, "withheld": True} for label in ("A", "B", "C")
-    ]
+    assert turn["answers"] == [{"label": label, "withheld": True} for label in ("A", "B", "C")]
     assert "Simulated" not in before.text  # not even the answers' text
 
     vote = await alice.post(f"{API}/turns/{turn_id}/vote", json={"winner": "B"})
@@ -266,7 +264,9 @@ async def test_blind_answers_are_withheld_until_the_vote(alice, stranger):
 async def test_the_leaderboard_shares_as_a_snapshot_or_live(alice, stranger):
     async def vote(winner: str) -> None:
         blind = (
-            await alice.post(f"{API}/chat/", json={"prompt": "vs", "models": BLIND[:2], "blind": True})
+            await alice.post(
+                f"{API}/chat/", json={"prompt": "vs", "models": BLIND[:2], "blind": True}
+            )
         ).json()
         response = await alice.post(f"{API}/turns/{blind['turn_id']}/vote", json={"winner": winner})
         assert response.status_code == 201, response.text
@@ -302,8 +302,12 @@ async def test_bad_share_requests_are_clear_4xx(alice):
         {"unknown": 1},
     ):
         assert_error(await alice.post(path, json=body), 422)
-    assert_error(await alice.post(path, content=b"{", headers={"content-type": "application/json"}), 400)
-    assert_error(await alice.post(path, content=b"x=1", headers={"content-type": "text/plain"}), 415)
+    assert_error(
+        await alice.post(path, content=b"{", headers={"content-type": "application/json"}), 400
+    )
+    assert_error(
+        await alice.post(path, content=b"x=1", headers={"content-type": "text/plain"}), 415
+    )
     assert (await alice.post(path)).status_code == 201  # no body at all: share everything
     assert_error(await alice.post(f"{API}/conversations/99999/share", json={}), 404)
     assert_error(await alice.post(f"{API}/leaderboard/share", json={"live": 1}), 422)

@@ -14,7 +14,6 @@ import gateway.api.turns as turns
 import gateway.api.uploads as uploads
 from gateway.api.openapi import ApiEndpoint
 from gateway.api.paths import API
-from gateway.api.share_endpoints import SHARE_ENDPOINTS
 from gateway.api.schemas import (
     NO_NUL,
     STREAM_EVENTS,
@@ -42,6 +41,7 @@ from gateway.api.schemas import (
     Vote,
     VoteRequest,
 )
+from gateway.api.share_endpoints import SHARE_ENDPOINTS
 
 # Documented so that clients (and fuzzers) know what a turn id looks like; any other answers 404.
 _TURN_ID = {"turn_id": {"type": "string", "pattern": f"^{turns.TURN_ID.pattern}$"}}

@@ -86,7 +86,9 @@ async def shared(request: Request) -> Response:
         return not_shared(as_json)
     if not as_json:
         # The page reads this address again as JSON (share.js): one file for every link.
-        return FileResponse(STATIC_DIR / "share.html", media_type="text/html", headers=SHARE_HEADERS)
+        return FileResponse(
+            STATIC_DIR / "share.html", media_type="text/html", headers=SHARE_HEADERS
+        )
     try:
         if share.kind == "leaderboard":
             data = await shared_leaderboard(gateway.pool, share)

@@ -8,6 +8,7 @@ the creating answer only: the database keeps its hash.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -111,6 +112,7 @@ async def share_leaderboard(request: Request) -> Response:
     )
     body = body or LeaderboardShareCreate()
     owner = owner_of(request)
+    snapshot: dict[str, Any]
     if body.live:
         # The window travels with the link; the standings are worked out at each view.
         snapshot = {"days": body.days}
