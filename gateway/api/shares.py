@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 
 from gateway.api.arena import standings
 from gateway.api.body import read_json
-from gateway.api.conversations import conversation_id
+from gateway.api.conversations import MAX_ID, conversation_id
 from gateway.api.errors import HttpError, not_found
 from gateway.api.guard import owner_of
 from gateway.api.schemas import dump
@@ -144,6 +144,8 @@ async def list_shares(request: Request) -> Response:
 async def revoke_share(request: Request) -> Response:
     gateway = runtime(request)
     share_id = request.path_params["share_id"]
+    if not 1 <= share_id <= MAX_ID:
+        raise not_found("share link")
     revoked = await Q.revoke_share.fetchval(gateway.pool, id=share_id, owner=owner_of(request))
     if revoked is None:
         raise not_found("share link")

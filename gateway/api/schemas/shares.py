@@ -9,10 +9,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from gateway.api.schemas.common import Documented, Strict, Text, _left_out
+from gateway.api.schemas.turns import _whole
 from gateway.sharing.links import MAX_EXPIRES_IN
+
+# JSON Schema's integer: 60.0 is one too (as turn settings take it).
+Whole = Annotated[int, BeforeValidator(_whole)]
 
 _EXPIRES_IN = Field(
     default=None,
@@ -31,7 +35,7 @@ class ShareCreate(Strict):
         description="Share this turn only (one of the conversation's).",
         json_schema_extra=_left_out,
     )
-    expires_in: int = _EXPIRES_IN  # type: ignore[assignment]  # absent, not null
+    expires_in: Whole = _EXPIRES_IN  # type: ignore[assignment]  # absent, not null
     show_costs: bool = Field(default=False, description="Show what each answer cost.")
     show_settings: bool = Field(
         default=False,
@@ -45,14 +49,14 @@ class LeaderboardShareCreate(Strict):
         default=False,
         description="false: the standings as they are now, kept; true: as they are at each view.",
     )
-    days: int = Field(  # type: ignore[assignment]  # absent, not null
+    days: Whole = Field(  # type: ignore[assignment]  # absent, not null
         default=None,
         ge=1,
         le=100_000,
         description="Only the votes of the last N days (at each view, when live).",
         json_schema_extra=_left_out,
     )
-    expires_in: int = _EXPIRES_IN  # type: ignore[assignment]  # absent, not null
+    expires_in: Whole = _EXPIRES_IN  # type: ignore[assignment]  # absent, not null
 
 
 class ShareInfo(BaseModel):
