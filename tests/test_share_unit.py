@@ -74,3 +74,22 @@ def test_an_unvoted_blind_answer_shows_its_label_only():
         "label": "B",
         "withheld": True,
     }
+
+
+async def test_an_error_on_a_share_link_logs_its_path_redacted(caplog):
+    from starlette.requests import Request
+
+    from gateway.api.errors import EXCEPTION_HANDLERS
+
+    token = new_token()
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": f"/s/{token}",
+        "headers": [],
+        "query_string": b"",
+    }
+    with caplog.at_level(logging.INFO, logger="multichat"):
+        response = await EXCEPTION_HANDLERS[Exception](Request(scope), RuntimeError("boom"))
+    assert response.status_code == 500
+    assert token not in caplog.text and "/s/[redacted]" in caplog.text
