@@ -70,6 +70,7 @@ ANSWER_FIELDS = (
     "citations",
     "run",
     "created_at",
+    "kind",  # when messages have kinds (a fused answer's)
 )
 
 
@@ -155,9 +156,11 @@ def turns_of(messages: Iterable[MessageOut]) -> list[tuple[str | None, list[Mess
 def shared_turn(group: tuple[str | None, list[MessageOut]], share: Share) -> dict[str, Any]:
     _, messages = group
     prompt = next((m for m in messages if m.role == "user"), None)
-    latest: dict[str, MessageOut] = {}  # each provider's (or label's) latest run
+    latest: dict[tuple, MessageOut] = {}  # each provider's (or label's) latest run
     for answer in (m for m in messages if m.role == "assistant"):
-        latest[answer.label or answer.provider or str(answer.id)] = answer
+        # Keyed by kind too, once messages have kinds: a fused answer is no run of its judge.
+        kind = getattr(answer, "kind", None)
+        latest[(kind, answer.label or answer.provider or str(answer.id))] = answer
     answers = list(latest.values())
     blind = any(a.label is not None for a in answers)
     if blind:  # by label, as the page shows them: not in the order they finished
@@ -181,7 +184,7 @@ def shared_answer(answer: MessageOut, share: Share) -> dict[str, Any]:
         # A blind answer before its vote: not even its text (the owner has not judged yet).
         return {"label": answer.label, "withheld": True}
     full = dump(answer)
-    out = {name: full[name] for name in ANSWER_FIELDS}
+    out = {name: full[name] for name in ANSWER_FIELDS if name in full}
     out["withheld"] = False
     if share.show_costs:
         out["cost_usd"] = full["cost_usd"]
