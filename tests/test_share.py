@@ -256,6 +256,7 @@ async def test_blind_answers_are_withheld_until_the_vote(alice, stranger):
     assert vote.status_code == 201, vote.text
     (turn,) = (await stranger.get(path_of(link["url"]), headers=JSON)).json()["turns"]
     assert turn["voted"]
+    assert turn["vote"] == {"verdict": "winner", "winner": "B", "ranking": None}
     assert {a["label"] for a in turn["answers"]} == {"A", "B", "C"}
     assert {a["provider"] for a in turn["answers"]} == {"claude", "chatgpt", "gemini"}
     assert all(a["content"] and not a["withheld"] for a in turn["answers"]), turn

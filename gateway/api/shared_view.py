@@ -14,7 +14,7 @@ images are owner-only (``/uploads``): the view says how many there were.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -30,6 +30,7 @@ from gateway.api.shares import SHARE_PATH, window_since
 from gateway.runtime import runtime
 from gateway.sharing import Share, find_share
 from gateway.turns.replay import sum_costs
+from storage import Q
 
 # Its own policy, stricter than the page's: no form goes anywhere, nothing is framed, and its
 # script (from this origin) reads only this origin.
@@ -95,7 +96,10 @@ async def shared(request: Request) -> Response:
             data = await shared_leaderboard(gateway.pool, share)
         else:
             detail = await load_conversation(gateway.pool, share.conversation_id or 0, share.owner)
-            data = shared_conversation(detail, share)
+            verdicts = await Q.conversation_verdicts.fetch(
+                gateway.pool, conversation_id=detail.id, owner=share.owner
+            )
+            data = shared_conversation(detail, share, {v["turn_id"]: v for v in verdicts})
     except HttpError as error:
         if error.status != 404:
             raise
@@ -113,9 +117,12 @@ def not_shared(as_json: bool) -> Response:
     )
 
 
-def shared_conversation(detail: ConversationDetail, share: Share) -> dict[str, Any]:
+def shared_conversation(
+    detail: ConversationDetail, share: Share, verdicts: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """``verdicts``: the owner's vote on each voted blind turn, by turn id."""
     turns = [
-        shared_turn(group, share)
+        shared_turn(group, share, (verdicts or {}).get(group[0] or ""))
         for group in turns_of(detail.messages)
         if share.turn_id is None or group[0] == share.turn_id
     ]
@@ -153,7 +160,9 @@ def turns_of(messages: Iterable[MessageOut]) -> list[tuple[str | None, list[Mess
     return groups
 
 
-def shared_turn(group: tuple[str | None, list[MessageOut]], share: Share) -> dict[str, Any]:
+def shared_turn(
+    group: tuple[str | None, list[MessageOut]], share: Share, verdict: Any = None
+) -> dict[str, Any]:
     _, messages = group
     prompt = next((m for m in messages if m.role == "user"), None)
     latest: dict[tuple, MessageOut] = {}  # each provider's (or label's) latest run
@@ -174,6 +183,12 @@ def shared_turn(group: tuple[str | None, list[MessageOut]], share: Share) -> dic
         "voted": voted,
         "answers": [shared_answer(a, share) for a in answers],
     }
+    if voted and verdict is not None:  # how the owner judged it: labels, as the answers name
+        turn["vote"] = {
+            "verdict": verdict["verdict"],
+            "winner": verdict["winner"],
+            "ranking": verdict["ranking"],
+        }
     if share.show_settings and prompt is not None and prompt.settings is not None:
         turn["settings"] = dump(prompt.settings)
     return turn

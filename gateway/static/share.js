@@ -88,7 +88,7 @@ function showTurn(turn, index, count) {
   if (turn.blind && !turn.voted) {
     notes.push(h("p", { class: "share-note" }, "A blind comparison not judged yet: its answers are withheld."));
   } else if (turn.blind) {
-    notes.push(h("p", { class: "share-note" }, "Answered blind, labelled A, B, …; the names were revealed by the vote."));
+    notes.push(h("p", { class: "share-note share-verdict" }, verdictText(turn.vote)));
   }
   return h(
     "section",
@@ -97,6 +97,16 @@ function showTurn(turn, index, count) {
     notes,
     h("div", { class: "share-answers" }, turn.answers.map(showAnswer)),
   );
+}
+
+// How a blind turn was judged, in the labels its answers carry (their names are shown too).
+function verdictText(vote) {
+  const blind = "Answered blind, labelled A, B, …; the vote revealed the names.";
+  if (!vote) return blind;
+  if (vote.verdict === "tie") return `${blind} Judged a tie.`;
+  if (vote.verdict === "all_bad") return `${blind} Judged all bad.`;
+  if (vote.verdict === "ranking" && vote.ranking) return `${blind} Ranked ${vote.ranking.join(", ")}, best first.`;
+  return `${blind} Voted best: ${vote.winner}.`;
 }
 
 function settingsText(settings) {

@@ -59,3 +59,10 @@ UPDATE shares SET revoked_at = now()
 WHERE kind = 'leaderboard' AND coalesce(owner_key_id, 0) = :owner::bigint
   AND revoked_at IS NULL
 RETURNING id;
+
+-- name: conversation_verdicts
+-- The owner's votes on the conversation's blind turns, for a shared view to say how each was
+-- judged (only shown for turns whose answers are revealed, which the vote is what does).
+SELECT v.turn_id, v.verdict, v.winner, v.ranking
+FROM votes v JOIN turns t ON t.id = v.turn_id
+WHERE t.conversation_id = :conversation_id AND v.voter = :owner::bigint;
