@@ -4,8 +4,11 @@ answers, read-only, calling no API; the owner stops sharing and the link says so
 
 from __future__ import annotations
 
+import httpx
+
 from tests.support.browser import expect
 from tests.support.page_helpers import ask, open_page, status_is
+from tests.support.turn_helpers import API
 
 MODELS = "claude:claude-sonnet-5+tokens=12,chatgpt:gpt-5.5+tokens=12"
 PROMPT = "Explain tides in one paragraph"
@@ -87,3 +90,30 @@ async def test_the_leaderboard_can_be_shared_from_its_view(gateway, page, browse
         await expect(view.locator("#share-meta")).to_contain_text("live")
     finally:
         await stranger.close()
+
+
+async def test_a_shared_blind_turn_shows_its_answers_only_once_voted(gateway, browser):
+    models = ["claude:claude-sonnet-5+tokens=3", "chatgpt:gpt-5.5+tokens=3"]
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as http:
+        blind = (
+            await http.post(
+                f"{API}/chat/", json={"prompt": "blind", "models": models, "blind": True}
+            )
+        ).json()
+        made = await http.post(f"{API}/conversations/{blind['conversation_id']}/share", json={})
+        url = made.json()["url"]
+        stranger = await browser.new_context()
+        try:
+            view = await stranger.new_page()
+            await open_page(view, url)
+            withheld = view.locator('.share-answer[data-withheld="true"]')
+            await expect(withheld).to_have_count(2)
+            assert "Simulated" not in await view.content()
+            vote = await http.post(f"{API}/turns/{blind['turn_id']}/vote", json={"winner": "A"})
+            assert vote.status_code == 201
+            await open_page(view, url)
+            await expect(view.locator(".share-verdict")).to_contain_text("Voted best: A.")
+            await expect(view.locator('.share-answer[data-provider="claude"]')).to_be_visible()
+            await expect(withheld).to_have_count(0)
+        finally:
+            await stranger.close()
