@@ -32,6 +32,7 @@ from gateway.api.headers import SecurityHeaders
 from gateway.api.openai_compat import OpenAIErrors, openai_routes
 from gateway.api.openai_compat.errors import reshaped_for_openai
 from gateway.api.requests import METRICS_PATH, MetricsToken, RequestContext
+from gateway.api.shared_view import share_routes
 from gateway.auth import TrustedProxies, open_access
 from gateway.observability.families import Metrics
 from gateway.observability.logs import install_token_redaction
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None, *, tracer: TurnTracer | None = 
         Route(f"{API}/openapi.json", system.openapi_json, include_in_schema=False),
         *system.docs_routes(),
         *page_routes(),
+        *share_routes(),
         *openai_routes(),
     ]
     if metrics is not None:

@@ -35,35 +35,36 @@ async def vote(request: Request) -> Response:
 
 async def get_leaderboard(request: Request) -> Response:
     gateway = runtime(request)
-    since = window_start(request)
-    rows = await Q.leaderboard_votes.fetch(gateway.pool, voter=owner_of(request), since=since)
+    board = await standings(gateway.pool, owner_of(request), window_start(request))
+    return JSONResponse(dump(board))
+
+
+async def standings(pool, voter: int, since: datetime | None) -> Leaderboard:
+    """A voter's leaderboard: this endpoint's answer, and a shared leaderboard's."""
+    rows = await Q.leaderboard_votes.fetch(pool, voter=voter, since=since)
     # The bootstrap is pure Python: off the event loop.
     board = await asyncio.to_thread(leaderboard, rows, rounds=BOOTSTRAP_ROUNDS)
-    return JSONResponse(
-        dump(
-            Leaderboard(
-                since=since,
-                votes=board.votes,
-                bootstrap_rounds=board.rounds,
-                standings=[
-                    Standing(
-                        provider=s.provider,
-                        model=s.model,
-                        rank=s.rank,
-                        rating=round(s.rating, 1),
-                        ci_low=round(s.ci_low, 1),
-                        ci_high=round(s.ci_high, 1),
-                        votes=s.votes,
-                        wins=s.wins,
-                        losses=s.losses,
-                        ties=s.ties,
-                        all_bad=s.all_bad,
-                        win_rate=None if s.win_rate is None else round(s.win_rate, 4),
-                    )
-                    for s in board.standings
-                ],
+    return Leaderboard(
+        since=since,
+        votes=board.votes,
+        bootstrap_rounds=board.rounds,
+        standings=[
+            Standing(
+                provider=s.provider,
+                model=s.model,
+                rank=s.rank,
+                rating=round(s.rating, 1),
+                ci_low=round(s.ci_low, 1),
+                ci_high=round(s.ci_high, 1),
+                votes=s.votes,
+                wins=s.wins,
+                losses=s.losses,
+                ties=s.ties,
+                all_bad=s.all_bad,
+                win_rate=None if s.win_rate is None else round(s.win_rate, 4),
             )
-        )
+            for s in board.standings
+        ],
     )
 
 

@@ -41,6 +41,7 @@ from gateway.api.schemas import (
     Vote,
     VoteRequest,
 )
+from gateway.api.share_endpoints import SHARE_ENDPOINTS
 
 # Documented so that clients (and fuzzers) know what a turn id looks like; any other answers 404.
 _TURN_ID = {"turn_id": {"type": "string", "pattern": f"^{turns.TURN_ID.pattern}$"}}
@@ -448,3 +449,5 @@ ENDPOINTS: list[ApiEndpoint] = [
         errors=(403, 404, 409, 503),
     ),
 ]
+# Share links (gateway/api/share_endpoints.py), kept apart: their own module, their own tag.
+ENDPOINTS += SHARE_ENDPOINTS

@@ -14,6 +14,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from gateway.api.headers import SECURITY_HEADERS
+from gateway.observability.logs import redact
 from gateway.server import routine_reason
 from gateway.turns import (
     Conflict,
@@ -152,7 +153,11 @@ async def _database_unavailable(request: Request, error: Exception) -> Response:
 
 async def _client_gone(request: Request, error: Exception) -> Response:
     # It hung up before its request was read: nothing was started, and no one will read this.
-    log.info("%s %s: the client left before its request was read", request.method, request.url.path)
+    log.info(
+        "%s %s: the client left before its request was read",
+        request.method,
+        redact(request.url.path),  # a share link's path is a credential
+    )
     return error_response(400, "client_disconnected", "the request was not received whole")
 
 
@@ -160,7 +165,7 @@ async def _unexpected(request: Request, error: Exception) -> Response:
     # A stream's routine end (a client that stopped reading) is logged once, as one line, by
     # the server's filter (gateway.server.RoutineEvents) when Starlette re-raises it.
     if routine_reason(error) is None:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        log.exception("unexpected error on %s %s", request.method, redact(request.url.path))
     response = error_response(500, "internal_error", "something went wrong on our side")
     # Starlette's error middleware sends this past every middleware of the app's list: it
     # carries the security headers itself (and, for a /v1/ request, gateway/app.py has the

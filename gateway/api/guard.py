@@ -35,9 +35,10 @@ SESSION_COOKIE = "multichat_session"
 SECURE_SESSION_COOKIE = "__Host-multichat_session"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 EVENTS_PATH = re.compile(r"^/api/v1/turns/([A-Za-z0-9_-]{1,64})/events/?$")
-# Readable by anyone who reaches the gateway: the page, its files, liveness, signing in, docs.
+# Readable by anyone who reaches the gateway: the page, its files, liveness, signing in, docs,
+# and share links (/s/<token>: the token is what the view checks, gateway/api/shared_view.py).
 PUBLIC_PATHS = re.compile(
-    r"^(/|/static/.*|/favicon\.ico|/api/v1/(health(/live|/ready)?|session|openapi\.json|docs.*|redoc.*))/?$"
+    r"^(/|/static/.*|/favicon\.ico|/s/[^/]*|/api/v1/(health(/live|/ready)?|session|openapi\.json|docs.*|redoc.*))/?$"
 )
 NO_OWNER = -1  # a public path read without credentials: it reads no one's data
 

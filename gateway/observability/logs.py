@@ -25,9 +25,18 @@ REDACTED = "[redacted]"
 REDACTED_LOGGERS = ("uvicorn.access", "multichat.access")
 
 
+# So is a share link's (docs/sharing.md): /s/<token>, in a path or a whole URL.
+SHARE_LINK = re.compile(r"(/s/)[^/?#\s\"']+")
+
+
 def redact(text: str) -> str:
-    """``/api/v1/turns/x/events?token=abc&last_event_id=3`` → ``...?token=[redacted]&...``."""
-    return TOKEN_PARAMETER.sub(rf"\g<1>{REDACTED}", text) if "token=" in text.lower() else text
+    """``/api/v1/turns/x/events?token=abc&last_event_id=3`` → ``...?token=[redacted]&...``;
+    ``/s/abc`` → ``/s/[redacted]``."""
+    if "token=" in text.lower():
+        text = TOKEN_PARAMETER.sub(rf"\g<1>{REDACTED}", text)
+    if "/s/" in text:
+        text = SHARE_LINK.sub(rf"\g<1>{REDACTED}", text)
+    return text
 
 
 class RedactTokens(logging.Filter):

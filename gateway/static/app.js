@@ -30,6 +30,7 @@
 //   drawer.js      showing and hiding the sidebar
 //   notice.js      the notice above the composer
 //   signin.js      the sign-in form when the gateway has client keys, who is signed in
+//   share-link.js  Share: a read-only link to the conversation, a question or the leaderboard
 //   api.js, dom.js the API client, DOM building
 //   markdown.js, markdown-inline.js   the Markdown renderer (incremental; never HTML)
 
@@ -44,6 +45,7 @@ import { closePopovers } from "./popover.js";
 import { bindRouter, route, writeHash } from "./router.js";
 import { bindSearch, updateExport } from "./search.js";
 import { bindSettings } from "./settings.js";
+import { bindShare } from "./share-link.js";
 import { bindShortcuts } from "./shortcuts.js";
 import { bindSidebar, markActive, refreshConversations } from "./sidebar.js";
 import { startSession } from "./signin.js";
@@ -98,6 +100,7 @@ function bind() {
   bindLeaderboard();
   bindSettings();
   bindShortcuts();
+  bindShare();
 }
 
 // For tests and debugging: the live turns and a way to re-read every stream from the start.

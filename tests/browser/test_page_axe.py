@@ -169,3 +169,40 @@ async def test_the_keyboard_skip_link_one_stop_per_list_and_shortcuts(gateway, p
     await page.locator("#title").click()
     await page.keyboard.press("?")
     await expect(help_dialog).to_be_hidden()
+
+
+async def test_no_axe_violations_on_sharing(gateway, page, browser, axe_source):
+    """The Share dialog, and what a link opens (#25): a conversation with a finished turn and a
+    blind one not voted on yet (withheld), and a shared leaderboard; in a keyless context."""
+    found: dict[str, list[str]] = {}
+    await open_page(page, f"{gateway.url}/?models={SHORT}")
+    await ask(page, "Explain recursion to a five-year-old")
+    for provider in ALL:
+        await status_is(page, provider, "complete")
+    await page.check("#blind")
+    await ask(page, "Which of you explains tides best?")
+    await expect(page.locator('.vote-button[data-vote="A"]')).to_be_enabled()
+    await page.click("#share-open")
+    await page.check("#share-costs")
+    await page.check("#share-settings")
+    await page.click("#share-create")
+    await expect(page.locator("#share-result")).to_be_visible()
+    await check(page, axe_source, "the share dialog", found)
+    conversation_link = await page.locator("#share-url").input_value()
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as http:
+        board = await http.post(f"{API}/leaderboard/share", json={"live": True})
+        board_link = board.json()["url"]
+
+    stranger = await browser.new_context()
+    try:
+        view = await stranger.new_page()
+        await open_page(view, conversation_link)
+        await expect(view.locator('.share-answer[data-withheld="true"]').first).to_be_visible()
+        await check(view, axe_source, "a shared conversation", found)
+        await open_page(view, board_link)
+        await check(view, axe_source, "a shared leaderboard", found)
+        await open_page(view, conversation_link[:-4] + "AAAA")
+        await check(view, axe_source, "a link that is not shared", found)
+    finally:
+        await stranger.close()
+    assert found == {}, "\n".join(f"{k}: {v}" for k, v in found.items())

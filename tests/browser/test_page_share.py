@@ -1,0 +1,119 @@
+"""Share links on the page, in Chromium (#25 item 3): the owner makes a link from the Share
+dialog and copies it; a fresh browser context with no key and no cookie opens it and sees the
+answers, read-only, calling no API; the owner stops sharing and the link says so."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.support.browser import expect
+from tests.support.page_helpers import ask, open_page, status_is
+from tests.support.turn_helpers import API
+
+MODELS = "claude:claude-sonnet-5+tokens=12,chatgpt:gpt-5.5+tokens=12"
+PROMPT = "Explain tides in one paragraph"
+
+
+async def test_a_link_made_on_the_page_opens_with_no_key_until_revoked(
+    gateway, page, browser, artifacts_dir
+):
+    await open_page(page, f"{gateway.url}/?models={MODELS}")
+    assert await page.locator("#share-open").is_hidden()  # nothing to share yet
+    await ask(page, PROMPT)
+    for provider in ("claude", "chatgpt"):
+        await status_is(page, provider, "complete")
+    answers = {
+        p: (await page.locator(f'.answer[data-provider="{p}"] .answer-text').text_content()).strip()
+        for p in ("claude", "chatgpt")
+    }
+
+    await expect(page.locator("#share-open")).to_be_visible()
+    await page.click("#share-open")
+    await expect(page.locator("#share-dialog")).to_be_visible()
+    await expect(page.locator("#share-what option")).to_have_count(2)  # all, or the question
+    await page.check("#share-costs")
+    await page.click("#share-create")
+    await expect(page.locator("#share-result")).to_be_visible()
+    url = await page.locator("#share-url").input_value()
+    assert url.startswith(f"{gateway.url}/s/"), url
+    await page.click("#share-copy")
+    await expect(page.locator("#share-status")).to_have_text("Copied.")
+    await page.screenshot(path=artifacts_dir / "share-dialog.png")
+
+    # A stranger: a fresh context with no key, no cookie.
+    stranger = await browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        errors: list[str] = []
+        stranger.on("weberror", lambda error: errors.append(str(error.error)))
+        view = await stranger.new_page()
+        requested: list[str] = []
+        view.on("request", lambda request: requested.append(request.url))
+        await open_page(view, url)
+        await expect(view.locator("#share-title")).to_have_text(PROMPT)
+        for provider, text in answers.items():
+            shown = view.locator(f'.share-answer[data-provider="{provider}"] .share-text')
+            await expect(shown).to_have_text(text)
+        await expect(view.locator(".share-figures").first).to_contain_text("$")  # costs chosen
+        assert await view.locator('meta[name="robots"]').get_attribute("content") == (
+            "noindex, nofollow, noarchive"
+        )
+        await view.screenshot(path=artifacts_dir / "share-view.png", full_page=True)
+        assert not [r for r in requested if "/api/" in r], requested  # the link, not the API
+        assert await stranger.cookies() == []
+
+        # The owner stops sharing: the same address now says it is not shared.
+        await page.click("#share-revoke")
+        await expect(page.locator("#share-status")).to_contain_text("Stopped sharing")
+        await view.reload()
+        await view.wait_for_selector("html[data-ready]")
+        await expect(view.locator("#share-title")).to_have_text("Not shared")
+        assert PROMPT not in await view.content()
+        assert not errors, errors
+    finally:
+        await stranger.close()
+
+
+async def test_the_leaderboard_can_be_shared_from_its_view(gateway, page, browser):
+    await open_page(page, f"{gateway.url}/#leaderboard")
+    await page.click("#leaderboard-share")
+    await expect(page.locator("#share-dialog-title")).to_have_text("Share the leaderboard")
+    await expect(page.locator("#share-conversation-fields")).to_be_hidden()
+    await page.check("#share-live")
+    await page.click("#share-create")
+    await expect(page.locator("#share-result")).to_be_visible()
+    url = await page.locator("#share-url").input_value()
+    stranger = await browser.new_context()
+    try:
+        view = await stranger.new_page()
+        await open_page(view, url)
+        await expect(view.locator("#share-title")).to_have_text("Leaderboard")
+        await expect(view.locator("#share-meta")).to_contain_text("live")
+    finally:
+        await stranger.close()
+
+
+async def test_a_shared_blind_turn_shows_its_answers_only_once_voted(gateway, browser):
+    models = ["claude:claude-sonnet-5+tokens=3", "chatgpt:gpt-5.5+tokens=3"]
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as http:
+        blind = (
+            await http.post(
+                f"{API}/chat/", json={"prompt": "blind", "models": models, "blind": True}
+            )
+        ).json()
+        made = await http.post(f"{API}/conversations/{blind['conversation_id']}/share", json={})
+        url = made.json()["url"]
+        stranger = await browser.new_context()
+        try:
+            view = await stranger.new_page()
+            await open_page(view, url)
+            withheld = view.locator('.share-answer[data-withheld="true"]')
+            await expect(withheld).to_have_count(2)
+            assert "Simulated" not in await view.content()
+            vote = await http.post(f"{API}/turns/{blind['turn_id']}/vote", json={"winner": "A"})
+            assert vote.status_code == 201
+            await open_page(view, url)
+            await expect(view.locator(".share-verdict")).to_contain_text("Voted best: A.")
+            await expect(view.locator('.share-answer[data-provider="claude"]')).to_be_visible()
+            await expect(withheld).to_have_count(0)
+        finally:
+            await stranger.close()
