@@ -115,6 +115,82 @@ async def test_a_gap_breaks_the_mirror_rather_than_skipping_events(two_buses):
     assert await other.mirror("gap", running=True) is None  # not from the start
 
 
+# -- the record and the stream are read one after the other: the turn may change in between --
+
+
+async def test_a_mirror_of_a_turn_that_ended_since_the_record_said_running_ends(two_buses):
+    # The listener's process read the record while the turn ran; the turn ended (its end stored,
+    # then sent) before the stream was read. The mirror must end with it: following it would
+    # keep the client's stream open for good, every event sent but never closed (the timeouts
+    # of `multichat bench --scenario scale` through two gateways).
+    owner, other = two_buses
+    log = owner_log(owner, "ended")
+    log.publish("turn", {"turn_id": "ended", "providers": []})
+    log.publish("delta", {"provider": "claude", "text": "all of it"})
+    log.end("ended", {"claude": "complete"})
+    await flushed(owner)
+
+    mirror = await other.mirror("ended", running=True)
+    assert mirror is not None and mirror.log.ended
+    assert b"".join(await read_all(mirror.log)) == b"".join(log.events)
+
+    other.forget(mirror)
+    asked: list[int] = []
+
+    async def record_says_ended(last: int) -> bool:  # read again: finished, at this end
+        asked.append(last)
+        return False
+
+    mirror = await other.mirror("ended", running=True, goes_on=record_says_ended)
+    assert mirror is not None and mirror.log.ended
+    assert asked == [3]
+    assert b"".join(await read_all(mirror.log)) == b"".join(log.events)
+
+
+async def test_a_mirror_of_a_turn_reopened_before_its_retry_is_in_the_stream_follows_on(
+    two_buses,
+):
+    owner, other = two_buses
+    log = owner_log(owner, "again")
+    log.publish("turn", {"turn_id": "again", "providers": []})
+    first_end = log.end("again", {"claude": "failed"})
+    await flushed(owner)
+    log.reopen()  # a retry: the record says running, the stream still ends at the first end
+
+    async def record_says_running(_last: int) -> bool:
+        return True
+
+    mirror = await other.mirror("again", running=True, goes_on=record_says_running)
+    assert mirror is not None and not mirror.log.ended
+    reading = asyncio.create_task(read_all(mirror.log))
+    await eventually(lambda: mirror.log.listeners)
+    owner.reopened("again")
+    log.publish("delta", {"provider": "claude", "text": "the retry"})
+    log.end("again", {"claude": "complete"})
+    assert b"".join(await reading) == b"".join(log.events)
+    assert mirror.log.last_id > first_end
+
+
+async def test_requests_that_build_a_turns_mirror_at_once_share_one(two_buses):
+    # Two clients of one turn reach this process together: both find no mirror and read the
+    # stream. The reader follows the mirrors it holds, so a second mirror put in the first's
+    # place would leave the first one's listeners waiting for good.
+    owner, other = two_buses
+    log = owner_log(owner, "twice")
+    log.publish("turn", {"turn_id": "twice", "providers": []})
+    await flushed(owner)
+    first, second = await asyncio.gather(
+        other.mirror("twice", running=True), other.mirror("twice", running=True)
+    )
+    assert first is not None and first is second
+    readings = [asyncio.create_task(read_all(m.log)) for m in (first, second)]
+    await eventually(lambda: len(first.log.listeners) == 2)
+    log.publish("delta", {"provider": "claude", "text": "for both"})
+    log.end("twice", {"claude": "complete"})
+    for reading in readings:
+        assert b"".join(await reading) == b"".join(log.events)
+
+
 async def test_a_listener_that_leaves_and_comes_back_at_once_still_counts(redis_url):
     # The owner cancels a turn whose listeners all left, unless another process still counts
     # as watching it. A client that drops and comes back to the same process at once must be

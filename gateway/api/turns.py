@@ -70,8 +70,18 @@ async def turn_events(request: Request) -> Response:
     if bus is not None:
         # Run by another worker (or finished there lately): its exact events, deltas and
         # all, through this worker's mirror of its Redis Stream.
+
+        async def goes_on(last: int) -> bool:
+            # The stream ended although the record said "running": reopened by a retry since,
+            # or ended meanwhile? The record, read again after the stream, says which.
+            now = await gateway.turns.stored(turn_id, owner)
+            return now.running or (now.row["end_event_id"] or 0) > last
+
         mirror = await bus.mirror(
-            turn_id, last_id=stored.row["end_event_id"] or 0, running=stored.running
+            turn_id,
+            last_id=stored.row["end_event_id"] or 0,
+            running=stored.running,
+            goes_on=goes_on,
         )
         if mirror is not None:
             if mirror.log.ended and after >= mirror.log.last_id:

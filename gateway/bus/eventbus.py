@@ -121,9 +121,14 @@ class EventBus:
         )
 
     async def mirror(
-        self, turn_id: str, *, last_id: int = 0, running: bool = False
+        self,
+        turn_id: str,
+        *,
+        last_id: int = 0,
+        running: bool = False,
+        goes_on: Callable[[int], Awaitable[bool]] | None = None,
     ) -> Mirror | None:
-        return await self.mirrors.mirror(turn_id, last_id=last_id, running=running)
+        return await self.mirrors.mirror(turn_id, last_id=last_id, running=running, goes_on=goes_on)
 
     def _warn(self, message: str) -> None:
         now = time.monotonic()

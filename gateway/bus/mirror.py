@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -92,15 +92,30 @@ class Mirrors:
             return False
 
     async def mirror(
-        self, turn_id: str, *, last_id: int = 0, running: bool = False
+        self,
+        turn_id: str,
+        *,
+        last_id: int = 0,
+        running: bool = False,
+        goes_on: Callable[[int], Awaitable[bool]] | None = None,
     ) -> Mirror | None:
         """This process's mirror of a turn run elsewhere, filled so far; None without one.
 
-        ``running``: the database says the turn runs. Its stream may not have its first entry
+        ``running``: the database said the turn runs. Its stream may not have its first entry
         yet (a client can ask here before the owner's first round trip to Redis is done): the
         mirror then starts empty and waits for it, rather than sending the client a replay
         with nothing live in it. An ended mirror is read afresh when the turn runs again or
-        its last id is beyond the mirror's (a retry reopened it since)."""
+        its last id is beyond the mirror's (a retry reopened it since).
+
+        ``goes_on(last)``: the record read again now — does the turn go on past event
+        ``last``? It is asked only when the stream holds an end although ``running`` said the
+        turn runs, which is either of two things: a retry reopened the turn and its first
+        events are not in the stream yet (follow on), or the turn ended between the read of
+        the record and the read of the stream (the mirror has ended: following it would hold
+        its listeners forever, since nothing more will come). An end is stored before it is
+        sent, so the record read after the stream tells them apart. Without ``goes_on`` the
+        end is taken as the end: a listener that was wrong to stop reconnects, one wrongly
+        kept would wait for good."""
         mirror = self.by_turn.get(turn_id)
         if mirror is not None and mirror.log.ended and (running or mirror.log.last_id < last_id):
             self.forget(mirror)
@@ -109,9 +124,18 @@ class Mirrors:
             mirror = Mirror(self, turn_id)
             if not await mirror.fill(running):
                 return None
-            if running and mirror.log.ended:
-                # Reopened by a retry whose first events are not in the stream yet: follow on.
-                mirror.log.ended = False
+            if running and mirror.log.ended and goes_on is not None:
+                # Reopened: its next events are on their way, follow on. Ended: stay ended.
+                mirror.log.ended = not await goes_on(mirror.log.last_id)
+            current = self.by_turn.get(turn_id)
+            if current is not None and not current.broken:
+                # Another request built one while this one waited for Redis. One mirror per
+                # turn: the reader follows only those in ``by_turn``, so one replaced there
+                # would hold its listeners for good.
+                if current.following or not mirror.following:
+                    mirror.close()
+                    return current
+                self.forget(current)  # ended, and this one follows the run that reopened it
             self.by_turn[turn_id] = mirror
             if mirror.following:
                 await self._follow()

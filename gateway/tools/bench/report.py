@@ -248,7 +248,7 @@ def scale_table(scale: dict[str, Any]) -> list[str]:
                 f"| {fmt(f['gateways_cpu_percent'], 0)}% | {fmt(f['redis_cpu_percent'], 0)}% "
                 f"| {fmt(f['simulators_cpu_percent'], 0)}% "
                 f"| {fmt(f['load_generator_cpu_percent'], 0)}% "
-                f"| {fmt(f['ttft_p50_ms'])} / {fmt(f['ttft_p99_ms'])} | {f['errors']} "
+                f"| {fmt(f['ttft_p50_ms'])} / {fmt(f['ttft_p99_ms'])} | {error_cell(f)} "
                 f"| {fmt(f['answers_stored'], 0)} / {f['answers_expected']} |"
             )
     lines += [
@@ -288,3 +288,11 @@ def write_results(result: dict[str, Any], output_dir: Path) -> tuple[Path, Path]
     stamp = result["date"].replace(":", "").replace("-", "")
     (output_dir / f"bench-{stamp}.json").write_bytes(data)
     return json_path, md_path
+
+
+def error_cell(figures: dict[str, Any]) -> str:
+    """A round's errors, with their kinds when there are any: "3 (broken stream: timeout ×3)"."""
+    kinds = figures.get("error_kinds") or {}
+    if not kinds:
+        return str(figures["errors"])
+    return f"{figures['errors']} ({', '.join(f'{k} ×{n}' for k, n in kinds.items())})"

@@ -113,6 +113,11 @@ class ScaleRound:
             "ttft_p50_ms": report["ttft_ms"]["all"]["p50"],
             "ttft_p99_ms": report["ttft_ms"]["all"]["p99"],
             "errors": report["error_count"],
+            # Which errors (a client's timeout, a broken stream, an HTTP status ...): a count
+            # alone does not say whose fault they were.
+            "error_kinds": report["errors"],
+            "turn_p99_ms": report["turn_ms"]["p99"],
+            "turn_max_ms": report["turn_ms"]["max"],
             "violations": report["violations"],
             "answers_stored": self.stored,
             "answers_expected": self.expected,

@@ -16,7 +16,7 @@ class GatewayStream(Sink):
     """The sink of one gateway response: every event goes through the ``StreamChecker``; each
     valid delta is timed (time to first token, then the gap since the provider's last one)."""
 
-    __slots__ = ("decoder", "checker", "stats", "sent", "last", "ended_at")
+    __slots__ = ("decoder", "checker", "stats", "sent", "last", "ended_at", "accepted")
 
     def __init__(self, stats: Stats, sent: int, expected: Sequence[str]) -> None:
         self.decoder = SSEFieldDecoder()
@@ -25,6 +25,7 @@ class GatewayStream(Sink):
         self.sent = sent
         self.last: dict[str, int] = {}
         self.ended_at = 0
+        self.accepted = False
 
     def feed(self, data: bytes, now: int) -> None:
         for ident, name, payload in self.decoder.feed(data):
@@ -43,3 +44,8 @@ class GatewayStream(Sink):
             self.last[provider] = now
         elif name == b"end":
             self.ended_at = now
+        elif name == b"turn" and not self.accepted and self.checker.announced:
+            # Counted as it comes, not when the stream ends: a turn whose stream is then cut
+            # or times out still has its answers stored, and they are expected.
+            self.accepted = True
+            self.stats.turns_accepted += 1

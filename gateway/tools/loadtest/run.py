@@ -179,8 +179,6 @@ class Client:
             stats.error(f"http {response.status}")
             return False
         checker = reader.checker
-        if checker.announced:
-            stats.turns_accepted += 1
         violations = checker.finish()
         where = f"turn {checker.turn_id or '?'}"
         for violation in violations:
