@@ -9,6 +9,7 @@ import httpx
 
 from gateway.turns.fuse.sources import INSTRUCTIONS
 from providers.simulators.text import expected_answer
+from tests.support.sse_client import Stream, iter_events
 from tests.support.turn_helpers import (
     API,
     create_turn,
@@ -225,3 +226,33 @@ async def test_fused_policy_continues_from_the_fused_answer(gateways, sim):
             ("user", "three"),
         ]
         assert two["turn_id"]
+
+
+async def test_fuse_while_the_turn_runs_comes_before_its_one_end(gateways, sim):
+    server = gateways.start()
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+        slow = "claude:claude-sonnet-5+tokens=150,gap=20"
+        turn = await create_turn(client, {"prompt": "while", "models": [slow, "chatgpt"]})
+        replies: list[httpx.Response] = []
+        events = []
+        async with client.stream("GET", turn["events_url"]) as response:
+            stream = Stream()
+            async for event in iter_events(response, stream):
+                events.append(event)
+                if event.name == "done" and event.data["provider"] == "chatgpt" and not replies:
+                    replies.append(await fuse(client, turn["turn_id"], model="gemini"))
+                    replies.append(await fuse(client, turn["turn_id"], model="gemini"))
+        accepted, busy = replies
+        assert accepted.status_code == 202, accepted.text
+        assert busy.status_code == 409, busy.text
+        names = [e.name for e in events]
+        assert names.count("end") == 1 and names[-1] == "end"
+        done = stream.done("fuse")
+        assert done["status"] == "complete" and done["judge"] == "gemini"
+        chatgpt = stream.done("chatgpt")["message_id"]
+        assert done["fused_from"] == [chatgpt]  # claude was still answering
+        assert events[-1].data["statuses"] == {
+            "claude": "complete",
+            "chatgpt": "complete",
+            "fuse": "complete",
+        }

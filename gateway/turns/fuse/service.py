@@ -33,7 +33,13 @@ from gateway.turns.fuse.state import FUSE, FuseState, fuse_done, providers_only
 from gateway.turns.grace import GraceTimers
 from gateway.turns.leg import Leg, run_leg
 from gateway.turns.limits import KeyLimits
-from gateway.turns.replay import answer_error, load_owned_turn, load_stored_turn, sum_costs
+from gateway.turns.replay import (
+    StoredTurn,
+    answer_error,
+    load_owned_turn,
+    load_stored_turn,
+    sum_costs,
+)
 from gateway.turns.reruns.choice import Rerun, pinned
 from gateway.turns.reruns.service import RUNNING_ELSEWHERE, RerunService
 from gateway.turns.table import TurnTable
@@ -84,23 +90,36 @@ class FuseService:
             raise ShuttingDown("the gateway is shutting down; try again in a moment")
         judge, model = self.judge(judge_entry)
         turn = self.table.live(turn_id, owner)
-        record = None if turn is not None else await load_owned_turn(self.pool, turn_id, owner)
-        blind = (
-            any(leg.label for leg in turn.legs.values())
-            if turn is not None
-            else any(e.get("label") for e in record.row["providers"])  # type: ignore[union-attr]
-        )
+        record: StoredTurn | None = None
+        if turn is not None:
+            blind = any(leg.label for leg in turn.legs.values())
+            sources = sources_of_turn(turn)
+        else:
+            record = await load_owned_turn(self.pool, turn_id, owner)
+            blind = any(entry.get("label") for entry in record.row["providers"])
+            sources = sources_of_record(record)
         if blind and await Q.turn_vote.fetchrow(self.pool, turn_id=turn_id, voter=owner) is None:
             raise Conflict("a blind turn can be fused only after its vote")
-        # Checked now for a clear answer; again below on the turn as claimed.
-        choose_sources(sources_of_turn(turn) if turn else sources_of_record(record), answers)  # type: ignore[arg-type]
+        choose_sources(sources, answers)  # for a clear answer now; again on the turn as claimed
         if turn is not None and (ending := self.table.ending.get(turn_id)) is not None:
             await ending.wait()  # its end is being stored: reopen it once it is out
         if turn is not None and not turn.ended:
             self._not_fusing(turn)
             chosen = choose_sources(sources_of_turn(turn), answers)
-            await self.reruns._claim(turn_id, entries(turn), [FUSE], None, ours=True)
-            return await self._launch(turn, judge, model, chosen, instructions)
+            # Its leg is there at once: a second fusion asked meanwhile finds it (409), and
+            # the turn does not end before it starts.
+            previous = turn.legs.get(FUSE)
+            turn.legs[FUSE] = fusion_state(judge, model, chosen)
+            try:
+                await self.reruns._claim(turn_id, entries(turn), [FUSE], None, ours=True)
+                return await self._launch(turn, judge, model, chosen, instructions)
+            except BaseException:
+                if previous is None:
+                    del turn.legs[FUSE]
+                else:
+                    turn.legs[FUSE] = previous
+                await self.endings.end_if_finished(turn)
+                raise
         if record is not None and record.running:
             raise Conflict(RUNNING_ELSEWHERE)
         if self.table.running >= self.settings.max_concurrent_turns:
@@ -167,16 +186,9 @@ class FuseService:
         if prompt is None:
             raise NotFound("turn")  # its conversation was deleted meanwhile
         after = turn.log.last_id
-        previous = turn.legs.get(FUSE)
-        state = FuseState(
-            FUSE,
-            model,
-            judge.config.simulated,
-            judge=judge.config.name,
-            fused_from=tuple(s.message_id for s in chosen if s.message_id is not None),
-        )
-        state.run = previous.run + 1 if previous is not None else 0
-        turn.legs[FUSE] = state
+        state = turn.legs.get(FUSE)
+        if not isinstance(state, FuseState) or state.finished:  # else: reserved by fuse()
+            state = turn.legs[FUSE] = fusion_state(judge, model, chosen)
         thread = [Message("user", judge_prompt(prompt, chosen, instructions))]
         leg = Leg(state, judge, thread)
         self.table.running_legs.setdefault(turn.id, {})[FUSE] = leg
@@ -239,6 +251,17 @@ class FuseService:
         state.done = fuse_done(row, state.message_id, answer_error(row, retryable=retryable))
         state.done_event_id = turn.log.publish("done", state.done)
         await self.endings.end_if_finished(turn)
+
+
+def fusion_state(judge: Provider, model: str, chosen: list[Source]) -> FuseState:
+    """A new fusion's leg (its run is numbered when it is stored)."""
+    return FuseState(
+        FUSE,
+        model,
+        judge.config.simulated,
+        judge=judge.config.name,
+        fused_from=tuple(s.message_id for s in chosen if s.message_id is not None),
+    )
 
 
 def entries(turn: Turn) -> list[dict]:
