@@ -66,3 +66,18 @@ async def test_fuse_a_five_way_turn_and_watch_it_stream(paced_gateway, page):
     await expect(turn.locator(".fusion .fusion-text")).to_have_text(stored["content"].strip())
     await expect(turn.locator(".fusion .fusion-source")).to_have_count(5)
     assert PACE["claude"]["tokens"] > 12  # what made it stream long enough to be seen
+
+
+async def test_a_blind_turn_offers_fusion_only_after_its_vote(gateway, page):
+    await open_page(page, f"{gateway.url}/?models=claude,chatgpt")
+    await page.check("#blind")
+    await ask(page, "Blind, then fused")
+    turn = last_turn(page)
+    vote = turn.locator('.vote-button[data-vote="A"]')
+    await expect(vote).to_be_enabled()
+    await expect(turn.get_by_role("button", name="Fuse with ▾")).to_be_hidden()
+    await vote.click()
+    await expect(turn.locator(".vote-result")).to_be_visible()
+    await fuse_with(page, "chatgpt")
+    await expect(turn.locator(".fusion .fusion-source")).to_have_count(2, timeout=WAIT)
+    await expect(turn.locator(".fusion .fusion-meta")).to_contain_text("Fused by ChatGPT")
