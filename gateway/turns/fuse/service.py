@@ -94,13 +94,18 @@ class FuseService:
         if turn is not None:
             blind = any(leg.label for leg in turn.legs.values())
             sources = sources_of_turn(turn)
+            asked = turn.user_message_id
         else:
             record = await load_owned_turn(self.pool, turn_id, owner)
             blind = any(entry.get("label") for entry in record.row["providers"])
             sources = sources_of_record(record)
+            asked = record.row["user_message_id"]
         if blind and await Q.turn_vote.fetchrow(self.pool, turn_id=turn_id, voter=owner) is None:
             raise Conflict("a blind turn can be fused only after its vote")
         choose_sources(sources, answers)  # for a clear answer now; again on the turn as claimed
+        prompt = await Q.fusion_prompt.fetchval(self.pool, id=asked)
+        if prompt is None:
+            raise NotFound("turn")  # its conversation was deleted meanwhile
         if turn is not None and (ending := self.table.ending.get(turn_id)) is not None:
             await ending.wait()  # its end is being stored: reopen it once it is out
         if turn is not None and not turn.ended:
@@ -112,7 +117,7 @@ class FuseService:
             turn.legs[FUSE] = fusion_state(judge, model, chosen)
             try:
                 await self.reruns._claim(turn_id, entries(turn), [FUSE], None, ours=True)
-                return await self._launch(turn, judge, model, chosen, instructions)
+                return await self._launch(turn, judge, model, chosen, prompt, instructions)
             except BaseException:
                 if previous is None:
                     del turn.legs[FUSE]
@@ -148,7 +153,7 @@ class FuseService:
             self.table.keep(turn_id)
             if self.bus is not None:
                 self.bus.reopened(turn_id)
-            return await self._launch(turn, judge, model, chosen, instructions)
+            return await self._launch(turn, judge, model, chosen, prompt, instructions)
         except BaseException:
             self.limits.release(owner)
             if claimed and turn_id not in self.table.running_legs:
@@ -180,11 +185,9 @@ class FuseService:
         judge: Provider,
         model: str,
         chosen: list[Source],
+        prompt: str,
         instructions: str | None,
     ) -> Rerun:
-        prompt = await Q.fusion_prompt.fetchval(self.pool, id=turn.user_message_id)
-        if prompt is None:
-            raise NotFound("turn")  # its conversation was deleted meanwhile
         after = turn.log.last_id
         state = turn.legs.get(FUSE)
         if not isinstance(state, FuseState) or state.finished:  # else: reserved by fuse()
