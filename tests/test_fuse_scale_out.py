@@ -1,6 +1,6 @@
 """Fuse across gateway processes (Redis bus): a finished turn fused on another process than
 the one that ran it streams the fusion to listeners on every process; a turn still running on
-another process is refused (409) rather than fused twice."""
+another process is fused by that process, asked over Redis as a retry is."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ async def test_a_fusion_on_another_process_reaches_listeners_everywhere(cluster)
         assert state["fusion"]["message_id"] == run.done("fuse")["message_id"]
 
 
-async def test_a_turn_running_on_another_process_is_not_fused(cluster):
+async def test_a_fusion_of_a_running_turn_reaches_the_process_that_runs_it(cluster):
     owner, other, _ = cluster.gateways
     async with httpx.AsyncClient(timeout=30) as client:
         body = {
@@ -73,16 +73,25 @@ async def test_a_turn_running_on_another_process_is_not_fused(cluster):
         url = f"{owner.url}{API}/turns/{created['turn_id']}/events"
         stream = Stream()
         replies = []
+        fuse = f"{other.url}{API}/turns/{created['turn_id']}/fuse"
         async with client.stream("GET", url) as response:
             async for event in iter_events(response, stream):
                 if event.name == "done" and event.data["provider"] == "chatgpt" and not replies:
-                    replies.append(
-                        await client.post(
-                            f"{other.url}{API}/turns/{created['turn_id']}/fuse",
-                            json={"model": "claude"},
-                        )
-                    )
-        (refused,) = replies
-        assert refused.status_code == 409, refused.text
+                    replies.append(await client.post(fuse, json={"model": "gemini"}))
+                    replies.append(await client.post(fuse, json={"model": "gemini"}))
+                    replies.append(await client.post(fuse, json={"model": "nobody"}))
+        accepted, busy, unknown = replies
+        assert accepted.status_code == 202, accepted.text  # run by the owner, asked over Redis
+        assert accepted.json()["providers"] == ["fuse"]
+        assert busy.status_code == 409, busy.text  # the owner's answer: one fusion at a time
+        assert unknown.status_code == 422, unknown.text
+    done = stream.done("fuse")
+    assert done["judge"] == "gemini" and done["fused_from"] == [
+        stream.done("chatgpt")["message_id"]
+    ]
     assert [e.name for e in stream.events].count("end") == 1
-    assert "fuse" not in stream.events[-1].data["statuses"]
+    assert stream.events[-1].data["statuses"] == {
+        "claude": "complete",
+        "chatgpt": "complete",
+        "fuse": "complete",
+    }

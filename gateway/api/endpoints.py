@@ -95,7 +95,8 @@ finished turn is reopened and closed by a second `end`. It is stored as a messag
 `fused` use the turn's latest fusion.
 
 409: a blind turn before its vote, a turn being fused already, a named answer that is not
-complete (or no complete answer at all), a turn running on another gateway process.
+complete (or no complete answer at all). A turn running on another gateway process is fused
+there, over Redis (409 if that process does not answer).
 404: no such turn, or another key's. 422: an unknown judge or model, an answer not in the turn."""
 
 UPLOAD = """\

@@ -53,7 +53,7 @@ class TurnRegistry:
         )
         # What every listener of this process may buffer together (LISTENER_BUFFER_TOTAL).
         self.listener_budget = BufferBudget(settings.listener_buffer_total)
-        self.bridge = bridge = ProcessBridge(table, pool, self.rerun)
+        self.bridge = bridge = ProcessBridge(table, pool, self.rerun, self.fuse)
         self.bus = bridge.bus = (
             event_bus()(
                 settings.redis_url,

@@ -4,7 +4,7 @@ A fusion is claimed exactly as a retry is (``RerunService``): on a running turn 
 process it is one more leg before the turn's one ``end``; a finished turn (in memory, or rebuilt
 from PostgreSQL on any process, after a restart too) is reopened in the record, so that two
 processes never run it at once, and a second ``end`` closes the fusion. A turn running on
-another process is not fused (409): the page offers fusion once a turn has ended.
+another process is fused there (asked over Redis, as a retry is).
 
 One fusion at a time per turn (409 while one runs); each is stored as a new row, and the turn,
 its replay and the ``fused`` context policy use the latest.
@@ -40,7 +40,7 @@ from gateway.turns.replay import (
     load_stored_turn,
     sum_costs,
 )
-from gateway.turns.reruns.choice import Rerun, pinned
+from gateway.turns.reruns.choice import Rerun, error_from_reply, pinned
 from gateway.turns.reruns.service import RUNNING_ELSEWHERE, RerunService
 from gateway.turns.table import TurnTable
 from gateway.turns.turn import Turn
@@ -126,7 +126,17 @@ class FuseService:
                 await self.endings.end_if_finished(turn)
                 raise
         if record is not None and record.running:
-            raise Conflict(RUNNING_ELSEWHERE)
+            if self.bus is None:
+                raise Conflict(RUNNING_ELSEWHERE)
+            # Its legs run on another process: that one runs the fusion too (over Redis).
+            named = list(answers) if answers is not None else None
+            ask = {"model": judge_entry, "instructions": instructions, "answers": named}
+            reply = await self.bus.request_rerun(turn_id, [], False, owner, fuse=ask)
+            if reply is None:
+                raise Conflict(RUNNING_ELSEWHERE)  # its owner did not answer (gone?)
+            if "error" in reply:
+                raise error_from_reply(reply)
+            return Rerun(**reply)
         if self.table.running >= self.settings.max_concurrent_turns:
             raise TooBusy("too many turns are running; try again in a moment")
         self.limits.admit(owner)
