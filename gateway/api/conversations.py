@@ -172,4 +172,7 @@ def message_out(row) -> MessageOut:
         settings_ignored=ignored or None,
         settings=TurnSettingsOut(**settings) if settings else None,
         attachments=[AttachmentOut(upload_id=id) for id in row["attachments"]] if prompt else None,
+        kind=row["kind"],
+        judge=row["judge_provider"],
+        fused_from=row["fused_from"],
     )

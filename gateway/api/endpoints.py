@@ -6,6 +6,7 @@ import gateway.api.arena as arena
 import gateway.api.chat as chat
 import gateway.api.conversations as conv
 import gateway.api.export as export
+import gateway.api.fuse as fuse
 import gateway.api.keys as keys
 import gateway.api.search as search
 import gateway.api.session as session
@@ -26,6 +27,7 @@ from gateway.api.schemas import (
     ConversationExport,
     ConversationHit,
     ConversationRename,
+    FuseRequest,
     Health,
     Leaderboard,
     Liveness,
@@ -81,6 +83,22 @@ provider's history in later turns uses its latest complete one.
 retried there, over Redis; 409 if that process does not answer).
 404: no such turn, or another key's. 422: a provider the turn has (add) or has not (retry), or
 unknown."""
+
+FUSE = """\
+The judge (`"model"`: an enabled provider, optionally pinned, `"claude:claude-sonnet-4-5"`) is
+given the turn's prompt and its complete answers (all of them, or those `"answers"` names, by
+provider or by a blind turn's label), each marked with its source, and the optional
+`"instructions"`, and writes one answer. It streams on the turn's own stream as retry and add
+do, with ids going on: `start` (`"provider": "fuse"`, `judge`, `model`), `delta`s, and its own
+`done` (`judge`, `model`, `fused_from`: the message ids it drew on, cost, usage, timing); a
+finished turn is reopened and closed by a second `end`. It is stored as a message of kind
+`fuse`; `GET /turns/{id}` (`fusion`), the conversation, its export and the context policy
+`fused` use the turn's latest fusion.
+
+409: a blind turn before its vote, a turn being fused already, a named answer that is not
+complete (or no complete answer at all). A turn running on another gateway process is fused
+there, over Redis (409 if that process does not answer).
+404: no such turn, or another key's. 422: an unknown judge or model, an answer not in the turn."""
 
 UPLOAD = """\
 One image, multipart/form-data in the field `file`: PNG, JPEG, WebP or GIF, at most
@@ -299,6 +317,20 @@ ENDPOINTS: list[ApiEndpoint] = [
         "turns",
         description=RERUN,
         body=RerunRequest,
+        response=RerunStarted,
+        status=202,
+        errors=(400, 404, 409, 413, 415, 422, 429, 503),
+        path_schemas=_TURN_ID,
+    ),
+    ApiEndpoint(
+        "POST",
+        f"{API}/turns/{{turn_id}}/fuse",
+        fuse.fuse_turn,
+        "A judge model fuses the turn's answers into one, streamed on the turn's stream as "
+        "provider 'fuse' (follow events_url)",
+        "turns",
+        description=FUSE,
+        body=FuseRequest,
         response=RerunStarted,
         status=202,
         errors=(400, 404, 409, 413, 415, 422, 429, 503),

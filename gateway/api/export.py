@@ -130,9 +130,10 @@ def nest_headings(text: str, below: int = ANSWER_DEPTH) -> str:
 
 
 def heading(answer: MessageOut) -> str:
+    fused = answer.kind == "fuse"
     facts: list[str] = [answer.status]
     if answer.run:
-        facts.append(f"retry {answer.run}")
+        facts.append(f"fusion {answer.run + 1}" if fused else f"retry {answer.run}")
     if answer.latency_ms is not None:
         facts.append(f"{answer.latency_ms / 1000:.1f} s")
     if answer.usage is not None and answer.usage.output_tokens is not None:
@@ -143,8 +144,11 @@ def heading(answer: MessageOut) -> str:
         facts.append(f"{answer.error.type}: {one_line(answer.error.message)}")
     if answer.provider is None:  # a blind turn's answer before its vote: its label only
         return f"{answer.label} ({', '.join(facts)})"
-    spec = PROVIDERS.get(answer.provider)
-    name = spec.display_name if spec is not None else answer.provider
+    named = answer.judge if fused and answer.judge else answer.provider
+    spec = PROVIDERS.get(named)
+    name = spec.display_name if spec is not None else named
+    if fused:  # after the answers it drew on (sorted last: "fuse" is no provider of the turn)
+        name = f"Fused by {name}"
     return f"{name} · {answer.model} ({', '.join(facts)})"
 
 

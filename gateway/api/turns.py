@@ -15,6 +15,7 @@ from gateway.api.guard import owner_of
 from gateway.api.paths import events_path
 from gateway.api.schemas import (
     CancelRequest,
+    FusionState,
     RerunRequest,
     RerunStarted,
     RevealedLabel,
@@ -27,7 +28,8 @@ from gateway.api.schemas import (
 )
 from gateway.api.stream import event_stream, replay
 from gateway.runtime import runtime
-from gateway.turns import ProviderSnapshot, TurnSnapshot, retry_bytes
+from gateway.turns import ProviderSnapshot, Rerun, TurnSnapshot, retry_bytes
+from gateway.turns.turn import FusionSnapshot
 from storage import Q
 
 MAX_EVENT_ID_DIGITS = 18  # any id we send fits; more is garbage
@@ -108,6 +110,13 @@ async def rerun(request: Request, *, add: bool) -> Response:
     body = await read_json(request, RerunRequest, gateway.settings.max_body_bytes)
     owner = owner_of(request)
     started = await gateway.turns.rerun(turn_id, body.providers, add=add, owner=owner)
+    return started_response(request, started, owner)
+
+
+def started_response(request: Request, started: Rerun, owner: int) -> Response:
+    """202, and where to follow the run: the turn's stream from just before its first event."""
+    gateway = runtime(request)
+    turn_id = started.turn_id
     events_url = f"{events_path(turn_id)}?last_event_id={started.after}"
     if owner > 0:
         token = gateway.access.signer.turn_token(turn_id, owner)
@@ -220,6 +229,20 @@ def turn_state(snapshot: TurnSnapshot, vote=None) -> TurnState:
         blind=snapshot.blind,
         vote=vote_out(snapshot.turn_id, providers, vote) if vote is not None else None,
         settings=TurnSettingsOut(**snapshot.settings.shown()),
+        fusion=fusion_state(snapshot.fusion),
+    )
+
+
+def fusion_state(fusion: FusionSnapshot | None) -> FusionState | None:
+    if fusion is None:
+        return None
+    return FusionState(
+        judge=fusion.judge,
+        model=fusion.model,
+        status=fusion.status,
+        message_id=fusion.message_id,
+        fused_from=list(fusion.fused_from),
+        content=fusion.content,
     )
 
 

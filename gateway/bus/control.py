@@ -46,12 +46,21 @@ class Reveal(_Message):
     reveal: TurnId
 
 
+class FuseAsk(_Message):
+    """A fusion instead of a retry (``gateway.turns.fuse``): the judge, and what it fuses."""
+
+    model: Name
+    instructions: Annotated[str, StringConstraints(max_length=4000)] | None = None
+    answers: Names | None = None
+
+
 class Rerun(_Message):
     rerun: TurnId
     providers: Names
     add: bool
     owner: Annotated[int, Field(ge=0)]
     reply: Annotated[str, StringConstraints(pattern=f"^{REPLY_PREFIX}[0-9a-f]{{16}}$")]
+    fuse: FuseAsk | None = None
 
 
 Message = Cancel | Reveal | Rerun
@@ -121,12 +130,20 @@ class Control:
             self.warn(f"could not ask for the reveal of turn {turn_id}: {error}")
 
     async def request_rerun(
-        self, turn_id: str, providers: list[str], add: bool, owner: int
+        self, turn_id: str, providers: list[str], add: bool, owner: int, fuse: dict | None = None
     ) -> dict | None:
-        """Ask the process that runs a turn to retry or add providers; its reply (a Rerun's
-        fields, or an error's), or None when no process answered in time (or sensibly)."""
+        """Ask the process that runs a turn to retry or add providers (or, with ``fuse``, to
+        fuse its answers); its reply (a Rerun's fields, or an error's), or None when no
+        process answered in time (or sensibly)."""
         reply_to = f"{REPLY_PREFIX}{secrets.token_hex(8)}"
-        request = Rerun(rerun=turn_id, providers=providers, add=add, owner=owner, reply=reply_to)
+        request = Rerun(
+            rerun=turn_id,
+            providers=providers,
+            add=add,
+            owner=owner,
+            reply=reply_to,
+            fuse=FuseAsk(**fuse) if fuse is not None else None,
+        )
         try:
             async with self.redis.pubsub() as pubsub:
                 await pubsub.subscribe(reply_to)

@@ -55,6 +55,7 @@ import { bindTurnSettings } from "./turn-settings.js";
 import "./prompt-extras.js"; // a prompt's images and settings: a turn extension
 import "./reasoning.js"; // each answer's reasoning: a turn extension
 import "./vote.js"; // the vote under blind turns: a turn extension
+import "./fuse.js"; // "Fuse with" and the fused answer: a turn extension
 
 // What each module does when another says what happened (the events are listed in state.js).
 function wire() {

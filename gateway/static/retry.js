@@ -87,7 +87,8 @@ async function rerun(view, names, add) {
   follow(view, started);
 }
 
-function follow(view, started) {
+// Follow a run started on the turn (a retry, an add, a fusion) on the turn's stream.
+export function follow(view, started) {
   if (view.running && view.source) return; // its open stream carries the new events
   const url = new URL(started.events_url, window.location.href);
   url.searchParams.delete("last_event_id"); // connect() asks for it

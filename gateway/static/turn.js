@@ -114,6 +114,10 @@ export class TurnView {
     view.turnId = group.turnId;
     view.userMessage = group.user;
     view.ended = true;
+    // A fused answer is no column: fuse.js shows the latest one under the columns.
+    const fused = group.answers.filter((message) => message.kind === "fuse");
+    view.storedFusion = fused.length ? fused[fused.length - 1] : null;
+    group = { ...group, answers: group.answers.filter((message) => message.kind !== "fuse") };
     view.blind = group.answers.some((message) => message.label);
     view.revealed = view.blind && group.answers.every((message) => message.provider);
     const rank = (message) => {
@@ -250,6 +254,11 @@ export class TurnView {
   }
 
   handle(type, data) {
+    if (data.provider === "fuse") {
+      // A fusion's start, delta, done: no column's, but the block under them (fuse.js).
+      for (const extension of turnExtensions) extension.event(this, type, data);
+      return;
+    }
     switch (type) {
       case "turn":
         this.conversationId = data.conversation_id;

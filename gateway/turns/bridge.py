@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("multichat.turns")
 
 RerunCall = Callable[..., Awaitable[Rerun]]
+FuseCall = Callable[..., Awaitable[Rerun]]
 
 
 def event_bus() -> type[EventBus]:
@@ -31,24 +32,37 @@ def event_bus() -> type[EventBus]:
 
 
 class ProcessBridge:
-    def __init__(self, table: TurnTable, pool: Pool, rerun: RerunCall) -> None:
+    def __init__(
+        self, table: TurnTable, pool: Pool, rerun: RerunCall, fuse: FuseCall | None = None
+    ) -> None:
         self.table = table
         self.pool = pool
         self.rerun = rerun
+        self.fuse = fuse
         self.bus: EventBus | None = None  # set once the bus, which calls back here, is made
 
     # -- asked by another process -----------------------------------------------------------------
 
     async def rerun_from_elsewhere(self, request: dict) -> dict | None:
-        """A retry or add that another process received for one of our running turns: the
-        reply it answers its client with; None when the turn is not ours."""
+        """A retry, add or fusion that another process received for one of our running turns:
+        the reply it answers its client with; None when the turn is not ours."""
         turn_id = request["rerun"]
         if turn_id not in self.table.running_legs:
             return None  # every worker hears the request; the owner answers
+        fuse = request.get("fuse")
         try:
-            started = await self.rerun(
-                turn_id, request["providers"], add=request["add"], owner=request["owner"]
-            )
+            if fuse is not None and self.fuse is not None:
+                started = await self.fuse(
+                    turn_id,
+                    fuse["model"],
+                    instructions=fuse["instructions"],
+                    answers=fuse["answers"],
+                    owner=request["owner"],
+                )
+            else:
+                started = await self.rerun(
+                    turn_id, request["providers"], add=request["add"], owner=request["owner"]
+                )
         except TurnError as error:
             return error_reply(error)
         return started.as_dict()

@@ -5,6 +5,9 @@
   its own; a turn without a winner (no vote, a tie, all bad) is seen as under ``isolated``.
 * ``shared``: every provider sees every answer of each earlier turn, as one assistant message
   that is a transcript labelled by provider (``[Claude]``, then its answer, and so on).
+* ``fused``: every provider continues from the turn's fused answer (its latest complete
+  fusion, ``gateway.turns.fuse``) as if it were its own; a turn never fused is seen as under
+  ``isolated``. Under the other policies a fusion is no provider's answer and is not seen.
 
 A turn where the provider has nothing to continue from (it failed, or was not asked, under
 ``isolated``) is left out whole, prompt and all, so user and assistant still alternate, which
@@ -25,7 +28,8 @@ from dataclasses import dataclass
 
 from providers import PROVIDERS, Image, Message
 
-POLICIES = ("isolated", "winner", "shared")
+POLICIES = ("isolated", "winner", "shared", "fused")
+FUSE = "fuse"  # the provider name a fusion is stored under (gateway.turns.fuse.state)
 _ORDER = {name: index for index, name in enumerate(PROVIDERS)}
 
 
@@ -106,7 +110,10 @@ class _History:
             self.answers.setdefault(turn, {})[row["provider"]] = answer_message(row)
 
     def answer(self, policy: str, turn: str, provider: str) -> Message | None:
-        answers = self.answers.get(turn, {})
+        answers = dict(self.answers.get(turn, {}))
+        fusion = answers.pop(FUSE, None)
+        if policy == "fused" and fusion is not None and (turn, FUSE) in self.complete:
+            return Message("assistant", fusion.content)
         if policy == "shared":
             if not answers:
                 return None

@@ -102,6 +102,10 @@ class Endings:
         error = answer_error(answer_row, retryable=retryable)
         state.done = done_data(answer_row, state.message_id, error, state.label)
         state.done_event_id = turn.log.publish("done", state.done)
+        await self.end_if_finished(turn)
+
+    async def end_if_finished(self, turn: Turn) -> None:
+        """Once every leg (a fusion's too) is done, the turn ends."""
         if all(s.finished for s in turn.legs.values()):
             await self._end(turn)
 

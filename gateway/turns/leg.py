@@ -17,7 +17,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from gateway.turns.events import start_data, status_data
+from gateway.turns.events import status_data
 from gateway.turns.log import EventLog, LegState
 from providers import (
     CallSettings,
@@ -132,7 +132,7 @@ async def run_leg(leg: Leg, events: EventLog) -> LegResult:
                     publish_delta(reasoning, text)
                 elif type(event) is Started:
                     state.status = "streaming"
-                    events.publish("start", start_data(state.provider, state.model, state.label))
+                    events.publish("start", state.start_data())
                 elif type(event) is Finish:
                     finish = event
                 elif type(event) is Usage:

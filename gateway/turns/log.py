@@ -19,7 +19,7 @@ import bisect
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-from gateway.turns.events import delta_bytes, delta_prefix, end_data, event_bytes
+from gateway.turns.events import delta_bytes, delta_prefix, end_data, event_bytes, start_data
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +56,10 @@ class LegState:
         self.label = label
         self.prefix = delta_prefix(self.provider, label)
         self.reasoning = Reasoning(delta_prefix(self.provider, label, b"thinking"))
+
+    def start_data(self) -> dict:
+        """Its ``start`` event's data (a fusion's also names its judge)."""
+        return start_data(self.provider, self.model, self.label)
 
     def entry(self) -> dict:
         """How the turn's row lists this leg."""

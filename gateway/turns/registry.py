@@ -25,6 +25,7 @@ from gateway.turns.bridge import ProcessBridge, event_bus
 from gateway.turns.checkpoints import Checkpointer
 from gateway.turns.costs import BudgetWatch
 from gateway.turns.ending import Endings, TurnObserver
+from gateway.turns.fuse.service import FuseService
 from gateway.turns.grace import GraceTimers
 from gateway.turns.leases import LeaseKeeper
 from gateway.turns.limits import KeyLimits
@@ -52,7 +53,7 @@ class TurnRegistry:
         )
         # What every listener of this process may buffer together (LISTENER_BUFFER_TOTAL).
         self.listener_budget = BufferBudget(settings.listener_buffer_total)
-        self.bridge = bridge = ProcessBridge(table, pool, self.rerun)
+        self.bridge = bridge = ProcessBridge(table, pool, self.rerun, self.fuse)
         self.bus = bridge.bus = (
             event_bus()(
                 settings.redis_url,
@@ -99,6 +100,17 @@ class TurnRegistry:
             self.grace,
             self.bus,
             self._hooked,
+        )
+        self.fusions = FuseService(
+            table,
+            settings,
+            pool,
+            providers,
+            self.limits,
+            self.endings,
+            self.grace,
+            self.bus,
+            self.reruns,
         )
 
     # -- what the HTTP layer and the observers read ----------------------------------------------
@@ -205,6 +217,20 @@ class TurnRegistry:
     ) -> Rerun:
         """Ask providers of the turn again (retry) or new ones (add), on its own stream."""
         return await self.reruns.rerun(turn_id, entries, add=add, owner=owner)
+
+    async def fuse(
+        self,
+        turn_id: str,
+        judge: str,
+        *,
+        instructions: str | None = None,
+        answers: Sequence[str] | None = None,
+        owner: int = 0,
+    ) -> Rerun:
+        """A judge fuses the turn's answers into one, on the turn's own stream."""
+        return await self.fusions.fuse(
+            turn_id, judge, instructions=instructions, answers=answers, owner=owner
+        )
 
     def cancel(self, turn_id: str, providers: Sequence[str] | None = None) -> list[str]:
         """Cancel running legs now; return the providers that were cancelled."""

@@ -14,7 +14,8 @@ import asyncpg
 
 from gateway.turns.errors import NotFound
 from gateway.turns.events import done_data, end_data, event_bytes, turn_data
-from gateway.turns.turn import ProviderSnapshot, TurnSnapshot
+from gateway.turns.fuse.state import FUSE, fuse_done
+from gateway.turns.turn import FusionSnapshot, ProviderSnapshot, TurnSnapshot
 from gateway.turns.turn_settings import TurnSettings
 from storage import Pool, Q
 
@@ -38,10 +39,28 @@ def done_from_row(row: Mapping, label: str | None = None) -> dict:
     return done_data(row, row["id"], answer_error(row), label)
 
 
+def fusion_done_from_row(row: Mapping) -> dict:
+    return fuse_done(row, row["id"], answer_error(row))
+
+
+def fusion_from_row(row: Mapping | None) -> FusionSnapshot | None:
+    if row is None:
+        return None
+    return FusionSnapshot(
+        row["judge_provider"] or "",
+        row["model"],
+        row["status"],
+        row["id"],
+        tuple(row["fused_from"] or ()),
+        row["content"],
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class StoredTurn:
     row: asyncpg.Record
-    answers: dict[str, asyncpg.Record]  # by provider: its latest answer (a retry's, if any)
+    # By provider: its latest answer (a retry's, if any); FUSE: the turn's latest fusion.
+    answers: dict[str, asyncpg.Record]
     cost_usd: float | None = None  # what every answer of the turn cost, retries included
 
     @property
@@ -75,6 +94,7 @@ class StoredTurn:
             providers,
             self.cost_usd,
             self.settings,
+            fusion_from_row(self.answers.get(FUSE)),
         )
 
     def events_after(self, after: int) -> tuple[list[bytes], bool]:
@@ -116,6 +136,10 @@ class StoredTurn:
             label = entry.get("label")
             events.append((id, event_bytes(id, "done", done_from_row(answer, label))))
             statuses[label or entry["provider"]] = answer["status"]
+        if (fusion := self.answers.get(FUSE)) is not None:  # its latest fusion
+            id = done_ids.get(FUSE, INTERRUPTED_IDS + len(row["providers"]) + 1)
+            events.append((id, event_bytes(id, "done", fusion_done_from_row(fusion))))
+            statuses[FUSE] = fusion["status"]
         end_id = row["end_event_id"] or max(id for id, _ in events) + 1
         events.append((end_id, event_bytes(end_id, "end", end_data(row["id"], statuses))))
         return [(id, chunk) for id, chunk in sorted(events, key=lambda e: e[0]) if id > after], True

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gateway.turns.events import reveal_data, turn_data
+from gateway.turns.fuse.state import FUSE, FuseState, providers_only
 from gateway.turns.log import EventLog, LegState
 from gateway.turns.turn_settings import TurnSettings
 
@@ -33,7 +34,7 @@ class Turn:
             self.id,
             self.conversation_id,
             self.user_message_id,
-            (leg.entry() for leg in self.legs.values()),
+            (leg.entry() for leg in providers_only(self.legs).values()),
         )
 
     def reveal(self) -> bool:
@@ -41,9 +42,8 @@ class Turn:
         finished: the end's id is then already taken (and stored), and nothing may follow it."""
         if all(leg.finished for leg in self.legs.values()):
             return False
-        self.log.publish(
-            "reveal", reveal_data(self.id, [leg.entry() for leg in self.legs.values()])
-        )
+        legs = providers_only(self.legs).values()
+        self.log.publish("reveal", reveal_data(self.id, [leg.entry() for leg in legs]))
         return True
 
     def snapshot(self) -> TurnSnapshot:
@@ -56,10 +56,11 @@ class Turn:
                 ProviderSnapshot(
                     leg.provider, leg.model, leg.simulated, leg.status, leg.message_id, leg.label
                 )
-                for leg in self.legs.values()
+                for leg in providers_only(self.legs).values()
             ],
             cost_usd=self.cost_usd,
             settings=self.settings,
+            fusion=fusion_snapshot(self.legs.get(FUSE)),
         )
 
 
@@ -74,6 +75,25 @@ class ProviderSnapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class FusionSnapshot:
+    """A turn's latest fusion: its judge, the answers it drew on and (once done) its text."""
+
+    judge: str
+    model: str
+    status: str
+    message_id: int | None
+    fused_from: tuple[int, ...]
+    content: str | None
+
+
+def fusion_snapshot(leg: LegState | None) -> FusionSnapshot | None:
+    if not isinstance(leg, FuseState):
+        return None
+    content = leg.done["content"] if leg.done is not None else None
+    return FusionSnapshot(leg.judge, leg.model, leg.status, leg.message_id, leg.fused_from, content)
+
+
+@dataclass(frozen=True, slots=True)
 class TurnSnapshot:
     turn_id: str
     conversation_id: int
@@ -82,6 +102,7 @@ class TurnSnapshot:
     providers: list[ProviderSnapshot]
     cost_usd: float | None = None
     settings: TurnSettings = TurnSettings()
+    fusion: FusionSnapshot | None = None
 
     @property
     def blind(self) -> bool:

@@ -40,7 +40,7 @@ DELETE FROM conversations WHERE id = :id AND coalesce(owner_key_id, 0) = :owner 
 SELECT m.id, m.turn_id, m.role, m.provider, m.model, m.status, m.content, m.finish_reason,
        m.error_type, m.error_message, m.error_status_code, m.ttft_ms, m.latency_ms,
        m.input_tokens, m.output_tokens, m.citations, m.cost_usd, m.run, m.created_at,
-       m.thinking, m.reasoning_tokens, m.settings_ignored,
+       m.thinking, m.reasoning_tokens, m.settings_ignored, m.kind, m.judge_provider, m.fused_from,
        CASE WHEN m.role = 'user' THEN t.settings END AS settings,
        ARRAY(SELECT upload_id FROM message_images
              WHERE message_id = m.id ORDER BY position) AS attachments,

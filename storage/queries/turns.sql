@@ -134,7 +134,7 @@ WHERE t.id = :id;
 -- Every run of every provider, oldest first: a provider's last row is its latest answer.
 SELECT id, provider, model, status, content, finish_reason, error_type, error_message,
        error_status_code, ttft_ms, latency_ms, input_tokens, output_tokens, citations,
-       cost_usd, run, thinking, reasoning_tokens, settings_ignored
+       cost_usd, run, thinking, reasoning_tokens, settings_ignored, judge_provider, fused_from
 FROM messages
 WHERE turn_id = :turn_id AND role = 'assistant'
 ORDER BY id;

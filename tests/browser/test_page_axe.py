@@ -1,8 +1,8 @@
 """No barriers, in Chromium: axe-core (npm's, pinned in tests/browser and installed by `make
 test`) finds no violation on the page's screens in either colour scheme (the first view, a
 finished five-way turn, three turns, a blind turn before and after its vote, the leaderboard,
-the popovers and the help, a phone); and the keyboard: a skip link, one Tab stop per list of
-conversations, and the shortcuts the help lists."""
+the popovers and the help, a phone, a turn with a fused answer and its menu); and the keyboard:
+a skip link, one Tab stop per list of conversations, and the shortcuts the help lists."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.browser import IN_CI, PHONE, expect
+from tests.support.browser import IN_CI, PHONE, WAIT, expect
 from tests.support.page_helpers import ALL, ask, open_page, status_is
 from tests.support.turn_helpers import API
 
@@ -206,3 +206,20 @@ async def test_no_axe_violations_on_sharing(gateway, page, browser, axe_source):
     finally:
         await stranger.close()
     assert found == {}, "\n".join(f"{k}: {v}" for k, v in found.items())
+
+
+async def test_no_axe_violations_on_a_fused_turn(gateway, page, axe_source):
+    found: dict[str, list[str]] = {}
+    models = ",".join(f"{p}:m+tokens=40" for p in ALL)
+    await open_page(page, f"{gateway.url}/?models={models}")
+    await ask(page, "Fuse, accessibly")
+    for provider in ALL:
+        await status_is(page, provider, "complete")
+    turn = page.locator("#turns > .turn").last
+    await turn.get_by_role("button", name="Fuse with ▾").click()
+    await expect(turn.locator(".fuse-menu")).to_be_visible()
+    await check(page, axe_source, "the fuse menu", found)
+    await turn.locator('.fuse-judge[data-judge="gemini"]').click()
+    await expect(turn.locator(".fusion .fusion-source")).to_have_count(5, timeout=WAIT)
+    await check(page, axe_source, "a turn with a fused answer", found)
+    assert not found, found

@@ -57,6 +57,7 @@ from gateway.api.schemas.events import (
     TurnEvent,
     TurnEventProvider,
 )
+from gateway.api.schemas.fuse import FuseRequest, FusionState
 from gateway.api.schemas.session import (
     SessionState,
     SignIn,
@@ -85,6 +86,8 @@ from gateway.api.schemas.turns import (
 from gateway.api.schemas.uploads import AttachmentOut, UploadOut
 
 __all__ = [
+    "FuseRequest",
+    "FusionState",
     "AnswerStatus",
     "Attachment",
     "AttachmentOut",

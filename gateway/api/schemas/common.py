@@ -12,10 +12,11 @@ from providers.models import KNOBS_PATTERN as MODEL_KNOBS_PATTERN
 from providers.models import NAME_PATTERN as MODEL_NAME_PATTERN
 
 AnswerStatus = Literal["complete", "failed", "cancelled"]
-ContextPolicy = Literal["isolated", "winner", "shared"]
+ContextPolicy = Literal["isolated", "winner", "shared", "fused"]
 _POLICY = (
     "How each provider sees the conversation's history: isolated (its own answers), winner "
-    "(after a vote, the voted answer as its own), shared (every answer, labelled by provider)."
+    "(after a vote, the voted answer as its own), shared (every answer, labelled by provider), "
+    "fused (a turn's fused answer as its own, where the turn was fused)."
 )
 MAX_MODEL_CHARS = 200  # "provider:model" and its simulator knobs fit; a 900 KB pin does not
 

@@ -117,6 +117,13 @@ class MessageOut(BaseModel):
     attachments: list[AttachmentOut] | None = Field(
         default=None, description="A prompt's images, in order"
     )
+    kind: Literal["answer", "fuse"] = Field(
+        default="answer", description="'fuse': a fused answer (provider 'fuse'), by its judge"
+    )
+    judge: str | None = Field(default=None, description="A fused answer's judge (provider)")
+    fused_from: list[int] | None = Field(
+        default=None, description="A fused answer's sources: the message ids it drew on"
+    )
 
 
 class ConversationDetail(Conversation):

@@ -35,6 +35,9 @@ class StartEvent(BaseModel):
     provider: str | None = None
     model: str | None = None
     label: str | None = None
+    judge: str | None = Field(
+        default=None, description="A fusion's (provider 'fuse'): the judge's provider"
+    )
 
 
 class DeltaEvent(BaseModel):
@@ -70,6 +73,12 @@ class DoneEvent(BaseModel):
     citations: list[str] | None
     cost_usd: float | None = Field(
         default=None, description="USD; null when the model has no price; absent when blind"
+    )
+    judge: str | None = Field(
+        default=None, description="A fusion's (provider 'fuse'): the judge's provider"
+    )
+    fused_from: list[int] | None = Field(
+        default=None, description="A fusion's: the message ids of the answers it drew on"
     )
 
 

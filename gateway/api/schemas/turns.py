@@ -19,6 +19,7 @@ from gateway.api.schemas.common import (
     Text,
     UsageInfo,
 )
+from gateway.api.schemas.fuse import FusionState
 from gateway.api.schemas.uploads import AttachmentOut
 from gateway.turns.turn_settings import TurnSettings
 from providers import PROVIDERS, CallSettings
@@ -218,4 +219,7 @@ class TurnState(BaseModel):
     )
     settings: TurnSettingsOut = Field(
         default_factory=TurnSettingsOut, description="Its own settings, as it was asked"
+    )
+    fusion: FusionState | None = Field(
+        default=None, description="Its latest fused answer (POST /turns/{id}/fuse), if any"
     )

@@ -21,8 +21,9 @@ from gateway.turns.errors import (
     TooBusy,
     TurnError,
 )
+from gateway.turns.fuse.state import FUSE, fusion_leg, providers_only
 from gateway.turns.log import EventLog, LegState
-from gateway.turns.replay import StoredTurn, done_from_row
+from gateway.turns.replay import StoredTurn, done_from_row, fusion_done_from_row
 from gateway.turns.turn import Turn
 from providers import InvalidModel, Provider, check_model
 
@@ -136,6 +137,8 @@ def turn_from_stored(stored: StoredTurn, log: EventLog) -> Turn:
             state.done_event_id = done_ids.get(name)
             state.run = answer["run"]
         legs[name] = state
+    if (fusion := stored.answers.get(FUSE)) is not None:  # its latest fusion, done
+        legs[FUSE] = fusion_leg(fusion, fusion_done_from_row(fusion), done_ids.get(FUSE))
     return Turn(
         row["id"],
         row["conversation_id"],
@@ -150,7 +153,7 @@ def turn_from_stored(stored: StoredTurn, log: EventLog) -> Turn:
 
 def providers_entry(turn: Turn) -> list[dict]:
     """The turn's providers as its row lists them (the ``turn`` event of a replay)."""
-    return [leg.entry() for leg in turn.legs.values()]
+    return [leg.entry() for leg in providers_only(turn.legs).values()]
 
 
 def unblind_entries(labels: Mapping[str, str], entries: Sequence[str], *, add: bool) -> list[str]:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from gateway.settings import Settings
 from gateway.turns.ending import Endings
 from gateway.turns.errors import Conflict, NotFound, ShuttingDown, TooBusy
+from gateway.turns.fuse.state import providers_only
 from gateway.turns.grace import GraceTimers
 from gateway.turns.leg import Leg
 from gateway.turns.limits import KeyLimits
@@ -70,8 +71,9 @@ class RerunService:
         record: StoredTurn | None = None
         if turn is not None:
             current: Turn | StoredTurn = turn
-            in_turn = {name: leg.model for name, leg in turn.legs.items()}
-            labels = {name: leg.label for name, leg in turn.legs.items() if leg.label}
+            legs = providers_only(turn.legs)  # a fusion is no provider to retry
+            in_turn = {name: leg.model for name, leg in legs.items()}
+            labels = {name: leg.label for name, leg in legs.items() if leg.label}
         else:
             current = record = await load_owned_turn(self.pool, turn_id, owner)
             in_turn = models_of(record)
@@ -150,8 +152,9 @@ class RerunService:
         """The turn's provider list once the rerun starts: same order, added ones last."""
         simulated = {p.config.name: p.config.simulated for p in self.providers.values()}
         if isinstance(turn, Turn):
-            simulated |= {name: leg.simulated for name, leg in turn.legs.items()}
-            labels = {name: leg.label for name, leg in turn.legs.items() if leg.label}
+            legs = providers_only(turn.legs)
+            simulated |= {name: leg.simulated for name, leg in legs.items()}
+            labels = {name: leg.label for name, leg in legs.items() if leg.label}
         else:
             simulated |= {e["provider"]: e["simulated"] for e in turn.row["providers"]}
             labels = {e["provider"]: e["label"] for e in turn.row["providers"] if e.get("label")}
