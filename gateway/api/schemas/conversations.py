@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from gateway.api.schemas.branches import PathTurn
 from gateway.api.schemas.common import (
     _POLICY,
     AnswerStatus,
@@ -121,9 +122,15 @@ class MessageOut(BaseModel):
 
 class ConversationDetail(Conversation):
     cost_usd: float | None = Field(
-        default=None, description="What every answer cost (retries included); null: no price known"
+        default=None,
+        description="What every answer cost (retries and other branches included); null: no "
+        "price known",
     )
-    messages: list[MessageOut]
+    messages: list[MessageOut] = Field(description="The messages of the turns on the path")
+    path: list[PathTurn] = Field(
+        default_factory=list,
+        description="The turns on screen, first to leaf, and where each branches (edits)",
+    )
 
 
 class ExportedTurn(BaseModel):
