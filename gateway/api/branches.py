@@ -44,7 +44,11 @@ async def edit_turn(request: Request) -> Response:
     if edited is None:
         raise not_found("turn")
     entries = edited["providers"]
-    models = body.models or [f"{e['provider']}:{e['model']}" for e in entries]
+    models = (
+        body.models
+        if body.models is not None
+        else [f"{e['provider']}:{e['model']}" for e in entries]
+    )
     turn = await gateway.turns.create_turn(
         body.prompt,
         conversation_id=edited["conversation_id"],

@@ -88,7 +88,7 @@ LIMIT :limit OFFSET :offset;
 
 -- name: export_turns
 -- A conversation's turns in order, with their prompts (called once it was found for its owner).
-SELECT t.id AS turn_id, t.created_at, t.providers, p.content AS prompt
+SELECT t.id AS turn_id, t.parent_id, t.created_at, t.providers, p.content AS prompt
 FROM turns t
 LEFT JOIN messages p ON p.id = t.user_message_id
 WHERE t.conversation_id = :conversation_id

@@ -135,6 +135,7 @@ class ConversationDetail(Conversation):
 
 class ExportedTurn(BaseModel):
     turn_id: str
+    parent_turn_id: str | None = Field(default=None, description="The turn it continues")
     created_at: str
     prompt: str
     answers: list[dict[str, Any]] = Field(
@@ -150,4 +151,7 @@ class ConversationExport(BaseModel):
     created_at: str
     updated_at: str
     cost_usd: float | None
-    turns: list[ExportedTurn]
+    turns: list[ExportedTurn] = Field(description="The current path's turns, in order")
+    branches: list[ExportedTurn] = Field(
+        default_factory=list, description="Every other turn (other branches), oldest first"
+    )
