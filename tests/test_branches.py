@@ -170,11 +170,12 @@ async def test_retries_are_runs_and_the_picked_run_is_the_history(gateways, sim)
 
         for provider, body, status in (
             ("claude", {"run": 7}, 422),
-            ("chatgpt", {"run": 0}, 422),
+            ("chatgpt", {"run": 0}, 404),
             ("claude", {"run": -1}, 422),
             ("claude", {"run": "0"}, 422),
             ("claude", {}, 422),
-            ("x" * 300, {"run": 0}, 422),
+            ("x" * 300, {"run": 0}, 404),
+            ("claude", {"run": 0.0}, 200),
         ):
             response = await client.put(f"{API}/turns/{tid}/answers/{provider}/run", json=body)
             assert response.status_code == status, (provider, body, response.text)

@@ -94,7 +94,7 @@ async def pick_run(request: Request) -> Response:
     by_name |= {p.provider: p.provider for p in snapshot.providers if not snapshot.blind}
     provider = by_name.get(named) if len(named) <= MAX_PROVIDER_CHARS else None
     if provider is None:
-        raise HttpError(422, "provider: not an answer of this turn")
+        raise not_found("answer")  # the path names no answer of this turn
     picked = await Q.pick_run.fetchval(
         gateway.pool, turn_id=turn_id, provider=provider, run=body.run
     )

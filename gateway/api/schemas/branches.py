@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, Field, field_validator
 
 from gateway.api.schemas.common import AnswerStatus, Documented, ModelEntry, NonBlank, Strict
 from providers import PROVIDERS
@@ -49,10 +49,20 @@ class CurrentRequest(Strict):
         return value
 
 
+def _whole(value: Any) -> Any:
+    """JSON Schema's integer is any number without a fraction: 3.0 is one."""
+    return int(value) if type(value) is float and value.is_integer() else value
+
+
+RunNumber = Annotated[
+    int,
+    Field(ge=0, le=1_000_000, description="The run: 0 the first answer, 1, 2 ... its retries"),
+    BeforeValidator(_whole),
+]
+
+
 class RunPick(Strict):
-    run: int = Field(
-        ge=0, le=1_000_000, description="The run (0 the first answer, 1, 2 ... retries)"
-    )
+    run: RunNumber
 
 
 class BranchOut(BaseModel):
