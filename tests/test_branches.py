@@ -6,8 +6,13 @@ restart) sees the same, since all of it is stored."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
+import asyncpg
 import httpx
 
+from storage.migrate import migrate, migrations_dir
 from tests.support.turn_helpers import API, read_events, sent_thread, turn_state
 
 SHORT = "claude:claude-sonnet-5+tokens=6"
@@ -109,6 +114,18 @@ async def test_an_edit_branches_the_conversation_and_a_switch_is_kept(gateways, 
             "second",
             "third",
             "after the switch",
+        ]
+
+        # A retry on the other branch sees that branch's history, not the edit's.
+        retry = await client.post(
+            f"{API}/turns/{three['turn_id']}/retry", json={"providers": ["claude"]}
+        )
+        assert retry.status_code == 202, retry.text
+        await read_events(client, retry.json()["events_url"])
+        assert [text for role, text in last_thread(sim) if role == "user"] == [
+            "first",
+            "second",
+            "third",
         ]
 
         # Editing a first turn starts a second first turn, with no history at all.
@@ -249,3 +266,44 @@ async def test_the_path_and_the_picked_run_outlive_the_process(gateways, sim):
         assert detail["path"][1]["branch"]["siblings"] == [two["turn_id"], edited["turn_id"]]
         assert detail["path"][0]["runs"] == {"claude": 0}
         assert (await turn_state(client, tid))["providers"][0]["run"] == 0
+
+
+async def test_the_migration_makes_existing_conversations_a_straight_line(
+    empty_database, tmp_path: Path
+):
+    before = tmp_path / "migrations"
+    before.mkdir()
+    for path in migrations_dir().glob("*.sql"):
+        if path.name < "0014":
+            shutil.copy(path, before)
+    await migrate(empty_database, before)
+    connection = await asyncpg.connect(empty_database)
+    try:
+        cid = await connection.fetchval(
+            "INSERT INTO conversations (title) VALUES ('old') RETURNING id"
+        )
+        for turn_id in ("t1", "t2", "t3"):
+            message = await connection.fetchval(
+                "INSERT INTO messages (conversation_id, role, content) VALUES ($1, 'user', $2) "
+                "RETURNING id",
+                cid,
+                turn_id,
+            )
+            await connection.execute(
+                "INSERT INTO turns (id, conversation_id, user_message_id, providers, status) "
+                "VALUES ($1, $2, $3, '[]', 'finished')",
+                turn_id,
+                cid,
+                message,
+            )
+        await migrate(empty_database)
+        parents = await connection.fetch("SELECT id, parent_id FROM turns ORDER BY id")
+        current = await connection.fetchval("SELECT current_turn_id FROM conversations")
+    finally:
+        await connection.close()
+    assert [(r["id"], r["parent_id"]) for r in parents] == [
+        ("t1", None),
+        ("t2", "t1"),
+        ("t3", "t2"),
+    ]
+    assert current == "t3"
