@@ -1,12 +1,11 @@
 """Branches and runs on the page, in Chromium: Edit a prompt, send it, and page between the
-branches (‹ 1/2 ›); retry an answer and page between its runs; each choice kept over a reload;
-and axe finds nothing wrong with the pagers and the edit form."""
+branches (‹ 1/2 ›); retry an answer and page between its runs; each choice kept over a reload.
+(The axe check of the pagers and the edit form is in test_page_axe.py.)"""
 
 from __future__ import annotations
 
 import httpx
 
-from tests.browser.test_page_axe import axe_source, check  # noqa: F401  # the fixture too
 from tests.support.browser import expect
 from tests.support.page_helpers import answer, ask, expected, last_turn, open_page, status_is
 from tests.support.turn_helpers import API
@@ -106,34 +105,3 @@ async def test_retry_an_answer_and_page_between_runs(gateway, page):
     assert await answer(page, "chatgpt").locator(".answer-text").text_content() == expected(
         "chatgpt", "Run it twice"
     )
-
-
-async def test_no_axe_violations_on_the_pagers_and_the_edit_form(gateway, page, axe_source):  # noqa: F811
-    async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as client:
-        body = {"prompt": "Page me", "models": ["claude", "gemini"]}
-        first = (await client.post(f"{API}/chat/", json=body)).json()
-        retry = await client.post(
-            f"{API}/turns/{first['turn_id']}/retry", json={"providers": ["gemini"]}
-        )
-        assert retry.status_code == 202
-        edited = await client.post(
-            f"{API}/turns/{first['turn_id']}/edit", json={"prompt": "Page me again"}
-        )
-        assert edited.status_code == 201
-        async with client.stream("GET", edited.json()["events_url"]) as events:
-            async for _ in events.aiter_lines():
-                pass
-        await client.put(
-            f"{API}/conversations/{first['conversation_id']}/current",
-            json={"turn_id": first["turn_id"]},
-        )
-        cid = first["conversation_id"]
-    found: dict[str, list[str]] = {}
-    await open_page(page, f"{gateway.url}/#conversation={cid}")
-    await expect(branch_count(last_turn(page))).to_have_text("1/2")
-    await expect(run_count(page, "gemini")).to_have_text("2/2")
-    await check(page, axe_source, "the branch and run pagers", found)
-    await last_turn(page).locator(".edit-prompt").click()
-    await expect(last_turn(page).locator(".edit-field")).to_be_focused()
-    await check(page, axe_source, "editing a prompt", found)
-    assert not found, found
