@@ -155,6 +155,9 @@ async def test_an_edit_branches_the_conversation_and_a_switch_is_kept(gateways, 
         other = await ask(client, "elsewhere")
         response = await client.get(f"{API}/conversations/{cid}", params={"path": other["turn_id"]})
         assert response.status_code == 404, "a turn of another conversation is not on any path"
+        deleted = await client.delete(f"{API}/conversations/{cid}")
+        assert deleted.status_code == 204, "a tree of turns goes with its conversation"
+        assert (await client.get(f"{API}/conversations/{cid}")).status_code == 404
 
 
 async def test_retries_are_runs_and_the_picked_run_is_the_history(gateways, sim):
