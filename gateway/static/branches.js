@@ -18,8 +18,9 @@ import { turnExtensions } from "./turn.js";
 
 const turnPath = (turnId) => `/turns/${encodeURIComponent(turnId)}`;
 
-// ‹ n/m ›: what, e.g. "branch" or "run of Claude's answer"; go(index) switches.
-function pager(what, index, count, go) {
+// ‹ n/m ›: group, its name ("Branches of this prompt"); what, one of them ("branch", "run of
+// Claude"), for its buttons' names; go(index) switches.
+function pager(group, what, index, count, go) {
   const button = (text, label, to) =>
     h(
       "button",
@@ -34,7 +35,7 @@ function pager(what, index, count, go) {
     );
   return h(
     "span",
-    { class: "pager", role: "group", "aria-label": `${what[0].toUpperCase()}${what.slice(1)}s` },
+    { class: "pager", role: "group", "aria-label": group },
     button("‹", `Previous ${what}`, index - 1),
     h("span", { class: "pager-count" }, `${index + 1}/${count}`),
     button("›", `Next ${what}`, index + 1),
@@ -81,7 +82,7 @@ function syncPrompt(view) {
     view.branchEls.pager.replaceChildren(
       ...(branch && branch.count > 1
         ? [
-            pager("branch", branch.index, branch.count, (to) =>
+            pager("Branches of this prompt", "branch", branch.index, branch.count, (to) =>
               reopen(branch.siblings[to], () =>
                 api("PUT", `/conversations/${state.conversationId}/current`, {
                   turn_id: branch.siblings[to],
@@ -173,7 +174,7 @@ function syncRuns(view) {
     column.runPagerEl.replaceChildren(
       ...(key && info.runs.length > 1 && at >= 0
         ? [
-            pager(`run of ${column.displayName}`, at, info.runs.length, (to) =>
+            pager("Runs of this answer", `run of ${column.displayName}`, at, info.runs.length, (to) =>
               reopen(view.turnId, () =>
                 api(
                   "PUT",
