@@ -23,6 +23,14 @@ def run_count(page, provider: str):
     return answer(page, provider).locator(".run-pager .pager-count")
 
 
+async def answered(page, *providers: str) -> None:
+    """The last turn's answers are complete and the turn has ended (Send is back)."""
+    for provider in providers:
+        await status_is(page, provider, "complete")
+    await expect(page.locator("#stop-all")).to_be_hidden()
+    await expect(page.locator("#send")).to_be_enabled()
+
+
 async def reload(page) -> None:
     await page.reload()
     await page.wait_for_selector("html[data-ready]")
@@ -31,10 +39,10 @@ async def reload(page) -> None:
 async def test_edit_a_prompt_and_page_between_branches(gateway, page):
     await open_page(page, f"{gateway.url}/?models=claude")
     await ask(page, "First question")
-    await status_is(page, "claude", "complete")
+    await answered(page, "claude")
     await ask(page, "Second question")
     await expect(page.locator("#turns > .turn")).to_have_count(2)
-    await status_is(page, "claude", "complete")
+    await answered(page, "claude")
     second = last_turn(page)
     await expect(branch_count(second)).to_have_count(0)  # one branch: no pager
 
@@ -46,7 +54,7 @@ async def test_edit_a_prompt_and_page_between_branches(gateway, page):
 
     turn = last_turn(page)
     await expect(prompt_of(turn)).to_have_text("Second question, edited")
-    await status_is(page, "claude", "complete")
+    await answered(page, "claude")
     assert await answer(page, "claude").locator(".answer-text").text_content() == expected(
         "claude", "Second question, edited"
     )
@@ -67,7 +75,7 @@ async def test_edit_a_prompt_and_page_between_branches(gateway, page):
     # A new prompt continues the branch on screen.
     await ask(page, "Third question")
     await expect(page.locator("#turns > .turn")).to_have_count(3)
-    await status_is(page, "claude", "complete")
+    await answered(page, "claude")
     await reload(page)
     prompts = page.locator("#turns > .turn .prompt-text")
     await expect(prompts).to_have_text(
