@@ -241,6 +241,7 @@ async def test_export_search_votes_and_costs_across_branches(gateways, sim):
         assert exported["cost_usd"] == detail["cost_usd"]
         found = await client.get(f"{API}/conversations/", params={"q": "which better"})
         assert [c["id"] for c in found.json()] == [cid], "an off-path turn's text is found too"
+        assert found.json()[0]["turn_id"] == one["turn_id"], "and the hit says which turn"
 
         assert [t["turn_id"] for t in exported["turns"]] == [new_id]
         assert [t["turn_id"] for t in exported["branches"]] == [one["turn_id"]]

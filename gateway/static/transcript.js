@@ -3,7 +3,7 @@
 // never scrolls by itself while answers stream: a turn just asked, or a conversation just
 // opened, is brought to the top of the view once (a search's match, if one opened it).
 
-import { eventsUrl, getConversation } from "./api.js";
+import { api, eventsUrl, getConversation } from "./api.js";
 import { byId } from "./dom.js";
 import { clearHighlight, highlightMatches } from "./highlight.js";
 import { plainText } from "./markdown-inline.js";
@@ -26,15 +26,19 @@ const els = {
 
 // resume: the id of a turn still running (named in the URL) to stream again from its start;
 // find: the search that opened it (its first match is shown, every match highlighted);
-// show: a turn to bring into view instead of the last (one whose branch or run was switched).
+// show: a turn to bring into view instead of the last (one whose branch or run was switched);
+// branch: a turn to show the branch of (a search's match), switched to if it is not on screen.
 export async function openConversation(
   id,
-  { resume = null, push = false, find = null, show = null } = {},
+  { resume = null, push = false, find = null, show = null, branch = null } = {},
 ) {
   const seq = ++state.openSeq;
   let conversation;
   try {
     conversation = await getConversation(id);
+    if (branch && !(conversation.path || []).some((entry) => entry.turn_id === branch)) {
+      conversation = await api("PUT", `/conversations/${id}/current`, { turn_id: branch });
+    }
   } catch (error) {
     if (seq === state.openSeq) couldNotOpen(error);
     return;

@@ -113,3 +113,22 @@ async def test_retry_an_answer_and_page_between_runs(gateway, page):
     assert await answer(page, "chatgpt").locator(".answer-text").text_content() == expected(
         "chatgpt", "Run it twice"
     )
+
+
+async def test_a_search_match_on_another_branch_opens_that_branch(gateway, page):
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as client:
+        body = {"prompt": "Tell me about walruses", "models": ["claude"]}
+        first = (await client.post(f"{API}/chat/", json=body)).json()
+        edited = await client.post(
+            f"{API}/turns/{first['turn_id']}/edit", json={"prompt": "Tell me about otters"}
+        )
+        async with client.stream("GET", edited.json()["events_url"]) as events:
+            async for _ in events.aiter_lines():
+                pass
+    await open_page(page, gateway.url)
+    await page.fill("#conversation-search", "walruses")
+    hits = page.locator("#search-results .search-hit")
+    await expect(hits).to_have_count(1)
+    await hits.first.locator(".conv-open").click()
+    await expect(prompt_of(last_turn(page))).to_have_text("Tell me about walruses")
+    await expect(branch_count(last_turn(page))).to_have_text("1/2")

@@ -83,6 +83,11 @@ class ConversationHit(Conversation):
     snippet: str | None = Field(
         default=None, description="With q: plain text around the best match"
     )
+    turn_id: str | None = Field(
+        default=None,
+        description="With q: the best match's turn, on whichever branch (PUT …/current to it "
+        "shows that branch)",
+    )
 
 
 class MessageOut(BaseModel):
