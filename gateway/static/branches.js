@@ -42,7 +42,9 @@ function pager(group, what, index, count, go) {
   );
 }
 
-async function reopen(turnId, change) {
+// Make the change, show the conversation again (with turnId in view), and give the focus back
+// to the same pager's button in the new drawing (where: its container's selector in that turn).
+async function reopen(turnId, change, where, forward) {
   const id = state.conversationId;
   try {
     await change();
@@ -50,13 +52,20 @@ async function reopen(turnId, change) {
     reportError(error);
     return;
   }
-  if (id === state.conversationId) await openConversation(id, { show: turnId });
+  if (id !== state.conversationId) return;
+  await openConversation(id, { show: turnId });
+  const turn = document.querySelector(`.turn[data-turn-id="${CSS.escape(turnId)}"]`);
+  const steps = turn ? [...turn.querySelectorAll(`${where} .pager-step`)] : [];
+  const [before, after] = forward ? steps.reverse() : steps;
+  const target = before && !before.disabled ? before : after;
+  if (target) target.focus();
 }
 
 // -- the prompt: its branches and Edit -------------------------------------------------------
 
 function syncPrompt(view) {
   const bar = view.promptBar;
+  if (view.turnId) view.el.dataset.turnId = view.turnId;
   if (!view.branchEls) {
     view.branchEls = {
       pager: h("span", { class: "branch-pager" }),
@@ -83,10 +92,14 @@ function syncPrompt(view) {
       ...(branch && branch.count > 1
         ? [
             pager("Branches of this prompt", "branch", branch.index, branch.count, (to) =>
-              reopen(branch.siblings[to], () =>
-                api("PUT", `/conversations/${state.conversationId}/current`, {
-                  turn_id: branch.siblings[to],
-                }),
+              reopen(
+                branch.siblings[to],
+                () =>
+                  api("PUT", `/conversations/${state.conversationId}/current`, {
+                    turn_id: branch.siblings[to],
+                  }),
+                ".branch-pager",
+                to > branch.index,
               ),
             ),
           ]
@@ -175,12 +188,16 @@ function syncRuns(view) {
       ...(key && info.runs.length > 1 && at >= 0
         ? [
             pager("Runs of this answer", `run of ${column.displayName}`, at, info.runs.length, (to) =>
-              reopen(view.turnId, () =>
-                api(
-                  "PUT",
-                  `${turnPath(view.turnId)}/answers/${encodeURIComponent(column.key)}/run`,
-                  { run: info.runs[to] },
-                ),
+              reopen(
+                view.turnId,
+                () =>
+                  api(
+                    "PUT",
+                    `${turnPath(view.turnId)}/answers/${encodeURIComponent(column.key)}/run`,
+                    { run: info.runs[to] },
+                  ),
+                `.answer[data-key="${CSS.escape(column.key)}"] .run-pager`,
+                to > at,
               ),
             ),
           ]

@@ -65,6 +65,8 @@ async def test_edit_a_prompt_and_page_between_branches(gateway, page):
     await expect(prompt_of(last_turn(page))).to_have_text("Second question")
     await expect(branch_count(last_turn(page))).to_have_text("1/2")
     await expect(last_turn(page).get_by_role("button", name="Previous branch")).to_be_disabled()
+    # The focus stays on the pager (redrawn): on its other button, the first being disabled.
+    await expect(last_turn(page).get_by_role("button", name="Next branch")).to_be_focused()
     await reload(page)  # the choice is kept
     await expect(prompt_of(last_turn(page))).to_have_text("Second question")
     await expect(branch_count(last_turn(page))).to_have_text("1/2")
