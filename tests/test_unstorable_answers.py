@@ -39,6 +39,7 @@ async def start_turns(pool: asyncpg.Pool, count: int) -> list[tuple[int, str]]:
             owner=0,
             attachments=[],
             settings=None,
+            parent_id=None,  # each a first turn: the tree of turns is not what this tests
         )
         conversation_id = row["conversation_id"]
         turns.append((conversation_id, f"turn-{index}"))

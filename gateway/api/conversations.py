@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+import gateway.api.branch_view as branch_view
 import gateway.api.search as search
 from gateway.api.body import read_json
 from gateway.api.errors import HttpError, not_found
@@ -93,7 +94,10 @@ async def list_conversations(request: Request) -> Response:
 async def get_conversation(request: Request) -> Response:
     gateway = runtime(request)
     conversation = await load_conversation(
-        gateway.pool, conversation_id(request), owner_of(request)
+        gateway.pool,
+        conversation_id(request),
+        owner_of(request),
+        through=request.query_params.get("path"),
     )
     return JSONResponse(dump(conversation))
 
@@ -125,14 +129,25 @@ async def delete_conversation(request: Request) -> Response:
     return Response(status_code=204)
 
 
-async def load_conversation(pool, id: int, owner: int) -> ConversationDetail:
+async def load_conversation(
+    pool, id: int, owner: int, *, through: str | None = None, every_branch: bool = False
+) -> ConversationDetail:
+    """The messages of the path on screen (``through`` a turn: of the path through it), or
+    with ``every_branch`` of every turn; the cost and count are always of every branch."""
     row = await Q.get_conversation.fetchrow(pool, id=id, owner=owner)
     if row is None:
         raise not_found("conversation")
     rows = await Q.conversation_messages.fetch(pool, conversation_id=id)
     messages = [message_out(m) for m in rows]
     cost = sum_costs(m["cost_usd"] for m in rows)  # blind answers' too: a sum names no model
-    return ConversationDetail(**row, message_count=len(messages), cost_usd=cost, messages=messages)
+    path = await branch_view.current_path(pool, id, rows, through)
+    return ConversationDetail(
+        **row,
+        message_count=len(messages),
+        cost_usd=cost,
+        messages=messages if every_branch else branch_view.on_path(messages, path),
+        path=path,
+    )
 
 
 def message_out(row) -> MessageOut:

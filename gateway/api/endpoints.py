@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gateway.api.arena as arena
+import gateway.api.branches as branches
 import gateway.api.chat as chat
 import gateway.api.conversations as conv
 import gateway.api.export as export
@@ -203,10 +204,21 @@ ENDPOINTS: list[ApiEndpoint] = [
         "GET",
         f"{API}/conversations/{{conversation_id:id}}",
         conv.get_conversation,
-        "A conversation with all its messages in order",
+        "A conversation: the turns on its current path (or ?path=, the path through a turn), "
+        "their messages in order, and where each branches",
         "conversations",
         response=ConversationDetail,
         errors=(404, 503),
+        query=(
+            {
+                "name": "path",
+                "in": "query",
+                "required": False,
+                "description": "A turn id: show the path through that turn (not kept; "
+                "PUT …/current keeps it)",
+                "schema": {"type": "string", "pattern": f"^{turns.TURN_ID.pattern}$"},
+            },
+        ),
     ),
     ApiEndpoint(
         "PATCH",
@@ -480,6 +492,7 @@ ENDPOINTS: list[ApiEndpoint] = [
         status=204,
         errors=(403, 404, 409, 503),
     ),
+    *branches.ENDPOINTS,
 ]
 # Share links (gateway/api/share_endpoints.py), kept apart: their own module, their own tag.
 ENDPOINTS += SHARE_ENDPOINTS

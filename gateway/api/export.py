@@ -1,7 +1,8 @@
 """GET /conversations/{id}/export?format=markdown|json: a whole conversation to keep.
 
 Every turn with its prompt and every provider's answers side by side (retries included, each
-with its run number), their status, figures and cost. Markdown for reading, JSON for tools;
+with its run number), their status, figures and cost: the turns of the current path in order,
+then those of the other branches (edited prompts), each saying which turn it continues. Markdown for reading, JSON for tools;
 both download as an attachment. In the Markdown, an answer's own headings are moved below the
 document's (title #, turn ##, provider ###), so that they nest under the provider's heading.
 """
@@ -9,7 +10,7 @@ document's (title #, turn ##, provider ###), so that they nest under the provide
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from markdown_it import MarkdownIt
 from starlette.requests import Request
@@ -32,16 +33,17 @@ async def export_conversation(request: Request) -> Response:
     if format not in FORMATS:
         raise HttpError(422, f"format must be one of: {', '.join(FORMATS)}")
     id = conversation_id(request)
-    conversation = await load_conversation(gateway.pool, id, owner_of(request))
-    turns = turns_of(conversation, await Q.export_turns.fetch(gateway.pool, conversation_id=id))
+    conversation = await load_conversation(gateway.pool, id, owner_of(request), every_branch=True)
+    every = turns_of(conversation, await Q.export_turns.fetch(gateway.pool, conversation_id=id))
+    turns, branches = split_branches(conversation, every)
     name = f"multichat-{id}-{slug(conversation.title)}"
     if format == "json":
         return JSONResponse(
-            export_json(conversation, turns),
+            export_json(conversation, turns, branches),
             headers={"Content-Disposition": f'attachment; filename="{name}.json"'},
         )
     return Response(
-        export_markdown(conversation, turns),
+        export_markdown(conversation, turns, branches),
         media_type="text/markdown; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}.md"'},
     )
@@ -63,6 +65,7 @@ def turns_of(conversation: ConversationDetail, turn_rows: Iterable) -> list[dict
         turns.append(
             {
                 "turn_id": row["turn_id"],
+                "parent_turn_id": row["parent_id"],
                 "created_at": row["created_at"].isoformat(),
                 "prompt": row["prompt"] or "",
                 "answers": mine,
@@ -71,38 +74,65 @@ def turns_of(conversation: ConversationDetail, turn_rows: Iterable) -> list[dict
     return turns
 
 
-def export_json(conversation: ConversationDetail, turns: list[dict]) -> dict:
+def split_branches(
+    conversation: ConversationDetail, turns: list[dict]
+) -> tuple[list[dict], list[dict]]:
+    """The turns of the current path, in its order; and every other turn, in time order."""
+    by_id = {turn["turn_id"]: turn for turn in turns}
+    path = [by_id[entry.turn_id] for entry in conversation.path if entry.turn_id in by_id]
+    on_path = {turn["turn_id"] for turn in path}
+    return path, [turn for turn in turns if turn["turn_id"] not in on_path]
+
+
+def export_json(
+    conversation: ConversationDetail, turns: list[dict], branches: Sequence[dict] = ()
+) -> dict:
+    def exported(turn: dict) -> dict:
+        return {
+            **{k: v for k, v in turn.items() if k != "answers"},
+            "answers": [
+                a.model_dump(mode="json", exclude={"role", "turn_id"}) for a in turn["answers"]
+            ],
+        }
+
     return {
         "id": conversation.id,
         "title": conversation.title,
         "created_at": conversation.created_at.isoformat(),
         "updated_at": conversation.updated_at.isoformat(),
         "cost_usd": conversation.cost_usd,
-        "turns": [
-            {
-                **{k: v for k, v in turn.items() if k != "answers"},
-                "answers": [
-                    a.model_dump(mode="json", exclude={"role", "turn_id"}) for a in turn["answers"]
-                ],
-            }
-            for turn in turns
-        ],
+        "turns": [exported(turn) for turn in turns],
+        "branches": [exported(turn) for turn in branches],
     }
 
 
-def export_markdown(conversation: ConversationDetail, turns: list[dict]) -> str:
+def export_markdown(
+    conversation: ConversationDetail, turns: list[dict], branches: Sequence[dict] = ()
+) -> str:
     lines = [f"# {one_line(conversation.title)}", ""]
     summary = f"{len(turns)} turn{'s' if len(turns) != 1 else ''}, exported from Multichat"
     if conversation.cost_usd is not None:
         summary += f"; cost {money(conversation.cost_usd)}"
     lines += [f"_{summary}._", ""]
+    numbers = {turn["turn_id"]: n for n, turn in enumerate(turns, start=1)}
     for number, turn in enumerate(turns, start=1):
-        lines += [f"## {number}. {one_line(turn['prompt'])[:80]}", ""]
-        lines += [quote(turn["prompt"]), ""]
-        for answer in turn["answers"]:
-            text = nest_headings(answer.content) if answer.content else "_(no text)_"
-            lines += [f"### {heading(answer)}", "", text, ""]
+        lines += turn_markdown(f"{number}.", turn)
+    for turn in branches:
+        parent = turn["parent_turn_id"]
+        where = f"after turn {numbers[parent]}" if parent in numbers else "another branch"
+        if parent is None:
+            where = "from the start"
+        lines += turn_markdown(f"Other branch ({where}):", turn)
     return "\n".join(lines).rstrip() + "\n"
+
+
+def turn_markdown(title: str, turn: dict) -> list[str]:
+    lines = [f"## {title} {one_line(turn['prompt'])[:80]}", ""]
+    lines += [quote(turn["prompt"]), ""]
+    for answer in turn["answers"]:
+        text = nest_headings(answer.content) if answer.content else "_(no text)_"
+        lines += [f"### {heading(answer)}", "", text, ""]
+    return lines
 
 
 # Headings as CommonMark finds them: a "#" in a code block, or "##" inside a line, is none.

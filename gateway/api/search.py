@@ -50,6 +50,7 @@ async def search_conversations(request: Request, q: str, limit: int, offset: int
             message_count=row["message_count"],
             rank=round(row["rank"], 6),
             snippet=row["snippet"],
+            turn_id=row["turn_id"],
         )
         for row in found
     ]

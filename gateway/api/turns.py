@@ -13,6 +13,7 @@ from gateway.api.chat import start_turn
 from gateway.api.errors import HttpError, not_found
 from gateway.api.guard import owner_of
 from gateway.api.paths import events_path
+from gateway.api.runs_view import add_runs
 from gateway.api.schemas import (
     CancelRequest,
     FusionState,
@@ -28,7 +29,7 @@ from gateway.api.schemas import (
 )
 from gateway.api.stream import event_stream, replay
 from gateway.runtime import runtime
-from gateway.turns import ProviderSnapshot, Rerun, TurnSnapshot, retry_bytes
+from gateway.turns import ProviderSnapshot, Rerun, Turn, TurnSnapshot, retry_bytes
 from gateway.turns.turn import FusionSnapshot
 from storage import Q
 
@@ -37,7 +38,11 @@ TURN_ID = re.compile(r"[A-Za-z0-9_-]{22}")  # secrets.token_urlsafe(16); nothing
 
 
 async def create_turn(request: Request) -> Response:
-    turn = await start_turn(request, wait_for_listener=True)
+    return turn_created(request, await start_turn(request, wait_for_listener=True))
+
+
+def turn_created(request: Request, turn: Turn) -> Response:
+    """201 and where to stream it: a turn started by POST /turns or an edit."""
     events_url = events_path(turn.id)
     if turn.owner > 0:
         # An EventSource cannot send Authorization: the URL carries a token for this turn.
@@ -200,7 +205,9 @@ async def turn_view(pool, snapshot: TurnSnapshot, owner: int) -> TurnState:
     vote = None
     if snapshot.blind:
         vote = await Q.turn_vote.fetchrow(pool, turn_id=snapshot.turn_id, voter=owner)
-    return turn_state(snapshot, vote)
+    state = turn_state(snapshot, vote)
+    await add_runs(pool, state)  # every run of each answer, and the one its history uses
+    return state
 
 
 def turn_state(snapshot: TurnSnapshot, vote=None) -> TurnState:

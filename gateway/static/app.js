@@ -26,6 +26,7 @@
 //   shortcuts.js   one-key shortcuts and the help (?)
 //   popover.js     the popover pattern (a button and its panel)
 //   retry.js       Retry on each column and Add model on each turn (live or past)
+//   branches.js    ‹ 1/2 › on an edited prompt and on a retried answer, Edit on a prompt
 //   status.js      the status event in words ("retrying 2/3 in 1 s")
 //   drawer.js      showing and hiding the sidebar
 //   notice.js      the notice above the composer
@@ -52,6 +53,7 @@ import { startSession } from "./signin.js";
 import { on, state } from "./state.js";
 import { initTheme } from "./theme.js";
 import { bindTurnSettings } from "./turn-settings.js";
+import "./branches.js"; // branches and runs, Edit: a turn extension
 import "./prompt-extras.js"; // a prompt's images and settings: a turn extension
 import "./reasoning.js"; // each answer's reasoning: a turn extension
 import "./vote.js"; // the vote under blind turns: a turn extension

@@ -54,7 +54,7 @@ function resultItem(hit, q) {
         type: "button",
         class: "conv-open",
         title: hit.title,
-        onclick: () => openConversation(hit.id, { push: true, find: q }),
+        onclick: () => openConversation(hit.id, { push: true, find: q, branch: hit.turn_id }),
       },
       h("span", { class: "conv-title" }, hit.title),
       h("span", { class: "conv-snippet" }, hit.snippet || ""),

@@ -3,7 +3,7 @@
 // never scrolls by itself while answers stream: a turn just asked, or a conversation just
 // opened, is brought to the top of the view once (a search's match, if one opened it).
 
-import { eventsUrl, getConversation } from "./api.js";
+import { api, eventsUrl, getConversation } from "./api.js";
 import { byId } from "./dom.js";
 import { clearHighlight, highlightMatches } from "./highlight.js";
 import { plainText } from "./markdown-inline.js";
@@ -25,12 +25,20 @@ const els = {
 // -- what is on screen ---------------------------------------------------------------------
 
 // resume: the id of a turn still running (named in the URL) to stream again from its start;
-// find: the search that opened it (its first match is shown, every match highlighted).
-export async function openConversation(id, { resume = null, push = false, find = null } = {}) {
+// find: the search that opened it (its first match is shown, every match highlighted);
+// show: a turn to bring into view instead of the last (one whose branch or run was switched);
+// branch: a turn to show the branch of (a search's match), switched to if it is not on screen.
+export async function openConversation(
+  id,
+  { resume = null, push = false, find = null, show = null, branch = null } = {},
+) {
   const seq = ++state.openSeq;
   let conversation;
   try {
     conversation = await getConversation(id);
+    if (branch && !(conversation.path || []).some((entry) => entry.turn_id === branch)) {
+      conversation = await api("PUT", `/conversations/${id}/current`, { turn_id: branch });
+    }
   } catch (error) {
     if (seq === state.openSeq) couldNotOpen(error);
     return;
@@ -44,7 +52,9 @@ export async function openConversation(id, { resume = null, push = false, find =
   showTurns(views.map((view) => view.el));
   emit("shown", { push });
   const match = find ? highlightMatches(els.turns, find) : null;
+  const shown = show && views.find((view) => view.turnId === show);
   if (match) showMatch(match);
+  else if (shown) showTurn(shown);
   else if (views.length) showTurn(views[views.length - 1]);
 }
 
@@ -111,23 +121,53 @@ function couldNotOpen(error) {
 }
 
 // One view per turn: a live one as it is, the one to resume streaming again, the rest stored.
+// Each knows its place on the path (branches.js: the ‹ 1/2 › of an edited prompt and of a
+// retried answer); a stored one shows each answer's chosen run.
 function turnViews(conversation, resume) {
   const views = [];
   let resumed = false;
+  const path = new Map((conversation.path || []).map((entry) => [entry.turn_id, entry]));
   for (const group of groupMessages(conversation.messages)) {
     const live = group.turnId && state.live.get(group.turnId);
+    const entry = path.get(group.turnId);
+    let view;
     if (live) {
-      views.push(live);
+      view = live;
     } else if (resume && group.turnId === resume) {
-      views.push(resumeTurn(resume, group.user ? group.user.content : ""));
+      view = resumeTurn(resume, group.user ? group.user.content : "");
       resumed = true;
     } else {
-      views.push(TurnView.stored(group, providerNames()));
+      const runInfo = runsOf(group, entry);
+      view = TurnView.stored(shownLast(group, runInfo), providerNames());
+      view.runInfo = runInfo;
     }
+    view.pathEntry = entry || null;
+    view.changed();
+    views.push(view);
   }
   // The turn to resume is not among the stored messages: it streams after them, promptless.
   if (resume && !resumed && !state.live.has(resume)) views.push(resumeTurn(resume, ""));
   return views;
+}
+
+// Each answer's runs (a retry stores a new one) and the one to show, by column key.
+function runsOf(group, entry) {
+  const info = {};
+  for (const message of group.answers) {
+    const key = message.provider ?? message.label;
+    (info[key] ||= { runs: [], shown: message.run }).runs.push(message.run);
+    info[key].shown = message.run; // the latest, unless the path names another
+  }
+  for (const [key, run] of Object.entries((entry && entry.runs) || {})) {
+    if (info[key] && info[key].runs.includes(run)) info[key].shown = run;
+  }
+  return info;
+}
+
+// The group with each answer's shown run last: a column shows what it finished with.
+function shownLast(group, info) {
+  const shown = (m) => info[m.provider ?? m.label].shown === m.run;
+  return { ...group, answers: [...group.answers.filter((m) => !shown(m)), ...group.answers.filter(shown)] };
 }
 
 // The stored messages in turns: a user message and the answers that share its turn id.

@@ -20,6 +20,7 @@ from gateway.turns.log import EventLog, LegState
 from gateway.turns.reruns.choice import pinned
 from gateway.turns.table import TurnTable
 from gateway.turns.threads import threads_with_images
+from gateway.turns.tree import Parent
 from gateway.turns.turn import Turn
 from gateway.turns.turn_settings import TurnSettings
 from gateway.turns.uploads import check_attachments
@@ -83,11 +84,13 @@ class Admission:
         blind: bool | None = None,
         history: Sequence[Message] | None = None,
         settings: TurnSettings | None = None,
+        parent: Parent | None = None,
     ) -> Turn:
         """Start a turn for ``owner`` (a client key's id; 0 in open mode). ``blind``: labels
         instead of providers; None: as the conversation is. ``history``: the messages before
         the prompt as the client keeps them, given to every provider instead of the stored
-        conversation's. ``settings``: the turn's own system prompt, parameters and images."""
+        conversation's. ``settings``: the turn's own system prompt, parameters and images.
+        ``parent``: the turn it continues (an edit's); None: the conversation's current leaf."""
         if len(prompt) > self.settings.max_prompt_chars:
             raise PromptTooLong(
                 f"the prompt is longer than {self.settings.max_prompt_chars} characters"
@@ -106,7 +109,15 @@ class Admission:
         self.limits.admit(owner)
         try:
             return await self._start(
-                prompt, chosen, conversation_id, wait_for_listener, owner, blind, history, settings
+                prompt,
+                chosen,
+                conversation_id,
+                wait_for_listener,
+                owner,
+                blind,
+                history,
+                settings,
+                parent,
             )
         except BaseException:
             self.limits.release(owner)
@@ -122,6 +133,7 @@ class Admission:
         blind: bool | None,
         history: Sequence[Message] | None,
         settings: TurnSettings,
+        parent: Parent | None,
     ) -> Turn:
         turn_id = secrets.token_urlsafe(16)  # 128 random bits
         states = {
@@ -132,7 +144,7 @@ class Admission:
         # all pass the check above.
         self.table.starting += 1
         try:
-            rows = await self._thread_rows(conversation_id, list(states), owner)
+            rows = await self._thread_rows(conversation_id, list(states), owner, parent)
             conversation = conversation_settings(rows)
             threads = await threads_with_images(
                 self.pool,
@@ -168,7 +180,7 @@ class Admission:
             # leg does nothing else, and the prompt's statement would otherwise go first.
             await asyncio.sleep(0)
             conversation_id, user_message_id = await self._store_prompt(
-                turn_id, prompt, conversation_id, states, owner, settings
+                turn_id, prompt, conversation_id, states, owner, settings, parent_of(rows)
             )
         except BaseException:
             # The prompt could not be stored: stop the legs; they store and send nothing.
@@ -186,14 +198,19 @@ class Admission:
         return turn
 
     async def _thread_rows(
-        self, conversation_id: int | None, providers: list[str], owner: int
+        self, conversation_id: int | None, providers: list[str], owner: int, parent: Parent | None
     ) -> list:
         if conversation_id is None:
             return []
         if not 1 <= conversation_id <= MAX_ID:
             raise NotFound("conversation")
         rows = await Q.conversation_thread.fetch(
-            self.pool, conversation_id=conversation_id, providers=providers, owner=owner
+            self.pool,
+            conversation_id=conversation_id,
+            providers=providers,
+            owner=owner,
+            explicit_parent=parent is not None,
+            parent_id=parent.turn_id if parent is not None else None,
         )
         if not rows:
             raise NotFound("conversation")  # before any provider is called
@@ -207,6 +224,7 @@ class Admission:
         legs: dict[str, LegState],
         owner: int,
         settings: TurnSettings,
+        parent_id: str | None,
     ) -> tuple[int, int]:
         """Store the prompt (with its images) and the turn (with its settings), in one
         statement; return the two ids."""
@@ -221,10 +239,16 @@ class Admission:
             lease_seconds=self.settings.turn_lease,
             attachments=list(settings.attachments),
             settings=settings.as_json(),
+            parent_id=parent_id,
         )
         if ids is None:
             raise NotFound("conversation")  # deleted since its thread was read
         return ids["conversation_id"], ids["user_message_id"]
+
+
+def parent_of(rows: Sequence) -> str | None:
+    """The turn a new one continues, as conversation_thread found it (none: a new conversation)."""
+    return rows[0]["parent_id"] if rows else None
 
 
 def title_from(prompt: str) -> str:

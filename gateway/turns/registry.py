@@ -34,6 +34,7 @@ from gateway.turns.replay import StoredTurn, load_owned_turn
 from gateway.turns.reruns.choice import Rerun
 from gateway.turns.reruns.service import RerunService
 from gateway.turns.table import TurnTable
+from gateway.turns.tree import Parent
 from gateway.turns.turn import Turn
 from gateway.turns.turn_settings import TurnSettings
 from providers import Message, Provider
@@ -194,13 +195,15 @@ class TurnRegistry:
         blind: bool | None = None,
         history: Sequence[Message] | None = None,
         settings: TurnSettings | None = None,
+        parent: Parent | None = None,
     ) -> Turn:
         """Start a turn for ``owner`` (a client key's id; 0 in open mode). ``blind``: labels
         instead of providers; None: as the conversation is. ``history``: the messages before
         the prompt, as the client keeps them (the OpenAI-compatible API, which is stateless):
         every provider is given those instead of the stored conversation's, which only says
         where the turn is stored. ``settings``: the turn's own system prompt, parameters and
-        images."""
+        images. ``parent``: the turn it continues (an edit's); None: the conversation's
+        current leaf."""
         return await self.admission.create_turn(
             prompt,
             conversation_id=conversation_id,
@@ -210,6 +213,7 @@ class TurnRegistry:
             blind=blind,
             history=history,
             settings=settings,
+            parent=parent,
         )
 
     async def rerun(

@@ -58,11 +58,12 @@ ORDER BY m.id;
 -- An owner's conversations whose prompts or answers match the words of :q (web-search
 -- syntax: "quoted phrases", -excluded, or), best first: the sum of each matching message's
 -- rank, so a conversation that says more about it ranks higher. messages.search and its
--- index are migration 0006's; the snippet is the best message's passage, as plain text.
+-- index are migration 0006's; the snippet is the best message's passage, as plain text, and
+-- turn_id that message's turn (on whichever branch it is: migration 0014).
 WITH query AS (
     SELECT websearch_to_tsquery('english', :q) AS q
 ), matches AS (
-    SELECT m.conversation_id, m.content, ts_rank(m.search, query.q) AS rank
+    SELECT m.conversation_id, m.turn_id, m.content, ts_rank(m.search, query.q) AS rank
     FROM messages m
     JOIN conversations c ON c.id = m.conversation_id
     CROSS JOIN query
@@ -70,13 +71,14 @@ WITH query AS (
       AND m.search @@ query.q
 ), ranked AS (
     SELECT conversation_id, sum(rank) AS rank,
-           (array_agg(content ORDER BY rank DESC))[1] AS best
+           (array_agg(content ORDER BY rank DESC))[1] AS best,
+           (array_agg(turn_id ORDER BY rank DESC))[1] AS best_turn
     FROM matches
     GROUP BY conversation_id
 )
 SELECT c.id, c.title, c.created_at, c.updated_at,
        (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id) AS message_count,
-       r.rank,
+       r.rank, r.best_turn AS turn_id,
        ts_headline('english', r.best, query.q,
                    'StartSel="", StopSel="", MaxWords=24, MinWords=12, MaxFragments=1') AS snippet,
        count(*) OVER () AS total
@@ -88,7 +90,7 @@ LIMIT :limit OFFSET :offset;
 
 -- name: export_turns
 -- A conversation's turns in order, with their prompts (called once it was found for its owner).
-SELECT t.id AS turn_id, t.created_at, t.providers, p.content AS prompt
+SELECT t.id AS turn_id, t.parent_id, t.created_at, t.providers, p.content AS prompt
 FROM turns t
 LEFT JOIN messages p ON p.id = t.user_message_id
 WHERE t.conversation_id = :conversation_id

@@ -4,13 +4,14 @@
 -- is mostly round trips). Foreign keys are checked at the end of the statement, so the
 -- message and the turn can point at each other. The UPDATE of an existing conversation locks
 -- its row, which serialises the turn with a delete. No row back means no such conversation
--- (or not one of this owner's: see conversations.sql).
+-- (or not one of this owner's: see conversations.sql). The turn continues :parent_id (its
+-- conversation's current leaf, or an edited turn's parent) and becomes the current leaf.
 WITH new_conversation AS (
-    INSERT INTO conversations (title, owner_key_id)
-    SELECT :title, nullif(:owner::bigint, 0) WHERE :conversation_id::bigint IS NULL
+    INSERT INTO conversations (title, owner_key_id, current_turn_id)
+    SELECT :title, nullif(:owner::bigint, 0), :turn_id WHERE :conversation_id::bigint IS NULL
     RETURNING id
 ), existing_conversation AS (
-    UPDATE conversations SET updated_at = now()
+    UPDATE conversations SET updated_at = now(), current_turn_id = :turn_id
     WHERE id = :conversation_id::bigint AND coalesce(owner_key_id, 0) = :owner::bigint
     RETURNING id
 ), target AS (
@@ -24,9 +25,11 @@ WITH new_conversation AS (
     SELECT prompt.id, a.position, a.upload_id
     FROM prompt, unnest(:attachments::text[]) WITH ORDINALITY AS a(upload_id, position)
 ), turn AS (
-    INSERT INTO turns (id, conversation_id, user_message_id, providers, lease_until, settings)
+    INSERT INTO turns (id, conversation_id, user_message_id, providers, lease_until, settings,
+                       parent_id)
     SELECT :turn_id, conversation_id, id, :providers,
-           now() + make_interval(secs => :lease_seconds::float8), :settings::jsonb
+           now() + make_interval(secs => :lease_seconds::float8), :settings::jsonb,
+           :parent_id::text
     FROM prompt
     RETURNING conversation_id, user_message_id
 )
@@ -152,7 +155,8 @@ SELECT id FROM turns WHERE conversation_id = :conversation_id AND status = 'runn
 UPDATE turns
 SET status = 'running', finished_at = NULL, providers = :providers,
     lease_until = now() + make_interval(secs => :lease_seconds::float8),
-    done_event_ids = done_event_ids - :rerun::text[], end_event_id = NULL
+    done_event_ids = done_event_ids - :rerun::text[], end_event_id = NULL,
+    picked_runs = picked_runs - :rerun::text[]  -- a new run is what its history uses now
 WHERE id = :id
   AND (:ours::bool
        OR (status <> 'running' AND end_event_id IS NOT DISTINCT FROM :expected_end::int))
@@ -160,15 +164,22 @@ RETURNING id;
 
 -- name: rerun_thread_rows
 -- What a provider re-asked in a past turn may see: the prompts and its own answers of the
--- turns before that one (their retries included, however late), and that turn's prompt.
+-- turns on that turn's path before it (their retries included, however late; of its runs the
+-- one the user picked, if any), and that turn's prompt.
+WITH RECURSIVE path AS (
+    SELECT t.id, t.parent_id FROM turns t
+    WHERE t.id = (SELECT parent_id FROM turns WHERE id = :turn_id)
+    UNION ALL
+    SELECT t.id, t.parent_id FROM turns t JOIN path ON t.id = path.parent_id
+)
 SELECT m.turn_id, m.role, m.provider, m.status, m.content, m.echo,
        ARRAY(SELECT upload_id FROM message_images
              WHERE message_id = m.id ORDER BY position) AS upload_ids
 FROM messages m JOIN turns t ON t.id = m.turn_id
-WHERE t.conversation_id = :conversation_id
-  AND (t.user_message_id < :user_message_id
-       OR (t.user_message_id = :user_message_id AND m.role = 'user'))
-  AND (m.role = 'user' OR m.provider = ANY(:providers::text[]))
+WHERE (m.turn_id IN (SELECT id FROM path) OR (m.turn_id = :turn_id AND m.role = 'user'))
+  AND (m.role = 'user'
+       OR (m.provider = ANY(:providers::text[])
+           AND (NOT t.picked_runs ? m.provider OR (t.picked_runs ->> m.provider)::int = m.run)))
 ORDER BY m.id;
 
 -- name: end_rerun

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.support.browser import IN_CI, PHONE, WAIT, expect
-from tests.support.page_helpers import ALL, ask, open_page, status_is
+from tests.support.page_helpers import ALL, answer, ask, last_turn, open_page, status_is
 from tests.support.turn_helpers import API
 
 AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
@@ -222,4 +222,37 @@ async def test_no_axe_violations_on_a_fused_turn(gateway, page, axe_source):
     await turn.locator('.fuse-judge[data-judge="gemini"]').click()
     await expect(turn.locator(".fusion .fusion-source")).to_have_count(5, timeout=WAIT)
     await check(page, axe_source, "a turn with a fused answer", found)
+
+
+async def test_no_axe_violations_on_the_pagers_and_the_edit_form(gateway, page, axe_source):
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as client:
+        body = {"prompt": "Page me", "models": ["claude", "gemini"]}
+        first = (await client.post(f"{API}/chat/", json=body)).json()
+        retry = await client.post(
+            f"{API}/turns/{first['turn_id']}/retry", json={"providers": ["gemini"]}
+        )
+        assert retry.status_code == 202
+        async with client.stream("GET", retry.json()["events_url"]) as events:
+            async for _ in events.aiter_lines():  # to the run's end
+                pass
+        edited = await client.post(
+            f"{API}/turns/{first['turn_id']}/edit", json={"prompt": "Page me again"}
+        )
+        assert edited.status_code == 201
+        async with client.stream("GET", edited.json()["events_url"]) as events:
+            async for _ in events.aiter_lines():
+                pass
+        await client.put(
+            f"{API}/conversations/{first['conversation_id']}/current",
+            json={"turn_id": first["turn_id"]},
+        )
+        cid = first["conversation_id"]
+    found: dict[str, list[str]] = {}
+    await open_page(page, f"{gateway.url}/#conversation={cid}")
+    await expect(last_turn(page).locator(".branch-pager .pager-count")).to_have_text("1/2")
+    await expect(answer(page, "gemini").locator(".run-pager .pager-count")).to_have_text("2/2")
+    await check(page, axe_source, "the branch and run pagers", found)
+    await last_turn(page).locator(".edit-prompt").click()
+    await expect(last_turn(page).locator(".edit-field")).to_be_focused()
+    await check(page, axe_source, "editing a prompt", found)
     assert not found, found

@@ -18,6 +18,15 @@ from gateway.api.schemas.arena import (
     Vote,
     VoteRequest,
 )
+from gateway.api.schemas.branches import (
+    BranchOut,
+    CurrentPath,
+    CurrentRequest,
+    EditRequest,
+    PathTurn,
+    RunOut,
+    RunPick,
+)
 from gateway.api.schemas.common import (
     MAX_MODEL_CHARS,
     MODEL_ENTRY,
@@ -96,7 +105,14 @@ __all__ = [
     "ThinkingEvent",
     "TurnSettingsOut",
     "UploadOut",
+    "BranchOut",
     "CancelRequest",
+    "CurrentPath",
+    "CurrentRequest",
+    "EditRequest",
+    "PathTurn",
+    "RunOut",
+    "RunPick",
     "ChatRequest",
     "ChatResponse",
     "ChatResponseItem",

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from gateway.api.schemas.branches import PathTurn
 from gateway.api.schemas.common import (
     _POLICY,
     AnswerStatus,
@@ -82,6 +83,11 @@ class ConversationHit(Conversation):
     snippet: str | None = Field(
         default=None, description="With q: plain text around the best match"
     )
+    turn_id: str | None = Field(
+        default=None,
+        description="With q: the best match's turn, on whichever branch (PUT …/current to it "
+        "shows that branch)",
+    )
 
 
 class MessageOut(BaseModel):
@@ -128,13 +134,20 @@ class MessageOut(BaseModel):
 
 class ConversationDetail(Conversation):
     cost_usd: float | None = Field(
-        default=None, description="What every answer cost (retries included); null: no price known"
+        default=None,
+        description="What every answer cost (retries and other branches included); null: no "
+        "price known",
     )
-    messages: list[MessageOut]
+    messages: list[MessageOut] = Field(description="The messages of the turns on the path")
+    path: list[PathTurn] = Field(
+        default_factory=list,
+        description="The turns on screen, first to leaf, and where each branches (edits)",
+    )
 
 
 class ExportedTurn(BaseModel):
     turn_id: str
+    parent_turn_id: str | None = Field(default=None, description="The turn it continues")
     created_at: str
     prompt: str
     answers: list[dict[str, Any]] = Field(
@@ -150,4 +163,7 @@ class ConversationExport(BaseModel):
     created_at: str
     updated_at: str
     cost_usd: float | None
-    turns: list[ExportedTurn]
+    turns: list[ExportedTurn] = Field(description="The current path's turns, in order")
+    branches: list[ExportedTurn] = Field(
+        default_factory=list, description="Every other turn (other branches), oldest first"
+    )

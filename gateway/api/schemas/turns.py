@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, Field, field_validator
 
 from gateway.api.schemas.arena import Vote
+from gateway.api.schemas.branches import RunOut
 from gateway.api.schemas.common import (
     MAX_MODEL_CHARS,
     AnswerStatus,
@@ -204,6 +205,14 @@ class TurnProviderState(BaseModel):
     status: Literal["pending", "streaming", "complete", "failed", "cancelled"]
     message_id: int | None = None
     label: str | None = None
+    runs: list[RunOut] = Field(
+        default_factory=list, description="Every stored run of this answer (retries), oldest first"
+    )
+    run: int | None = Field(
+        default=None,
+        description="The run its history uses: the one picked (PUT …/answers/{provider}/run), "
+        "else the latest complete one; null: none can be used",
+    )
 
 
 class TurnState(BaseModel):

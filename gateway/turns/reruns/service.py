@@ -199,12 +199,7 @@ class RerunService:
 
     async def _launch(self, turn: Turn, chosen: list[tuple[Provider, str]]) -> Rerun:
         names = [p.config.name for p, _ in chosen]
-        rows = await Q.rerun_thread_rows.fetch(
-            self.pool,
-            conversation_id=turn.conversation_id,
-            user_message_id=turn.user_message_id,
-            providers=names,
-        )
+        rows = await Q.rerun_thread_rows.fetch(self.pool, turn_id=turn.id, providers=names)
         asked = next((r for r in rows if r["role"] == "user" and r["turn_id"] == turn.id), None)
         if asked is None:
             raise NotFound("turn")  # its conversation was deleted meanwhile
