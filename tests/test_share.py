@@ -17,7 +17,7 @@ from gateway.api.shared_view import SHARE_CONTENT_SECURITY_POLICY
 from tests.support.arena_helpers import leaked_names
 from tests.support.keys import bearer, make_keys, start_keyed_gateway
 from tests.support.responses import assert_error
-from tests.support.turn_helpers import API, rows
+from tests.support.turn_helpers import API, eventually, rows
 
 FAST = "+tokens=6,gap=1"
 MODELS = [f"claude:claude-sonnet-5{FAST}", f"chatgpt:gpt-5.5{FAST}"]
@@ -322,3 +322,36 @@ async def test_tokens_are_stored_hashed(alice, database_url):
     (row,) = await rows(database_url, "SELECT * FROM shares WHERE id = $1", link["id"])
     assert bytes(row["token_hash"]) == hashlib.sha256(token.encode()).digest()
     assert token not in str(dict(row))
+
+
+async def test_a_link_shows_the_branch_and_the_runs_the_owner_shows(alice, stranger):
+    """Shared live: the owner's current path, and of an answer retried, the run picked."""
+    first = await chat(alice, "retry me")
+    cid, tid = first["conversation_id"], first["turn_id"]
+    original = {a["provider"]: a["content"] for a in first["responses"]}
+    retried = await alice.post(
+        f"{API}/turns/{tid}/retry", json={"providers": ["claude:claude-sonnet-5+tokens=9"]}
+    )
+    assert retried.status_code == 202, retried.text
+    link = path_of((await share(alice, cid))["url"])
+
+    async def shown() -> dict[str, str]:
+        (turn,) = (await stranger.get(link, headers=JSON)).json()["turns"]
+        return {a["provider"]: a["content"] for a in turn["answers"]}
+
+    async def retried_shown() -> bool:
+        return (await shown())["claude"] != original["claude"]
+
+    await eventually(retried_shown, within=30)  # the latest run, once the retry is stored
+    picked = await alice.put(f"{API}/turns/{tid}/answers/claude/run", json={"run": 0})
+    assert picked.status_code == 200, picked.text
+    assert await shown() == original
+
+    edited = await alice.post(f"{API}/turns/{tid}/edit", json={"prompt": "asked again"})
+    assert edited.status_code in (201, 202), edited.text
+
+    async def on_the_new_branch() -> bool:
+        turns = (await stranger.get(link, headers=JSON)).json()["turns"]
+        return [t["prompt"] for t in turns] == ["asked again"]
+
+    await eventually(on_the_new_branch, within=30)

@@ -121,8 +121,9 @@ def shared_conversation(
     detail: ConversationDetail, share: Share, verdicts: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     """``verdicts``: the owner's vote on each voted blind turn, by turn id."""
+    shown = {entry.turn_id: entry.runs for entry in detail.path}  # the runs the owner shows
     turns = [
-        shared_turn(group, share, (verdicts or {}).get(group[0] or ""))
+        shared_turn(group, share, (verdicts or {}).get(group[0] or ""), shown.get(group[0] or ""))
         for group in turns_of(detail.messages)
         if share.turn_id is None or group[0] == share.turn_id
     ]
@@ -161,16 +162,23 @@ def turns_of(messages: Iterable[MessageOut]) -> list[tuple[str | None, list[Mess
 
 
 def shared_turn(
-    group: tuple[str | None, list[MessageOut]], share: Share, verdict: Any = None
+    group: tuple[str | None, list[MessageOut]],
+    share: Share,
+    verdict: Any = None,
+    runs: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
+    """``runs``: the run of each answer the owner's page shows (picked, else the latest), by
+    provider (or label, while sealed)."""
     _, messages = group
     prompt = next((m for m in messages if m.role == "user"), None)
-    latest: dict[tuple, MessageOut] = {}  # each provider's (or label's) latest run
+    chosen: dict[tuple, MessageOut] = {}  # each provider's (or label's) run shown
     for answer in (m for m in messages if m.role == "assistant"):
-        # Keyed by kind too, once messages have kinds: a fused answer is no run of its judge.
-        kind = getattr(answer, "kind", None)
-        latest[(kind, answer.label or answer.provider or str(answer.id))] = answer
-    answers = list(latest.values())
+        # Keyed by kind too: a fused answer is no run of its judge.
+        key = (answer.kind, answer.label or answer.provider or str(answer.id))
+        shown = (runs or {}).get(answer.provider or answer.label or "")
+        if key not in chosen or chosen[key].run != shown:  # rows oldest first
+            chosen[key] = answer
+    answers = list(chosen.values())
     blind = any(a.label is not None for a in answers)
     if blind:  # by label, as the page shows them: not in the order they finished
         answers.sort(key=lambda a: a.label or "")
