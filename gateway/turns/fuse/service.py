@@ -40,7 +40,7 @@ from gateway.turns.replay import (
     load_stored_turn,
     sum_costs,
 )
-from gateway.turns.reruns.choice import Rerun, error_from_reply, pinned
+from gateway.turns.reruns.choice import Rerun, pinned
 from gateway.turns.reruns.service import RUNNING_ELSEWHERE, RerunService
 from gateway.turns.table import TurnTable
 from gateway.turns.turn import Turn
@@ -116,7 +116,7 @@ class FuseService:
             previous = turn.legs.get(FUSE)
             turn.legs[FUSE] = fusion_state(judge, model, chosen)
             try:
-                await self.reruns._claim(turn_id, entries(turn), [FUSE], None, ours=True)
+                await self.reruns.claim(turn_id, entries(turn), [FUSE], None, ours=True)
                 return await self._launch(turn, judge, model, chosen, prompt, instructions)
             except BaseException:
                 if previous is None:
@@ -126,17 +126,10 @@ class FuseService:
                 await self.endings.end_if_finished(turn)
                 raise
         if record is not None and record.running:
-            if self.bus is None:
-                raise Conflict(RUNNING_ELSEWHERE)
             # Its legs run on another process: that one runs the fusion too (over Redis).
             named = list(answers) if answers is not None else None
             ask = {"model": judge_entry, "instructions": instructions, "answers": named}
-            reply = await self.bus.request_rerun(turn_id, [], False, owner, fuse=ask)
-            if reply is None:
-                raise Conflict(RUNNING_ELSEWHERE)  # its owner did not answer (gone?)
-            if "error" in reply:
-                raise error_from_reply(reply)
-            return Rerun(**reply)
+            return await self.reruns.ask_owner(turn_id, [], False, owner, fuse=ask)
         if self.table.running >= self.settings.max_concurrent_turns:
             raise TooBusy("too many turns are running; try again in a moment")
         self.limits.admit(owner)
@@ -144,19 +137,19 @@ class FuseService:
         claimed = False
         try:
             if turn is not None and turn.ended:
-                claimed = await self.reruns._claim(turn_id, entries(turn), [FUSE], turn.log.last_id)
+                claimed = await self.reruns.claim(turn_id, entries(turn), [FUSE], turn.log.last_id)
             if not claimed:
                 stored = await load_stored_turn(self.pool, turn_id)
                 if stored is None:
                     raise NotFound("turn")
                 if stored.running:
                     raise Conflict(RUNNING_ELSEWHERE)
-                claimed = await self.reruns._claim(
+                claimed = await self.reruns.claim(
                     turn_id, list(stored.row["providers"]), [FUSE], stored.row["end_event_id"]
                 )
                 if not claimed:
                     raise Conflict(RUNNING_ELSEWHERE)  # taken by another process just now
-                turn = self.reruns._rebuild(stored)
+                turn = self.reruns.rebuild(stored)
             assert turn is not None
             chosen = choose_sources(sources_of_turn(turn), answers)
             turn.log.reopen()

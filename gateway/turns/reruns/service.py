@@ -94,20 +94,13 @@ class RerunService:
                     f"providers: {', '.join(busy)} still answering in this turn; "
                     "cancel it or wait for its done"
                 )
-            await self._claim(
+            await self.claim(
                 turn_id, self._providers_after(in_turn, turn, chosen), names, None, ours=True
             )
             return await self._launch(turn, chosen)
         if record is not None and record.running:
-            if self.bus is None:
-                raise Conflict(RUNNING_ELSEWHERE)
             # Its legs run on another process: that one runs these too (over Redis).
-            reply = await self.bus.request_rerun(turn_id, asked, add, owner)
-            if reply is None:
-                raise Conflict(RUNNING_ELSEWHERE)  # its owner did not answer (gone?)
-            if "error" in reply:
-                raise error_from_reply(reply)
-            return Rerun(**reply)
+            return await self.ask_owner(turn_id, asked, add, owner)
         if self.table.running >= self.settings.max_concurrent_turns:
             raise TooBusy("too many turns are running; try again in a moment")
         self.limits.admit(owner)
@@ -117,7 +110,7 @@ class RerunService:
             providers = self._providers_after(in_turn, current, chosen)
             if turn is not None and turn.ended:
                 # Ours in memory, ended: take it if the record still ends where we do.
-                claimed = await self._claim(turn_id, providers, names, turn.log.last_id)
+                claimed = await self.claim(turn_id, providers, names, turn.log.last_id)
             if not claimed:
                 # Not in memory, or another process ran a retry since: the record's turn.
                 record = await load_stored_turn(self.pool, turn_id)
@@ -128,10 +121,10 @@ class RerunService:
                 in_turn = models_of(record)  # it may have more providers than our copy had
                 chosen = choose_rerun(self.providers, in_turn, entries, add=add)
                 providers = self._providers_after(in_turn, record, chosen)
-                claimed = await self._claim(turn_id, providers, names, record.row["end_event_id"])
+                claimed = await self.claim(turn_id, providers, names, record.row["end_event_id"])
                 if not claimed:
                     raise Conflict(RUNNING_ELSEWHERE)  # taken by another process just now
-                turn = self._rebuild(record)
+                turn = self.rebuild(record)
             assert turn is not None
             turn.log.reopen()
             self.table.keep(turn_id)
@@ -165,7 +158,25 @@ class RerunService:
             for name, model in models.items()
         ]
 
-    async def _claim(
+    async def ask_owner(
+        self,
+        turn_id: str,
+        entries: Sequence[str],
+        add: bool,
+        owner: int,
+        fuse: dict | None = None,
+    ) -> Rerun:
+        """Have the process that runs the turn start the rerun (or fusion), over Redis."""
+        if self.bus is None:
+            raise Conflict(RUNNING_ELSEWHERE)
+        reply = await self.bus.request_rerun(turn_id, list(entries), add, owner, fuse=fuse)
+        if reply is None:
+            raise Conflict(RUNNING_ELSEWHERE)  # its owner did not answer (gone?)
+        if "error" in reply:
+            raise error_from_reply(reply)
+        return Rerun(**reply)
+
+    async def claim(
         self,
         turn_id: str,
         providers: list[dict],
@@ -187,7 +198,7 @@ class RerunService:
         )
         return claimed is not None
 
-    def _rebuild(self, record: StoredTurn) -> Turn:
+    def rebuild(self, record: StoredTurn) -> Turn:
         """A finished turn from the record (as read before it was reopened), live again."""
         turn_id = record.row["id"]
         events = EventLog.from_stored(
