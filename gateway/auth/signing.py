@@ -8,9 +8,12 @@ database (and remembered until a revocation says otherwise).
 
 from __future__ import annotations
 
+import time
+
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 MAX_SIGNED_CHARS = 500
+MAX_CLOCK_SKEW = 60.0  # seconds a signing host's clock may be ahead of this one's
 
 
 class Signer:
@@ -45,6 +48,11 @@ class Signer:
         if len(value) > MAX_SIGNED_CHARS:
             return None
         try:
-            return serializer.loads(value, max_age=max_age)  # type: ignore[arg-type]  # itsdangerous compares seconds: a float works
-        except BadSignature:  # expired (SignatureExpired is one), tampered, or not ours
+            # The age is checked here, not by itsdangerous (max_age), which refuses any value
+            # signed "in the future": a host whose clock is a second behind the signer's, or
+            # a clock stepped back, would refuse a cookie or token made a moment ago.
+            data, signed = serializer.loads(value, return_timestamp=True)
+        except BadSignature:  # tampered, or not ours
             return None
+        age = time.time() - signed.timestamp()
+        return data if -MAX_CLOCK_SKEW <= age <= max_age else None
