@@ -1,11 +1,7 @@
 """Signed cookies and turn tokens across hosts whose clocks differ: a value signed a moment
-"in the future" (the signing host's clock a little ahead, or this one's stepped back) is good;
-one too far ahead, expired, tampered or for another turn is not.
-
-itsdangerous's own max_age check refuses any value signed even a second ahead. Under it, two
-tests of the suite failed once each on 2026-12-06, a cookie and a token refused milliseconds
-after they were made (``key_name`` None; a 401): in that check, only an age below zero (a clock
-that went back between signing and checking) does that.
+"in the future" (the signing host's clock a little ahead of this one's) is good; one too far
+ahead, expired, tampered or for another turn is not. (itsdangerous's own max_age check
+refuses any value signed even a second ahead.)
 """
 
 from __future__ import annotations

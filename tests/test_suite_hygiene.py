@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 
+import httpx
 import pytest
 
 from tests.support import leftovers
@@ -122,6 +123,7 @@ INNER_TESTS = """
 import subprocess
 from pathlib import Path
 
+import httpx
 import pytest
 
 
@@ -179,3 +181,24 @@ def test_a_session_whose_processes_all_ended_passes(tmp_path):
     output = finished.stdout + finished.stderr
     assert finished.returncode == 0, output
     assert "no process started by the tests outlived them" in output, output
+
+
+def test_a_port_used_again_by_a_keyless_gateway_gets_no_suite_key():
+    """The suite adds its key to requests for ports whose gateway takes it. A port is used
+    again by later servers: a key-less gateway there must get requests as sent (its bearer
+    is checked before any cookie or token, so an added key made fresh credentials fail)."""
+    from tests.support.credentials import accepting, add_test_key, stopped
+
+    def sent(port: int) -> str | None:
+        request = httpx.Request("GET", f"http://127.0.0.1:{port}/api/v1/session")
+        add_test_key(request)
+        return request.headers.get("authorization")
+
+    port = 1  # never a test server's: nothing else registers it
+    accepting(port)
+    assert sent(port) is not None
+    accepting(port, takes_key=False)  # another gateway, without the suite key, on that port
+    assert sent(port) is None
+    accepting(port)
+    stopped(port)
+    assert sent(port) is None

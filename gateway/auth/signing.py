@@ -49,8 +49,8 @@ class Signer:
             return None
         try:
             # The age is checked here, not by itsdangerous (max_age), which refuses any value
-            # signed "in the future": a host whose clock is a second behind the signer's, or
-            # a clock stepped back, would refuse a cookie or token made a moment ago.
+            # signed "in the future": a host whose clock is a second behind the signer's would
+            # refuse a cookie or token another host made a moment ago.
             data, signed = serializer.loads(value, return_timestamp=True)
         except BadSignature:  # tampered, or not ours
             return None

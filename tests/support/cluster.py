@@ -142,8 +142,7 @@ class Cluster:
         started = [GatewayProcess(self.tmp_path, self.env) for _ in range(size)]
         self.gateways += [gateway.wait_ready() for gateway in started]
         self.nginx = Nginx(self.tmp_path, [g.port for g in self.gateways]).start()
-        if takes_test_key(self.env):
-            accepting(self.nginx.port)
+        accepting(self.nginx.port, takes_test_key(self.env))
         return self
 
     def outputs(self) -> str:

@@ -30,9 +30,21 @@ LOOPBACK = frozenset({"127.0.0.1", "localhost"})
 _ACCEPTING: set[int] = set()
 
 
-def accepting(port: int) -> None:
-    """The gateway (or the balancer in front of gateways) on this port takes TEST_KEY."""
-    _ACCEPTING.add(port)
+def accepting(port: int, takes_key: bool = True) -> None:
+    """Whether the gateway (or the balancer in front of gateways) now on this port takes
+    TEST_KEY. Said of every gateway a test starts, those that do not take it too: a port is
+    used again by later servers, and a key-less gateway on a port where a suite-key one was
+    would get TEST_KEY added to every request, its bearer checked before any cookie or token
+    (its cookie and token tests failed now and then, a 401 for a fresh credential)."""
+    if takes_key:
+        _ACCEPTING.add(port)
+    else:
+        _ACCEPTING.discard(port)
+
+
+def stopped(port: int) -> None:
+    """Nothing of ours listens on this port any more."""
+    _ACCEPTING.discard(port)
 
 
 def takes_test_key(environment: dict[str, str]) -> bool:

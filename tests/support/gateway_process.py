@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.credentials import accepting, takes_test_key
+from tests.support.credentials import accepting, stopped, takes_test_key
 from tests.support.servers import free_port
 
 
@@ -36,8 +36,7 @@ class GatewayProcess:
             "DATA_DIR": str(tmp_path / "data"),
             **env,
         }
-        if takes_test_key(environment):
-            accepting(self.port)
+        accepting(self.port, takes_test_key(environment))
 
         def limit_files() -> None:
             if files_limit is not None:
@@ -84,3 +83,4 @@ class GatewayProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(10)
+        stopped(self.port)

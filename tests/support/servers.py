@@ -16,7 +16,7 @@ from typing import Any
 
 import uvicorn
 
-from tests.support.credentials import accepting, app_takes_test_key
+from tests.support.credentials import accepting, app_takes_test_key, stopped
 
 _HANDED_OUT: set[int] = set()
 
@@ -92,14 +92,14 @@ class ServerThread:
             raise TimeoutError("server did not start")
         if not self.server.started:
             raise RuntimeError(f"server failed to start: {self.error!r}")
-        if app_takes_test_key(self.server.config.app):
-            accepting(self.port)
+        accepting(self.port, app_takes_test_key(self.server.config.app))
         return self
 
     def stop(self, timeout: float = 15.0) -> None:
         self.server.should_exit = True
         self.thread.join(timeout)
         self.socket.close()
+        stopped(self.port)
 
     @classmethod
     def for_app(cls, make_app: Callable[[int], Any], **config: Any) -> ServerThread:
