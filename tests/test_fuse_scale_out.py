@@ -7,20 +7,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.support.sse_client import Stream, iter_events
+from tests.support.sse_client import Stream, iter_events, read_turn_stream
 from tests.support.turn_helpers import API
 
 pytestmark = pytest.mark.cluster
-
-
-async def read_all(client: httpx.AsyncClient, url: str, after: int = 0) -> tuple[int, Stream]:
-    stream = Stream()
-    headers = {"last-event-id": str(after)} if after else {}
-    async with client.stream("GET", url, headers=headers) as response:
-        if response.status_code == 200:
-            async for _ in iter_events(response, stream):
-                pass
-        return response.status_code, stream
 
 
 async def test_a_fusion_on_another_process_reaches_listeners_everywhere(cluster):
@@ -29,9 +19,11 @@ async def test_a_fusion_on_another_process_reaches_listeners_everywhere(cluster)
         body = {"prompt": "fuse elsewhere", "models": ["claude", "chatgpt"]}
         created = (await client.post(f"{owner.url}{API}/turns", json=body)).json()
         path = f"{API}/turns/{created['turn_id']}/events"
-        _, first = await read_all(client, f"{owner.url}{path}")
+        _, first = await read_turn_stream(client, f"{owner.url}{path}")
         end = first.events[-1].id
-        _, mirrored = await read_all(client, f"{other.url}{path}")  # other now holds a mirror
+        _, mirrored = await read_turn_stream(
+            client, f"{other.url}{path}"
+        )  # other now holds a mirror
         assert mirrored.events[-1].id == end
 
         fused = await client.post(
@@ -41,7 +33,7 @@ async def test_a_fusion_on_another_process_reaches_listeners_everywhere(cluster)
         assert fused.json()["last_event_id"] == end
 
         for gateway in (other, owner, third):
-            status, run = await read_all(client, f"{gateway.url}{path}", after=end)
+            status, run = await read_turn_stream(client, f"{gateway.url}{path}", after=end)
             assert status == 200
             assert run.events[0].id == end + 1
             assert run.events[-1].name == "end"
@@ -55,7 +47,7 @@ async def test_a_fusion_on_another_process_reaches_listeners_everywhere(cluster)
         )
         assert again.status_code == 202, again.text
         assert again.json()["last_event_id"] == second_end
-        status, run = await read_all(client, f"{other.url}{path}", after=second_end)
+        status, run = await read_turn_stream(client, f"{other.url}{path}", after=second_end)
         assert status == 200 and run.events[0].id == second_end + 1
         assert run.done("fuse")["judge"] == "claude"
         state = (await client.get(f"{other.url}{API}/turns/{created['turn_id']}")).json()

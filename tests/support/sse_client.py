@@ -91,3 +91,17 @@ def check_invariants(stream: Stream, providers: list[str]) -> None:
     assert checker.violations == [], checker.violations
     assert checker.providers == providers, "turn announces the providers, in order"
     assert sorted(checker.statuses) == sorted(providers), "one done per leg"
+
+
+async def read_turn_stream(
+    client: httpx.AsyncClient, url: str, after: int = 0
+) -> tuple[int, Stream]:
+    """GET a turn's events (after ``after``, as a reconnect would): the status, and every
+    event until the stream ends (none unless the status is 200)."""
+    stream = Stream()
+    headers = {"last-event-id": str(after)} if after else {}
+    async with client.stream("GET", url, headers=headers) as response:
+        if response.status_code == 200:
+            async for _ in iter_events(response, stream):
+                pass
+        return response.status_code, stream
