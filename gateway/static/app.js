@@ -123,9 +123,10 @@ async function main() {
   initDrawer();
   await startSession(); // with keys on and no session: after the sign-in form
   await setUpPicker();
-  route();
+  const routed = route();
   refreshConversations();
   exposeForTests();
+  await routed; // ready means what the address names is on screen
   document.documentElement.dataset.ready = "true";
 }
 

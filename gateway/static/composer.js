@@ -40,8 +40,9 @@ export function focusPrompt() {
 
 // text: an example question; otherwise what is in the prompt box.
 async function send(text) {
-  const prompt = text ?? els.prompt.value;
   if (sending) return;
+  if (state.opening) await untilOpened();
+  const prompt = text ?? els.prompt.value;
   if (currentLiveTurn()) {
     showNotice(STILL_ANSWERING);
     return;
@@ -100,6 +101,19 @@ async function send(text) {
   if (images.length) clearAttachments(); // they went with this question
   streamNewTurn(view, created, seq);
   emit("turn-started", { push: conversationAtSend == null });
+}
+
+// A conversation is still being fetched (just opened, or named by the address): the question
+// goes into it once it is on screen, not into a new conversation it would then be drawn over.
+async function untilOpened() {
+  sending = true;
+  updateComposer();
+  try {
+    await state.opening;
+  } finally {
+    sending = false;
+    updateComposer();
+  }
 }
 
 function setPrompt(text) {

@@ -10,8 +10,9 @@ import { newConversation, openConversation, showLoneTurn } from "./transcript.js
 
 let started = false;
 
-// Show what the hash names: on load, and on Back and Forward.
-export function route() {
+// Show what the hash names: on load, and on Back and Forward. Resolves once a conversation it
+// names is on screen.
+export async function route() {
   if (location.hash === "#leaderboard") {
     if (!started) newConversation();
     started = true;
@@ -20,7 +21,7 @@ export function route() {
   }
   started = true;
   const { conversation, turn } = readHash();
-  if (conversation) openConversation(conversation, { resume: turn });
+  if (conversation) await openConversation(conversation, { resume: turn });
   else if (turn) showLoneTurn(turn);
   else newConversation();
 }

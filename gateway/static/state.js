@@ -24,6 +24,7 @@ export const state = {
   live: new Map(), // turn id -> TurnView, for every turn still streaming
   view: null, // a view shown instead of the conversation ("leaderboard"), or null
   openSeq: 0, // counts what was put on screen, so an answer for something since left is dropped
+  opening: null, // a conversation still being fetched (a promise): a question sent waits for it
   prefs: loadPrefs(), // the reader's choices, remembered in this browser (setPref)
 };
 

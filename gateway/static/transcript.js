@@ -28,7 +28,16 @@ const els = {
 // find: the search that opened it (its first match is shown, every match highlighted);
 // show: a turn to bring into view instead of the last (one whose branch or run was switched);
 // branch: a turn to show the branch of (a search's match), switched to if it is not on screen.
-export async function openConversation(
+export function openConversation(id, options = {}) {
+  const opened = showConversation(id, options);
+  state.opening = opened;
+  opened.finally(() => {
+    if (state.opening === opened) state.opening = null;
+  });
+  return opened;
+}
+
+async function showConversation(
   id,
   { resume = null, push = false, find = null, show = null, branch = null } = {},
 ) {

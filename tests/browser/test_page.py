@@ -8,6 +8,7 @@ No browser on this machine: the tests are skipped, except under CI=true, where t
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from tests.support.page_helpers import (
     text_of,
     text_violations,
 )
+from tests.support.turn_helpers import API
 
 STATIC = Path(__file__).resolve().parents[2] / "gateway" / "static"
 
@@ -372,6 +374,41 @@ async def test_conversations_create_rename_reopen_delete(gateway, page):
         await expect(page.locator("#welcome")).to_be_visible()
         response = await http.get(f"/api/v1/conversations/{conversation_id}")
         assert response.status_code == 404
+
+
+async def test_a_question_sent_while_its_conversation_opens_goes_into_it(gateway, page):
+    """Sent before the conversation the address names is on screen (its GET held here), a
+    question used to start a conversation of its own, and the opening then drew the old one over
+    it: the page showed one turn and the question was nowhere in sight."""
+    async with httpx.AsyncClient(base_url=gateway.url) as http:
+        body = {"prompt": "An earlier question", "models": ["claude"]}
+        conversation = (await http.post(f"{API}/chat/", json=body)).json()["conversation_id"]
+    held, release = asyncio.Event(), asyncio.Event()
+
+    async def hold(route):
+        held.set()
+        await release.wait()
+        await route.continue_()
+
+    await page.route(re.compile(rf"/api/v1/conversations/{conversation}(\?.*)?$"), hold)
+    await page.goto(f"{gateway.url}/?models=claude,gemini#conversation={conversation}")
+    await asyncio.wait_for(held.wait(), 15)
+    await ask(page, "A question while it opens")
+    release.set()
+
+    turns = page.locator("#turns > .turn")
+    await expect(turns).to_have_count(2)
+    await expect(last_turn(page).locator(".prompt-text")).to_have_text("A question while it opens")
+    await status_is(page, "claude", "complete")
+    await status_is(page, "gemini", "complete")
+    assert hash_params(page.url)["conversation"] == str(conversation)
+    await expect(page.locator("#conversation-list .conversation")).to_have_count(1)
+    async with httpx.AsyncClient(base_url=gateway.url) as http:
+        stored = (await http.get(f"{API}/conversations/{conversation}")).json()
+    assert [m["content"] for m in stored["messages"] if m["role"] == "user"] == [
+        "An earlier question",
+        "A question while it opens",
+    ]
 
 
 async def test_the_sidebar_pages_through_many_conversations(gateway, page):
