@@ -144,9 +144,9 @@ async def test_a_killed_owners_fusion_is_stored_with_all_it_had_sent(
     model and sources, and a listener on the other process gets its done and the turn's end.
 
     ``expired``: the finished turn's stream was gone from Redis (its retention ran out) when it
-    was fused, so the stream holds the fusion alone: the providers' dones keep their ids. (No
-    process but the owner can follow such a fusion live, see the report: the owner's listener
-    sees it cut, and the other process's replay ends it.)"""
+    was fused, so the stream holds the fusion alone: the providers' dones keep their ids. A
+    mirror needs a stream from its first event, so here the owner's listener watches the
+    fusion until the kill, and the other process's replay from the record ends it."""
     owner, other = pair
     async with httpx.AsyncClient(timeout=60) as client:
         body = {"prompt": "fuse, then die", "models": ["claude", "chatgpt"]}
