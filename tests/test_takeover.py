@@ -13,26 +13,35 @@ import signal
 
 import httpx
 import pytest
+import redis.asyncio as aioredis
 
+from gateway.bus.wire import stream_key
 from tests.support.cluster import RedisServer
 from tests.support.gateway_process import GatewayProcess
 from tests.support.sse_client import Stream, check_invariants, iter_events
-from tests.support.turn_helpers import API, answers, rows
+from tests.support.turn_helpers import API, answers, eventually, rows
 
 PROVIDERS = ["claude", "gemini"]
 
 
 @pytest.fixture
-def pair(tmp_path, database_url, sim):
+def redis_server(tmp_path):
     redis = RedisServer(tmp_path).start()
-    env = {"DATABASE_URL": database_url, "SIMULATOR_URL": sim.url, "REDIS_URL": redis.url}
+    try:
+        yield redis
+    finally:
+        redis.stop()
+
+
+@pytest.fixture
+def pair(tmp_path, database_url, sim, redis_server):
+    env = {"DATABASE_URL": database_url, "SIMULATOR_URL": sim.url, "REDIS_URL": redis_server.url}
     gateways = [GatewayProcess(tmp_path, env) for _ in range(2)]
     try:
         yield [gateway.wait_ready() for gateway in gateways]
     finally:
         for gateway in gateways:
             gateway.stop()
-        redis.stop()
 
 
 async def read(client: httpx.AsyncClient, url: str, on_event=None) -> Stream:
@@ -124,3 +133,90 @@ async def test_reasoning_shown_before_the_owner_died_is_stored(pair, database_ur
         created["turn_id"],
     )
     assert done["thinking"] == shown == stored[0]["thinking"]
+
+
+@pytest.mark.parametrize("stream_expired", [False, True], ids=["fresh", "expired"])
+async def test_a_killed_owners_fusion_is_stored_with_all_it_had_sent(
+    pair, database_url, redis_server, stream_expired
+):
+    """A fusion is a leg like a provider's: killed mid-stream, it is stored as the providers'
+    answers are (failed, interrupted, with the text its listeners were shown), with its judge,
+    model and sources, and a listener on the other process gets its done and the turn's end.
+
+    ``expired``: the finished turn's stream was gone from Redis (its retention ran out) when it
+    was fused, so the stream holds the fusion alone: the providers' dones keep their ids. A
+    mirror needs a stream from its first event, so here the owner's listener watches the
+    fusion until the kill, and the other process's replay from the record ends it."""
+    owner, other = pair
+    async with httpx.AsyncClient(timeout=60) as client:
+        body = {"prompt": "fuse, then die", "models": ["claude", "chatgpt"]}
+        created = (await client.post(f"{owner.url}{API}/turns", json=body)).json()
+        turn_id = created["turn_id"]
+        first = await read(client, f"{owner.url}{API}/turns/{turn_id}/events")
+        end = first.events[-1].id
+        redis = aioredis.from_url(redis_server.url)
+        try:
+            if stream_expired:
+                assert await redis.delete(stream_key(turn_id)) == 1
+            judge = "gemini:gemini-3.5-flash+tokens=400,gap=25"
+            fused = await client.post(
+                f"{owner.url}{API}/turns/{turn_id}/fuse", json={"model": judge}
+            )
+            assert fused.status_code == 202, fused.text
+            # What the other process follows is the stream: once the fusion is in it.
+            await eventually(lambda: redis.exists(stream_key(turn_id)))
+        finally:
+            await redis.aclose()
+
+        async def kill_after_40_deltas(event, stream: Stream) -> None:
+            if event.name == "delta" and len(stream.named("delta")) == 40:
+                owner.signal(signal.SIGKILL)
+
+        listener = owner if stream_expired else other
+        resumed = f"{API}/turns/{turn_id}/events?last_event_id={end}"
+        try:
+            stream = await asyncio.wait_for(
+                read(client, f"{listener.url}{resumed}", kill_after_40_deltas), 60
+            )
+        except httpx.HTTPError:
+            assert stream_expired, other.output()[-8000:]  # the owner's connection died with it
+        except TimeoutError as error:
+            raise AssertionError(f"{error!r}\n{other.output()[-8000:]}") from None
+        if stream_expired:
+            await eventually(lambda: "took over 1 turn(s)" in other.output())
+            stream = await read(client, f"{other.url}{resumed}")
+        replay = await read(client, f"{other.url}{API}/turns/{turn_id}/events")
+    names = [e.name for e in stream.events]
+    assert names[-2:] == ["done", "end"] and names.count("done") == 1, names[-5:]
+    if not stream_expired:
+        assert "start" in names and stream.events[0].id == end + 1
+    done = stream.done("fuse")
+    assert done["status"] == "failed" and done["error"]["type"] == "interrupted"
+    assert "what its listeners were sent" in done["error"]["message"]
+    assert done["judge"] == "gemini" and done["model"] == "gemini-3.5-flash+tokens=400,gap=25"
+    sources = [first.done(p)["message_id"] for p in ("claude", "chatgpt")]
+    assert done["fused_from"] == sources and len(done["content"]) > 0
+    if not stream_expired:
+        assert done["content"] == stream.text("fuse")
+    assert stream.events[-1].data["statuses"] == {
+        "claude": "complete",
+        "chatgpt": "complete",
+        "fuse": "failed",
+    }
+    stored = await rows(
+        database_url,
+        "SELECT id, kind, model, judge_provider, fused_from, status, content, error_type, "
+        "error_message, run FROM messages WHERE turn_id = $1 AND provider = 'fuse'",
+        turn_id,
+    )
+    assert len(stored) == 1
+    row = stored[0]
+    assert (row["kind"], row["status"], row["error_type"]) == ("fuse", "failed", "interrupted")
+    assert row["judge_provider"] == "gemini" and row["model"] == done["model"]
+    assert list(row["fused_from"]) == sources and row["run"] == 0
+    assert row["content"] == done["content"] and row["id"] == done["message_id"]
+    # The record replays every done and the end at the ids they had on the wire.
+    dones = [e.id for e in replay.events if e.name == "done"]
+    assert dones == [e.id for e in first.events if e.name == "done"] + [stream.events[-2].id]
+    assert replay.events[-1].name == "end" and replay.events[-1].id == stream.events[-1].id
+    assert "took over 1 turn(s)" in other.output()

@@ -5,6 +5,8 @@ export, and continued from under the "fused" context policy."""
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 
 from gateway.turns.fuse.sources import INSTRUCTIONS
@@ -13,6 +15,7 @@ from tests.support.sse_client import Stream, iter_events
 from tests.support.turn_helpers import (
     API,
     create_turn,
+    eventually,
     flavour,
     read_events,
     rows,
@@ -256,3 +259,35 @@ async def test_fuse_while_the_turn_runs_comes_before_its_one_end(gateways, sim):
             "chatgpt": "complete",
             "fuse": "complete",
         }
+
+
+async def test_the_blocking_chat_answers_only_the_asked_providers(gateways, sim, database_url):
+    """POST /chat/ is one entry per asked provider: a fusion asked while it waits is not one.
+    Claude never answers by itself (its first token would come in an hour), so the fusion is
+    done while /chat/ still waits, whatever the machine's pace; a cancel then lets it return."""
+    server = gateways.start()
+    async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
+        body = {"prompt": "block", "models": ["claude:claude-sonnet-5+ttft=3600000", "chatgpt"]}
+        blocking = asyncio.create_task(client.post(f"{API}/chat/", json=body))
+        running = await eventually(
+            lambda: rows(database_url, "SELECT id FROM turns WHERE status = 'running'")
+        )
+        turn_id = running[0]["id"]
+        stream = Stream()
+        async with client.stream("GET", f"{API}/turns/{turn_id}/events") as response:
+            async for event in iter_events(response, stream):
+                if event.name != "done":
+                    continue
+                if event.data["provider"] == "chatgpt":
+                    started = await fuse(client, turn_id, model="gemini")
+                    assert started.status_code == 202, started.text
+                elif event.data["provider"] == "fuse":
+                    assert not blocking.done()
+                    cancel = {"providers": ["claude"]}
+                    cancelled = await client.post(f"{API}/turns/{turn_id}/cancel", json=cancel)
+                    assert cancelled.status_code == 200, cancelled.text
+        assert stream.done("fuse")["status"] == "complete"
+        reply = await blocking
+    assert reply.status_code == 200, reply.text
+    answered = {item["provider"]: item["status"] for item in reply.json()["responses"]}
+    assert answered == {"claude": "cancelled", "chatgpt": "complete"}

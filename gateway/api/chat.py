@@ -18,6 +18,7 @@ from gateway.api.schemas import (
 from gateway.api.stream import event_stream
 from gateway.runtime import runtime
 from gateway.turns import Turn, retry_bytes
+from gateway.turns.fuse.state import providers_only
 from gateway.turns.registry import TurnRegistry
 
 
@@ -47,7 +48,9 @@ async def chat(request: Request) -> Response:
     turns: TurnRegistry = runtime(request).turns
     turn = await start_turn(request, wait_for_listener=False)
     await turns.wait(turn)
-    responses = [chat_item(leg.done) for leg in turn.legs.values() if leg.done is not None]
+    # A fusion asked meanwhile is a leg of the turn too, but no answer of a provider it asked.
+    asked = providers_only(turn.legs).values()
+    responses = [chat_item(leg.done) for leg in asked if leg.done is not None]
     return JSONResponse(
         dump(
             ChatResponse(

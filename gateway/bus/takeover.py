@@ -4,7 +4,9 @@ stored, and every listener, on every process, gets its dones and its end.
 The dead owner's turns are in their Redis Streams up to its last publish (5 ms before it
 died, at most). The taker first marks each turn taken (so the owner, were it only frozen,
 publishes nothing more there), reads the stream, stores for each provider without a ``done``
-the text its deltas carried (and the reasoning its thinking events carried), as a failed answer (``interrupted``), marks the turn
+the text its deltas carried (and the reasoning its thinking events carried), as a failed answer
+(``interrupted``), and so for a fusion cut short (with the judge, model and sources its
+``start`` named), marks the turn
 interrupted with the ids its dones and end will have, and appends those events to the
 stream, numbered on from its last: a mirror sees no gap, and a client that resumes from
 PostgreSQL later gets the same ids.
@@ -21,6 +23,7 @@ import redis.asyncio as aioredis
 
 from gateway.bus.publisher import UNFINISHED_TTL
 from gateway.bus.wire import entry_events, event_data, event_name, stream_key, taken_key
+from gateway.turns.fuse.state import FUSE
 from gateway.turns.replay import load_stored_turn
 from storage import Q
 
@@ -34,6 +37,7 @@ class SentSoFar:
     texts: dict[str, str] = field(default_factory=dict)  # by provider or blind label
     thinking: dict[str, str] = field(default_factory=dict)
     dones: dict[str, int] = field(default_factory=dict)  # the ids of the dones of runs over
+    fusion: dict | None = None  # the start of a fusion whose done was not sent
     ended: bool = False
 
 
@@ -57,8 +61,12 @@ def sent_so_far(events: list[tuple[int, bytes]]) -> SentSoFar:
             sent.dones[who] = id
             for texts in parts.values():
                 texts.pop(who, None)
+            if who == FUSE:
+                sent.fusion = None
             continue
         sent.dones.pop(who, None)  # a retry of it runs
+        if name == b"start" and who == FUSE:
+            sent.fusion = data
         if name in parts:
             parts[name].setdefault(who, []).append(data["text"])
     sent.texts = {who: "".join(texts) for who, texts in parts[b"delta"].items()}
@@ -78,13 +86,20 @@ async def take_over(
         return False
     last = events[-1][0] if events else 0
     by_name = {e.get("label") or e["provider"]: e["provider"] for e in stored.row["providers"]}
-    done_ids = {by_name[who]: id for who, id in sent.dones.items() if who in by_name}
+    by_name[FUSE] = FUSE
+    # The record keeps the done ids of the legs a retry or fusion did not rerun: a stream that
+    # expired before the turn was reopened holds only the new run, and those dones stay where
+    # they were.
+    done_ids = dict(stored.row["done_event_ids"] or {})
+    done_ids |= {by_name[who]: id for who, id in sent.dones.items() if who in by_name}
     missing = [entry["provider"] for entry in stored.row["providers"]]
     missing = [provider for provider in missing if provider not in done_ids]
-    for offset, provider in enumerate(missing, start=1):
-        done_ids[provider] = last + offset
+    cut = missing + ([FUSE] if sent.fusion is not None else [])
+    for offset, name in enumerate(cut, start=1):
+        done_ids[name] = last + offset
     contents = {by_name[who]: text for who, text in sent.texts.items() if who in by_name}
     thinking = {by_name[who]: text for who, text in sent.thinking.items() if who in by_name}
+    fusion = sent.fusion or {}
     if stored.running:
         taken = await Q.take_over_turn.fetch(
             pool,
@@ -93,7 +108,12 @@ async def take_over(
             contents=[contents.get(provider, "") for provider in missing],
             thinkings=[thinking.get(provider) for provider in missing],
             done_event_ids=orjson.dumps(done_ids).decode(),
-            end_event_id=last + len(missing) + 1,
+            end_event_id=last + len(cut) + 1,
+            fusion_judge=fusion.get("judge"),
+            fusion_model=fusion.get("model"),
+            fused_from=fusion.get("fused_from") or [],
+            fusion_content=contents.get(FUSE, ""),
+            fusion_thinking=thinking.get(FUSE),
         )
         if not taken:
             log.info("turn %s was finished by another process meanwhile", turn_id)

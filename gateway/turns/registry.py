@@ -32,6 +32,7 @@ from gateway.turns.limits import KeyLimits
 from gateway.turns.log import BufferBudget, EventLog
 from gateway.turns.replay import StoredTurn, load_owned_turn
 from gateway.turns.reruns.choice import Rerun
+from gateway.turns.reruns.claims import Claims
 from gateway.turns.reruns.service import RerunService
 from gateway.turns.table import TurnTable
 from gateway.turns.tree import Parent
@@ -91,27 +92,12 @@ class TurnRegistry:
         self.admission = Admission(
             table, settings, pool, providers, self.limits, self.endings, self.grace, self._hooked
         )
+        self.claims = Claims(table, settings, pool, self.limits, self.bus, self._hooked)
         self.reruns = RerunService(
-            table,
-            settings,
-            pool,
-            providers,
-            self.limits,
-            self.endings,
-            self.grace,
-            self.bus,
-            self._hooked,
+            table, settings, pool, providers, self.endings, self.grace, self.claims
         )
         self.fusions = FuseService(
-            table,
-            settings,
-            pool,
-            providers,
-            self.limits,
-            self.endings,
-            self.grace,
-            self.bus,
-            self.reruns,
+            table, settings, pool, providers, self.endings, self.grace, self.claims
         )
 
     # -- what the HTTP layer and the observers read ----------------------------------------------

@@ -191,7 +191,9 @@ WHERE id = :id AND status = 'running';
 -- A running turn whose owner died, finished by another process from what its listeners were
 -- sent (the turn's Redis Stream): each provider in :providers gets a failed answer with that
 -- text and reasoning (or its last checkpoint's, each if longer), and the turn is interrupted with the ids its
--- dones and end have on the stream. No row back: it was no longer running.
+-- dones and end have on the stream. A fusion cut short (:fusion_judge not NULL) is stored the
+-- same way, as the turn's next fusion, with the judge, model and sources its start named. No
+-- row back: it was no longer running.
 WITH taken AS (
     UPDATE turns SET status = 'interrupted', finished_at = now(), lease_until = NULL,
                      done_event_ids = :done_event_ids::text::jsonb, end_event_id = :end_event_id::int
@@ -221,6 +223,23 @@ WITH taken AS (
            'interrupted',
            'the gateway stopped before this answer finished; its text is kept up to what its listeners were sent'
     FROM missing
+    ON CONFLICT (turn_id, provider, run) WHERE role = 'assistant' DO NOTHING
+), fusion AS (
+    INSERT INTO messages (conversation_id, turn_id, role, provider, kind, model, judge_provider,
+                          fused_from, status, content, thinking, error_type, error_message, run)
+    SELECT t.conversation_id, t.id, 'assistant', 'fuse', 'fuse', :fusion_model::text,
+           :fusion_judge::text, :fused_from::bigint[], 'failed',
+           CASE WHEN length(coalesce(c.content, '')) > length(:fusion_content::text)
+                THEN c.content ELSE :fusion_content::text END,
+           CASE WHEN length(coalesce(c.thinking, '')) > length(coalesce(:fusion_thinking::text, ''))
+                THEN c.thinking ELSE :fusion_thinking::text END,
+           'interrupted',
+           'the gateway stopped before this answer finished; its text is kept up to what its listeners were sent',
+           (SELECT coalesce(max(run) + 1, 0) FROM messages
+            WHERE turn_id = t.id AND provider = 'fuse' AND role = 'assistant')
+    FROM taken t
+    LEFT JOIN answer_checkpoints c ON c.turn_id = t.id AND c.provider = 'fuse'
+    WHERE :fusion_judge::text IS NOT NULL
     ON CONFLICT (turn_id, provider, run) WHERE role = 'assistant' DO NOTHING
 ), checkpoints_done AS (
     DELETE FROM answer_checkpoints c USING taken t WHERE c.turn_id = t.id

@@ -1,6 +1,6 @@
 """The fuse service: a turn's answers fused by a judge model, on the turn's own stream.
 
-A fusion is claimed exactly as a retry is (``RerunService``): on a running turn of this
+A fusion is claimed exactly as a retry is (``reruns.claims``): on a running turn of this
 process it is one more leg before the turn's one ``end``; a finished turn (in memory, or rebuilt
 from PostgreSQL on any process, after a restart too) is reopened in the record, so that two
 processes never run it at once, and a second ``end`` closes the fusion. A turn running on
@@ -16,12 +16,11 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict
-from typing import TYPE_CHECKING
 
 from gateway.settings import Settings
 from gateway.turns.costs import answer_cost
 from gateway.turns.ending import Endings, answer_of
-from gateway.turns.errors import Conflict, InvalidChoice, NotFound, ShuttingDown, TooBusy
+from gateway.turns.errors import Conflict, InvalidChoice, NotFound, ShuttingDown
 from gateway.turns.fuse.sources import (
     Source,
     choose_sources,
@@ -32,23 +31,13 @@ from gateway.turns.fuse.sources import (
 from gateway.turns.fuse.state import FUSE, FuseState, fuse_done, providers_only
 from gateway.turns.grace import GraceTimers
 from gateway.turns.leg import Leg, run_leg
-from gateway.turns.limits import KeyLimits
-from gateway.turns.replay import (
-    StoredTurn,
-    answer_error,
-    load_owned_turn,
-    load_stored_turn,
-    sum_costs,
-)
+from gateway.turns.replay import StoredTurn, answer_error, load_owned_turn, sum_costs
 from gateway.turns.reruns.choice import Rerun, pinned
-from gateway.turns.reruns.service import RUNNING_ELSEWHERE, RerunService
+from gateway.turns.reruns.claims import Claims
 from gateway.turns.table import TurnTable
 from gateway.turns.turn import Turn
 from providers import Message, Provider
 from storage import Pool, Q
-
-if TYPE_CHECKING:
-    from gateway.bus import EventBus
 
 log = logging.getLogger("multichat.turns")
 
@@ -60,21 +49,17 @@ class FuseService:
         settings: Settings,
         pool: Pool,
         providers: dict[str, Provider],
-        limits: KeyLimits,
         endings: Endings,
         grace: GraceTimers,
-        bus: EventBus | None,
-        reruns: RerunService,
+        claims: Claims,
     ) -> None:
         self.table = table
         self.settings = settings
         self.pool = pool
         self.providers = providers
-        self.limits = limits
         self.endings = endings
         self.grace = grace
-        self.bus = bus
-        self.reruns = reruns  # how a finished turn is claimed and rebuilt
+        self.claims = claims  # how a turn is claimed (and a finished one rebuilt), as for a retry
 
     async def fuse(
         self,
@@ -116,7 +101,7 @@ class FuseService:
             previous = turn.legs.get(FUSE)
             turn.legs[FUSE] = fusion_state(judge, model, chosen)
             try:
-                await self.reruns.claim(turn_id, entries(turn), [FUSE], None, ours=True)
+                await self.claims.claim(turn_id, entries(turn), [FUSE], None, ours=True)
                 return await self._launch(turn, judge, model, chosen, prompt, instructions)
             except BaseException:
                 if previous is None:
@@ -129,41 +114,15 @@ class FuseService:
             # Its legs run on another process: that one runs the fusion too (over Redis).
             named = list(answers) if answers is not None else None
             ask = {"model": judge_entry, "instructions": instructions, "answers": named}
-            return await self.reruns.ask_owner(turn_id, [], False, owner, fuse=ask)
-        if self.table.running >= self.settings.max_concurrent_turns:
-            raise TooBusy("too many turns are running; try again in a moment")
-        self.limits.admit(owner)
-        self.table.starting += 1
-        claimed = False
-        try:
-            if turn is not None and turn.ended:
-                claimed = await self.reruns.claim(turn_id, entries(turn), [FUSE], turn.log.last_id)
-            if not claimed:
-                stored = await load_stored_turn(self.pool, turn_id)
-                if stored is None:
-                    raise NotFound("turn")
-                if stored.running:
-                    raise Conflict(RUNNING_ELSEWHERE)
-                claimed = await self.reruns.claim(
-                    turn_id, list(stored.row["providers"]), [FUSE], stored.row["end_event_id"]
-                )
-                if not claimed:
-                    raise Conflict(RUNNING_ELSEWHERE)  # taken by another process just now
-                turn = self.reruns.rebuild(stored)
-            assert turn is not None
-            chosen = choose_sources(sources_of_turn(turn), answers)
-            turn.log.reopen()
-            self.table.keep(turn_id)
-            if self.bus is not None:
-                self.bus.reopened(turn_id)
-            return await self._launch(turn, judge, model, chosen, prompt, instructions)
-        except BaseException:
-            self.limits.release(owner)
-            if claimed and turn_id not in self.table.running_legs:
-                await Q.end_rerun.execute(self.pool, id=turn_id)  # nothing runs: finished again
-            raise
-        finally:
-            self.table.starting -= 1
+            return await self.claims.ask_owner(turn_id, [], False, owner, fuse=ask)
+
+        def providers_of(current: Turn | StoredTurn) -> list[dict]:
+            return entries(current) if isinstance(current, Turn) else list(current.row["providers"])
+
+        async with self.claims.finished(turn_id, turn, owner, [FUSE], providers_of) as claimed:
+            chosen = choose_sources(sources_of_turn(claimed), answers)
+            self.claims.reopened(claimed)
+            return await self._launch(claimed, judge, model, chosen, prompt, instructions)
 
     def judge(self, entry: str) -> tuple[Provider, str]:
         """The judge ``provider[:model]``: an enabled provider and a model it may use (422)."""

@@ -23,7 +23,14 @@ class FuseState(LegState):
     fused_from: tuple[int, ...] = ()  # the message ids of the answers it drew on
 
     def start_data(self) -> dict:
-        return {"provider": FUSE, "judge": self.judge, "model": self.model}
+        # The sources too: a process that takes the turn over from its stream stores the
+        # fusion cut short with them (gateway.bus.takeover).
+        return {
+            "provider": FUSE,
+            "judge": self.judge,
+            "model": self.model,
+            "fused_from": list(self.fused_from),
+        }
 
 
 def providers_only(legs: Mapping[str, LegState]) -> dict[str, LegState]:
