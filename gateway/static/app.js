@@ -27,6 +27,7 @@
 //   popover.js     the popover pattern (a button and its panel)
 //   retry.js       Retry on each column and Add model on each turn (live or past)
 //   branches.js    ‹ 1/2 › on an edited prompt and on a retried answer, Edit on a prompt
+//                  (its text, and which models answer it)
 //   status.js      the status event in words ("retrying 2/3 in 1 s")
 //   drawer.js      showing and hiding the sidebar
 //   notice.js      the notice above the composer
