@@ -126,12 +126,15 @@ async def test_one_turn_shared_from_its_own_button(gateway, page, browser, artif
         await expect(page.locator("#turns > .turn .prompt-text").last).to_have_text(prompt)
         for provider in ("claude", "chatgpt"):
             await status_is(page, provider, "complete")
+        await expect(page.locator("#stop-all")).to_be_hidden()  # ended: the next may be asked
+        await expect(page.locator("#send")).to_be_enabled()
     first = page.locator("#turns > .turn").first
     moon = await first.locator('.answer[data-provider="claude"] .answer-text').text_content()
     turn_id = await first.get_attribute("data-turn-id")
 
     # By keyboard: the first turn's Share opens the one dialog with that question chosen.
     share = first.get_by_role("button", name="Share this question")
+    await expect(share).to_be_visible()
     await share.focus()
     await page.keyboard.press("Enter")
     await expect(page.locator("#share-dialog")).to_be_visible()
