@@ -1,9 +1,10 @@
 // Which models to ask: one chip per provider, with its health dot (explained in words); the
 // Models popover, which lists each provider's models by name; and the note on how many are
-// simulated. The same chips choose which models answer an edited prompt (choiceChips). The choice is remembered in localStorage, unless ?models= in the URL makes it:
+// simulated. The choice is remembered in localStorage, unless ?models= in the URL makes it:
 // ?models=claude:x+tokens=5,chatgpt picks the providers and pins their models (simulator knobs
 // ride on the model name, as in the API). A comma followed by something that is not a provider
-// name belongs to the model before it.
+// name belongs to the model before it. The same chips choose which models answer an edited
+// prompt (choiceChips), as a choice of its own.
 
 import { listProviders } from "./api.js";
 import { byId, h } from "./dom.js";

@@ -14,7 +14,7 @@ function shareButton(view) {
     "button",
     {
       type: "button",
-      class: "button-small share-turn",
+      class: "button-small turn-share",
       "aria-label": "Share this question",
       "aria-haspopup": "dialog",
       hidden: true,
