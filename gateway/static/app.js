@@ -27,11 +27,13 @@
 //   popover.js     the popover pattern (a button and its panel)
 //   retry.js       Retry on each column and Add model on each turn (live or past)
 //   branches.js    ‹ 1/2 › on an edited prompt and on a retried answer, Edit on a prompt
+//                  (its text, and which models answer it)
 //   status.js      the status event in words ("retrying 2/3 in 1 s")
 //   drawer.js      showing and hiding the sidebar
 //   notice.js      the notice above the composer
 //   signin.js      the sign-in form when the gateway has client keys, who is signed in
 //   share-link.js  Share: a read-only link to the conversation, a question or the leaderboard
+//   turn-share.js  Share on each finished turn: that dialog, its question chosen
 //   api.js, dom.js the API client, DOM building
 //   markdown.js, markdown-inline.js   the Markdown renderer (incremental; never HTML)
 
@@ -54,6 +56,7 @@ import { on, state } from "./state.js";
 import { initTheme } from "./theme.js";
 import { bindTurnSettings } from "./turn-settings.js";
 import "./branches.js"; // branches and runs, Edit: a turn extension
+import "./turn-share.js"; // each turn's Share, after Edit in its bar: a turn extension
 import "./prompt-extras.js"; // a prompt's images and settings: a turn extension
 import "./reasoning.js"; // each answer's reasoning: a turn extension
 import "./vote.js"; // the vote under blind turns: a turn extension

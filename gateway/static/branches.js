@@ -11,7 +11,8 @@
 
 import { api, getTurn } from "./api.js";
 import { h } from "./dom.js";
-import { reportError } from "./notice.js";
+import { reportError, showNotice } from "./notice.js";
+import { choiceChips } from "./picker.js";
 import { emit, state } from "./state.js";
 import { openConversation } from "./transcript.js";
 import { turnExtensions } from "./turn.js";
@@ -109,6 +110,9 @@ function syncPrompt(view) {
   view.branchEls.edit.hidden = !(view.turnId && view.ended && state.conversationId) || view.editing;
 }
 
+// Edit: the prompt in a text box and, under it, which models answer (the composer's chips, as
+// a choice of their own: the edited turn's models ticked). A blind turn before its vote is
+// asked again of the same models, still blind: ticking them would say who they are.
 function startEditing(view) {
   view.editing = true;
   const promptBox = view.promptEl.closest(".prompt");
@@ -118,11 +122,12 @@ function startEditing(view) {
     rows: "3",
   });
   field.value = view.promptEl.textContent;
+  const models = view.sealed ? null : choiceChips(modelsOf(view), "Models to answer it");
   const stop = () => {
     view.editing = false;
     form.remove();
     view.promptEl.hidden = false;
-    syncPrompt(view);
+    view.changed(); // the buttons beside the prompt come back, every module's
   };
   const form = h(
     "form",
@@ -132,13 +137,21 @@ function startEditing(view) {
         event.preventDefault();
         const prompt = field.value;
         if (!prompt.trim()) return;
-        sendEdit(view, prompt, stop);
+        const asked = models ? models.requests() : null;
+        if (asked && !asked.length) {
+          showNotice("Choose at least one model to ask.");
+          return;
+        }
+        sendEdit(view, prompt, changedModels(view, asked), stop);
       },
       onkeydown: (event) => {
-        if (event.key === "Escape") stop();
+        if (event.key !== "Escape") return;
+        event.preventDefault(); // a Cancel, not a Stop of a turn running meanwhile
+        stop();
       },
     },
     field,
+    models ? models.el : h("p", { class: "edit-note" }, "The same models answer it, still blind."),
     h(
       "div",
       { class: "edit-actions" },
@@ -148,15 +161,34 @@ function startEditing(view) {
   );
   view.promptEl.hidden = true;
   promptBox.insertBefore(form, view.promptBar);
-  syncPrompt(view);
+  view.changed(); // the form's Send and Cancel stand in for every module's prompt buttons
   field.focus();
 }
 
-async function sendEdit(view, prompt, stop) {
+// The edited turn's providers and their models, {provider: model}: what the edit asks unless
+// changed. (A revealed blind turn's columns know theirs too.)
+function modelsOf(view) {
+  const models = {};
+  for (const column of view.columns.values()) {
+    if (column.provider) models[column.provider] = column.model || "";
+  }
+  return models;
+}
+
+// The models to send: none (the gateway asks the edited turn's own, with their models) when
+// the same providers are ticked and none was added.
+function changedModels(view, asked) {
+  if (!asked) return null;
+  const before = Object.keys(modelsOf(view)).sort().join();
+  const after = asked.map((request) => request.split(":")[0]).sort().join();
+  return before === after ? null : asked;
+}
+
+async function sendEdit(view, prompt, models, stop) {
   const id = state.conversationId;
   let created;
   try {
-    created = await api("POST", `${turnPath(view.turnId)}/edit`, { prompt });
+    created = await api("POST", `${turnPath(view.turnId)}/edit`, models ? { prompt, models } : { prompt });
   } catch (error) {
     reportError(error);
     return;

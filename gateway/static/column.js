@@ -158,7 +158,10 @@ export class AnswerColumn {
   }
 
   setModel(model, simulated) {
-    if (model) this.modelEl.textContent = model;
+    if (model) {
+      this.model = model; // what asking it again names (an edit's chips)
+      this.modelEl.textContent = model;
+    }
     if (simulated != null) this.simulated = simulated;
     const sealed = this.turn.sealed;
     this.simEl.hidden = !(this.simulated && !sealed);

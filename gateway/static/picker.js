@@ -3,7 +3,8 @@
 // simulated. The choice is remembered in localStorage, unless ?models= in the URL makes it:
 // ?models=claude:x+tokens=5,chatgpt picks the providers and pins their models (simulator knobs
 // ride on the model name, as in the API). A comma followed by something that is not a provider
-// name belongs to the model before it.
+// name belongs to the model before it. The same chips choose which models answer an edited
+// prompt (choiceChips), as a choice of its own.
 
 import { listProviders } from "./api.js";
 import { byId, h } from "./dom.js";
@@ -130,44 +131,75 @@ function choose(name, on) {
   if (on) selected.add(name);
   else selected.delete(name);
   remember(CHOICE_KEY, [...selected]);
-  for (const box of document.querySelectorAll(`input[type=checkbox][value="${CSS.escape(name)}"]`)) {
-    box.checked = on;
+  // The chips and the Models popover agree; an edited prompt's chips are a choice of their own.
+  for (const list of [els.chips, els.models]) {
+    for (const box of list.querySelectorAll(`input[type=checkbox][value="${CSS.escape(name)}"]`)) {
+      box.checked = on;
+    }
   }
+}
+
+// One provider's chip: its checkbox, health dot, name, model (when not its default) and the
+// simulated tag. The composer's chips and an edited prompt's (choiceChips) are made here.
+function chip(p, checked, onchange) {
+  return h(
+    "label",
+    { class: "chip", dataset: { provider: p.name } },
+    h("input", { type: "checkbox", name: "provider", value: p.name, checked, onchange }),
+    healthDot(p.health),
+    h("span", { class: "chip-name" }, displayName(p.name)),
+    h("span", { class: "chip-model", hidden: true }),
+    p.simulated ? h("span", { class: "tag tag-sim" }, "simulated") : null,
+  );
 }
 
 function renderChips() {
   const chips = providers().map((p) =>
-    h(
-      "label",
-      { class: "chip", dataset: { provider: p.name } },
-      h("input", {
-        type: "checkbox",
-        name: "provider",
-        value: p.name,
-        checked: selected.has(p.name),
-        onchange: (event) => choose(p.name, event.target.checked),
-      }),
-      healthDot(p.health),
-      h("span", { class: "chip-name" }, displayName(p.name)),
-      h("span", { class: "chip-model", hidden: true }),
-      p.simulated ? h("span", { class: "tag tag-sim" }, "simulated") : null,
-    ),
+    chip(p, selected.has(p.name), (event) => choose(p.name, event.target.checked)),
   );
   els.chips.replaceChildren(...chips);
   showPinned();
   watchChipOverflow();
 }
 
+// Chips for a choice of its own (an edited prompt's models), not the composer's: `chosen`,
+// {provider: model}, are ticked with those models; a provider ticked later asks the model the
+// composer would. requests() says how POST /turns/{id}/edit names them, in the usual order.
+export function choiceChips(chosen, legend) {
+  const models = new Map(
+    providers().map((p) => [p.name, chosen[p.name] || (pinned.get(p.name) || "").trim() || p.model]),
+  );
+  const chips = providers().map((p) => {
+    const el = chip(p, p.name in chosen, null);
+    nameModel(el, p, models.get(p.name));
+    return el;
+  });
+  const el = h(
+    "fieldset",
+    { class: "choice-chips" },
+    h("legend", { class: "choice-legend" }, legend),
+    h("div", { class: "chips" }, ...chips),
+  );
+  const requests = () =>
+    providers()
+      .filter((p) => el.querySelector(`input[value="${CSS.escape(p.name)}"]`).checked)
+      .map((p) => (models.get(p.name) === p.model ? p.name : `${p.name}:${models.get(p.name)}`));
+  return { el, requests };
+}
+
 // A chip names its model when it is not the provider's default.
 function showPinned() {
   for (const p of providers()) {
-    const chip = els.chips.querySelector(`.chip[data-provider="${CSS.escape(p.name)}"]`);
-    const model = (pinned.get(p.name) || "").trim();
-    const label = chip.querySelector(".chip-model");
-    label.textContent = model;
-    label.hidden = !model || model === p.model;
-    chip.title = `${displayName(p.name)}: ${model || p.model} · ${HEALTH[p.health] || p.health}`;
+    const el = els.chips.querySelector(`.chip[data-provider="${CSS.escape(p.name)}"]`);
+    nameModel(el, p, (pinned.get(p.name) || "").trim());
   }
+}
+
+function nameModel(el, p, model) {
+  const label = el.querySelector(".chip-model");
+  label.textContent = model;
+  label.hidden = !model || model === p.model;
+  el.title = `${displayName(p.name)}: ${model || p.model} · ${HEALTH[p.health] || p.health}`;
 }
 
 // On a phone the chips are one row that scrolls sideways: say so while some are out of view.

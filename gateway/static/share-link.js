@@ -1,5 +1,5 @@
-// Share: the topbar's link button (a conversation) and the leaderboard's Share… open one
-// dialog that makes a read-only link (POST …/share), shows it with Copy, and stops sharing
+// Share: the topbar's link button (a conversation), each turn's Share (turn-share.js: one
+// question) and the leaderboard's Share… open one dialog that makes a read-only link (POST …/share), shows it with Copy, and stops sharing
 // (DELETE …/share: every link of that conversation, or of the leaderboard). The link is shown
 // once, as the gateway answers it: only its hash is kept there.
 
@@ -37,10 +37,12 @@ function say(text) {
   els.status.textContent = text;
 }
 
+// next.turnId: the question chosen in "What to share" (a turn's own Share), else the whole
+// conversation.
 async function openFor(next) {
   target = next;
   const board = target.kind === "leaderboard";
-  els.title.textContent = board ? "Share the leaderboard" : "Share this conversation";
+  els.title.textContent = board ? "Share the leaderboard" : conversationTitle(next.turnId);
   els.conversationFields.hidden = board;
   els.boardFields.hidden = !board;
   els.result.hidden = true;
@@ -48,11 +50,34 @@ async function openFor(next) {
   say("");
   emit("view", { name: "share" });
   if (!els.dialog.open) els.dialog.showModal();
-  if (!board) await listTurns();
+  if (!board) {
+    // No link until the list is there: Create would otherwise share what the select says
+    // before the question asked for is in it (the whole conversation).
+    els.create.disabled = true;
+    const listed = await listTurns();
+    if (target !== next) return; // opened again meanwhile
+    els.what.value = next.turnId || "";
+    if (els.what.value === (next.turnId || "")) {
+      els.create.disabled = false;
+    } else {
+      // Never the whole conversation in its place: the reader chooses what else to share.
+      els.what.selectedIndex = -1;
+      if (listed) say("That question is no longer in this conversation: choose what to share.");
+    }
+  }
   await countLinks();
 }
 
-// "What to share": the whole conversation, or one of its questions.
+// A turn's Share: the same dialog, that question chosen.
+export function shareTurn(conversationId, turnId) {
+  return openFor({ kind: "conversation", id: conversationId, turnId });
+}
+
+// The title says what "What to share" says: the conversation, or one question of it.
+const conversationTitle = (turnId) => (turnId ? "Share this question" : "Share this conversation");
+
+// "What to share": the whole conversation, or one of its questions; false if they could not be
+// listed.
 async function listTurns() {
   els.what.replaceChildren(h("option", { value: "" }, "The whole conversation"));
   try {
@@ -62,8 +87,10 @@ async function listTurns() {
       const text = plainText(m.content).slice(0, 60);
       els.what.append(h("option", { value: m.turn_id }, `Question ${i + 1} only: ${text}`));
     });
+    return true;
   } catch (error) {
     say(error.message);
+    return false;
   }
 }
 
@@ -144,6 +171,10 @@ export function bindShare() {
   els.create.addEventListener("click", createLink);
   els.revoke.addEventListener("click", revokeLinks);
   els.copy.addEventListener("click", copyLink);
+  els.what.addEventListener("change", () => {
+    els.title.textContent = conversationTitle(els.what.value);
+    els.create.disabled = false; // chosen now, if a turn's Share found its question gone
+  });
   els.dialog.addEventListener("click", (event) => {
     if (event.target === els.dialog) els.dialog.close();
   });

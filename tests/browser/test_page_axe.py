@@ -1,8 +1,9 @@
 """No barriers, in Chromium: axe-core (npm's, pinned in tests/browser and installed by `make
 test`) finds no violation on the page's screens in either colour scheme (the first view, a
 finished five-way turn, three turns, a blind turn before and after its vote, the leaderboard,
-the popovers and the help, a phone, a turn with a fused answer and its menu); and the keyboard:
-a skip link, one Tab stop per list of conversations, and the shortcuts the help lists."""
+the popovers and the help, a phone, a turn with a fused answer and its menu, a prompt edited
+with its models, the share dialog opened from a turn); and the keyboard: a skip link, one Tab
+stop per list of conversations, and the shortcuts the help lists."""
 
 from __future__ import annotations
 
@@ -92,7 +93,7 @@ async def test_no_axe_violations_on_the_desktop_screens(gateway, page, axe_sourc
 
 
 @pytest.mark.parametrize("context", [PHONE], indirect=True)
-async def test_no_axe_violations_on_a_phone(gateway, page, axe_source):
+async def test_no_axe_violations_on_a_phone(gateway, page, axe_source, artifacts_dir):
     found: dict[str, list[str]] = {}
     await open_page(page, f"{gateway.url}/?models=claude:m+tokens=40,chatgpt,perplexity")
     await check(page, axe_source, "phone, first view", found)
@@ -100,6 +101,19 @@ async def test_no_axe_violations_on_a_phone(gateway, page, axe_source):
     for provider in ("claude", "chatgpt", "perplexity"):
         await status_is(page, provider, "complete")
     await check(page, axe_source, "phone, a turn", found)
+    turn = last_turn(page)
+    await turn.get_by_role("button", name="Edit this prompt").click()
+    await expect(turn.get_by_role("group", name="Models to answer it")).to_be_visible()
+    await page.screenshot(path=artifacts_dir / "phone-edit-with-models.png")
+    await check(page, axe_source, "phone, editing a prompt and its models", found)
+    await turn.get_by_role("button", name="Cancel").click()
+    await turn.get_by_role("button", name="Share this question").click()
+    await expect(page.locator("#share-dialog-title")).to_have_text("Share this question")
+    await expect(page.locator("#share-create")).to_be_enabled()
+    await page.screenshot(path=artifacts_dir / "phone-share-one-turn.png")
+    await check(page, axe_source, "phone, sharing one question", found)
+    await page.get_by_role("button", name="Close").click()
+    await expect(page.locator("#share-dialog")).to_be_hidden()
     await page.click("#menu-toggle")
     await page.locator("#sidebar").wait_for(state="visible")
     await check(page, axe_source, "phone, the menu", found)
@@ -189,6 +203,15 @@ async def test_no_axe_violations_on_sharing(gateway, page, browser, axe_source):
     await expect(page.locator("#share-result")).to_be_visible()
     await check(page, axe_source, "the share dialog", found)
     conversation_link = await page.locator("#share-url").input_value()
+    await page.locator("#share-close").click()
+    await (
+        page.locator("#turns > .turn")
+        .first.get_by_role("button", name="Share this question")
+        .click()
+    )
+    await expect(page.locator("#share-dialog-title")).to_have_text("Share this question")
+    await expect(page.locator("#share-create")).to_be_enabled()
+    await check(page, axe_source, "the share dialog, one question", found)
     async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as http:
         board = await http.post(f"{API}/leaderboard/share", json={"live": True})
         board_link = board.json()["url"]
@@ -254,5 +277,7 @@ async def test_no_axe_violations_on_the_pagers_and_the_edit_form(gateway, page, 
     await check(page, axe_source, "the branch and run pagers", found)
     await last_turn(page).locator(".edit-prompt").click()
     await expect(last_turn(page).locator(".edit-field")).to_be_focused()
-    await check(page, axe_source, "editing a prompt", found)
+    models = last_turn(page).get_by_role("group", name="Models to answer it")
+    await models.locator('input[value="grok"]').check()  # the edit's own choice of models
+    await check(page, axe_source, "editing a prompt and its models", found)
     assert not found, found

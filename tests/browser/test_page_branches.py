@@ -134,3 +134,82 @@ async def test_a_search_match_on_another_branch_opens_that_branch(gateway, page)
     await hits.first.locator(".conv-open").click()
     await expect(prompt_of(last_turn(page))).to_have_text("Tell me about walruses")
     await expect(branch_count(last_turn(page))).to_have_text("1/2")
+
+
+def providers_of(turn):
+    return turn.locator(".answer").evaluate_all("(els) => els.map((el) => el.dataset.provider)")
+
+
+async def test_an_edit_can_change_which_models_answer(gateway, page, artifacts_dir):
+    await open_page(page, f"{gateway.url}/?models=claude,chatgpt")
+    await ask(page, "Which models?")
+    await answered(page, "claude", "chatgpt")
+    turn = last_turn(page)
+    await turn.get_by_role("button", name="Edit this prompt").click()
+    form = turn.locator(".edit-form")
+    await expect(turn.locator(".edit-field")).to_be_focused()
+    # The edited turn's models are ticked; the composer's chips are a choice of their own.
+    chips = form.get_by_role("group", name="Models to answer it")
+    box = {p: chips.locator(f'input[value="{p}"]') for p in ("claude", "chatgpt", "gemini")}
+    await expect(box["claude"]).to_be_checked()
+    await expect(box["chatgpt"]).to_be_checked()
+    await expect(box["gemini"]).not_to_be_checked()
+    await page.keyboard.press("Tab")  # from the text to the first chip, by keyboard
+    await expect(box["claude"]).to_be_focused()
+    await page.keyboard.press("Tab")
+    await expect(box["chatgpt"]).to_be_focused()
+    await page.keyboard.press("Space")  # chatgpt out
+    await expect(box["chatgpt"]).not_to_be_checked()
+    await page.keyboard.press("Tab")
+    await expect(box["gemini"]).to_be_focused()
+    await page.keyboard.press("Space")  # gemini in
+    await expect(page.locator('#providers input[value="chatgpt"]')).to_be_checked()
+    await expect(page.locator('#providers input[value="gemini"]')).not_to_be_checked()
+    await turn.locator(".edit-field").fill("Which models now?")
+    await page.screenshot(path=artifacts_dir / "edit-with-models.png")
+    await form.get_by_role("button", name="Send").click()
+
+    edited = last_turn(page)
+    await expect(prompt_of(edited)).to_have_text("Which models now?")
+    await answered(page, "claude", "gemini")
+    assert await providers_of(edited) == ["claude", "gemini"]
+    for provider in ("claude", "gemini"):
+        assert await answer(page, provider).locator(".answer-text").text_content() == expected(
+            provider, "Which models now?"
+        )
+    await expect(branch_count(edited)).to_have_text("2/2")
+    await reload(page)  # as stored, not only as streamed
+    await expect(prompt_of(last_turn(page))).to_have_text("Which models now?")
+    assert await providers_of(last_turn(page)) == ["claude", "gemini"]
+
+    await last_turn(page).get_by_role("button", name="Previous branch").click()
+    original = last_turn(page)
+    await expect(prompt_of(original)).to_have_text("Which models?")
+    await expect(branch_count(original)).to_have_text("1/2")
+    assert await providers_of(original) == ["claude", "chatgpt"]
+    for provider in ("claude", "chatgpt"):
+        await status_is(page, provider, "complete")
+        assert await answer(page, provider).locator(".answer-text").text_content() == expected(
+            provider, "Which models?"
+        )
+
+
+async def test_an_edit_of_a_blind_turn_before_its_vote_names_no_model(gateway, page):
+    await open_page(page, f"{gateway.url}/?models=claude,chatgpt")
+    await page.check("#blind")
+    await ask(page, "Who are you?")
+    await expect(page.locator('.vote-button[data-vote="A"]')).to_be_enabled()
+    turn = last_turn(page)
+    await turn.get_by_role("button", name="Edit this prompt").click()
+    await expect(turn.locator(".edit-field")).to_be_focused()
+    await expect(turn.locator(".edit-form")).to_contain_text("still blind")
+    await expect(turn.locator(".edit-form input[type=checkbox]")).to_have_count(0)
+    await expect(turn.locator(".edit-form")).not_to_contain_text("Claude")
+    await turn.locator(".edit-field").fill("Who are you, then?")
+    await turn.locator(".edit-send").click()
+    edited = last_turn(page)
+    await expect(prompt_of(edited)).to_have_text("Who are you, then?")
+    # Asked of the same two, blind: labelled columns, named by nobody.
+    await expect(edited.locator(".vote-button[data-vote='A']")).to_be_enabled()
+    await expect(edited.locator(".answer")).to_have_count(2)
+    await expect(edited.locator(".answer[data-provider]")).to_have_count(0)

@@ -117,3 +117,83 @@ async def test_a_shared_blind_turn_shows_its_answers_only_once_voted(gateway, br
             await expect(withheld).to_have_count(0)
         finally:
             await stranger.close()
+
+
+async def test_one_turn_shared_from_its_own_button(gateway, page, browser, artifacts_dir):
+    await open_page(page, f"{gateway.url}/?models={MODELS}")
+    for prompt in ("First, the moon", "Then, the sun"):
+        await ask(page, prompt)
+        await expect(page.locator("#turns > .turn .prompt-text").last).to_have_text(prompt)
+        for provider in ("claude", "chatgpt"):
+            await status_is(page, provider, "complete")
+        await expect(page.locator("#stop-all")).to_be_hidden()  # ended: the next may be asked
+        await expect(page.locator("#send")).to_be_enabled()
+    first = page.locator("#turns > .turn").first
+    moon = await first.locator('.answer[data-provider="claude"] .answer-text').text_content()
+    turn_id = await first.get_attribute("data-turn-id")
+
+    # By keyboard: the first turn's Share opens the one dialog with that question chosen.
+    share = first.get_by_role("button", name="Share this question")
+    await expect(share).to_be_visible()
+    await share.focus()
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#share-dialog")).to_be_visible()
+    await expect(page.locator("#share-what")).to_have_value(turn_id)
+    await expect(page.locator("#share-dialog-title")).to_have_text("Share this question")
+    await expect(page.locator("#share-create")).to_be_enabled()
+    await page.screenshot(path=artifacts_dir / "share-one-turn.png")
+    await page.click("#share-create")
+    await expect(page.locator("#share-result")).to_be_visible()
+    url = await page.locator("#share-url").input_value()
+
+    stranger = await browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        view = await stranger.new_page()
+        await open_page(view, url)
+        await expect(view.locator(".share-turn")).to_have_count(1)
+        await expect(view.locator(".share-prompt-text")).to_have_text("First, the moon")
+        shown = view.locator('.share-answer[data-provider="claude"] .share-text')
+        await expect(shown).to_have_text(moon.strip())
+        assert "Then, the sun" not in await view.content()
+
+        # Stopped: the link answers the 404 of a link that never existed, page and JSON alike.
+        await page.click("#share-revoke")
+        await expect(page.locator("#share-status")).to_contain_text("Stopped sharing")
+        response = await view.goto(url)
+        assert response.status == 404
+        await view.wait_for_selector("html[data-ready]")
+        await expect(view.locator("#share-title")).to_have_text("Not shared")
+        assert "the moon" not in await view.content()
+        async with httpx.AsyncClient() as anyone:
+            accept = {"accept": "application/json"}
+            revoked = await anyone.get(url, headers=accept)
+            base, token = url.rsplit("/", 1)
+            never = await anyone.get(f"{base}/{'A' * len(token)}", headers=accept)
+        assert (revoked.status_code, revoked.content) == (404, never.content)
+        assert never.status_code == 404
+    finally:
+        await stranger.close()
+
+
+async def test_a_blind_turn_shared_from_its_button_names_no_model_before_the_vote(
+    gateway, page, browser
+):
+    await open_page(page, f"{gateway.url}/?models={MODELS}")
+    await page.check("#blind")
+    await ask(page, PROMPT)
+    await expect(page.locator('.vote-button[data-vote="A"]')).to_be_enabled()
+    await page.get_by_role("button", name="Share this question").click()
+    await expect(page.locator("#share-create")).to_be_enabled()
+    await page.click("#share-create")
+    await expect(page.locator("#share-result")).to_be_visible()
+    url = await page.locator("#share-url").input_value()
+    stranger = await browser.new_context()
+    try:
+        view = await stranger.new_page()
+        await open_page(view, url)
+        await expect(view.locator('.share-answer[data-withheld="true"]')).to_have_count(2)
+        content = await view.content()
+        for name in ("claude", "Claude", "chatgpt", "ChatGPT", "gpt-5.5", "sonnet"):
+            assert name not in content, name
+    finally:
+        await stranger.close()
