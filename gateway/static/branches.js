@@ -142,7 +142,11 @@ function startEditing(view) {
           showNotice("Choose at least one model to ask.");
           return;
         }
-        sendEdit(view, prompt, changedModels(view, asked), stop);
+        if (form.dataset.sending) return; // one new branch per edit, however often Send is hit
+        form.dataset.sending = "true";
+        sendEdit(view, prompt, changedModels(view, asked), stop).finally(() => {
+          delete form.dataset.sending;
+        });
       },
       onkeydown: (event) => {
         if (event.key !== "Escape") return;

@@ -85,6 +85,23 @@ async def test_edit_a_prompt_and_page_between_branches(gateway, page):
     )
 
 
+async def test_send_pressed_twice_makes_one_branch(gateway, page):
+    await open_page(page, f"{gateway.url}/?models=claude")
+    await ask(page, "A question")
+    await answered(page, "claude")
+    turn = last_turn(page)
+    await turn.locator(".edit-prompt").click()
+    await turn.locator(".edit-field").fill("A question, edited")
+    # Two presses before the first is answered: one branch, not two.
+    await turn.locator(".edit-form").evaluate(
+        "(form) => { form.requestSubmit(); form.requestSubmit(); }"
+    )
+    await expect(prompt_of(last_turn(page))).to_have_text("A question, edited")
+    await answered(page, "claude")
+    await reload(page)
+    await expect(branch_count(last_turn(page))).to_have_text("2/2")
+
+
 async def test_retry_an_answer_and_page_between_runs(gateway, page):
     # A 400 is not retried by the gateway itself; fail_times=1: the retry answers.
     models = "claude,chatgpt:gpt-5.5+fault=status,status=400,fail_times=1"

@@ -170,6 +170,13 @@ async def open_page(page, url: str) -> None:
 
 
 async def ask(page, prompt: str) -> None:
+    """Ask as a reader does: once Send is there to press. While a turn runs, Send is hidden
+    (Stop all stands in its place) and a question is refused with a notice; a test that asked
+    as soon as the answers were complete, before the turn's end, lost its question now and then."""
+    from playwright.async_api import expect
+
+    await expect(page.locator("#send")).to_be_visible(timeout=WAIT)
+    await expect(page.locator("#send")).to_be_enabled(timeout=WAIT)
     await page.fill("#prompt", prompt)
     await page.press("#prompt", "Enter")
 
