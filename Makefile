@@ -39,10 +39,14 @@ $(AXE): tests/browser/package.json tests/browser/package-lock.json
 		npm ci --prefix tests/browser --no-audit --no-fund --silent && touch $@; \
 	else echo "npm not found: the page's accessibility checks will be skipped"; fi
 
+# Over pytest-xdist's workers (TEST_WORKERS=0: in one process). worksteal, not loadfile:
+# loadfile groups tests by node id, and schemathesis gives every operation of the fuzz test
+# the same one, so all but one of them would silently not run.
+TEST_WORKERS ?= 3
 test: $(VENV)/.installed-test $(AXE)
 	$(BIN)/ruff check gateway providers storage tests
 	$(BIN)/mypy
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 # mypy over gateway/, providers/ and storage/, as configured in pyproject.toml ([tool.mypy]).
 typecheck: $(VENV)/.installed-test

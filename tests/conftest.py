@@ -30,7 +30,8 @@ from tests.support.databases import (
 )
 from tests.support.gateways import make_settings, start_gateway
 from tests.support.no_leftovers import (  # noqa: F401 (the hooks, found here by pytest)
-    SESSION_MARKER,
+    pytest_configure,
+    pytest_configure_node,
     pytest_sessionfinish,
     pytest_terminal_summary,
 )

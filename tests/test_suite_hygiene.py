@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.support import leftovers
-from tests.support.no_leftovers import SESSION_MARKER
+from tests.support.no_leftovers import SESSION_MARKER, WORKER_MARKER
 from tests.support.paths import ROOT
 from tests.support.processes import wait_for_exit
 
@@ -35,9 +35,15 @@ def reap(process: subprocess.Popen) -> None:
     process.wait(30)
 
 
-def test_the_marker_is_in_the_environment_children_inherit():
-    assert os.environ[leftovers.MARKER_ENV] == SESSION_MARKER
-    assert SESSION_MARKER.startswith(f"{os.getpid()}-")
+def test_the_marker_is_in_the_environment_children_inherit(request):
+    marker = os.environ[leftovers.MARKER_ENV]
+    workerinput = getattr(request.config, "workerinput", None)
+    if workerinput is None:
+        assert marker == SESSION_MARKER
+        assert marker.startswith(f"{os.getpid()}-")
+    else:  # an xdist worker: the controller's, which the controller checks for at the end
+        assert marker == workerinput[WORKER_MARKER]
+        assert marker.startswith(f"{os.getppid()}-")
 
 
 def test_a_marked_process_is_reported_and_killed():
@@ -112,7 +118,12 @@ def test_a_postgres_another_session_still_uses_is_not_a_leftover(tmp_path, monke
 
 
 INNER_CONFTEST = """
-from tests.support.no_leftovers import pytest_sessionfinish, pytest_terminal_summary  # noqa: F401
+from tests.support.no_leftovers import (  # noqa: F401
+    pytest_configure,
+    pytest_configure_node,
+    pytest_sessionfinish,
+    pytest_terminal_summary,
+)
 
 
 def pytest_addoption(parser):
@@ -161,8 +172,14 @@ def run_inner_session(tmp_path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_a_session_that_leaves_a_process_behind_fails(tmp_path):
-    finished = run_inner_session(tmp_path, "--leak")
+# In one process, and over pytest-xdist's workers as `make test` runs (a worker's processes
+# are the controller's to find, once every worker has exited).
+PARALLEL = pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+
+
+@PARALLEL
+def test_a_session_that_leaves_a_process_behind_fails(tmp_path, workers):
+    finished = run_inner_session(tmp_path, "--leak", *workers)
     output = finished.stdout + finished.stderr
     pid = int((tmp_path / "leaked.pid").read_text())
     try:
@@ -176,8 +193,9 @@ def test_a_session_that_leaves_a_process_behind_fails(tmp_path):
             os.kill(pid, signal.SIGKILL)
 
 
-def test_a_session_whose_processes_all_ended_passes(tmp_path):
-    finished = run_inner_session(tmp_path)
+@PARALLEL
+def test_a_session_whose_processes_all_ended_passes(tmp_path, workers):
+    finished = run_inner_session(tmp_path, *workers)
     output = finished.stdout + finished.stderr
     assert finished.returncode == 0, output
     assert "no process started by the tests outlived them" in output, output
