@@ -48,7 +48,7 @@ def install(version: str) -> str:
     return str(target)
 
 
-def test_the_bus_outlasts_quiet_periods_and_reconnects_with_the_oldest_redis_py():
+def test_the_bus_outlasts_quiet_periods_and_reconnects_with_the_oldest_redis_py(tmp_path):
     version = oldest_allowed()
     path = install(version)
     env = {
@@ -56,8 +56,11 @@ def test_the_bus_outlasts_quiet_periods_and_reconnects_with_the_oldest_redis_py(
         "PYTHONPATH": os.pathsep.join([path, str(ROOT)]),
         "MULTICHAT_TEST_REDIS_VERSION": version,
     }
+    # Its own --basetemp: pytest would otherwise make /tmp/pytest-of-<user> private again while
+    # other workers' tests use it (see test_suite_hygiene.run_inner_session).
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         "--basetemp", str(tmp_path / "inner-tmp"),
          "tests/test_event_bus.py", "-k", BUS_TESTS],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip

@@ -162,8 +162,23 @@ def run_inner_session(tmp_path, *args: str) -> subprocess.CompletedProcess[str]:
     (tmp_path / "conftest.py").write_text(INNER_CONFTEST)
     (tmp_path / "test_inner.py").write_text(INNER_TESTS)
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    # A --basetemp of its own: without one, pytest (xdist's controller at once) makes its
+    # temporary root, /tmp/pytest-of-<user>, private again (0700), and a PostgreSQL of a test
+    # running meanwhile, whose data is under it and which runs as another user when the suite
+    # runs as root (pgserver), can no longer reach its files.
+    inner_tmp = tmp_path / "inner-tmp"
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--basetemp",
+            str(inner_tmp),
+            *args,
+        ],
         cwd=tmp_path,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         capture_output=True,
