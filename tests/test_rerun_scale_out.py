@@ -4,6 +4,8 @@ those of a turn whose stream had expired before the retry."""
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 import redis.asyncio as aioredis
@@ -12,7 +14,7 @@ from gateway.bus.wire import stream_key
 from tests.support.cluster import RedisServer
 from tests.support.gateway_process import GatewayProcess
 from tests.support.sse_client import Stream, iter_events, read_turn_stream
-from tests.support.turn_helpers import API
+from tests.support.turn_helpers import API, eventually
 
 pytestmark = pytest.mark.cluster
 
@@ -38,6 +40,19 @@ def pair(tmp_path, database_url, sim, redis_server):
             gateway.stop()
 
 
+async def expire_stream(redis: aioredis.Redis, turn_id: str, end: int) -> None:
+    """Delete a finished turn's stream, as its retention would: once the owner has published
+    its end (a listener of the owner's memory can see the end before it is in Redis, and a
+    stream deleted then would start again at that end, which no expiry ever does)."""
+
+    async def holds_the_end() -> bool:
+        last = await redis.xrevrange(stream_key(turn_id), count=1)
+        return bool(last) and last[0][0] == f"{end}-0".encode()
+
+    await eventually(holds_the_end)
+    assert await redis.delete(stream_key(turn_id)) == 1
+
+
 async def test_a_retry_after_the_stream_expired_is_followed_live_from_another_process(
     pair, redis_server
 ):
@@ -55,7 +70,7 @@ async def test_a_retry_after_the_stream_expired_is_followed_live_from_another_pr
         end = first.events[-1].id
         redis = aioredis.from_url(redis_server.url)
         try:
-            assert await redis.delete(stream_key(turn_id)) == 1
+            await expire_stream(redis, turn_id, end)
         finally:
             await redis.aclose()
         slow = "claude:claude-sonnet-5+tokens=2000,gap=25"
@@ -65,6 +80,11 @@ async def test_a_retry_after_the_stream_expired_is_followed_live_from_another_pr
         assert retried.status_code == 202, retried.text
         assert retried.json()["last_event_id"] == end
 
+        # The owner's own listener, to compare with: from now, so that it reads the run live
+        # too (a finished turn's log lets its deltas go after the reconnect window).
+        owners_reading = asyncio.create_task(
+            read_turn_stream(client, f"{owner.url}{path}", after=end)
+        )
         stream = Stream()
         cancelled: list[httpx.Response] = []
         async with client.stream("GET", f"{other.url}{path}?last_event_id={end}") as response:
@@ -74,8 +94,7 @@ async def test_a_retry_after_the_stream_expired_is_followed_live_from_another_pr
                 if event.name == "delta" and not cancelled:
                     cancel = f"{owner.url}{API}/turns/{turn_id}/cancel"
                     cancelled.append(await client.post(cancel, json={"providers": ["claude"]}))
-        # What the owner's own listener gets of the run, to compare with.
-        _, owners = await read_turn_stream(client, f"{owner.url}{path}", after=end)
+        _, owners = await owners_reading
     assert source == "mirror"
     assert cancelled and cancelled[0].status_code == 200, cancelled
     ids = [e.id for e in stream.events]

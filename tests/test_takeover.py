@@ -54,6 +54,19 @@ async def read(client: httpx.AsyncClient, url: str, on_event=None) -> Stream:
     return stream
 
 
+async def expire_stream(redis: aioredis.Redis, turn_id: str, end: int) -> None:
+    """Delete a finished turn's stream, as its retention would: once the owner has published
+    its end (a listener of the owner's memory can see the end before it is in Redis, and a
+    stream deleted then would start again at that end, which no expiry ever does)."""
+
+    async def holds_the_end() -> bool:
+        last = await redis.xrevrange(stream_key(turn_id), count=1)
+        return bool(last) and last[0][0] == f"{end}-0".encode()
+
+    await eventually(holds_the_end)
+    assert await redis.delete(stream_key(turn_id)) == 1
+
+
 async def test_a_remote_listener_lives_through_fifteen_seconds_of_silence(pair):
     owner, other = pair
     async with httpx.AsyncClient(timeout=60) as client:
@@ -156,7 +169,7 @@ async def test_a_killed_owners_fusion_is_stored_with_all_it_had_sent(
         redis = aioredis.from_url(redis_server.url)
         try:
             if stream_expired:
-                assert await redis.delete(stream_key(turn_id)) == 1
+                await expire_stream(redis, turn_id, end)
             judge = "gemini:gemini-3.5-flash+tokens=400,gap=25"
             fused = await client.post(
                 f"{owner.url}{API}/turns/{turn_id}/fuse", json={"model": judge}
@@ -234,7 +247,7 @@ async def test_a_killed_owners_retry_is_stored_as_its_new_run(
         redis = aioredis.from_url(redis_server.url)
         try:
             if stream_expired:
-                assert await redis.delete(stream_key(turn_id)) == 1
+                await expire_stream(redis, turn_id, end)
             slow = "claude:claude-sonnet-5+tokens=400,gap=25"
             retried = await client.post(
                 f"{owner.url}{API}/turns/{turn_id}/retry", json={"providers": [slow]}
