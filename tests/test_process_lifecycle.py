@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.support.sse_client import Stream, iter_events
-from tests.support.turn_helpers import API, answers, eventually, rows
+from tests.support.turn_helpers import API, answers, eventually, rows, turn_state
 
 SLOW = "+tokens=400,gap=25"  # about ten seconds of answer: the signal always lands mid-turn
 
@@ -69,6 +69,63 @@ async def test_sigkill_keeps_the_text_up_to_the_last_checkpoint(processes, datab
     assert done[0].data["content"] == content
     left = await rows(database_url, "SELECT 1 FROM answer_checkpoints WHERE turn_id = $1", turn_id)
     assert left == [], "an interrupted turn's checkpoints are gone with it"
+
+
+async def test_sigkill_mid_retry_keeps_the_retry_as_its_new_run(processes, database_url, sim):
+    """A retry is a new run of an answer that already has a row: the next gateway stores the
+    retry cut short as that run (failed, interrupted, its checkpointed text), and the earlier
+    run stays as it was."""
+    env = {"DATABASE_URL": database_url, "SIMULATOR_URL": sim.url, "CHECKPOINT_INTERVAL": "0.2"}
+    first = processes(env)
+    async with httpx.AsyncClient(base_url=first.url, timeout=30) as client:
+        body = {"prompt": "retry, then crash", "models": ["claude", "chatgpt"]}
+        finished, response, events = await read_until(client, body, lambda s: False)
+        await response.aclose()
+        turn_id = finished.events[0].data["turn_id"]
+        before = finished.done("claude")
+        retried = await client.post(
+            f"{API}/turns/{turn_id}/retry",
+            json={"providers": [f"claude:claude-sonnet-5{SLOW}"]},
+        )
+        assert retried.status_code == 202, retried.text
+
+        async def checkpoint() -> str:
+            found = await rows(
+                database_url, "SELECT content FROM answer_checkpoints WHERE turn_id = $1", turn_id
+            )
+            return found[0]["content"] if found and len(found[0]["content"]) > 20 else ""
+
+        kept = await eventually(checkpoint, within=30)
+        first.signal(signal.SIGKILL)
+        first.wait()
+
+    await rows(database_url, "UPDATE turns SET lease_until = now() WHERE id = $1", turn_id)
+    second = processes(env)
+    stored = await rows(
+        database_url,
+        "SELECT id, provider, run, status, content, error_type, model FROM messages "
+        "WHERE turn_id = $1 AND role = 'assistant' ORDER BY provider, run",
+        turn_id,
+    )
+    by_run = {(r["provider"], r["run"]): r for r in stored}
+    assert sorted(by_run) == [("chatgpt", 0), ("claude", 0), ("claude", 1)]
+    assert by_run["claude", 0]["id"] == before["message_id"]
+    assert by_run["claude", 0]["content"] == before["content"], "the earlier run is untouched"
+    cut = by_run["claude", 1]
+    assert (cut["status"], cut["error_type"]) == ("failed", "interrupted")
+    assert cut["content"].startswith(kept), "the retry's checkpointed text is kept"
+    assert cut["model"] == f"claude-sonnet-5{SLOW}"
+    async with httpx.AsyncClient(base_url=second.url, timeout=30) as client:
+        async with client.stream("GET", f"{API}/turns/{turn_id}/events") as replay:
+            dones = {
+                e.data["provider"]: e.data async for e in iter_events(replay) if e.name == "done"
+            }
+        state = await turn_state(client, turn_id)
+    assert dones["claude"]["message_id"] == cut["id"], "the replay shows the retry, not run 0"
+    assert dones["claude"]["content"] == cut["content"]
+    (claude,) = [p for p in state["providers"] if p["provider"] == "claude"]
+    assert [(r["run"], r["status"]) for r in claude["runs"]] == [(0, "complete"), (1, "failed")]
+    assert claude["run"] == 0, "the history keeps the complete run"
 
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])

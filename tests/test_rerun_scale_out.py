@@ -1,15 +1,112 @@
 """Retry across gateway processes (Redis bus): a finished turn reopened by any process streams
-its new run to listeners on every process, those holding the old run's end in memory too."""
+its new run to listeners on every process, those holding the old run's end in memory too, and
+those of a turn whose stream had expired before the retry."""
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
+import redis.asyncio as aioredis
 
+from gateway.bus.wire import stream_key
+from tests.support.cluster import RedisServer
+from tests.support.gateway_process import GatewayProcess
 from tests.support.sse_client import Stream, iter_events, read_turn_stream
-from tests.support.turn_helpers import API
+from tests.support.turn_helpers import API, eventually
 
 pytestmark = pytest.mark.cluster
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    redis = RedisServer(tmp_path).start()
+    try:
+        yield redis
+    finally:
+        redis.stop()
+
+
+@pytest.fixture
+def pair(tmp_path, database_url, sim, redis_server):
+    """Two gateways with their default settings (a 5-minute stream retention) and Redis."""
+    env = {"DATABASE_URL": database_url, "SIMULATOR_URL": sim.url, "REDIS_URL": redis_server.url}
+    gateways = [GatewayProcess(tmp_path, env) for _ in range(2)]
+    try:
+        yield [gateway.wait_ready() for gateway in gateways]
+    finally:
+        for gateway in gateways:
+            gateway.stop()
+
+
+async def expire_stream(redis: aioredis.Redis, turn_id: str, end: int) -> None:
+    """Delete a finished turn's stream, as its retention would: once the owner has published
+    its end (a listener of the owner's memory can see the end before it is in Redis, and a
+    stream deleted then would start again at that end, which no expiry ever does)."""
+
+    async def holds_the_end() -> bool:
+        last = await redis.xrevrange(stream_key(turn_id), count=1)
+        return bool(last) and last[0][0] == f"{end}-0".encode()
+
+    await eventually(holds_the_end)
+    assert await redis.delete(stream_key(turn_id)) == 1
+
+
+async def test_a_retry_after_the_stream_expired_is_followed_live_from_another_process(
+    pair, redis_server
+):
+    """The retried turn's stream had expired (deleted here, as its retention would), so the
+    owner's new events alone would start it again; a mirror needs it from the turn's first
+    event. The listener on the other process must get the retry live: the retry would run for
+    a minute, and it ends only because that listener saw a delta and cancelled it."""
+    owner, other = pair
+    async with httpx.AsyncClient(timeout=60) as client:
+        body = {"prompt": "retry after the stream expired", "models": ["claude", "chatgpt"]}
+        created = (await client.post(f"{owner.url}{API}/turns", json=body)).json()
+        turn_id = created["turn_id"]
+        path = f"{API}/turns/{turn_id}/events"
+        _, first = await read_turn_stream(client, f"{owner.url}{path}")
+        end = first.events[-1].id
+        redis = aioredis.from_url(redis_server.url)
+        try:
+            await expire_stream(redis, turn_id, end)
+        finally:
+            await redis.aclose()
+        slow = "claude:claude-sonnet-5+tokens=2000,gap=25"
+        retried = await client.post(
+            f"{owner.url}{API}/turns/{turn_id}/retry", json={"providers": [slow]}
+        )
+        assert retried.status_code == 202, retried.text
+        assert retried.json()["last_event_id"] == end
+
+        # The owner's own listener, to compare with: from now, so that it reads the run live
+        # too (a finished turn's log lets its deltas go after the reconnect window).
+        owners_reading = asyncio.create_task(
+            read_turn_stream(client, f"{owner.url}{path}", after=end)
+        )
+        stream = Stream()
+        cancelled: list[httpx.Response] = []
+        async with client.stream("GET", f"{other.url}{path}?last_event_id={end}") as response:
+            assert response.status_code == 200
+            source = response.headers["x-multichat-source"]
+            async for event in iter_events(response, stream):
+                if event.name == "delta" and not cancelled:
+                    cancel = f"{owner.url}{API}/turns/{turn_id}/cancel"
+                    cancelled.append(await client.post(cancel, json={"providers": ["claude"]}))
+        _, owners = await owners_reading
+    assert source == "mirror"
+    assert cancelled and cancelled[0].status_code == 200, cancelled
+    ids = [e.id for e in stream.events]
+    assert ids == list(range(end + 1, end + 1 + len(ids))), "in order, no gap, no duplicate"
+    names = [e.name for e in stream.events]
+    assert names[-2:] == ["done", "end"] and names.count("done") == 1, names
+    assert names.index("start") < names.index("delta"), names  # seen live, before the done
+    done = stream.done("claude")
+    assert done["status"] == "cancelled" and done["content"] == stream.text("claude")
+    assert [(e.id, e.name, e.data) for e in stream.events] == [
+        (e.id, e.name, e.data) for e in owners.events
+    ], "every event the owner's listener got"
 
 
 async def test_a_retry_on_another_process_reaches_listeners_everywhere(cluster):

@@ -54,6 +54,19 @@ async def read(client: httpx.AsyncClient, url: str, on_event=None) -> Stream:
     return stream
 
 
+async def expire_stream(redis: aioredis.Redis, turn_id: str, end: int) -> None:
+    """Delete a finished turn's stream, as its retention would: once the owner has published
+    its end (a listener of the owner's memory can see the end before it is in Redis, and a
+    stream deleted then would start again at that end, which no expiry ever does)."""
+
+    async def holds_the_end() -> bool:
+        last = await redis.xrevrange(stream_key(turn_id), count=1)
+        return bool(last) and last[0][0] == f"{end}-0".encode()
+
+    await eventually(holds_the_end)
+    assert await redis.delete(stream_key(turn_id)) == 1
+
+
 async def test_a_remote_listener_lives_through_fifteen_seconds_of_silence(pair):
     owner, other = pair
     async with httpx.AsyncClient(timeout=60) as client:
@@ -144,9 +157,8 @@ async def test_a_killed_owners_fusion_is_stored_with_all_it_had_sent(
     model and sources, and a listener on the other process gets its done and the turn's end.
 
     ``expired``: the finished turn's stream was gone from Redis (its retention ran out) when it
-    was fused, so the stream holds the fusion alone: the providers' dones keep their ids. A
-    mirror needs a stream from its first event, so here the owner's listener watches the
-    fusion until the kill, and the other process's replay from the record ends it."""
+    was fused: the owner starts it again with the turn's history, so the other process follows
+    the fusion all the same, and the providers' dones keep their ids."""
     owner, other = pair
     async with httpx.AsyncClient(timeout=60) as client:
         body = {"prompt": "fuse, then die", "models": ["claude", "chatgpt"]}
@@ -157,7 +169,7 @@ async def test_a_killed_owners_fusion_is_stored_with_all_it_had_sent(
         redis = aioredis.from_url(redis_server.url)
         try:
             if stream_expired:
-                assert await redis.delete(stream_key(turn_id)) == 1
+                await expire_stream(redis, turn_id, end)
             judge = "gemini:gemini-3.5-flash+tokens=400,gap=25"
             fused = await client.post(
                 f"{owner.url}{API}/turns/{turn_id}/fuse", json={"model": judge}
@@ -172,32 +184,24 @@ async def test_a_killed_owners_fusion_is_stored_with_all_it_had_sent(
             if event.name == "delta" and len(stream.named("delta")) == 40:
                 owner.signal(signal.SIGKILL)
 
-        listener = owner if stream_expired else other
         resumed = f"{API}/turns/{turn_id}/events?last_event_id={end}"
         try:
             stream = await asyncio.wait_for(
-                read(client, f"{listener.url}{resumed}", kill_after_40_deltas), 60
+                read(client, f"{other.url}{resumed}", kill_after_40_deltas), 60
             )
-        except httpx.HTTPError:
-            assert stream_expired, other.output()[-8000:]  # the owner's connection died with it
-        except TimeoutError as error:
+        except (TimeoutError, httpx.HTTPError) as error:
             raise AssertionError(f"{error!r}\n{other.output()[-8000:]}") from None
-        if stream_expired:
-            await eventually(lambda: "took over 1 turn(s)" in other.output())
-            stream = await read(client, f"{other.url}{resumed}")
         replay = await read(client, f"{other.url}{API}/turns/{turn_id}/events")
     names = [e.name for e in stream.events]
     assert names[-2:] == ["done", "end"] and names.count("done") == 1, names[-5:]
-    if not stream_expired:
-        assert "start" in names and stream.events[0].id == end + 1
+    assert "start" in names and stream.events[0].id == end + 1
     done = stream.done("fuse")
     assert done["status"] == "failed" and done["error"]["type"] == "interrupted"
     assert "what its listeners were sent" in done["error"]["message"]
     assert done["judge"] == "gemini" and done["model"] == "gemini-3.5-flash+tokens=400,gap=25"
     sources = [first.done(p)["message_id"] for p in ("claude", "chatgpt")]
     assert done["fused_from"] == sources and len(done["content"]) > 0
-    if not stream_expired:
-        assert done["content"] == stream.text("fuse")
+    assert done["content"] == stream.text("fuse")
     assert stream.events[-1].data["statuses"] == {
         "claude": "complete",
         "chatgpt": "complete",
@@ -220,3 +224,88 @@ async def test_a_killed_owners_fusion_is_stored_with_all_it_had_sent(
     assert dones == [e.id for e in first.events if e.name == "done"] + [stream.events[-2].id]
     assert replay.events[-1].name == "end" and replay.events[-1].id == stream.events[-1].id
     assert "took over 1 turn(s)" in other.output()
+
+
+@pytest.mark.parametrize("stream_expired", [False, True], ids=["fresh", "expired"])
+async def test_a_killed_owners_retry_is_stored_as_its_new_run(
+    pair, database_url, redis_server, stream_expired
+):
+    """A retry is a new run of an answer that already has a row: killed mid-stream, it is
+    stored as that new run (failed, interrupted, with the text its listeners were shown), the
+    earlier run stays as it was, and every listener gets the retry's done and the end.
+
+    ``expired``: the finished turn's stream was gone from Redis when it was retried (the owner
+    starts it again with the turn's history: the other process follows the retry all the
+    same)."""
+    owner, other = pair
+    async with httpx.AsyncClient(timeout=60) as client:
+        body = {"prompt": "retry, then die", "models": ["claude", "chatgpt"]}
+        created = (await client.post(f"{owner.url}{API}/turns", json=body)).json()
+        turn_id = created["turn_id"]
+        first = await read(client, f"{owner.url}{API}/turns/{turn_id}/events")
+        end = first.events[-1].id
+        redis = aioredis.from_url(redis_server.url)
+        try:
+            if stream_expired:
+                await expire_stream(redis, turn_id, end)
+            slow = "claude:claude-sonnet-5+tokens=400,gap=25"
+            retried = await client.post(
+                f"{owner.url}{API}/turns/{turn_id}/retry", json={"providers": [slow]}
+            )
+            assert retried.status_code == 202, retried.text
+            await eventually(lambda: redis.exists(stream_key(turn_id)))
+        finally:
+            await redis.aclose()
+
+        async def kill_after_40_deltas(event, stream: Stream) -> None:
+            if event.name == "delta" and len(stream.named("delta")) == 40:
+                owner.signal(signal.SIGKILL)
+
+        resumed = f"{API}/turns/{turn_id}/events?last_event_id={end}"
+        try:
+            stream = await asyncio.wait_for(
+                read(client, f"{other.url}{resumed}", kill_after_40_deltas), 60
+            )
+        except (TimeoutError, httpx.HTTPError) as error:
+            raise AssertionError(f"{error!r}\n{other.output()[-8000:]}") from None
+        replay = await read(client, f"{other.url}{API}/turns/{turn_id}/events")
+        state = await client.get(f"{other.url}{API}/turns/{turn_id}")
+    names = [e.name for e in stream.events]
+    assert names[-2:] == ["done", "end"] and names.count("done") == 1, names[-5:]
+    assert stream.events[0].id == end + 1 and len(stream.named("delta")) >= 40
+    done = stream.done("claude")
+    assert done["status"] == "failed" and done["error"]["type"] == "interrupted"
+    assert "what its listeners were sent" in done["error"]["message"]
+    assert len(done["content"]) > 0
+    assert done["content"] == stream.text("claude")
+    assert stream.events[-1].data["statuses"] == {"claude": "failed", "chatgpt": "complete"}
+    stored = await rows(
+        database_url,
+        "SELECT id, provider, run, status, content, error_type, model FROM messages "
+        "WHERE turn_id = $1 AND role = 'assistant' ORDER BY provider, run",
+        turn_id,
+    )
+    by_run = {(r["provider"], r["run"]): r for r in stored}
+    assert sorted(by_run) == [("chatgpt", 0), ("claude", 0), ("claude", 1)]
+    before = by_run["claude", 0]
+    assert (before["status"], before["id"]) == ("complete", first.done("claude")["message_id"])
+    cut = by_run["claude", 1]
+    assert (cut["status"], cut["error_type"]) == ("failed", "interrupted")
+    assert cut["id"] == done["message_id"] and cut["content"] == done["content"]
+    assert cut["model"] == "claude-sonnet-5+tokens=400,gap=25"
+    # The record replays the retry's done (not the earlier run's) and the end at their ids.
+    replayed = {e.data["provider"]: e for e in replay.events if e.name == "done"}
+    assert replayed["claude"].id == stream.events[-2].id
+    assert replayed["claude"].data["message_id"] == cut["id"]
+    assert replayed["chatgpt"].id == next(
+        e.id for e in first.events if e.name == "done" and e.data["provider"] == "chatgpt"
+    )
+    assert replay.events[-1].name == "end" and replay.events[-1].id == stream.events[-1].id
+    # GET /turns/{id}: both runs, and the history keeps the earlier, complete one.
+    assert state.status_code == 200, state.text
+    (claude,) = [p for p in state.json()["providers"] if p["provider"] == "claude"]
+    assert [(r["run"], r["status"], r["message_id"]) for r in claude["runs"]] == [
+        (0, "complete", before["id"]),
+        (1, "failed", cut["id"]),
+    ]
+    assert claude["run"] == 0

@@ -40,17 +40,24 @@ PUBLISH_LINGER = 0.005
 
 # KEYS: the worker's set of running turns, then per turn its stream and its "taken" marker.
 # ARGV per turn: the entry id ('' for none), the entry, the expiry in seconds ('0' for none),
-# the turn id, and '+' (running: in the worker's set) or '-' (ended: out of it).
+# the turn id, '+' (running: in the worker's set) or '-' (ended: out of it), and for a turn
+# just reopened its history's id ('' for none) and its history (the events before the reopen).
+# The history is written only where the stream is gone (it expired before the retry): a mirror
+# needs the stream from the turn's first event, and checked here, in the one call that writes
+# the reopened run's first events, no mirror can find those without it.
 # pcall: one refused entry (an id not above the last, after a restart) costs no other.
 # Returns the turns that were taken over (nothing was written to them).
 PUBLISH_SCRIPT = """
 local fenced = {}
 local running = KEYS[1]
 for i = 1, (#KEYS - 1) / 2 do
-  local stream, taken, at = KEYS[2 * i], KEYS[2 * i + 1], 5 * i - 4
+  local stream, taken, at = KEYS[2 * i], KEYS[2 * i + 1], 7 * i - 6
   if redis.call('EXISTS', taken) == 1 then
     fenced[#fenced + 1] = ARGV[at + 3]
   else
+    if ARGV[at + 5] ~= '' and redis.call('EXISTS', stream) == 0 then
+      redis.pcall('XADD', stream, ARGV[at + 5], 'e', ARGV[at + 6])
+    end
     if ARGV[at] ~= '' then redis.pcall('XADD', stream, ARGV[at], 'e', ARGV[at + 1]) end
     if ARGV[at + 2] ~= '0' then redis.pcall('EXPIRE', stream, ARGV[at + 2]) end
     if ARGV[at + 4] == '+' then redis.call('SADD', running, ARGV[at + 3])
@@ -66,23 +73,30 @@ def publish_arguments(
     worker: str,
     events: list[tuple[str, int, bytes]],
     ended: list[str],
-    reopened: list[str],
+    reopened: dict[str, tuple[int, bytes]],
     retention: int,
 ) -> tuple[list[str], list[bytes | str | int]]:
     """The publishing script's KEYS and ARGV for these events, and for the turns that ended
-    (their stream expires after the retention) or were reopened by a retry (it must not)."""
+    (their stream expires after the retention) or were reopened by a retry (it must not; and
+    if it is gone, it starts again with the history ``reopened`` holds: (last id, events))."""
     expiries = dict.fromkeys(reopened, UNFINISHED_TTL) | dict.fromkeys(ended, max(retention, 1))
     finished = set(ended)
     keys: list[str] = [worker_turns_key(worker)]
     args: list[bytes | str | int] = []
+
+    def history(turn_id: str) -> tuple[str, bytes]:
+        last, chunks = reopened.get(turn_id, (0, b""))
+        return (f"{last}-0", chunks) if last else ("", b"")
+
     for turn_id, (first, last, chunks) in bursts(events).items():
         keys += (stream_key(turn_id), taken_key(turn_id))
         expiry = expiries.pop(turn_id, UNFINISHED_TTL if first == 1 else 0)
         state = "-" if turn_id in finished else "+"
-        args += (f"{last}-0", b"".join(chunks), expiry, turn_id, state)
+        args += (f"{last}-0", b"".join(chunks), expiry, turn_id, state, *history(turn_id))
     for turn_id, expiry in expiries.items():
         keys += (stream_key(turn_id), taken_key(turn_id))
-        args += ("", b"", expiry, turn_id, "-" if turn_id in finished else "+")
+        state = "-" if turn_id in finished else "+"
+        args += ("", b"", expiry, turn_id, state, *history(turn_id))
     return keys, args
 
 
@@ -101,7 +115,9 @@ class Publisher:
         self._script = redis.register_script(PUBLISH_SCRIPT)
         self._pending: list[tuple[str, int, bytes]] = []
         self._ended: list[str] = []
-        self._reopened: list[str] = []  # a retry: the stream keeps its ids and takes more
+        # A retry: the stream keeps its ids and takes more (by turn: its history, in case the
+        # stream expired meanwhile).
+        self._reopened: dict[str, tuple[int, bytes]] = {}
         self.flushing: asyncio.Task | None = None
         self._warned = 0.0
 
@@ -120,9 +136,12 @@ class Publisher:
         if self.flushing is None:
             self.flushing = asyncio.get_running_loop().create_task(self._flush())
 
-    def reopened(self, turn_id: str) -> None:
-        """A finished turn runs again (retry, add): its stream must outlive the retention."""
-        self._reopened.append(turn_id)
+    def reopened(self, turn_id: str, history: tuple[int, bytes] = (0, b"")) -> None:
+        """A finished turn runs again (retry, add, fuse): its stream must outlive the
+        retention. ``history``: its events so far (the last one's id, and their bytes back to
+        back, as an entry holds them), which start the stream again if it expired: a mirror
+        elsewhere follows a stream only from the turn's first event."""
+        self._reopened[turn_id] = history
 
     async def stop(self) -> None:
         if self.flushing is not None:
@@ -138,7 +157,7 @@ class Publisher:
                     return
                 events, self._pending = self._pending, []
                 ended, self._ended = self._ended, []
-                reopened, self._reopened = self._reopened, []
+                reopened, self._reopened = self._reopened, {}
                 keys, args = publish_arguments(
                     self.worker, events, ended, reopened, int(self.retention)
                 )

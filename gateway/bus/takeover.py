@@ -87,9 +87,9 @@ async def take_over(
     last = events[-1][0] if events else 0
     by_name = {e.get("label") or e["provider"]: e["provider"] for e in stored.row["providers"]}
     by_name[FUSE] = FUSE
-    # The record keeps the done ids of the legs a retry or fusion did not rerun: a stream that
-    # expired before the turn was reopened holds only the new run, and those dones stay where
-    # they were.
+    # The record keeps the done ids of the legs a retry or fusion did not rerun: should the
+    # stream hold only the new run (one restarted without the turn's history, as before the
+    # owner wrote it there), those dones stay where they were.
     done_ids = dict(stored.row["done_event_ids"] or {})
     done_ids |= {by_name[who]: id for who, id in sent.dones.items() if who in by_name}
     missing = [entry["provider"] for entry in stored.row["providers"]]

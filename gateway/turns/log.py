@@ -62,10 +62,13 @@ class LegState:
         return start_data(self.provider, self.model, self.label)
 
     def entry(self) -> dict:
-        """How the turn's row lists this leg."""
-        entry = {"provider": self.provider, "model": self.model, "simulated": self.simulated}
+        """How the turn's row lists this leg. A retry's run is listed, so that whoever finishes
+        the turn after a crash stores the cut answer as that run (a first run's is 0)."""
+        entry: dict = {"provider": self.provider, "model": self.model, "simulated": self.simulated}
         if self.label is not None:
             entry["label"] = self.label
+        if self.run:
+            entry["run"] = self.run
         return entry
 
     @property

@@ -97,26 +97,31 @@ WHERE id = ANY(:ids::text[]) AND status = 'running';
 
 -- name: interrupt_expired_turns
 -- A turn whose owner stopped renewing its lease (a crash, a kill) is over: every provider
--- without a stored answer gets a failed one, so a replay still has one done per provider. It
--- keeps the text of the answer's last checkpoint.
+-- without a stored answer for the run its leg was on (the turn's row lists a retry's run; a
+-- first run's is 0) gets a failed one, so a replay still has one done per provider and a
+-- retry cut short is kept as its own run, not lost behind the earlier one. It keeps the text
+-- of the answer's last checkpoint.
 WITH expired AS (
     UPDATE turns SET status = 'interrupted', finished_at = now(), lease_until = NULL
     WHERE status = 'running' AND lease_until < now()
     RETURNING id, conversation_id, providers
 ), missing AS (
     SELECT e.id AS turn_id, e.conversation_id, p ->> 'provider' AS provider,
-           p ->> 'model' AS model, coalesce(c.content, '') AS content, c.thinking
+           p ->> 'model' AS model, coalesce(c.content, '') AS content, c.thinking,
+           coalesce((p ->> 'run')::int, 0) AS run
     FROM expired e
     CROSS JOIN jsonb_array_elements(e.providers) AS p
     LEFT JOIN answer_checkpoints c ON c.turn_id = e.id AND c.provider = p ->> 'provider'
     WHERE NOT EXISTS (SELECT 1 FROM messages m
-                      WHERE m.turn_id = e.id AND m.provider = p ->> 'provider')
+                      WHERE m.turn_id = e.id AND m.provider = p ->> 'provider'
+                        AND m.run = coalesce((p ->> 'run')::int, 0))
 ), stored AS (
     INSERT INTO messages (conversation_id, turn_id, role, provider, model, status, content,
-                          thinking, error_type, error_message)
+                          thinking, error_type, error_message, run)
     SELECT conversation_id, turn_id, 'assistant', provider, model, 'failed', content, thinking,
            'interrupted',
-           'the gateway stopped before this answer finished; its text is kept up to the last checkpoint'
+           'the gateway stopped before this answer finished; its text is kept up to the last checkpoint',
+           run
     FROM missing
     ON CONFLICT (turn_id, provider, run) WHERE role = 'assistant' DO NOTHING
 ), checkpoints_done AS (
@@ -190,7 +195,10 @@ WHERE id = :id AND status = 'running';
 -- name: take_over_turn
 -- A running turn whose owner died, finished by another process from what its listeners were
 -- sent (the turn's Redis Stream): each provider in :providers gets a failed answer with that
--- text and reasoning (or its last checkpoint's, each if longer), and the turn is interrupted with the ids its
+-- text and reasoning (or its last checkpoint's, each if longer), as the run its leg was on (the
+-- turn's row lists a retry's run, a first run's is 0: a retry's row is a new run, never lost
+-- behind the earlier one; a run already stored, done but not yet sent, is kept as it is), and
+-- the turn is interrupted with the ids its
 -- dones and end have on the stream. A fusion cut short (:fusion_judge not NULL) is stored the
 -- same way, as the turn's next fusion, with the judge, model and sources its start named. No
 -- row back: it was no longer running.
@@ -209,19 +217,22 @@ WITH taken AS (
            CASE WHEN length(coalesce(c.content, '')) > length(s.content) THEN c.content
                 ELSE s.content END AS content,
            CASE WHEN length(coalesce(c.thinking, '')) > length(coalesce(s.thinking, ''))
-                THEN c.thinking ELSE s.thinking END AS thinking
+                THEN c.thinking ELSE s.thinking END AS thinking,
+           coalesce((p ->> 'run')::int, 0) AS run
     FROM taken t
     CROSS JOIN jsonb_array_elements(t.providers) AS p
     JOIN sent s ON s.provider = p ->> 'provider'
     LEFT JOIN answer_checkpoints c ON c.turn_id = t.id AND c.provider = p ->> 'provider'
     WHERE NOT EXISTS (SELECT 1 FROM messages m
-                      WHERE m.turn_id = t.id AND m.provider = p ->> 'provider')
+                      WHERE m.turn_id = t.id AND m.provider = p ->> 'provider'
+                        AND m.run = coalesce((p ->> 'run')::int, 0))
 ), stored AS (
     INSERT INTO messages (conversation_id, turn_id, role, provider, model, status, content,
-                          thinking, error_type, error_message)
+                          thinking, error_type, error_message, run)
     SELECT conversation_id, turn_id, 'assistant', provider, model, 'failed', content, thinking,
            'interrupted',
-           'the gateway stopped before this answer finished; its text is kept up to what its listeners were sent'
+           'the gateway stopped before this answer finished; its text is kept up to what its listeners were sent',
+           run
     FROM missing
     ON CONFLICT (turn_id, provider, run) WHERE role = 'assistant' DO NOTHING
 ), fusion AS (

@@ -120,6 +120,17 @@ def models_of(stored: StoredTurn) -> dict[str, str]:
     }
 
 
+def runs_of(stored: StoredTurn) -> dict[str, int]:
+    """Each provider of a stored turn and the run of its latest answer (0: none yet), as
+    ``turn_from_stored`` rebuilds its legs."""
+    return {
+        entry["provider"]: stored.answers[entry["provider"]]["run"]
+        if entry["provider"] in stored.answers
+        else 0
+        for entry in stored.row["providers"]
+    }
+
+
 def turn_from_stored(stored: StoredTurn, log: EventLog) -> Turn:
     """A finished turn as a live one, each provider's state that of its latest answer."""
     row = stored.row

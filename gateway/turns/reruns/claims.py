@@ -93,11 +93,13 @@ class Claims:
             self.table.starting -= 1
 
     def reopened(self, turn: Turn) -> None:
-        """A claimed finished turn takes events again (and its stream outlives the retention)."""
+        """A claimed finished turn takes events again (and its stream outlives the retention,
+        starting again from its history if it had expired)."""
+        history = (turn.log.last_id, b"".join(turn.log.events))
         turn.log.reopen()
         self.table.keep(turn.id)
         if self.bus is not None:
-            self.bus.reopened(turn.id)
+            self.bus.reopened(turn.id, history)
 
     async def claim(
         self,

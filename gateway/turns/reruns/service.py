@@ -20,6 +20,7 @@ from gateway.turns.reruns.choice import (
     Rerun,
     choose_rerun,
     models_of,
+    runs_of,
     unblind_entries,
 )
 from gateway.turns.reruns.claims import Claims
@@ -112,13 +113,22 @@ class RerunService:
             legs = providers_only(turn.legs)
             simulated |= {name: leg.simulated for name, leg in legs.items()}
             labels = {name: leg.label for name, leg in legs.items() if leg.label}
+            runs = {name: leg.run for name, leg in legs.items()}
         else:
             simulated |= {e["provider"]: e["simulated"] for e in turn.row["providers"]}
             labels = {e["provider"]: e["label"] for e in turn.row["providers"] if e.get("label")}
+            runs = runs_of(turn)
         models = dict(in_turn) | {p.config.name: model for p, model in chosen}
+        # Each leg's run, the rerun ones' next (as ``_launch`` numbers them): should this process
+        # die mid-run, whoever finishes the turn stores the cut answer as that run (LegState.entry).
+        runs |= {
+            name: runs[name] + 1 if name in runs else 0
+            for name in (p.config.name for p, _ in chosen)
+        }
         return [
             {"provider": name, "model": model, "simulated": simulated[name]}
             | ({"label": labels[name]} if name in labels else {})
+            | ({"run": runs[name]} if runs.get(name) else {})
             for name, model in models.items()
         ]
 
