@@ -162,6 +162,33 @@ def sim(simulator) -> SimulatorClient:
     return SimulatorClient(simulator.url).reset()
 
 
+@pytest.fixture
+def redis_server(tmp_path):
+    """A Redis server of the test's own (Debian's redis-server)."""
+    from tests.support.cluster import RedisServer
+
+    redis = RedisServer(tmp_path).start()
+    try:
+        yield redis
+    finally:
+        redis.stop()
+
+
+@pytest.fixture
+def gateway_pair(tmp_path, database_url, sim, redis_server):
+    """Two gateway processes with their default settings (a 5-minute stream retention),
+    sharing the test's database and Redis."""
+    from tests.support.gateway_process import GatewayProcess
+
+    env = {"DATABASE_URL": database_url, "SIMULATOR_URL": sim.url, "REDIS_URL": redis_server.url}
+    gateways = [GatewayProcess(tmp_path, env) for _ in range(2)]
+    try:
+        yield [gateway.wait_ready() for gateway in gateways]
+    finally:
+        for gateway in gateways:
+            gateway.stop()
+
+
 # -- gateways --------------------------------------------------------------------------------------
 
 

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.support.sse_client import Stream, iter_events
-from tests.support.turn_helpers import API, answers, eventually, rows, turn_state
+from tests.support.turn_helpers import API, answer_runs, answers, eventually, rows, turn_state
 
 SLOW = "+tokens=400,gap=25"  # about ten seconds of answer: the signal always lands mid-turn
 
@@ -101,13 +101,7 @@ async def test_sigkill_mid_retry_keeps_the_retry_as_its_new_run(processes, datab
 
     await rows(database_url, "UPDATE turns SET lease_until = now() WHERE id = $1", turn_id)
     second = processes(env)
-    stored = await rows(
-        database_url,
-        "SELECT id, provider, run, status, content, error_type, model FROM messages "
-        "WHERE turn_id = $1 AND role = 'assistant' ORDER BY provider, run",
-        turn_id,
-    )
-    by_run = {(r["provider"], r["run"]): r for r in stored}
+    by_run = await answer_runs(database_url, turn_id)
     assert sorted(by_run) == [("chatgpt", 0), ("claude", 0), ("claude", 1)]
     assert by_run["claude", 0]["id"] == before["message_id"]
     assert by_run["claude", 0]["content"] == before["content"], "the earlier run is untouched"

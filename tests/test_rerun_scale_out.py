@@ -10,57 +10,21 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from gateway.bus.wire import stream_key
-from tests.support.cluster import RedisServer
-from tests.support.gateway_process import GatewayProcess
+from tests.support.cluster import expire_stream
 from tests.support.sse_client import Stream, iter_events, read_turn_stream
-from tests.support.turn_helpers import API, eventually
+from tests.support.turn_helpers import API
 
 pytestmark = pytest.mark.cluster
 
 
-@pytest.fixture
-def redis_server(tmp_path):
-    redis = RedisServer(tmp_path).start()
-    try:
-        yield redis
-    finally:
-        redis.stop()
-
-
-@pytest.fixture
-def pair(tmp_path, database_url, sim, redis_server):
-    """Two gateways with their default settings (a 5-minute stream retention) and Redis."""
-    env = {"DATABASE_URL": database_url, "SIMULATOR_URL": sim.url, "REDIS_URL": redis_server.url}
-    gateways = [GatewayProcess(tmp_path, env) for _ in range(2)]
-    try:
-        yield [gateway.wait_ready() for gateway in gateways]
-    finally:
-        for gateway in gateways:
-            gateway.stop()
-
-
-async def expire_stream(redis: aioredis.Redis, turn_id: str, end: int) -> None:
-    """Delete a finished turn's stream, as its retention would: once the owner has published
-    its end (a listener of the owner's memory can see the end before it is in Redis, and a
-    stream deleted then would start again at that end, which no expiry ever does)."""
-
-    async def holds_the_end() -> bool:
-        last = await redis.xrevrange(stream_key(turn_id), count=1)
-        return bool(last) and last[0][0] == f"{end}-0".encode()
-
-    await eventually(holds_the_end)
-    assert await redis.delete(stream_key(turn_id)) == 1
-
-
 async def test_a_retry_after_the_stream_expired_is_followed_live_from_another_process(
-    pair, redis_server
+    gateway_pair, redis_server
 ):
     """The retried turn's stream had expired (deleted here, as its retention would), so the
     owner's new events alone would start it again; a mirror needs it from the turn's first
     event. The listener on the other process must get the retry live: the retry would run for
     a minute, and it ends only because that listener saw a delta and cancelled it."""
-    owner, other = pair
+    owner, other = gateway_pair
     async with httpx.AsyncClient(timeout=60) as client:
         body = {"prompt": "retry after the stream expired", "models": ["claude", "chatgpt"]}
         created = (await client.post(f"{owner.url}{API}/turns", json=body)).json()

@@ -16,32 +16,11 @@ import pytest
 import redis.asyncio as aioredis
 
 from gateway.bus.wire import stream_key
-from tests.support.cluster import RedisServer
-from tests.support.gateway_process import GatewayProcess
+from tests.support.cluster import expire_stream
 from tests.support.sse_client import Stream, check_invariants, iter_events
-from tests.support.turn_helpers import API, answers, eventually, rows
+from tests.support.turn_helpers import API, answer_runs, answers, eventually, rows
 
 PROVIDERS = ["claude", "gemini"]
-
-
-@pytest.fixture
-def redis_server(tmp_path):
-    redis = RedisServer(tmp_path).start()
-    try:
-        yield redis
-    finally:
-        redis.stop()
-
-
-@pytest.fixture
-def pair(tmp_path, database_url, sim, redis_server):
-    env = {"DATABASE_URL": database_url, "SIMULATOR_URL": sim.url, "REDIS_URL": redis_server.url}
-    gateways = [GatewayProcess(tmp_path, env) for _ in range(2)]
-    try:
-        yield [gateway.wait_ready() for gateway in gateways]
-    finally:
-        for gateway in gateways:
-            gateway.stop()
 
 
 async def read(client: httpx.AsyncClient, url: str, on_event=None) -> Stream:
@@ -54,21 +33,44 @@ async def read(client: httpx.AsyncClient, url: str, on_event=None) -> Stream:
     return stream
 
 
-async def expire_stream(redis: aioredis.Redis, turn_id: str, end: int) -> None:
-    """Delete a finished turn's stream, as its retention would: once the owner has published
-    its end (a listener of the owner's memory can see the end before it is in Redis, and a
-    stream deleted then would start again at that end, which no expiry ever does)."""
+async def read_while_the_owner_dies(client: httpx.AsyncClient, owner, other, url: str) -> Stream:
+    """Follow ``url`` on the other process and SIGKILL the owner at the 40th delta: what that
+    listener gets, the other process having taken the turn over."""
 
-    async def holds_the_end() -> bool:
-        last = await redis.xrevrange(stream_key(turn_id), count=1)
-        return bool(last) and last[0][0] == f"{end}-0".encode()
+    async def kill_after_40_deltas(event, stream: Stream) -> None:
+        if event.name == "delta" and len(stream.named("delta")) == 40:
+            owner.signal(signal.SIGKILL)
 
-    await eventually(holds_the_end)
-    assert await redis.delete(stream_key(turn_id)) == 1
+    try:
+        return await asyncio.wait_for(read(client, f"{other.url}{url}", kill_after_40_deltas), 60)
+    except (TimeoutError, httpx.HTTPError) as error:
+        raise AssertionError(f"{error!r}\n{other.output()[-8000:]}") from None
 
 
-async def test_a_remote_listener_lives_through_fifteen_seconds_of_silence(pair):
-    owner, other = pair
+async def reopened_turn(
+    client: httpx.AsyncClient, owner, redis_url: str, action: str, body: dict, expired: bool
+) -> tuple[str, Stream]:
+    """A claude and chatgpt turn run to its end on the owner, its Redis stream deleted first if
+    ``expired``, then reopened by ``POST …/{action}`` (retry, fuse) with ``body``, its stream
+    holding the new run: (the turn's id, its first run as read)."""
+    asked = {"prompt": f"{action}, then die", "models": ["claude", "chatgpt"]}
+    turn_id = (await client.post(f"{owner.url}{API}/turns", json=asked)).json()["turn_id"]
+    first = await read(client, f"{owner.url}{API}/turns/{turn_id}/events")
+    redis = aioredis.from_url(redis_url)
+    try:
+        if expired:
+            await expire_stream(redis, turn_id, first.events[-1].id)
+        reopened = await client.post(f"{owner.url}{API}/turns/{turn_id}/{action}", json=body)
+        assert reopened.status_code == 202, reopened.text
+        # What the other process follows is the stream: once the new run is in it.
+        await eventually(lambda: redis.exists(stream_key(turn_id)))
+    finally:
+        await redis.aclose()
+    return turn_id, first
+
+
+async def test_a_remote_listener_lives_through_fifteen_seconds_of_silence(gateway_pair):
+    owner, other = gateway_pair
     async with httpx.AsyncClient(timeout=60) as client:
         # A first token after 15 s: nothing is published for longer than any socket timeout
         # redis-py ever had by default.
@@ -81,8 +83,10 @@ async def test_a_remote_listener_lives_through_fifteen_seconds_of_silence(pair):
     assert "lost the streams" not in other.output()
 
 
-async def test_a_killed_owners_turn_is_finished_elsewhere_with_all_it_had_sent(pair, database_url):
-    owner, other = pair
+async def test_a_killed_owners_turn_is_finished_elsewhere_with_all_it_had_sent(
+    gateway_pair, database_url
+):
+    owner, other = gateway_pair
     async with httpx.AsyncClient(timeout=60) as client:
         body = {
             "prompt": "die",
@@ -92,15 +96,8 @@ async def test_a_killed_owners_turn_is_finished_elsewhere_with_all_it_had_sent(p
         created = (await client.post(f"{owner.url}{API}/turns", json=body)).json()
         turn_id = created["turn_id"]
 
-        async def kill_after_40_deltas(event, stream: Stream) -> None:
-            if event.name == "delta" and len(stream.named("delta")) == 40:
-                owner.signal(signal.SIGKILL)
-
-        url = f"{other.url}{API}/turns/{turn_id}/events"
-        try:
-            stream = await asyncio.wait_for(read(client, url, kill_after_40_deltas), 60)
-        except (TimeoutError, httpx.HTTPError) as error:
-            raise AssertionError(f"{error!r}\n{other.output()[-8000:]}") from None
+        url = f"{API}/turns/{turn_id}/events"
+        stream = await read_while_the_owner_dies(client, owner, other, url)
     names = [e.name for e in stream.events]
     assert names.count("done") == 2 and names[-1] == "end", names[-5:]
     check_invariants(stream, PROVIDERS)
@@ -115,10 +112,10 @@ async def test_a_killed_owners_turn_is_finished_elsewhere_with_all_it_had_sent(p
     assert "took over 1 turn(s)" in other.output()
 
 
-async def test_reasoning_shown_before_the_owner_died_is_stored(pair, database_url):
+async def test_reasoning_shown_before_the_owner_died_is_stored(gateway_pair, database_url):
     """Killed while its models still think: the reasoning its listeners were shown is what is
     stored, as the answer text is."""
-    owner, other = pair
+    owner, other = gateway_pair
     async with httpx.AsyncClient(timeout=60) as client:
         body = {
             "prompt": "think, then die",
@@ -150,7 +147,7 @@ async def test_reasoning_shown_before_the_owner_died_is_stored(pair, database_ur
 
 @pytest.mark.parametrize("stream_expired", [False, True], ids=["fresh", "expired"])
 async def test_a_killed_owners_fusion_is_stored_with_all_it_had_sent(
-    pair, database_url, redis_server, stream_expired
+    gateway_pair, database_url, redis_server, stream_expired
 ):
     """A fusion is a leg like a provider's: killed mid-stream, it is stored as the providers'
     answers are (failed, interrupted, with the text its listeners were shown), with its judge,
@@ -159,38 +156,16 @@ async def test_a_killed_owners_fusion_is_stored_with_all_it_had_sent(
     ``expired``: the finished turn's stream was gone from Redis (its retention ran out) when it
     was fused: the owner starts it again with the turn's history, so the other process follows
     the fusion all the same, and the providers' dones keep their ids."""
-    owner, other = pair
+    owner, other = gateway_pair
     async with httpx.AsyncClient(timeout=60) as client:
-        body = {"prompt": "fuse, then die", "models": ["claude", "chatgpt"]}
-        created = (await client.post(f"{owner.url}{API}/turns", json=body)).json()
-        turn_id = created["turn_id"]
-        first = await read(client, f"{owner.url}{API}/turns/{turn_id}/events")
+        judge = {"model": "gemini:gemini-3.5-flash+tokens=400,gap=25"}
+        turn_id, first = await reopened_turn(
+            client, owner, redis_server.url, "fuse", judge, stream_expired
+        )
         end = first.events[-1].id
-        redis = aioredis.from_url(redis_server.url)
-        try:
-            if stream_expired:
-                await expire_stream(redis, turn_id, end)
-            judge = "gemini:gemini-3.5-flash+tokens=400,gap=25"
-            fused = await client.post(
-                f"{owner.url}{API}/turns/{turn_id}/fuse", json={"model": judge}
-            )
-            assert fused.status_code == 202, fused.text
-            # What the other process follows is the stream: once the fusion is in it.
-            await eventually(lambda: redis.exists(stream_key(turn_id)))
-        finally:
-            await redis.aclose()
-
-        async def kill_after_40_deltas(event, stream: Stream) -> None:
-            if event.name == "delta" and len(stream.named("delta")) == 40:
-                owner.signal(signal.SIGKILL)
 
         resumed = f"{API}/turns/{turn_id}/events?last_event_id={end}"
-        try:
-            stream = await asyncio.wait_for(
-                read(client, f"{other.url}{resumed}", kill_after_40_deltas), 60
-            )
-        except (TimeoutError, httpx.HTTPError) as error:
-            raise AssertionError(f"{error!r}\n{other.output()[-8000:]}") from None
+        stream = await read_while_the_owner_dies(client, owner, other, resumed)
         replay = await read(client, f"{other.url}{API}/turns/{turn_id}/events")
     names = [e.name for e in stream.events]
     assert names[-2:] == ["done", "end"] and names.count("done") == 1, names[-5:]
@@ -228,7 +203,7 @@ async def test_a_killed_owners_fusion_is_stored_with_all_it_had_sent(
 
 @pytest.mark.parametrize("stream_expired", [False, True], ids=["fresh", "expired"])
 async def test_a_killed_owners_retry_is_stored_as_its_new_run(
-    pair, database_url, redis_server, stream_expired
+    gateway_pair, database_url, redis_server, stream_expired
 ):
     """A retry is a new run of an answer that already has a row: killed mid-stream, it is
     stored as that new run (failed, interrupted, with the text its listeners were shown), the
@@ -237,37 +212,16 @@ async def test_a_killed_owners_retry_is_stored_as_its_new_run(
     ``expired``: the finished turn's stream was gone from Redis when it was retried (the owner
     starts it again with the turn's history: the other process follows the retry all the
     same)."""
-    owner, other = pair
+    owner, other = gateway_pair
     async with httpx.AsyncClient(timeout=60) as client:
-        body = {"prompt": "retry, then die", "models": ["claude", "chatgpt"]}
-        created = (await client.post(f"{owner.url}{API}/turns", json=body)).json()
-        turn_id = created["turn_id"]
-        first = await read(client, f"{owner.url}{API}/turns/{turn_id}/events")
+        slow = {"providers": ["claude:claude-sonnet-5+tokens=400,gap=25"]}
+        turn_id, first = await reopened_turn(
+            client, owner, redis_server.url, "retry", slow, stream_expired
+        )
         end = first.events[-1].id
-        redis = aioredis.from_url(redis_server.url)
-        try:
-            if stream_expired:
-                await expire_stream(redis, turn_id, end)
-            slow = "claude:claude-sonnet-5+tokens=400,gap=25"
-            retried = await client.post(
-                f"{owner.url}{API}/turns/{turn_id}/retry", json={"providers": [slow]}
-            )
-            assert retried.status_code == 202, retried.text
-            await eventually(lambda: redis.exists(stream_key(turn_id)))
-        finally:
-            await redis.aclose()
-
-        async def kill_after_40_deltas(event, stream: Stream) -> None:
-            if event.name == "delta" and len(stream.named("delta")) == 40:
-                owner.signal(signal.SIGKILL)
 
         resumed = f"{API}/turns/{turn_id}/events?last_event_id={end}"
-        try:
-            stream = await asyncio.wait_for(
-                read(client, f"{other.url}{resumed}", kill_after_40_deltas), 60
-            )
-        except (TimeoutError, httpx.HTTPError) as error:
-            raise AssertionError(f"{error!r}\n{other.output()[-8000:]}") from None
+        stream = await read_while_the_owner_dies(client, owner, other, resumed)
         replay = await read(client, f"{other.url}{API}/turns/{turn_id}/events")
         state = await client.get(f"{other.url}{API}/turns/{turn_id}")
     names = [e.name for e in stream.events]
@@ -279,13 +233,7 @@ async def test_a_killed_owners_retry_is_stored_as_its_new_run(
     assert len(done["content"]) > 0
     assert done["content"] == stream.text("claude")
     assert stream.events[-1].data["statuses"] == {"claude": "failed", "chatgpt": "complete"}
-    stored = await rows(
-        database_url,
-        "SELECT id, provider, run, status, content, error_type, model FROM messages "
-        "WHERE turn_id = $1 AND role = 'assistant' ORDER BY provider, run",
-        turn_id,
-    )
-    by_run = {(r["provider"], r["run"]): r for r in stored}
+    by_run = await answer_runs(database_url, turn_id)
     assert sorted(by_run) == [("chatgpt", 0), ("claude", 0), ("claude", 1)]
     before = by_run["claude", 0]
     assert (before["status"], before["id"]) == ("complete", first.done("claude")["message_id"])

@@ -15,11 +15,14 @@ import time
 from pathlib import Path
 
 import pytest
+import redis.asyncio as aioredis
 
+from gateway.bus.wire import stream_key
 from tests.support.credentials import accepting, takes_test_key
 from tests.support.gateway_process import GatewayProcess
 from tests.support.paths import ROOT
 from tests.support.servers import free_port
+from tests.support.turn_helpers import eventually
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -155,3 +158,16 @@ class Cluster:
         for gateway in self.gateways:
             gateway.stop()
         self.redis.stop()
+
+
+async def expire_stream(redis: aioredis.Redis, turn_id: str, end: int) -> None:
+    """Delete a finished turn's stream, as its retention would: once the owner has published
+    its end (a listener of the owner's memory can see the end before it is in Redis, and a
+    stream deleted then would start again at that end, which no expiry ever does)."""
+
+    async def holds_the_end() -> bool:
+        last = await redis.xrevrange(stream_key(turn_id), count=1)
+        return bool(last) and last[0][0] == f"{end}-0".encode()
+
+    await eventually(holds_the_end)
+    assert await redis.delete(stream_key(turn_id)) == 1

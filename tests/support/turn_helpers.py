@@ -153,6 +153,17 @@ async def rows(database_url: str, sql: str, *args: Any) -> list[asyncpg.Record]:
         await connection.close()
 
 
+async def answer_runs(database_url: str, turn_id: str) -> dict[tuple[str, int], asyncpg.Record]:
+    """A turn's stored answers by (provider, run): every run of each, retries included."""
+    found = await rows(
+        database_url,
+        "SELECT id, provider, run, status, content, error_type, model FROM messages "
+        "WHERE turn_id = $1 AND role = 'assistant' ORDER BY provider, run",
+        turn_id,
+    )
+    return {(r["provider"], r["run"]): r for r in found}
+
+
 async def answers(database_url: str, turn_id: str) -> dict[str, asyncpg.Record]:
     found = await rows(
         database_url,
