@@ -235,3 +235,29 @@ def test_a_port_used_again_by_a_keyless_gateway_gets_no_suite_key():
     accepting(port)
     stopped(port)
     assert sent(port) is None
+
+
+def test_ports_for_processes_are_this_workers_own_and_never_the_kernels():
+    """A port handed to a process that binds it a second later must not be taken meanwhile:
+    not by another xdist worker (each has its own block) nor by any bind(0) or outgoing
+    connection (the block is below the kernel's ephemeral range)."""
+    from tests.support.servers import _ephemeral_low, free_port, port_block
+
+    block = port_block()
+    ports = [free_port() for _ in range(40)]
+    assert len(set(ports)) == len(ports)
+    assert all(port in block for port in ports)
+    assert block.stop <= _ephemeral_low()
+
+
+def test_each_worker_has_a_block_of_its_own(monkeypatch):
+    from tests.support.servers import port_block
+
+    monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "3")
+    blocks = []
+    for worker in ("gw0", "gw1", "gw2"):
+        monkeypatch.setenv("PYTEST_XDIST_WORKER", worker)
+        blocks.append(set(port_block()))
+    assert all(blocks) and not (
+        blocks[0] & blocks[1] or blocks[1] & blocks[2] or blocks[0] & blocks[2]
+    )

@@ -50,11 +50,11 @@ async function openFor(next) {
   say("");
   emit("view", { name: "share" });
   if (!els.dialog.open) els.dialog.showModal();
+  // No conversation link until the list is there: Create would otherwise share what the
+  // select says before the question asked for is in it (the whole conversation).
+  els.create.disabled = !board;
   if (!board) {
-    // No link until the list is there: Create would otherwise share what the select says
-    // before the question asked for is in it (the whole conversation).
-    els.create.disabled = true;
-    const listed = await listTurns();
+    const listed = await listTurns(next);
     if (target !== next) return; // opened again meanwhile
     els.what.value = next.turnId || "";
     if (els.what.value === (next.turnId || "")) {
@@ -78,20 +78,26 @@ const conversationTitle = (turnId) => (turnId ? "Share this question" : "Share t
 
 // "What to share": the whole conversation, or one of its questions; false if they could not be
 // listed.
-async function listTurns() {
-  els.what.replaceChildren(h("option", { value: "" }, "The whole conversation"));
+// The options are put in at once, and only for the opening still shown: two openings in flight
+// would otherwise list every question twice.
+async function listTurns(opening) {
+  const whole = h("option", { value: "" }, "The whole conversation");
+  els.what.replaceChildren(whole);
+  let conversation;
   try {
-    const conversation = await api("GET", `/conversations/${target.id}`);
-    const prompts = conversation.messages.filter((m) => m.role === "user" && m.turn_id);
-    prompts.forEach((m, i) => {
-      const text = plainText(m.content).slice(0, 60);
-      els.what.append(h("option", { value: m.turn_id }, `Question ${i + 1} only: ${text}`));
-    });
-    return true;
+    conversation = await api("GET", `/conversations/${opening.id}`);
   } catch (error) {
-    say(error.message);
+    if (target === opening) say(error.message);
     return false;
   }
+  if (target !== opening) return false;
+  const prompts = conversation.messages.filter((m) => m.role === "user" && m.turn_id);
+  const options = prompts.map((m, i) => {
+    const text = plainText(m.content).slice(0, 60);
+    return h("option", { value: m.turn_id }, `Question ${i + 1} only: ${text}`);
+  });
+  els.what.replaceChildren(whole, ...options);
+  return true;
 }
 
 // How many links still open what this dialog shares (the conversation's, or the owner's

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import random
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -19,19 +22,48 @@ import uvicorn
 from tests.support.credentials import accepting, app_takes_test_key, stopped
 
 _HANDED_OUT: set[int] = set()
+LOWEST_PORT = 10000
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
+
+
+def port_block() -> range:
+    """The ports this session (this xdist worker) hands out: below the kernel's ephemeral
+    range, which every ``bind(0)`` and outgoing connection takes from, and a block of its own
+    per worker, so no other worker or connection can take a port between its handing out and
+    its binding."""
+    top = _ephemeral_low()
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    size = (top - LOWEST_PORT) // max(count, 1)
+    return range(LOWEST_PORT + worker * size, LOWEST_PORT + (worker + 1) * size)
+
+
+_BLOCK = port_block()
+_NEXT = iter(random.sample(_BLOCK, len(_BLOCK)))  # another session's tests may run beside
 
 
 def free_port() -> int:
-    """A port nothing listens on, for a process that binds it itself. Never the same one twice
-    in a session: several processes are often given ports before any of them binds, and the
-    kernel may hand a just-released port out again."""
-    while True:
+    """A port nothing listens on, for a process that binds it itself (a gateway, Redis, a
+    proxy), which may be a second later. Never the same one twice in a session, and from this
+    worker's block (``port_block``): the kernel's ephemeral ports may be handed to anyone
+    meanwhile."""
+    for port in _NEXT:
+        if port in _HANDED_OUT:
+            continue
         with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        if port not in _HANDED_OUT:
-            _HANDED_OUT.add(port)
-            return port
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # somebody else's
+        _HANDED_OUT.add(port)
+        return port
+    raise RuntimeError(f"no free port left in {_BLOCK}")
 
 
 def bound_socket(port: int = 0) -> socket.socket:
