@@ -122,6 +122,121 @@ async def test_sigkill_mid_retry_keeps_the_retry_as_its_new_run(processes, datab
     assert claude["run"] == 0, "the history keeps the complete run"
 
 
+async def test_sigkill_mid_fusion_keeps_the_fusion_cut_short(processes, database_url, sim):
+    """A fusion is not one of the turn's providers, yet a fusion cut short by a kill is kept
+    as they are: the next gateway stores it as the turn's next fusion (failed, interrupted, its
+    checkpointed text) with its judge, model and sources, and the turn and its replay show it."""
+    env = {"DATABASE_URL": database_url, "SIMULATOR_URL": sim.url, "CHECKPOINT_INTERVAL": "0.2"}
+    first = processes(env)
+    judge = f"gemini:gemini-3.5-flash{SLOW}"
+    async with httpx.AsyncClient(base_url=first.url, timeout=30) as client:
+        body = {"prompt": "fuse, then crash", "models": ["claude", "chatgpt"]}
+        finished, response, events = await read_until(client, body, lambda s: False)
+        await response.aclose()
+        turn_id = finished.events[0].data["turn_id"]
+        sources = [finished.done(p)["message_id"] for p in ("claude", "chatgpt")]
+        fused = await client.post(f"{API}/turns/{turn_id}/fuse", json={"model": judge})
+        assert fused.status_code == 202, fused.text
+
+        async def checkpoint() -> str:
+            found = await rows(
+                database_url,
+                "SELECT content FROM answer_checkpoints WHERE turn_id = $1 AND provider = 'fuse'",
+                turn_id,
+            )
+            return found[0]["content"] if found and len(found[0]["content"]) > 20 else ""
+
+        kept = await eventually(checkpoint, within=30)
+        first.signal(signal.SIGKILL)
+        first.wait()
+
+    await rows(database_url, "UPDATE turns SET lease_until = now() WHERE id = $1", turn_id)
+    second = processes(env)
+    stored = await rows(
+        database_url,
+        "SELECT id, kind, model, judge_provider, fused_from, status, content, error_type, run "
+        "FROM messages WHERE turn_id = $1 AND provider = 'fuse'",
+        turn_id,
+    )
+    assert len(stored) == 1, "the fusion cut short is stored"
+    (row,) = stored
+    assert (row["kind"], row["status"], row["error_type"]) == ("fuse", "failed", "interrupted")
+    assert (row["judge_provider"], row["model"]) == ("gemini", f"gemini-3.5-flash{SLOW}")
+    assert list(row["fused_from"]) == sources and row["run"] == 0
+    assert row["content"].startswith(kept), "the fusion's checkpointed text is kept"
+    by_run = await answer_runs(database_url, turn_id)
+    assert sorted(by_run) == [("chatgpt", 0), ("claude", 0), ("fuse", 0)], "no other row"
+    async with httpx.AsyncClient(base_url=second.url, timeout=30) as client:
+        async with client.stream("GET", f"{API}/turns/{turn_id}/events") as replay:
+            replayed = [e async for e in iter_events(replay)]
+        state = await turn_state(client, turn_id)
+    assert [e.name for e in replayed[-2:]] == ["done", "end"]
+    done = replayed[-2].data
+    assert (done["provider"], done["status"]) == ("fuse", "failed")
+    assert done["error"]["type"] == "interrupted" and done["message_id"] == row["id"]
+    assert done["judge"] == "gemini" and done["fused_from"] == sources
+    assert done["content"] == row["content"]
+    assert replayed[-1].data["statuses"]["fuse"] == "failed"
+    fusion = state["fusion"]
+    assert fusion["message_id"] == row["id"] and fusion["status"] == "failed"
+    assert fusion["judge"] == "gemini" and fusion["model"] == row["model"]
+    assert fusion["fused_from"] == sources and fusion["content"] == row["content"]
+    assert "fuse" not in [p["provider"] for p in state["providers"]], "a fusion is no provider"
+
+
+async def test_sigkill_after_a_fusion_stored_on_a_running_turn_keeps_it_once(
+    processes, database_url, sim
+):
+    """A fusion stored while its turn still runs is no longer the turn's running fusion: a
+    kill later in the turn stores the providers cut short, and the fusion stays as it was."""
+    env = {"DATABASE_URL": database_url, "SIMULATOR_URL": sim.url, "CHECKPOINT_INTERVAL": "0.2"}
+    first = processes(env)
+    async with httpx.AsyncClient(base_url=first.url, timeout=30) as client:
+        body = {
+            "prompt": "fuse early, then crash",
+            "models": [f"claude:claude-sonnet-5{SLOW}", "chatgpt"],
+        }
+        stream, response, events = await read_until(
+            client,
+            body,
+            lambda s: any(e.data.get("provider") == "chatgpt" for e in s.named("done")),
+        )
+        turn_id = stream.events[0].data["turn_id"]
+        fused = await client.post(
+            f"{API}/turns/{turn_id}/fuse", json={"model": "gemini", "answers": ["chatgpt"]}
+        )
+        assert fused.status_code == 202, fused.text
+        async for _ in events:
+            if any(e.data.get("provider") == "fuse" for e in stream.named("done")):
+                break
+        done = stream.done("fuse")
+        assert done["status"] == "complete" and done["message_id"]
+
+        async def checkpoint() -> str:
+            found = await rows(
+                database_url,
+                "SELECT content FROM answer_checkpoints WHERE turn_id = $1 AND provider = 'claude'",
+                turn_id,
+            )
+            return found[0]["content"] if found and len(found[0]["content"]) > 20 else ""
+
+        await eventually(checkpoint, within=30)
+        first.signal(signal.SIGKILL)
+        first.wait()
+        await response.aclose()
+
+    await rows(database_url, "UPDATE turns SET lease_until = now() WHERE id = $1", turn_id)
+    processes(env)
+    by_run = await answer_runs(database_url, turn_id)
+    assert sorted(by_run) == [("chatgpt", 0), ("claude", 0), ("fuse", 0)], "one fusion, once"
+    assert by_run["fuse", 0]["id"] == done["message_id"]
+    assert by_run["fuse", 0]["status"] == "complete"
+    assert (by_run["claude", 0]["status"], by_run["claude", 0]["error_type"]) == (
+        "failed",
+        "interrupted",
+    )
+
+
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
 async def test_a_stop_signal_ends_every_stream_with_its_dones_and_end(
     processes, database_url, sim, stop

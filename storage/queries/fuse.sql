@@ -1,6 +1,19 @@
+-- name: note_fusion
+-- The fusion about to run on a claimed turn, named on its row until it is stored, so that a
+-- process dying mid-fusion leaves what interrupt_expired_turns needs to store it.
+UPDATE turns SET fusion = :fusion::jsonb WHERE id = :id AND status = 'running';
+
 -- name: store_fusion
 -- A fused answer, numbered after the turn's earlier fusions (the turn is claimed by the one
 -- process that runs the fusion, so no two number at once). No row back: the turn was deleted.
+-- Stored, it no longer runs: the turn's row stops naming it (a crash later in a still running
+-- turn must not store it twice) and its checkpoint goes (a next fusion on the running turn,
+-- cut before its first checkpoint, must not inherit this one's text).
+WITH done AS (
+    UPDATE turns SET fusion = NULL WHERE id = :turn_id
+), checkpoint_done AS (
+    DELETE FROM answer_checkpoints WHERE turn_id = :turn_id AND provider = 'fuse'
+)
 INSERT INTO messages (
     conversation_id, turn_id, role, provider, kind, model, judge_provider, fused_from, status,
     content, finish_reason, error_type, error_message, error_status_code, ttft_ms, latency_ms,

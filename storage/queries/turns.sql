@@ -100,11 +100,12 @@ WHERE id = ANY(:ids::text[]) AND status = 'running';
 -- without a stored answer for the run its leg was on (the turn's row lists a retry's run; a
 -- first run's is 0) gets a failed one, so a replay still has one done per provider and a
 -- retry cut short is kept as its own run, not lost behind the earlier one. It keeps the text
--- of the answer's last checkpoint.
+-- of the answer's last checkpoint. A fusion cut short (the turn's row names it until it is
+-- stored) is kept the same way, as the turn's next fusion, with its judge, model and sources.
 WITH expired AS (
     UPDATE turns SET status = 'interrupted', finished_at = now(), lease_until = NULL
     WHERE status = 'running' AND lease_until < now()
-    RETURNING id, conversation_id, providers
+    RETURNING id, conversation_id, providers, fusion
 ), missing AS (
     SELECT e.id AS turn_id, e.conversation_id, p ->> 'provider' AS provider,
            p ->> 'model' AS model, coalesce(c.content, '') AS content, c.thinking,
@@ -123,6 +124,23 @@ WITH expired AS (
            'the gateway stopped before this answer finished; its text is kept up to the last checkpoint',
            run
     FROM missing
+    ON CONFLICT (turn_id, provider, run) WHERE role = 'assistant' DO NOTHING
+), fusion AS (
+    INSERT INTO messages (conversation_id, turn_id, role, provider, kind, model, judge_provider,
+                          fused_from, status, content, thinking, error_type, error_message, run)
+    SELECT e.conversation_id, e.id, 'assistant', 'fuse', 'fuse', e.fusion ->> 'model',
+           e.fusion ->> 'judge',
+           ARRAY(SELECT f.id::bigint
+                 FROM jsonb_array_elements_text(e.fusion -> 'fused_from') WITH ORDINALITY
+                      AS f(id, position)
+                 ORDER BY f.position),
+           'failed', coalesce(c.content, ''), c.thinking, 'interrupted',
+           'the gateway stopped before this answer finished; its text is kept up to the last checkpoint',
+           (SELECT coalesce(max(run) + 1, 0) FROM messages
+            WHERE turn_id = e.id AND provider = 'fuse' AND role = 'assistant')
+    FROM expired e
+    LEFT JOIN answer_checkpoints c ON c.turn_id = e.id AND c.provider = 'fuse'
+    WHERE e.fusion IS NOT NULL
     ON CONFLICT (turn_id, provider, run) WHERE role = 'assistant' DO NOTHING
 ), checkpoints_done AS (
     DELETE FROM answer_checkpoints c USING expired e WHERE c.turn_id = e.id
@@ -161,7 +179,10 @@ UPDATE turns
 SET status = 'running', finished_at = NULL, providers = :providers,
     lease_until = now() + make_interval(secs => :lease_seconds::float8),
     done_event_ids = done_event_ids - :rerun::text[], end_event_id = NULL,
-    picked_runs = picked_runs - :rerun::text[]  -- a new run is what its history uses now
+    picked_runs = picked_runs - :rerun::text[],  -- a new run is what its history uses now
+    -- A turn that was not running runs no fusion (one whose row was never stored is not left
+    -- for a later crash to store); on one of ours, the fusion it runs stays (note_fusion).
+    fusion = CASE WHEN :ours::bool THEN fusion END
 WHERE id = :id
   AND (:ours::bool
        OR (status <> 'running' AND end_event_id IS NOT DISTINCT FROM :expected_end::int))

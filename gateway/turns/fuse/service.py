@@ -102,6 +102,7 @@ class FuseService:
             turn.legs[FUSE] = fusion_state(judge, model, chosen)
             try:
                 await self.claims.claim(turn_id, entries(turn), [FUSE], None, ours=True)
+                await self._note(turn_id, judge, model, chosen)
                 return await self._launch(turn, judge, model, chosen, prompt, instructions)
             except BaseException:
                 if previous is None:
@@ -121,6 +122,7 @@ class FuseService:
 
         async with self.claims.finished(turn_id, turn, owner, [FUSE], providers_of) as claimed:
             chosen = choose_sources(sources_of_turn(claimed), answers)
+            await self._note(turn_id, judge, model, chosen)
             self.claims.reopened(claimed)
             return await self._launch(claimed, judge, model, chosen, prompt, instructions)
 
@@ -135,6 +137,14 @@ class FuseService:
                 unknown_provider=True,
             )
         return provider, pinned(provider, model.strip(), "model")
+
+    async def _note(self, turn_id: str, judge: Provider, model: str, chosen: list[Source]) -> None:
+        """Name the fusion on the claimed turn's row (what its ``start`` says) until it is
+        stored: should this process die mid-fusion with no Redis stream to take it over from,
+        the next one stores it from there (``interrupt_expired_turns``), its checkpoint having
+        only its text."""
+        fusion = fusion_state(judge, model, chosen).start_data()
+        await Q.note_fusion.execute(self.pool, id=turn_id, fusion=fusion)
 
     def _not_fusing(self, turn: Turn) -> None:
         fusion = turn.legs.get(FUSE)
