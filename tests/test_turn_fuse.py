@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 
+import asyncpg
 import httpx
 
 from gateway.turns.fuse.sources import INSTRUCTIONS
 from providers.simulators.text import expected_answer
+from storage import Q
 from tests.support.sse_client import Stream, iter_events
 from tests.support.turn_helpers import (
     API,
@@ -291,3 +293,41 @@ async def test_the_blocking_chat_answers_only_the_asked_providers(gateways, sim,
     assert reply.status_code == 200, reply.text
     answered = {item["provider"]: item["status"] for item in reply.json()["responses"]}
     assert answered == {"claude": "cancelled", "chatgpt": "complete"}
+
+
+async def test_a_takeover_keeps_a_fusion_stored_before_its_done_was_sent(gateways, database_url):
+    """The owner stored the fusion and died before its done reached the stream: the process
+    that takes the turn over sees a fusion's start with no done, and must not add a failed row
+    that would hide the complete one. (The turn is made running again by SQL: the few
+    milliseconds between the row and the done cannot be hit with a real kill.)"""
+    server = gateways.start()
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+        turn, _ = await finished_turn(client, {"prompt": "fused, then died", "models": ["claude"]})
+        started = (await fuse(client, turn["turn_id"], model="gemini")).json()
+        status, run = await read_events(client, started["events_url"])
+    assert status == 200 and run.done("fuse")["status"] == "complete"
+    done = run.done("fuse")
+    connection = await asyncpg.connect(database_url)
+    try:
+        turn_id = turn["turn_id"]
+        await connection.execute("UPDATE turns SET status = 'running' WHERE id = $1", turn_id)
+        await Q.take_over_turn.fetch(
+            connection,
+            id=turn_id,
+            providers=[],
+            contents=[],
+            thinkings=[],
+            done_event_ids="{}",
+            end_event_id=run.events[-1].id + 1,
+            fusion_judge="gemini",
+            fusion_model=done["model"],
+            fused_from=done["fused_from"],
+            fusion_content=run.text("fuse")[:5],
+            fusion_thinking=None,
+        )
+        fusions = await connection.fetch(
+            "SELECT run, status FROM messages WHERE turn_id = $1 AND provider = 'fuse'", turn_id
+        )
+    finally:
+        await connection.close()
+    assert [(row["run"], row["status"]) for row in fusions] == [(0, "complete")]

@@ -227,7 +227,7 @@ WITH taken AS (
     UPDATE turns SET status = 'interrupted', finished_at = now(), lease_until = NULL,
                      done_event_ids = :done_event_ids::text::jsonb, end_event_id = :end_event_id::int
     WHERE id = :id AND status = 'running'
-    RETURNING id, conversation_id, providers
+    RETURNING id, conversation_id, providers, fusion
 ), sent AS (
     SELECT provider, content, thinking
     FROM unnest(:providers::text[], :contents::text[], :thinkings::text[])
@@ -271,7 +271,9 @@ WITH taken AS (
             WHERE turn_id = t.id AND provider = 'fuse' AND role = 'assistant')
     FROM taken t
     LEFT JOIN answer_checkpoints c ON c.turn_id = t.id AND c.provider = 'fuse'
-    WHERE :fusion_judge::text IS NOT NULL
+    -- Not one already stored, whose done had not reached the stream: storing it cleared the
+    -- row's fusion, and a second, failed row would hide the complete one.
+    WHERE :fusion_judge::text IS NOT NULL AND t.fusion IS NOT NULL
     ON CONFLICT (turn_id, provider, run) WHERE role = 'assistant' DO NOTHING
 ), checkpoints_done AS (
     DELETE FROM answer_checkpoints c USING taken t WHERE c.turn_id = t.id
