@@ -5,6 +5,7 @@ complete answer in the provider's history; on running, finished and restarted-ga
 from __future__ import annotations
 
 import asyncio
+import json
 
 import httpx
 
@@ -300,3 +301,51 @@ async def test_a_retry_inside_the_reconnect_window_keeps_its_events_through_comp
         assert names[-2:] == ["done", "end"], names
         assert again.done("chatgpt")["status"] == "complete"
         assert again.events[-1].id == run.events[-1].id
+
+
+async def test_two_retries_asked_at_once_on_a_running_turn_both_keep_their_runs(
+    gateways, database_url
+):
+    """Two retries (of two providers, then of one twice) asked together while the turn still
+    runs: each claim lists every leg's run as it will be (a crash stores a cut retry as its
+    run), and a provider is retried once, the second asking getting 409."""
+    server = gateways.start()
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+        slow = "claude:claude-sonnet-5+tokens=400,gap=20"
+        turn = await create_turn(
+            client, {"prompt": "both at once", "models": [slow, "chatgpt", "gemini"]}
+        )
+        retry = f"{API}/turns/{turn['turn_id']}/retry"
+        asked: dict = {}
+
+        def stop(event, stream) -> bool:
+            done = {e.data["provider"] for e in stream.named("done")}
+            if {"chatgpt", "gemini"} <= done and not asked:
+                asked["both"] = asyncio.gather(
+                    client.post(retry, json={"providers": ["chatgpt"]}),
+                    client.post(retry, json={"providers": ["gemini"]}),
+                )
+            return "both" in asked and asked["both"].done()
+
+        status, _ = await read_events(client, turn["events_url"], stop=stop)
+        assert [r.status_code for r in await asked["both"]] == [202, 202]
+        [row] = await rows(
+            database_url, "SELECT providers FROM turns WHERE id = $1", turn["turn_id"]
+        )
+        runs = {e["provider"]: e.get("run", 0) for e in json.loads(row["providers"])}
+        assert runs == {"claude": 0, "chatgpt": 1, "gemini": 1}
+
+        async def retried_chatgpt_stored() -> bool:
+            found = await rows(
+                database_url,
+                "SELECT 1 FROM messages WHERE turn_id = $1 AND provider = 'chatgpt' AND run = 1",
+                turn["turn_id"],
+            )
+            return bool(found)
+
+        await eventually(retried_chatgpt_stored)  # its retry is over; claude still answers
+        twice = await asyncio.gather(
+            client.post(retry, json={"providers": ["chatgpt"]}),
+            client.post(retry, json={"providers": ["chatgpt"]}),
+        )
+        assert sorted(r.status_code for r in twice) == [202, 409]

@@ -94,23 +94,11 @@ class FuseService:
         if turn is not None and (ending := self.table.ending.get(turn_id)) is not None:
             await ending.wait()  # its end is being stored: reopen it once it is out
         if turn is not None and not turn.ended:
-            self._not_fusing(turn)
-            chosen = choose_sources(sources_of_turn(turn), answers)
-            # Its leg is there at once: a second fusion asked meanwhile finds it (409), and
-            # the turn does not end before it starts.
-            previous = turn.legs.get(FUSE)
-            turn.legs[FUSE] = fusion_state(judge, model, chosen)
-            try:
-                await self.claims.claim(turn_id, entries(turn), [FUSE], None, ours=True)
-                await self._note(turn_id, judge, model, chosen)
-                return await self._launch(turn, judge, model, chosen, prompt, instructions)
-            except BaseException:
-                if previous is None:
-                    del turn.legs[FUSE]
-                else:
-                    turn.legs[FUSE] = previous
-                await self.endings.end_if_finished(turn)
-                raise
+            async with self.claims.one_at_a_time(turn_id):
+                if not turn.ended:  # (it may have ended while another request started a leg)
+                    return await self._fuse_running(
+                        turn, judge, model, answers, prompt, instructions
+                    )
         if record is not None and record.running:
             # Its legs run on another process: that one runs the fusion too (over Redis).
             named = list(answers) if answers is not None else None
@@ -125,6 +113,33 @@ class FuseService:
             await self._note(turn_id, judge, model, chosen)
             self.claims.reopened(claimed)
             return await self._launch(claimed, judge, model, chosen, prompt, instructions)
+
+    async def _fuse_running(
+        self,
+        turn: Turn,
+        judge: Provider,
+        model: str,
+        answers: Sequence[str] | None,
+        prompt: str,
+        instructions: str | None,
+    ) -> Rerun:
+        self._not_fusing(turn)
+        chosen = choose_sources(sources_of_turn(turn), answers)
+        # Its leg is there at once: a second fusion asked meanwhile finds it (409), and the turn
+        # does not end before it starts.
+        previous = turn.legs.get(FUSE)
+        turn.legs[FUSE] = fusion_state(judge, model, chosen)
+        try:
+            await self.claims.claim(turn.id, entries(turn), [FUSE], None, ours=True)
+            await self._note(turn.id, judge, model, chosen)
+            return await self._launch(turn, judge, model, chosen, prompt, instructions)
+        except BaseException:
+            if previous is None:
+                del turn.legs[FUSE]
+            else:
+                turn.legs[FUSE] = previous
+            await self.endings.end_if_finished(turn)
+            raise
 
     def judge(self, entry: str) -> tuple[Provider, str]:
         """The judge ``provider[:model]``: an enabled provider and a model it may use (422)."""

@@ -11,6 +11,7 @@ say which providers the claimed turn lists and launch their own legs.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -47,6 +48,24 @@ class Claims:
         self.limits = limits
         self.bus = bus
         self.hooked_log = hooked_log
+        self._starting: dict[str, tuple[asyncio.Lock, int]] = {}  # turn id: its lock, its users
+
+    @asynccontextmanager
+    async def one_at_a_time(self, turn_id: str) -> AsyncIterator[None]:
+        """New legs start on a running turn of ours one request at a time, from the check that
+        a provider is free to the new leg in place: a claim lists every leg's run as it will be
+        (a crash stores a cut retry as that run), and one made while another request was
+        between its claim and its launch listed that one's provider at its old run, and let it
+        be retried twice."""
+        lock, users = self._starting.get(turn_id, (asyncio.Lock(), 0))
+        self._starting[turn_id] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._starting.pop(turn_id)
+            if users > 1:
+                self._starting[turn_id] = (lock, users - 1)
 
     @asynccontextmanager
     async def finished(

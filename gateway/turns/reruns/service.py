@@ -76,18 +76,9 @@ class RerunService:
         if turn is not None and (ending := self.table.ending.get(turn_id)) is not None:
             await ending.wait()  # its end is being stored: reopen it once it is out
         if turn is not None and not turn.ended:
-            busy = [
-                p.config.name for p, _ in chosen if not turn.legs.get(p.config.name, _IDLE).finished
-            ]
-            if busy:
-                raise Conflict(
-                    f"providers: {', '.join(busy)} still answering in this turn; "
-                    "cancel it or wait for its done"
-                )
-            await self.claims.claim(
-                turn_id, self._providers_after(in_turn, turn, chosen), names, None, ours=True
-            )
-            return await self._launch(turn, chosen)
+            async with self.claims.one_at_a_time(turn_id):
+                if not turn.ended:  # (it may have ended while another request started a leg)
+                    return await self._rerun_running(turn, in_turn, chosen)
         if record is not None and record.running:
             # Its legs run on another process: that one runs these too (over Redis).
             return await self.claims.ask_owner(turn_id, asked, add, owner)
@@ -103,6 +94,23 @@ class RerunService:
         async with self.claims.finished(turn_id, turn, owner, names, providers_of) as claimed:
             self.claims.reopened(claimed)
             return await self._launch(claimed, chosen)
+
+    async def _rerun_running(
+        self, turn: Turn, in_turn: dict, chosen: list[tuple[Provider, str]]
+    ) -> Rerun:
+        busy = [
+            p.config.name for p, _ in chosen if not turn.legs.get(p.config.name, _IDLE).finished
+        ]
+        if busy:
+            raise Conflict(
+                f"providers: {', '.join(busy)} still answering in this turn; "
+                "cancel it or wait for its done"
+            )
+        names = [p.config.name for p, _ in chosen]
+        await self.claims.claim(
+            turn.id, self._providers_after(in_turn, turn, chosen), names, None, ours=True
+        )
+        return await self._launch(turn, chosen)
 
     def _providers_after(
         self, in_turn: dict, turn: Turn | StoredTurn, chosen: list[tuple[Provider, str]]
