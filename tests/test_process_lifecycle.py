@@ -33,6 +33,31 @@ async def read_until(client, body, enough) -> tuple[Stream, httpx.Response]:
     return stream, response, events
 
 
+async def checkpointed(database_url: str, turn_id: str, provider: str | None = None) -> str:
+    """The text of the turn's checkpoint (of ``provider``, or its only one) once there is one
+    of more than 20 characters."""
+
+    async def checkpoint() -> str:
+        found = await rows(
+            database_url,
+            "SELECT content FROM answer_checkpoints WHERE turn_id = $1"
+            " AND ($2::text IS NULL OR provider = $2)",
+            turn_id,
+            provider,
+        )
+        return found[0]["content"] if found and len(found[0]["content"]) > 20 else ""
+
+    return await eventually(checkpoint, within=30)
+
+
+async def crash(process, database_url: str, turn_id: str) -> None:
+    """SIGKILL the gateway and run its turn's lease out (it would in 30 s), as the next gateway
+    will find it."""
+    process.signal(signal.SIGKILL)
+    process.wait()
+    await rows(database_url, "UPDATE turns SET lease_until = now() WHERE id = $1", turn_id)
+
+
 async def test_sigkill_keeps_the_text_up_to_the_last_checkpoint(processes, database_url, sim):
     env = {"DATABASE_URL": database_url, "SIMULATOR_URL": sim.url, "CHECKPOINT_INTERVAL": "0.2"}
     first = processes(env)
@@ -41,21 +66,11 @@ async def test_sigkill_keeps_the_text_up_to_the_last_checkpoint(processes, datab
         stream, response, _ = await read_until(client, body, lambda s: len(s.named("delta")) >= 5)
         turn_id = stream.events[0].data["turn_id"]
 
-        async def checkpoint() -> str:
-            found = await rows(
-                database_url, "SELECT content FROM answer_checkpoints WHERE turn_id = $1", turn_id
-            )
-            return found[0]["content"] if found and len(found[0]["content"]) > 20 else ""
-
-        kept = await eventually(checkpoint, within=30)
-        first.signal(signal.SIGKILL)
-        first.wait()
+        kept = await checkpointed(database_url, turn_id)
+        await crash(first, database_url, turn_id)
         await response.aclose()
     seen = stream.text("claude")
     assert seen.startswith(kept[: len(seen)]) or kept.startswith(seen[: len(kept)])
-
-    # The lease would run out in 30 s; the next gateway finds it already run out.
-    await rows(database_url, "UPDATE turns SET lease_until = now() WHERE id = $1", turn_id)
     second = processes(env)
     stored = await answers(database_url, turn_id)
     assert (stored["claude"]["status"], stored["claude"]["error_type"]) == ("failed", "interrupted")
@@ -89,17 +104,8 @@ async def test_sigkill_mid_retry_keeps_the_retry_as_its_new_run(processes, datab
         )
         assert retried.status_code == 202, retried.text
 
-        async def checkpoint() -> str:
-            found = await rows(
-                database_url, "SELECT content FROM answer_checkpoints WHERE turn_id = $1", turn_id
-            )
-            return found[0]["content"] if found and len(found[0]["content"]) > 20 else ""
-
-        kept = await eventually(checkpoint, within=30)
-        first.signal(signal.SIGKILL)
-        first.wait()
-
-    await rows(database_url, "UPDATE turns SET lease_until = now() WHERE id = $1", turn_id)
+        kept = await checkpointed(database_url, turn_id)
+        await crash(first, database_url, turn_id)
     second = processes(env)
     by_run = await answer_runs(database_url, turn_id)
     assert sorted(by_run) == [("chatgpt", 0), ("claude", 0), ("claude", 1)]
@@ -138,19 +144,8 @@ async def test_sigkill_mid_fusion_keeps_the_fusion_cut_short(processes, database
         fused = await client.post(f"{API}/turns/{turn_id}/fuse", json={"model": judge})
         assert fused.status_code == 202, fused.text
 
-        async def checkpoint() -> str:
-            found = await rows(
-                database_url,
-                "SELECT content FROM answer_checkpoints WHERE turn_id = $1 AND provider = 'fuse'",
-                turn_id,
-            )
-            return found[0]["content"] if found and len(found[0]["content"]) > 20 else ""
-
-        kept = await eventually(checkpoint, within=30)
-        first.signal(signal.SIGKILL)
-        first.wait()
-
-    await rows(database_url, "UPDATE turns SET lease_until = now() WHERE id = $1", turn_id)
+        kept = await checkpointed(database_url, turn_id, "fuse")
+        await crash(first, database_url, turn_id)
     second = processes(env)
     stored = await rows(
         database_url,
@@ -212,20 +207,9 @@ async def test_sigkill_after_a_fusion_stored_on_a_running_turn_keeps_it_once(
         done = stream.done("fuse")
         assert done["status"] == "complete" and done["message_id"]
 
-        async def checkpoint() -> str:
-            found = await rows(
-                database_url,
-                "SELECT content FROM answer_checkpoints WHERE turn_id = $1 AND provider = 'claude'",
-                turn_id,
-            )
-            return found[0]["content"] if found and len(found[0]["content"]) > 20 else ""
-
-        await eventually(checkpoint, within=30)
-        first.signal(signal.SIGKILL)
-        first.wait()
+        await checkpointed(database_url, turn_id, "claude")
+        await crash(first, database_url, turn_id)
         await response.aclose()
-
-    await rows(database_url, "UPDATE turns SET lease_until = now() WHERE id = $1", turn_id)
     processes(env)
     by_run = await answer_runs(database_url, turn_id)
     assert sorted(by_run) == [("chatgpt", 0), ("claude", 0), ("fuse", 0)], "one fusion, once"
