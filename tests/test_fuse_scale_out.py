@@ -7,6 +7,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from tests.support.cluster import mirrored_finished_turn
 from tests.support.sse_client import Stream, iter_events, read_turn_stream
 from tests.support.turn_helpers import API
 
@@ -17,17 +18,10 @@ async def test_a_fusion_on_another_process_reaches_listeners_everywhere(cluster)
     owner, other, third = cluster.gateways
     async with httpx.AsyncClient(timeout=30) as client:
         body = {"prompt": "fuse elsewhere", "models": ["claude", "chatgpt"]}
-        created = (await client.post(f"{owner.url}{API}/turns", json=body)).json()
-        path = f"{API}/turns/{created['turn_id']}/events"
-        _, first = await read_turn_stream(client, f"{owner.url}{path}")
-        end = first.events[-1].id
-        _, mirrored = await read_turn_stream(
-            client, f"{other.url}{path}"
-        )  # other now holds a mirror
-        assert mirrored.events[-1].id == end
+        turn_id, path, end = await mirrored_finished_turn(client, owner, other, body)
 
         fused = await client.post(
-            f"{third.url}{API}/turns/{created['turn_id']}/fuse", json={"model": "gemini"}
+            f"{third.url}{API}/turns/{turn_id}/fuse", json={"model": "gemini"}
         )
         assert fused.status_code == 202, fused.text
         assert fused.json()["last_event_id"] == end
@@ -43,14 +37,14 @@ async def test_a_fusion_on_another_process_reaches_listeners_everywhere(cluster)
 
         # The owner's memory is behind the record now: fusing there goes on from the record.
         again = await client.post(
-            f"{owner.url}{API}/turns/{created['turn_id']}/fuse", json={"model": "claude"}
+            f"{owner.url}{API}/turns/{turn_id}/fuse", json={"model": "claude"}
         )
         assert again.status_code == 202, again.text
         assert again.json()["last_event_id"] == second_end
         status, run = await read_turn_stream(client, f"{other.url}{path}", after=second_end)
         assert status == 200 and run.events[0].id == second_end + 1
         assert run.done("fuse")["judge"] == "claude"
-        state = (await client.get(f"{other.url}{API}/turns/{created['turn_id']}")).json()
+        state = (await client.get(f"{other.url}{API}/turns/{turn_id}")).json()
         assert state["fusion"]["message_id"] == run.done("fuse")["message_id"]
 
 

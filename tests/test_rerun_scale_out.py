@@ -10,7 +10,7 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from tests.support.cluster import expire_stream
+from tests.support.cluster import expire_stream, mirrored_finished_turn
 from tests.support.sse_client import Stream, iter_events, read_turn_stream
 from tests.support.turn_helpers import API
 
@@ -77,17 +77,10 @@ async def test_a_retry_on_another_process_reaches_listeners_everywhere(cluster):
     owner, other, third = cluster.gateways
     async with httpx.AsyncClient(timeout=30) as client:
         body = {"prompt": "retry elsewhere", "models": ["claude:claude-sonnet-5+tokens=20,gap=5"]}
-        created = (await client.post(f"{owner.url}{API}/turns", json=body)).json()
-        path = f"{API}/turns/{created['turn_id']}/events"
-        _, first = await read_turn_stream(client, f"{owner.url}{path}")
-        end = first.events[-1].id
-        _, mirrored = await read_turn_stream(
-            client, f"{other.url}{path}"
-        )  # other now holds a mirror
-        assert mirrored.events[-1].id == end
+        turn_id, path, end = await mirrored_finished_turn(client, owner, other, body)
 
         retry = await client.post(
-            f"{third.url}{API}/turns/{created['turn_id']}/retry", json={"providers": ["claude"]}
+            f"{third.url}{API}/turns/{turn_id}/retry", json={"providers": ["claude"]}
         )
         assert retry.status_code == 202, retry.text
         assert retry.json()["last_event_id"] == end
@@ -104,7 +97,7 @@ async def test_a_retry_on_another_process_reaches_listeners_everywhere(cluster):
 
         # The owner's memory is behind the record now: a retry there goes on from the record.
         again = await client.post(
-            f"{owner.url}{API}/turns/{created['turn_id']}/retry", json={"providers": ["claude"]}
+            f"{owner.url}{API}/turns/{turn_id}/retry", json={"providers": ["claude"]}
         )
         assert again.status_code == 202, again.text
         assert again.json()["last_event_id"] == second_end

@@ -22,7 +22,8 @@ from tests.support.credentials import accepting, takes_test_key
 from tests.support.gateway_process import GatewayProcess
 from tests.support.paths import ROOT
 from tests.support.servers import free_port
-from tests.support.turn_helpers import eventually
+from tests.support.sse_client import read_turn_stream
+from tests.support.turn_helpers import API, eventually
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -171,3 +172,15 @@ async def expire_stream(redis: aioredis.Redis, turn_id: str, end: int) -> None:
 
     await eventually(holds_the_end)
     assert await redis.delete(stream_key(turn_id)) == 1
+
+
+async def mirrored_finished_turn(client, owner, other, body: dict) -> tuple[str, str, int]:
+    """A turn run to its end on ``owner`` and read once on ``other``, which now holds a mirror
+    of it: (its id, its events path, its end's id)."""
+    created = (await client.post(f"{owner.url}{API}/turns", json=body)).json()
+    path = f"{API}/turns/{created['turn_id']}/events"
+    _, first = await read_turn_stream(client, f"{owner.url}{path}")
+    end = first.events[-1].id
+    _, mirrored = await read_turn_stream(client, f"{other.url}{path}")
+    assert mirrored.events[-1].id == end
+    return created["turn_id"], path, end
