@@ -14,6 +14,13 @@ MODELS = "claude:claude-sonnet-5+tokens=12,chatgpt:gpt-5.5+tokens=12"
 PROMPT = "Explain tides in one paragraph"
 
 
+async def create_link(page) -> str:
+    """Create in the open share dialog: the link it shows."""
+    await page.click("#share-create")
+    await expect(page.locator("#share-result")).to_be_visible()
+    return await page.locator("#share-url").input_value()
+
+
 async def test_a_link_made_on_the_page_opens_with_no_key_until_revoked(
     gateway, page, browser, artifacts_dir
 ):
@@ -32,9 +39,7 @@ async def test_a_link_made_on_the_page_opens_with_no_key_until_revoked(
     await expect(page.locator("#share-dialog")).to_be_visible()
     await expect(page.locator("#share-what option")).to_have_count(2)  # all, or the question
     await page.check("#share-costs")
-    await page.click("#share-create")
-    await expect(page.locator("#share-result")).to_be_visible()
-    url = await page.locator("#share-url").input_value()
+    url = await create_link(page)
     assert url.startswith(f"{gateway.url}/s/"), url
     await page.click("#share-copy")
     await expect(page.locator("#share-status")).to_have_text("Copied.")
@@ -79,9 +84,7 @@ async def test_the_leaderboard_can_be_shared_from_its_view(gateway, page, browse
     await expect(page.locator("#share-dialog-title")).to_have_text("Share the leaderboard")
     await expect(page.locator("#share-conversation-fields")).to_be_hidden()
     await page.check("#share-live")
-    await page.click("#share-create")
-    await expect(page.locator("#share-result")).to_be_visible()
-    url = await page.locator("#share-url").input_value()
+    url = await create_link(page)
     stranger = await browser.new_context()
     try:
         view = await stranger.new_page()
@@ -142,9 +145,7 @@ async def test_one_turn_shared_from_its_own_button(gateway, page, browser, artif
     await expect(page.locator("#share-dialog-title")).to_have_text("Share this question")
     await expect(page.locator("#share-create")).to_be_enabled()
     await page.screenshot(path=artifacts_dir / "share-one-turn.png")
-    await page.click("#share-create")
-    await expect(page.locator("#share-result")).to_be_visible()
-    url = await page.locator("#share-url").input_value()
+    url = await create_link(page)
 
     stranger = await browser.new_context(viewport={"width": 1280, "height": 800})
     try:
@@ -184,9 +185,7 @@ async def test_a_blind_turn_shared_from_its_button_names_no_model_before_the_vot
     await expect(page.locator('.vote-button[data-vote="A"]')).to_be_enabled()
     await page.get_by_role("button", name="Share this question").click()
     await expect(page.locator("#share-create")).to_be_enabled()
-    await page.click("#share-create")
-    await expect(page.locator("#share-result")).to_be_visible()
-    url = await page.locator("#share-url").input_value()
+    url = await create_link(page)
     stranger = await browser.new_context()
     try:
         view = await stranger.new_page()
